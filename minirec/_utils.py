@@ -1,0 +1,110 @@
+"""Small shared helpers: argument checks, progress bars, atomic writes, divergence."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from .errors import TrainingDivergedError
+
+T = TypeVar("T")
+
+
+def check_positive_int(name: str, value: int) -> int:
+    """Return `value` as int, or raise ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_nonnegative(name: str, value: float) -> float:
+    """Return `value` as float, or raise ValueError naming the argument."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
+
+
+def check_positive(name: str, value: float) -> float:
+    """Return `value` as float, or raise ValueError naming the argument."""
+    v = check_nonnegative(name, value)
+    if v == 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def progress_enabled() -> bool:
+    """Progress bars show on a terminal unless MINIREC_PROGRESS=0; never under CI."""
+    env = os.environ.get("MINIREC_PROGRESS")
+    if env is not None:
+        return env not in ("0", "false", "no", "")
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def progress(iterable: Iterable[T], desc: str = "", total: int | None = None,
+             enabled: bool | None = None, unit: str = "it") -> Iterator[T]:
+    """Wrap `iterable` in a tqdm bar when progress is enabled."""
+    if enabled is None:
+        enabled = progress_enabled()
+    if not enabled:
+        yield from iterable
+        return
+    from tqdm.auto import tqdm
+
+    yield from tqdm(iterable, desc=desc, total=total, unit=unit, leave=False)
+
+
+def check_finite_loss(loss: float, epoch: int, model: str, advice: str = "") -> None:
+    """Stop training with advice when the loss (or a parameter norm) is NaN or inf."""
+    if not math.isfinite(loss):
+        tip = advice or "lower the learning rate (lr) or raise the regularization (reg)"
+        raise TrainingDivergedError(
+            f"{model}: training diverged at epoch {epoch} (loss = {loss}); {tip}."
+        )
+
+
+def check_finite_arrays(epoch: int, model: str, advice: str = "", **arrays) -> None:
+    """Like `check_finite_loss` for parameter arrays (names appear in the message)."""
+    for name, a in arrays.items():
+        if a is not None and not np.all(np.isfinite(a)):
+            tip = advice or "lower the learning rate (lr) or raise the regularization (reg)"
+            raise TrainingDivergedError(
+                f"{model}: parameter {name} became NaN/inf at epoch {epoch}; {tip}."
+            )
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder + os.replace,
+    so a crash never leaves a half-written file where a good one was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A NumPy Generator from a seed, a Generator, or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)

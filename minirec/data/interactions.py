@@ -1,0 +1,469 @@
+"""`Interactions`: the one container every model trains on.
+
+A set of (user, item, rating[, timestamp]) events with
+
+* raw <-> internal id maps both ways (``user_ids[u]`` is the raw id of internal user
+  ``u``; :meth:`Interactions.user_index` goes the other way),
+* CSR views by user and by item (``indptr, indices, data`` NumPy arrays that Numba
+  kernels take directly),
+* optional side-information tables (pandas DataFrames whose row ``u`` describes
+  internal user ``u``; the item table may hold ``title`` and genre columns).
+
+Splits return new `Interactions` that share the id maps and side tables of the data
+they came from, so a model trained on the train part can be evaluated on the test
+part with the same internal indices.
+
+Duplicate (user, item) pairs: ``duplicates="error"`` (the default) raises and names
+the first duplicate; ``"first"`` / ``"last"`` keep one occurrence (in input order, or
+the latest timestamp when there are timestamps); ``"mean"`` averages the ratings and
+keeps the latest timestamp; ``"keep"`` keeps all rows (for event logs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, UnknownIdError
+
+DUPLICATE_POLICIES = ("error", "first", "last", "mean", "keep")
+
+
+@dataclass(frozen=True)
+class CSR:
+    """Compressed sparse rows: row ``r`` holds ``indices[indptr[r]:indptr[r+1]]``
+    (sorted ascending) with values ``data[...]``; ``rows[k]`` is the position in the
+    parent `Interactions` of entry ``k``."""
+
+    indptr: np.ndarray  # int64, shape (n_rows + 1,)
+    indices: np.ndarray  # int32, shape (nnz,)
+    data: np.ndarray  # float32, shape (nnz,)
+    rows: np.ndarray  # int64, shape (nnz,): index into the parent's arrays
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.indptr) - 1
+
+    def row(self, r: int) -> np.ndarray:
+        return self.indices[self.indptr[r] : self.indptr[r + 1]]
+
+    def row_data(self, r: int) -> np.ndarray:
+        return self.data[self.indptr[r] : self.indptr[r + 1]]
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def to_dense(self, n_cols: int) -> np.ndarray:
+        out = np.zeros((self.n_rows, n_cols), dtype=np.float32)
+        r = np.repeat(np.arange(self.n_rows), self.lengths())
+        out[r, self.indices] = self.data
+        return out
+
+
+def _build_csr(row: np.ndarray, col: np.ndarray, val: np.ndarray, n_rows: int) -> CSR:
+    order = np.lexsort((col, row))
+    counts = np.bincount(row, minlength=n_rows)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return CSR(
+        indptr=indptr,
+        indices=np.ascontiguousarray(col[order], dtype=np.int32),
+        data=np.ascontiguousarray(val[order], dtype=np.float32),
+        rows=order.astype(np.int64),
+    )
+
+
+def _encode(raw: np.ndarray, catalog: np.ndarray | None, what: str) -> tuple:
+    """Map raw ids to 0..n-1. With a catalog, ids outside it raise UnknownIdError."""
+    raw = np.asarray(raw)
+    if catalog is None:
+        catalog, codes = np.unique(raw, return_inverse=True)
+        return catalog, codes.astype(np.int32)
+    catalog = np.asarray(catalog)
+    if len(np.unique(catalog)) != len(catalog):
+        raise DataError(f"the {what} id catalog has repeated ids")
+    sorter = np.argsort(catalog, kind="stable")
+    pos = np.searchsorted(catalog, raw, sorter=sorter)
+    pos = np.clip(pos, 0, len(catalog) - 1)
+    codes = sorter[pos]
+    bad = catalog[codes] != raw
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise UnknownIdError(
+            f"{what} id {raw[k]!r} (row {k}) is not in the given {what} catalog "
+            f"of {len(catalog)} ids"
+        )
+    return catalog, codes.astype(np.int32)
+
+
+class Interactions:
+    """(user, item, rating[, timestamp]) events with id maps and CSR views.
+
+    Build with :meth:`from_arrays`, :meth:`from_dataframe`, or a loader such as
+    :func:`minirec.data.load_movielens`. Internal indices are ``int32`` in
+    ``[0, n_users)`` and ``[0, n_items)``; ratings are ``float32`` (all ones for
+    implicit feedback); timestamps are ``int64`` seconds or ``None``.
+    """
+
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        ratings: np.ndarray | None,
+        timestamps: np.ndarray | None,
+        *,
+        user_ids: np.ndarray,
+        item_ids: np.ndarray,
+        user_features: pd.DataFrame | None = None,
+        item_features: pd.DataFrame | None = None,
+        name: str = "",
+        implicit: bool | None = None,
+    ) -> None:
+        self.users = np.ascontiguousarray(users, dtype=np.int32)
+        self.items = np.ascontiguousarray(items, dtype=np.int32)
+        n = len(self.users)
+        if len(self.items) != n:
+            raise DataError(f"users has {n} entries but items has {len(self.items)}")
+        if ratings is None:
+            self.ratings = np.ones(n, dtype=np.float32)
+            self.implicit = True if implicit is None else implicit
+        else:
+            self.ratings = np.ascontiguousarray(ratings, dtype=np.float32)
+            self.implicit = False if implicit is None else implicit
+            if len(self.ratings) != n:
+                raise DataError(f"ratings has {len(self.ratings)} entries, expected {n}")
+        self.timestamps = (
+            None if timestamps is None else np.ascontiguousarray(timestamps, np.int64)
+        )
+        if self.timestamps is not None and len(self.timestamps) != n:
+            raise DataError(f"timestamps has {len(self.timestamps)} entries, expected {n}")
+        self.user_ids = np.asarray(user_ids)
+        self.item_ids = np.asarray(item_ids)
+        self.user_features = user_features
+        self.item_features = item_features
+        self.name = name
+        if n and (self.users.min() < 0 or self.users.max() >= len(self.user_ids)):
+            raise DataError("internal user index out of range of user_ids")
+        if n and (self.items.min() < 0 or self.items.max() >= len(self.item_ids)):
+            raise DataError("internal item index out of range of item_ids")
+        self._by_user: CSR | None = None
+        self._by_item: CSR | None = None
+        self._user_lookup: dict | None = None
+        self._item_lookup: dict | None = None
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_arrays(
+        cls,
+        users: Any,
+        items: Any,
+        ratings: Any = None,
+        timestamps: Any = None,
+        *,
+        user_ids: Any = None,
+        item_ids: Any = None,
+        duplicates: str = "error",
+        user_features: pd.DataFrame | None = None,
+        item_features: pd.DataFrame | None = None,
+        name: str = "",
+        source: str = "input",
+    ) -> Interactions:
+        """Build from raw ids (any hashable, sortable dtype).
+
+        ``user_ids`` / ``item_ids`` fix the catalogs (e.g. every movie in movies.dat,
+        also the unrated ones); otherwise the sorted distinct ids seen are used.
+        ``source`` names the data in error messages (a file name, say).
+        """
+        users = np.asarray(users)
+        items = np.asarray(items)
+        if users.ndim != 1 or items.ndim != 1:
+            raise DataError(f"{source}: users and items must be 1-d arrays")
+        if len(users) == 0:
+            raise DataError(
+                f"{source}: no interactions (empty data); check the file or filter"
+            )
+        if len(users) != len(items):
+            raise DataError(
+                f"{source}: {len(users)} users but {len(items)} items; "
+                "the columns must have the same length"
+            )
+        if ratings is not None:
+            ratings = _check_ratings(ratings, source)
+        if timestamps is not None:
+            timestamps = np.asarray(timestamps)
+            if not np.issubdtype(timestamps.dtype, np.number):
+                timestamps = pd.to_datetime(timestamps).astype("int64") // 10**9
+            timestamps = timestamps.astype(np.int64)
+        if duplicates not in DUPLICATE_POLICIES:
+            raise ValueError(
+                f"duplicates={duplicates!r}; choose one of {DUPLICATE_POLICIES}"
+            )
+        ucat, u = _encode(users, user_ids, "user")
+        icat, i = _encode(items, item_ids, "item")
+        u, i, ratings, timestamps = _dedupe(
+            u, i, ratings, timestamps, duplicates, ucat, icat, source
+        )
+        return cls(
+            u, i, ratings, timestamps,
+            user_ids=ucat, item_ids=icat,
+            user_features=user_features, item_features=item_features, name=name,
+        )
+
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        user_col: str = "user",
+        item_col: str = "item",
+        rating_col: str | None = "rating",
+        time_col: str | None = "timestamp",
+        **kwargs: Any,
+    ) -> Interactions:
+        """Build from a DataFrame; missing rating/time columns are allowed when the
+        argument names a column that does not exist only if it is the default."""
+        for col, default in ((user_col, None), (item_col, None)):
+            if col not in df.columns:
+                raise DataError(
+                    f"column {col!r} not in the DataFrame (columns: {list(df.columns)})"
+                )
+        r = None
+        if rating_col is not None:
+            if rating_col in df.columns:
+                r = df[rating_col].to_numpy()
+            elif rating_col != "rating":
+                raise DataError(f"rating column {rating_col!r} not in the DataFrame")
+        t = None
+        if time_col is not None:
+            if time_col in df.columns:
+                t = df[time_col].to_numpy()
+            elif time_col != "timestamp":
+                raise DataError(f"time column {time_col!r} not in the DataFrame")
+        return cls.from_arrays(
+            df[user_col].to_numpy(), df[item_col].to_numpy(), r, t, **kwargs
+        )
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_users, self.n_items)
+
+    @property
+    def has_timestamps(self) -> bool:
+        return self.timestamps is not None
+
+    @property
+    def density(self) -> float:
+        return len(self) / max(1, self.n_users * self.n_items)
+
+    def __repr__(self) -> str:
+        kind = "implicit" if self.implicit else "ratings"
+        ts = ", timestamps" if self.has_timestamps else ""
+        nm = f"{self.name}: " if self.name else ""
+        return (
+            f"<Interactions {nm}{len(self):,} {kind}{ts}, {self.n_users:,} users x "
+            f"{self.n_items:,} items, density {self.density:.4%}>"
+        )
+
+    def describe(self) -> dict:
+        """Counts and rating statistics as a dict (for printing or JSON)."""
+        d = {
+            "name": self.name,
+            "interactions": len(self),
+            "users": self.n_users,
+            "items": self.n_items,
+            "users_with_data": int((self.by_user.lengths() > 0).sum()),
+            "items_with_data": int((self.by_item.lengths() > 0).sum()),
+            "density": self.density,
+            "implicit": self.implicit,
+            "timestamps": self.has_timestamps,
+        }
+        if not self.implicit and len(self):
+            d.update(
+                rating_min=float(self.ratings.min()),
+                rating_max=float(self.ratings.max()),
+                rating_mean=float(self.ratings.mean()),
+            )
+        return d
+
+    # ------------------------------------------------------------------ id maps
+    def _lookup(self, which: str) -> dict:
+        if which == "user":
+            if self._user_lookup is None:
+                self._user_lookup = {k: n for n, k in enumerate(self.user_ids.tolist())}
+            return self._user_lookup
+        if self._item_lookup is None:
+            self._item_lookup = {k: n for n, k in enumerate(self.item_ids.tolist())}
+        return self._item_lookup
+
+    def _index(self, which: str, raw: Any, missing: str) -> np.ndarray:
+        table = self._lookup(which)
+        scalar = np.ndim(raw) == 0
+        values = np.atleast_1d(np.asarray(raw)).tolist()
+        out = np.empty(len(values), dtype=np.int64)
+        for k, v in enumerate(values):
+            idx = table.get(v)
+            if idx is None:
+                # ids read from text arrive as str; catalogs of ints accept "42" too
+                try:
+                    idx = table.get(type(next(iter(table)))(v)) if table else None
+                except (TypeError, ValueError):
+                    idx = None
+            if idx is None:
+                if missing == "raise":
+                    raise UnknownIdError(
+                        f"unknown {which} id {v!r}: not among the {len(table):,} "
+                        f"{which}s of the training data"
+                    )
+                idx = -1
+            out[k] = idx
+        return out[0] if scalar else out
+
+    def user_index(self, raw: Any, missing: str = "raise") -> np.ndarray:
+        """Internal indices of raw user ids; unknown ids raise, or give -1 with
+        ``missing="ignore"``."""
+        return self._index("user", raw, missing)
+
+    def item_index(self, raw: Any, missing: str = "raise") -> np.ndarray:
+        """Internal indices of raw item ids (see :meth:`user_index`)."""
+        return self._index("item", raw, missing)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def by_user(self) -> CSR:
+        """CSR with one row per user: the items they interacted with."""
+        if self._by_user is None:
+            self._by_user = _build_csr(self.users, self.items, self.ratings, self.n_users)
+        return self._by_user
+
+    @property
+    def by_item(self) -> CSR:
+        """CSR with one row per item: the users who interacted with it."""
+        if self._by_item is None:
+            self._by_item = _build_csr(self.items, self.users, self.ratings, self.n_items)
+        return self._by_item
+
+    def item_counts(self) -> np.ndarray:
+        """Number of interactions of each item (popularity), int64."""
+        return np.bincount(self.items, minlength=self.n_items)
+
+    def user_counts(self) -> np.ndarray:
+        return np.bincount(self.users, minlength=self.n_users)
+
+    def to_dense(self) -> np.ndarray:
+        """The n_users x n_items rating matrix with zeros for missing entries."""
+        return self.by_user.to_dense(self.n_items)
+
+    def to_dataframe(self, raw_ids: bool = True) -> pd.DataFrame:
+        """One row per interaction, with raw ids (or internal ones)."""
+        d = {
+            "user": self.user_ids[self.users] if raw_ids else self.users,
+            "item": self.item_ids[self.items] if raw_ids else self.items,
+            "rating": self.ratings,
+        }
+        if self.timestamps is not None:
+            d["timestamp"] = self.timestamps
+        return pd.DataFrame(d)
+
+    @property
+    def item_titles(self) -> np.ndarray | None:
+        """Titles of items (internal order) when the item table has a title column."""
+        if self.item_features is not None and "title" in self.item_features:
+            return self.item_features["title"].to_numpy()
+        return None
+
+    def subset(self, rows: Any, name: str | None = None) -> Interactions:
+        """The interactions at `rows` (indices or a boolean mask), same id maps."""
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        return Interactions(
+            self.users[rows], self.items[rows], self.ratings[rows],
+            None if self.timestamps is None else self.timestamps[rows],
+            user_ids=self.user_ids, item_ids=self.item_ids,
+            user_features=self.user_features, item_features=self.item_features,
+            name=self.name if name is None else name, implicit=self.implicit,
+        )
+
+    def same_ids(self, other: Interactions) -> bool:
+        """True when `other` uses the same internal id space."""
+        return (
+            self.n_users == other.n_users
+            and self.n_items == other.n_items
+            and np.array_equal(self.user_ids, other.user_ids)
+            and np.array_equal(self.item_ids, other.item_ids)
+        )
+
+
+def _check_ratings(ratings: Any, source: str) -> np.ndarray:
+    r = np.asarray(ratings)
+    if not np.issubdtype(r.dtype, np.number) or r.dtype == bool:
+        num = pd.to_numeric(pd.Series(r), errors="coerce").to_numpy()
+        bad = np.flatnonzero(np.isnan(num) & ~pd.isna(pd.Series(r)).to_numpy())
+        if len(bad):
+            raise DataError(
+                f"{source}: rating {r[bad[0]]!r} at row {bad[0]} is not a number"
+            )
+        r = num
+    r = r.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(r))
+    if len(bad):
+        raise DataError(
+            f"{source}: rating at row {bad[0]} is {r[bad[0]]} (NaN or inf); "
+            "drop or fill missing ratings before building Interactions"
+        )
+    return r.astype(np.float32)
+
+
+def _dedupe(u, i, r, t, policy, ucat, icat, source):
+    if policy == "keep":
+        return u, i, r, t
+    key = u.astype(np.int64) * len(icat) + i
+    if policy == "error":
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            k = int(np.flatnonzero(counts > 1)[0])
+            dup = np.flatnonzero(key == key[first[k]])
+            raise DataError(
+                f"{source}: duplicate (user, item) pair ({ucat[u[dup[0]]]!r}, "
+                f"{icat[i[dup[0]]]!r}) at rows {dup[0]} and {dup[1]}; pass "
+                "duplicates='last', 'first', 'mean' or 'keep' to choose a policy"
+            )
+        return u, i, r, t
+    n = len(key)
+    if policy in ("first", "last"):
+        order = np.arange(n) if t is None else np.lexsort((np.arange(n), t))
+        if policy == "last":
+            order = order[::-1]
+        _, pos = np.unique(key[order], return_index=True)
+        keep = np.sort(order[pos])
+        return (u[keep], i[keep], None if r is None else r[keep],
+                None if t is None else t[keep])
+    # mean
+    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    keep = np.sort(first)
+    remap = np.empty(len(uniq), dtype=np.int64)
+    remap[np.argsort(first)] = np.arange(len(uniq))
+    slot = remap[inv]
+    out_r = None
+    if r is not None:
+        sums = np.bincount(slot, weights=r, minlength=len(uniq))
+        out_r = (sums / np.bincount(slot, minlength=len(uniq))).astype(np.float32)
+    out_t = None
+    if t is not None:
+        out_t = np.full(len(uniq), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(out_t, slot, t)
+    return u[keep], i[keep], out_r, out_t
