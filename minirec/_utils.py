@@ -20,7 +20,7 @@ T = TypeVar("T")
 def check_positive_int(name: str, value: int) -> int:
     """Return `value` as int, or raise ValueError naming the argument."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name}={value!r}: must be a positive integer")
     return int(value)
 
 
@@ -29,9 +29,9 @@ def check_nonnegative(name: str, value: float) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+        raise ValueError(f"{name}={value!r}: must be a number >= 0") from None
     if not math.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ValueError(f"{name}={value!r}: must be a finite number >= 0")
     return v
 
 
@@ -39,7 +39,7 @@ def check_positive(name: str, value: float) -> float:
     """Return `value` as float, or raise ValueError naming the argument."""
     v = check_nonnegative(name, value)
     if v == 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise ValueError(f"{name}={value!r}: must be > 0")
     return v
 
 
