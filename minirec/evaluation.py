@@ -1,0 +1,609 @@
+"""Evaluation protocols: rating holdout, sampled ranking, full ranking, k-fold CV.
+
+Every protocol returns an :class:`EvalResult` whose ``protocol`` label travels with
+its numbers, because the same model scores very differently under each:
+
+* ``"rating-holdout"`` -- :func:`evaluate_ratings`: RMSE and MAE of predicted
+  ratings on held-out (user, item, rating) triples.
+* ``"sampled(1+m)"`` -- :func:`evaluate_sampled`: each test case is one positive
+  item ranked against m sampled negatives (NCF: m = 99; SASRec: m = 100).
+  HR@k, NDCG@k, MRR and AUC. Much easier than full ranking: HR@10 of 0.7 under
+  sampled(1+99) can be 0.1 under full ranking.
+* ``"full"`` -- :func:`evaluate_full`: every item of the catalog is ranked, the
+  user's training items are masked out (score -inf), and all of the user's test
+  items are relevant. HR@k, Precision@k, Recall@k, NDCG@k, MAP@k, MRR, AUC and
+  catalog coverage.
+* :func:`cross_validate` -- mean and sample standard deviation over folds (the
+  ML-100k u1..u5 protocol).
+
+Tie rule. Models may give equal scores (popularity counts, constant predictions).
+``ties="pessimistic"`` (the default) ranks a relevant item after every irrelevant
+item with an equal score, so a constant scorer gets HR = 0, not 1;
+``ties="optimistic"`` ranks it before them. Between relevant items order does not
+matter (all gains are 1).
+
+All protocols take internal indices (the id space of the training data; splits of one
+:class:`~minirec.data.Interactions` share it) and use ``model.predict_pairs(u, i)`` or
+``model.score_items(u)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import metrics as M
+from .data.interactions import Interactions
+from .errors import DataError
+
+__all__ = [
+    "EvalResult",
+    "evaluate_ratings",
+    "evaluate_sampled",
+    "evaluate_full",
+    "cross_validate",
+]
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else str(x)
+    return x
+
+
+@dataclass
+class EvalResult:
+    """The outcome of one evaluation protocol.
+
+    Attributes
+    ----------
+    protocol : str
+        ``"rating-holdout"``, ``"sampled(1+99)"``, ``"full"``, ... (with
+        ``" cv(5)"`` appended by :func:`cross_validate`).
+    metrics : dict[str, float]
+        e.g. ``{"HR@10": 0.41, "NDCG@10": 0.23}``; means over users (over folds for
+        cross-validation).
+    n_users : int
+        Users evaluated (test cases for the sampled protocol).
+    n_test : int
+        Held-out (user, item) pairs used.
+    seconds : float
+        Wall time of the evaluation (fit time not included).
+    ties : str or None
+        Tie rule of ranking protocols; None for rating metrics.
+    model : str
+        Model class name.
+    params : dict
+        Model hyperparameters.
+    dataset : str
+        Dataset name (the test Interactions' ``name`` unless given).
+    std : dict[str, float] or None
+        Sample standard deviation over folds (cross-validation only).
+    folds : list[EvalResult]
+        Per-fold results (cross-validation only).
+    """
+
+    protocol: str
+    metrics: dict[str, float]
+    n_users: int
+    n_test: int
+    seconds: float
+    ties: str | None = None
+    model: str = ""
+    params: dict = field(default_factory=dict)
+    dataset: str = ""
+    std: dict[str, float] | None = None
+    folds: list[EvalResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (numpy scalars become Python numbers)."""
+        d = asdict(self)
+        d["folds"] = [f.to_dict() for f in self.folds]
+        return _jsonable(d)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """``json.dumps(self.to_dict())``; keyword arguments go to json.dumps."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def as_row(self) -> dict:
+        """One flat dict for a table row: dataset, model, protocol, ties, the metrics
+        (and ``<name> std`` for cross-validation), n_users, n_test, seconds."""
+        row: dict[str, Any] = {
+            "dataset": self.dataset,
+            "model": self.model,
+            "protocol": self.protocol,
+            "ties": self.ties or "",
+        }
+        for k, v in self.metrics.items():
+            row[k] = v
+            if self.std is not None and k in self.std:
+                row[f"{k} std"] = self.std[k]
+        row.update(n_users=self.n_users, n_test=self.n_test, seconds=self.seconds)
+        return row
+
+    def __str__(self) -> str:
+        parts = []
+        for k, v in self.metrics.items():
+            s = f"{k} {v:.4f}"
+            if self.std is not None and k in self.std:
+                s += f" ± {self.std[k]:.4f}"
+            parts.append(s)
+        head = f"[{self.protocol}"
+        if self.ties:
+            head += f", ties={self.ties}"
+        head += "]"
+        who = self.model or "model"
+        on = f" on {self.dataset}" if self.dataset else ""
+        return (
+            f"{who}{on} {head} {', '.join(parts)} "
+            f"({self.n_users:,} users, {self.n_test:,} test pairs, "
+            f"{self.seconds:.2f} s)"
+        )
+
+
+# ---------------------------------------------------------------------------- helpers
+def _model_info(model: Any) -> tuple[str, dict]:
+    name = type(model).__name__
+    params = model.get_params() if hasattr(model, "get_params") else {}
+    return name, _jsonable(params)
+
+
+def _check_ks(ks: Any) -> tuple[int, ...]:
+    if isinstance(ks, (int, np.integer)) and not isinstance(ks, bool):
+        ks = (ks,)
+    try:
+        ks = tuple(ks)
+    except TypeError:
+        raise ValueError(f"ks={ks!r}: give a tuple of cut-offs like (10, 20)") from None
+    if not ks:
+        raise ValueError("ks is empty; give at least one cut-off like (10,)")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise ValueError(f"ks={ks!r}: every cut-off must be a positive integer")
+    return tuple(sorted({int(k) for k in ks}))
+
+
+def _check_ties(ties: str) -> str:
+    if ties not in M.TIE_RULES:
+        raise ValueError(f"ties={ties!r}; choose one of {M.TIE_RULES}")
+    return ties
+
+
+def _check_same_space(model: Any, data: Interactions, what: str) -> None:
+    if not isinstance(data, Interactions):
+        raise TypeError(f"{what} must be an Interactions, got {type(data).__name__}")
+    if model.n_users != data.n_users or model.n_items != data.n_items:
+        raise DataError(
+            f"{what} has {data.n_users:,} users x {data.n_items:,} items but the model "
+            f"was trained on {model.n_users:,} x {model.n_items:,}; evaluate on a "
+            "split of the same Interactions the training part came from (splits and "
+            "subset() keep the id maps)"
+        )
+    uid = getattr(model, "user_ids_", None)
+    iid = getattr(model, "item_ids_", None)
+    for ids, mine, kind in ((uid, data.user_ids, "user"), (iid, data.item_ids, "item")):
+        if ids is None:
+            continue
+        same = np.array_equal(np.asarray(ids), np.asarray(mine)) or np.array_equal(
+            np.asarray(ids).astype(str), np.asarray(mine).astype(str)
+        )
+        if not same:
+            raise DataError(
+                f"{what} uses another {kind} id map than the model's training data "
+                f"(same size, different ids); build train and test from one "
+                "Interactions so internal indices mean the same ids"
+            )
+
+
+def _check_index(name: str, a: Any, n: int, kind: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(
+            f"{name} must hold internal {kind} indices (integers), got dtype {a.dtype}"
+        )
+    a = a.astype(np.int64)
+    if a.size and (a.min() < 0 or a.max() >= n):
+        bad = a[(a < 0) | (a >= n)].ravel()[0]
+        raise ValueError(
+            f"{name} holds {kind} index {int(bad)} outside [0, {n}); pass internal "
+            f"indices of the training data (Interactions.{kind}_index(raw_ids))"
+        )
+    return a
+
+
+# ---------------------------------------------------------------------------- ratings
+def evaluate_ratings(
+    model: Any, test: Interactions, *, batch: int = 1 << 16, dataset: str | None = None
+) -> EvalResult:
+    """RMSE and MAE of ``model`` on the held-out ratings of ``test``.
+
+    Protocol ``"rating-holdout"``: every (u, i, r_ui) in `test` is predicted with
+    ``model.predict_pairs(u, i)`` (internal indices; `test` must share the model's
+    id space). Raises ValueError for a model that ranks but does not predict
+    ratings (``predicts_ratings = False``), DataError for a test set from another
+    id space, and ValueError when the model returns NaN.
+    """
+    t0 = time.perf_counter()
+    if not getattr(model, "predicts_ratings", False):
+        raise ValueError(
+            f"{type(model).__name__} ranks items but does not predict ratings, so "
+            "RMSE/MAE are meaningless; use evaluate_full or evaluate_sampled"
+        )
+    _check_same_space(model, test, "test")
+    if len(test) == 0:
+        raise DataError("test is empty; nothing to evaluate")
+    if batch <= 0:
+        raise ValueError(f"batch={batch!r}: must be a positive integer")
+    y_hat = np.empty(len(test), dtype=np.float64)
+    for s in range(0, len(test), batch):
+        y_hat[s : s + batch] = model.predict_pairs(
+            test.users[s : s + batch], test.items[s : s + batch]
+        )
+    metrics = {"RMSE": M.rmse(test.ratings, y_hat), "MAE": M.mae(test.ratings, y_hat)}
+    name, params = _model_info(model)
+    return EvalResult(
+        protocol="rating-holdout",
+        metrics=metrics,
+        n_users=int(len(np.unique(test.users))),
+        n_test=len(test),
+        seconds=time.perf_counter() - t0,
+        ties=None,
+        model=name,
+        params=params,
+        dataset=test.name if dataset is None else dataset,
+    )
+
+
+# ---------------------------------------------------------------------------- sampled
+def evaluate_sampled(
+    model: Any,
+    users: Any,
+    pos_items: Any,
+    neg_items: Any,
+    ks: Sequence[int] = (10,),
+    ties: str = "pessimistic",
+    *,
+    drop_positive_negatives: bool = True,
+    dataset: str = "",
+) -> EvalResult:
+    """HR@k, NDCG@k, MRR and AUC of one positive against m negatives per test case.
+
+    Protocol ``f"sampled(1+{m})"`` (NCF, He et al. 2017; SASRec, Kang & McAuley
+    2018). Test case c ranks ``pos_items[c]`` among ``neg_items[c]`` for user
+    ``users[c]`` (a user may appear in several cases). With the positive's 0-based
+    rank r_c from :func:`minirec.metrics.rank_of_positive`:
+
+    HR@k = mean 1[r_c < k], NDCG@k = mean 1[r_c < k] / log2(r_c + 2),
+    MRR = mean 1 / (r_c + 1), AUC = mean (#neg below + ½ #neg tied) / m.
+
+    Parameters
+    ----------
+    model : Recommender (fitted)
+    users, pos_items : int arrays (n,)
+        Internal user and item indices.
+    neg_items : int array (n, m)
+        Internal indices of the sampled negatives.
+    ks : cut-offs for HR and NDCG.
+    ties : "pessimistic" (default) or "optimistic"; see the module docstring.
+    drop_positive_negatives : bool
+        Ignore a "negative" that is the positive item itself (the NCF ml-1m file
+        has 156 such rows; NCF's own code collapses them in a dict).
+    dataset : name to record.
+    """
+    t0 = time.perf_counter()
+    ks = _check_ks(ks)
+    ties = _check_ties(ties)
+    u = _check_index("users", users, model.n_users, "user")
+    p = _check_index("pos_items", pos_items, model.n_items, "item")
+    neg = _check_index("neg_items", neg_items, model.n_items, "item")
+    if u.ndim != 1 or p.shape != u.shape:
+        raise ValueError(
+            f"users has shape {u.shape} and pos_items {p.shape}; both must be 1-d "
+            "with one entry per test case"
+        )
+    if neg.ndim != 2 or neg.shape[0] != len(u) or neg.shape[1] == 0:
+        raise ValueError(
+            f"neg_items has shape {neg.shape}, expected ({len(u)}, m) with m >= 1 "
+            "negatives per test case"
+        )
+    if len(u) == 0:
+        raise ValueError("users is empty; nothing to evaluate")
+    n, m = neg.shape
+    pos_s = np.asarray(model.predict_pairs(u, p), dtype=np.float64)
+    neg_s = np.asarray(
+        model.predict_pairs(np.repeat(u, m), neg.ravel()), dtype=np.float64
+    ).reshape(n, m)
+    valid = (neg != p[:, None]) if drop_positive_negatives else np.ones((n, m), bool)
+    n_valid = valid.sum(axis=1)
+    if (n_valid == 0).any():
+        c = int(np.flatnonzero(n_valid == 0)[0])
+        raise ValueError(
+            f"test case {c}: every negative equals the positive item; sample "
+            "negatives the user has not interacted with"
+        )
+    rank = M.rank_of_positive(pos_s, neg_s, ties=ties, valid=valid)
+    metrics: dict[str, float] = {}
+    for k in ks:
+        hit = rank < k
+        metrics[f"HR@{k}"] = float(hit.mean())
+        metrics[f"NDCG@{k}"] = float(np.where(hit, 1.0 / np.log2(rank + 2.0), 0).mean())
+    metrics["MRR"] = float((1.0 / (rank + 1.0)).mean())
+    below = (valid & (neg_s < pos_s[:, None])).sum(axis=1)
+    tied = (valid & (neg_s == pos_s[:, None])).sum(axis=1)
+    metrics["AUC"] = float(((below + 0.5 * tied) / n_valid).mean())
+    name, params = _model_info(model)
+    return EvalResult(
+        protocol=f"sampled(1+{m})",
+        metrics=metrics,
+        n_users=int(len(np.unique(u))),
+        n_test=int(n),
+        seconds=time.perf_counter() - t0,
+        ties=ties,
+        model=name,
+        params=params,
+        dataset=dataset,
+    )
+
+
+# ---------------------------------------------------------------------------- full
+def _seen_csr(model: Any, train: Interactions | None):
+    if train is not None:
+        _check_same_space(model, train, "train")
+        return train.by_user.indptr, train.by_user.indices
+    seen = getattr(model, "_seen", None)
+    if seen is None:
+        raise ValueError(
+            "exclude_train=True needs the training items: pass train=... or use a "
+            "model fitted with Recommender.fit"
+        )
+    return seen.indptr, seen.indices
+
+
+def evaluate_full(
+    model: Any,
+    test: Interactions,
+    train: Interactions | None = None,
+    ks: Sequence[int] = (10, 20),
+    exclude_train: bool = True,
+    batch: int = 1024,
+    ties: str = "pessimistic",
+    *,
+    relevance_threshold: float | None = None,
+    dataset: str | None = None,
+) -> EvalResult:
+    """Rank every item for every test user; HR, Precision, Recall, NDCG, MAP at each
+    k, plus MRR, AUC and catalog coverage (protocol ``"full"``).
+
+    For each user with at least one relevant test item: the scores of all items come
+    from ``model.score_items(u)`` (in batches of `batch` users, so ML-1M fits in
+    memory); with `exclude_train` the user's training items (from `train`, else the
+    ones the model was fitted on) are removed from the ranking (score -inf) -- a
+    training item that is also a test item of that user stays rankable. Relevant =
+    the user's test items (those with rating >= `relevance_threshold` when given).
+
+    Each relevant item's rank is computed exactly under the tie rule: with relevant
+    items sorted by score, the j-th (0-based) is at rank j + #{irrelevant, unmasked
+    items scoring >= it} (pessimistic; > for optimistic). MRR uses the first
+    relevant item's rank over the whole catalog (no cut-off); AUC is per user over
+    (relevant, unmasked irrelevant) pairs, ties ½. Coverage@k is the fraction of
+    the catalog that appears in at least one user's top-k (top-k chosen by score,
+    ties broken by item index).
+    """
+    t0 = time.perf_counter()
+    ks = _check_ks(ks)
+    ties = _check_ties(ties)
+    _check_same_space(model, test, "test")
+    if (
+        isinstance(batch, bool)
+        or not isinstance(batch, (int, np.integer))
+        or batch <= 0
+    ):
+        raise ValueError(f"batch={batch!r}: must be a positive integer")
+    n_items = model.n_items
+    K = max(ks)
+    if K > n_items:
+        raise ValueError(f"ks={ks}: the largest cut-off exceeds n_items={n_items}")
+
+    rel_csr = test.by_user
+    rel_items = rel_csr.indices
+    rel_mask = np.ones(len(rel_items), dtype=bool)
+    if relevance_threshold is not None:
+        rel_mask = rel_csr.data >= float(relevance_threshold)
+    owner = np.repeat(np.arange(test.n_users), rel_csr.lengths())
+    counts = np.bincount(owner[rel_mask], minlength=test.n_users)
+    eval_users = np.flatnonzero(counts > 0)
+    if len(eval_users) == 0:
+        raise DataError(
+            "no test user has a relevant item"
+            + (
+                ""
+                if relevance_threshold is None
+                else f" (rating >= {relevance_threshold})"
+            )
+            + "; check the split or lower relevance_threshold"
+        )
+    seen_ptr = seen_idx = None
+    if exclude_train:
+        seen_ptr, seen_idx = _seen_csr(model, train)
+
+    all_ranks: list[np.ndarray] = []
+    n_rel_all: list[np.ndarray] = []
+    auc_all: list[np.ndarray] = []
+    covered = {k: np.zeros(n_items, dtype=bool) for k in ks}
+    from .models.base import top_k
+
+    lowest = np.finfo(np.float64).min
+    for start in range(0, len(eval_users), batch):
+        bu = eval_users[start : start + batch]
+        S = np.asarray(model.score_items(bu), dtype=np.float64)
+        if S.shape != (len(bu), n_items):
+            raise ValueError(
+                f"model.score_items returned shape {S.shape}, expected "
+                f"({len(bu)}, {n_items})"
+            )
+        if np.isnan(S).any():
+            r, c = np.argwhere(np.isnan(S))[0]
+            raise ValueError(
+                f"model scores contain NaN (user index {int(bu[r])}, item {int(c)}); "
+                "check the model's training (lower lr / raise reg)"
+            )
+        S = np.maximum(S, lowest)  # -inf from the model -> lowest finite score
+        # relevant items of each batch user
+        rel_rows, rel_cols = [], []
+        for r, uu in enumerate(bu):
+            a, b = rel_csr.indptr[uu], rel_csr.indptr[uu + 1]
+            items = rel_items[a:b][rel_mask[a:b]]
+            rel_rows.append(np.full(len(items), r))
+            rel_cols.append(items)
+        rr = np.concatenate(rel_rows)
+        rc = np.concatenate(rel_cols).astype(np.int64)
+        if exclude_train:
+            mrows, mcols = [], []
+            for r, uu in enumerate(bu):
+                s_items = seen_idx[seen_ptr[uu] : seen_ptr[uu + 1]]
+                mrows.append(np.full(len(s_items), r))
+                mcols.append(s_items)
+            mr = np.concatenate(mrows)
+            mc = np.concatenate(mcols).astype(np.int64)
+            rel_scores = S[rr, rc]
+            S[mr, mc] = -np.inf
+            S[rr, rc] = rel_scores  # a test item is never masked
+        # coverage: top-k of the masked scores
+        top = top_k(S, K)
+        for k in ks:
+            tk = top[:, :k]
+            ok = np.take_along_axis(S, tk, axis=1) > -np.inf
+            covered[k][tk[ok]] = True
+        # irrelevant unmasked scores, sorted ascending per row
+        irr = S.copy()
+        irr[rr, rc] = -np.inf
+        irr.sort(axis=1)
+        n_masked = (irr == -np.inf).sum(axis=1)
+        n_irr = n_items - n_masked
+        side = "left" if ties == "pessimistic" else "right"
+        ptr = np.searchsorted(rr, np.arange(len(bu) + 1))  # rr is sorted
+        for r in range(len(bu)):
+            s = np.sort(S[r, rc[ptr[r] : ptr[r + 1]]])[::-1]
+            row = irr[r]
+            beat = n_items - np.searchsorted(row, s, side=side)
+            ranks = np.arange(len(s)) + beat
+            all_ranks.append(ranks)
+            n_rel_all.append(len(s))
+            if n_irr[r] > 0:
+                ge = n_items - np.searchsorted(row, s, side="left")
+                gt = n_items - np.searchsorted(row, s, side="right")
+                auc_u = ((n_irr[r] - ge) + 0.5 * (ge - gt)).mean() / n_irr[r]
+            else:
+                auc_u = np.nan
+            auc_all.append(auc_u)
+
+    n_rel = np.asarray(n_rel_all, dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(n_rel)])
+    ranks = np.concatenate(all_ranks)
+    hits, _ = M.hits_from_ranks(ranks, indptr, K)
+    first = np.minimum.reduceat(ranks, indptr[:-1])
+    metrics: dict[str, float] = {}
+    for k in ks:
+        metrics[f"HR@{k}"] = M.hit_rate_at_k(hits, n_rel, k)
+        metrics[f"Precision@{k}"] = M.precision_at_k(hits, n_rel, k)
+        metrics[f"Recall@{k}"] = M.recall_at_k(hits, n_rel, k)
+        metrics[f"NDCG@{k}"] = M.ndcg_at_k(hits, n_rel, k)
+        metrics[f"MAP@{k}"] = M.map_at_k(hits, n_rel, k)
+    metrics["MRR"] = float((1.0 / (first + 1.0)).mean())
+    auc_arr = np.asarray(auc_all)
+    if np.isfinite(auc_arr).any():
+        metrics["AUC"] = float(np.nanmean(auc_arr))
+    for k in ks:
+        metrics[f"Coverage@{k}"] = float(covered[k].mean())
+    name, params = _model_info(model)
+    return EvalResult(
+        protocol="full",
+        metrics=metrics,
+        n_users=int(len(eval_users)),
+        n_test=int(n_rel.sum()),
+        seconds=time.perf_counter() - t0,
+        ties=ties,
+        model=name,
+        params=params,
+        dataset=test.name if dataset is None else dataset,
+    )
+
+
+# ---------------------------------------------------------------------------- CV
+def cross_validate(
+    model_factory: Callable[[], Any],
+    folds: Iterable[tuple[Interactions, Interactions]],
+    evaluate: Callable[[Any, Interactions, Interactions], EvalResult] | None = None,
+    *,
+    dataset: str | None = None,
+) -> EvalResult:
+    """Fit a fresh model on each (train, test) fold and average the metrics.
+
+    Parameters
+    ----------
+    model_factory : callable
+        ``model_factory()`` returns a new, unfitted model (e.g. ``lambda: MF(k=20)``).
+    folds : iterable of (train, test) Interactions pairs
+        e.g. the ML-100k u1..u5 base/test files, all built on one id space.
+    evaluate : callable, optional
+        ``evaluate(model, train, test) -> EvalResult``. Default: evaluate_ratings for
+        models with ``predicts_ratings``, otherwise evaluate_full(train=train).
+
+    Returns
+    -------
+    EvalResult whose metrics are means over folds, ``std`` the sample standard
+    deviations (ddof=1), ``folds`` the per-fold results, ``seconds`` the total time
+    (fitting included), and protocol ``f"{fold protocol} cv({n})"``.
+    """
+    t0 = time.perf_counter()
+    results: list[EvalResult] = []
+    for n, fold in enumerate(folds):
+        try:
+            train, test = fold
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"folds[{n}] is not a (train, test) pair of Interactions"
+            ) from None
+        model = model_factory()
+        model.fit(train)
+        if evaluate is not None:
+            res = evaluate(model, train, test)
+        elif getattr(model, "predicts_ratings", False):
+            res = evaluate_ratings(model, test)
+        else:
+            res = evaluate_full(model, test, train=train)
+        if not isinstance(res, EvalResult):
+            raise TypeError("evaluate must return an EvalResult")
+        results.append(res)
+    if len(results) < 2:
+        raise ValueError(f"cross_validate needs at least 2 folds, got {len(results)}")
+    keys = [k for k in results[0].metrics if all(k in r.metrics for r in results)]
+    vals = {k: np.array([r.metrics[k] for r in results]) for k in keys}
+    first = results[0]
+    return EvalResult(
+        protocol=f"{first.protocol} cv({len(results)})",
+        metrics={k: float(v.mean()) for k, v in vals.items()},
+        n_users=int(round(np.mean([r.n_users for r in results]))),
+        n_test=int(sum(r.n_test for r in results)),
+        seconds=time.perf_counter() - t0,
+        ties=first.ties,
+        model=first.model,
+        params=first.params,
+        dataset=first.dataset if dataset is None else dataset,
+        std={k: float(v.std(ddof=1)) for k, v in vals.items()},
+        folds=results,
+    )
