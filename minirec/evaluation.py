@@ -225,6 +225,27 @@ def _check_index(name: str, a: Any, n: int, kind: str) -> np.ndarray:
     return a
 
 
+def _raw(ids: Any, k: int) -> Any:
+    """The raw id of internal index k (k itself when there is no id map)."""
+    if ids is None or not 0 <= k < len(ids):
+        return k
+    v = ids[k]
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _check_no_nan(model: Any, scores: np.ndarray, u: np.ndarray, i: np.ndarray):
+    bad = np.flatnonzero(np.isnan(scores))
+    if len(bad):
+        c = int(bad[0])
+        uu, ii = int(u[c]), int(i[c])
+        raise ValueError(
+            f"{type(model).__name__} predicted NaN for {len(bad):,} pair(s), first "
+            f"user {_raw(getattr(model, 'user_ids_', None), uu)!r} (index {uu}), item "
+            f"{_raw(getattr(model, 'item_ids_', None), ii)!r} (index {ii}); check "
+            "its training (lower lr / raise reg) before evaluating"
+        )
+
+
 # ---------------------------------------------------------------------------- ratings
 def evaluate_ratings(
     model: Any, test: Interactions, *, batch: int = 1 << 16, dataset: str | None = None
@@ -253,6 +274,7 @@ def evaluate_ratings(
         y_hat[s : s + batch] = model.predict_pairs(
             test.users[s : s + batch], test.items[s : s + batch]
         )
+    _check_no_nan(model, y_hat, test.users, test.items)
     metrics = {"RMSE": M.rmse(test.ratings, y_hat), "MAE": M.mae(test.ratings, y_hat)}
     name, params = _model_info(model)
     return EvalResult(
@@ -324,9 +346,12 @@ def evaluate_sampled(
         raise ValueError("users is empty; nothing to evaluate")
     n, m = neg.shape
     pos_s = np.asarray(model.predict_pairs(u, p), dtype=np.float64)
+    _check_no_nan(model, pos_s, u, p)
     neg_s = np.asarray(
         model.predict_pairs(np.repeat(u, m), neg.ravel()), dtype=np.float64
-    ).reshape(n, m)
+    )
+    _check_no_nan(model, neg_s, np.repeat(u, m), neg.ravel())
+    neg_s = neg_s.reshape(n, m)
     valid = (neg != p[:, None]) if drop_positive_negatives else np.ones((n, m), bool)
     n_valid = valid.sum(axis=1)
     if (n_valid == 0).any():
@@ -336,12 +361,7 @@ def evaluate_sampled(
             "negatives the user has not interacted with"
         )
     rank = M.rank_of_positive(pos_s, neg_s, ties=ties, valid=valid)
-    metrics: dict[str, float] = {}
-    for k in ks:
-        hit = rank < k
-        metrics[f"HR@{k}"] = float(hit.mean())
-        metrics[f"NDCG@{k}"] = float(np.where(hit, 1.0 / np.log2(rank + 2.0), 0).mean())
-    metrics["MRR"] = float((1.0 / (rank + 1.0)).mean())
+    metrics = M.leave_one_out_metrics(rank, ks)
     below = (valid & (neg_s < pos_s[:, None])).sum(axis=1)
     tied = (valid & (neg_s == pos_s[:, None])).sum(axis=1)
     metrics["AUC"] = float(((below + 0.5 * tied) / n_valid).mean())
@@ -457,10 +477,7 @@ def evaluate_full(
             )
         if np.isnan(S).any():
             r, c = np.argwhere(np.isnan(S))[0]
-            raise ValueError(
-                f"model scores contain NaN (user index {int(bu[r])}, item {int(c)}); "
-                "check the model's training (lower lr / raise reg)"
-            )
+            _check_no_nan(model, S[r], np.full(n_items, bu[r]), np.arange(n_items))
         S = np.maximum(S, lowest)  # -inf from the model -> lowest finite score
         # relevant items of each batch user
         rel_rows, rel_cols = [], []

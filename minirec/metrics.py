@@ -50,6 +50,7 @@ __all__ = [
     "auc",
     "catalog_coverage",
     "rank_of_positive",
+    "leave_one_out_metrics",
     "hits_from_ranked",
     "hits_from_ranks",
     "TIE_RULES",
@@ -349,6 +350,42 @@ def rank_of_positive(
             raise ValueError(f"valid has shape {v.shape}, expected {neg.shape}")
         beats &= v
     return beats.sum(axis=1).astype(np.int64)
+
+
+def leave_one_out_metrics(
+    ranks: Any, ks: Any = (10,), mrr_k: int | None = None
+) -> dict[str, float]:
+    """HR@k, NDCG@k (each k) and MRR from the 0-based rank of one relevant item per
+    case (leave-one-out, sampled or full; session-based next-item prediction).
+
+    HR@k = mean 1[r < k]; NDCG@k = mean 1[r < k] / log2(r + 2) (IDCG = 1 with one
+    relevant item); MRR = mean 1 / (r + 1), or MRR@mrr_k = mean 1[r < mrr_k] /
+    (r + 1) (key ``"MRR@{mrr_k}"``), as GRU4Rec reports it.
+    """
+    r = np.asarray(ranks)
+    if r.ndim != 1 or len(r) == 0:
+        raise ValueError(f"ranks must be a non-empty 1-d array, got shape {r.shape}")
+    if not np.issubdtype(r.dtype, np.integer) or (r < 0).any():
+        raise ValueError("ranks must be integer 0-based ranks (>= 0)")
+    r = r.astype(np.float64)
+    if isinstance(ks, (int, np.integer)):
+        ks = (ks,)
+    out: dict[str, float] = {}
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise ValueError(f"ks={ks!r}: every cut-off must be a positive integer")
+        hit = r < k
+        out[f"HR@{k}"] = float(hit.mean())
+        out[f"NDCG@{k}"] = float(np.where(hit, 1.0 / np.log2(r + 2.0), 0.0).mean())
+    if mrr_k is None:
+        out["MRR"] = float((1.0 / (r + 1.0)).mean())
+    else:
+        if isinstance(mrr_k, bool) or not isinstance(mrr_k, (int, np.integer)):
+            raise ValueError(f"mrr_k={mrr_k!r}: must be a positive integer")
+        if mrr_k <= 0:
+            raise ValueError(f"mrr_k={mrr_k!r}: must be a positive integer")
+        out[f"MRR@{mrr_k}"] = float(np.where(r < mrr_k, 1.0 / (r + 1.0), 0.0).mean())
+    return out
 
 
 def hits_from_ranks(ranks: Any, indptr: Any, K: int) -> tuple[np.ndarray, np.ndarray]:

@@ -133,6 +133,27 @@ def test_rank_of_positive_tie_rule():
     assert M.rank_of_positive(pos, neg, valid=valid).tolist() == [1, 1, 0]
 
 
+def test_leave_one_out_metrics_hand():
+    out = M.leave_one_out_metrics(np.array([0, 3, 50]), ks=(1, 10))
+    assert out["HR@1"] == pytest.approx(1 / 3)
+    assert out["HR@10"] == pytest.approx(2 / 3)
+    assert out["NDCG@10"] == pytest.approx((1 + 1 / math.log2(5)) / 3)
+    assert out["MRR"] == pytest.approx((1 + 1 / 4 + 1 / 51) / 3)
+    cut = M.leave_one_out_metrics(np.array([0, 3, 50]), ks=10, mrr_k=20)
+    assert cut["MRR@20"] == pytest.approx((1 + 1 / 4) / 3) and "MRR" not in cut
+    # agrees with the hit-matrix metrics for one relevant item per user
+    ranks = np.array([0, 2, 7, 9, 1])
+    hits, n_rel = M.hits_from_ranks(ranks, np.arange(6), 10)
+    out = M.leave_one_out_metrics(ranks, ks=(5,))
+    assert out["NDCG@5"] == pytest.approx(M.ndcg_at_k(hits, n_rel, 5))
+    assert out["HR@5"] == pytest.approx(M.recall_at_k(hits, n_rel, 5))
+    assert out["MRR"] == pytest.approx(M.mrr(hits))
+    with pytest.raises(ValueError, match="ranks must be integer"):
+        M.leave_one_out_metrics(np.array([-1]))
+    with pytest.raises(ValueError, match="mrr_k=0"):
+        M.leave_one_out_metrics(np.array([1]), mrr_k=0)
+
+
 def test_catalog_coverage():
     assert M.catalog_coverage(np.array([[0, 1], [1, 2]]), 10) == pytest.approx(0.3)
     assert M.catalog_coverage(np.array([[0, -1]]), 4) == pytest.approx(0.25)  # padding
