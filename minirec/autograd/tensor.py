@@ -1,0 +1,281 @@
+"""The Tensor and the backward engine: reverse-mode autodiff in one small file.
+
+The xp contract
+---------------
+A Tensor wraps one array ``data`` of an *array namespace* ``xp``: NumPy today, CuPy
+later, unchanged. The core (this file and ``ops.py``) only calls what both namespaces
+provide under the same name: array creation (``xp.zeros``, ``xp.asarray``...),
+ufuncs, reductions, ``matmul``, ``argsort``, ``concatenate``, ``stack``, ``where``,
+indexing, ``lib.stride_tricks.sliding_window_view``. It never calls ``np.`` directly on
+data, never moves data to the host, and never uses ``np.add.at`` in a hot path. A
+Tensor finds its namespace with :func:`array_namespace` (cupy if the array is a cupy
+array, else numpy); CuPy is never imported unless a CuPy array shows up.
+
+The one exception is the embedding scatter-add (:func:`scatter_add_rows`): it picks the
+fastest kernel per namespace (a CSR matrix product from scipy / cupyx when installed,
+else sort + ``add.reduceat``), with the same result on every path.
+
+Dtypes: Python scalars and lists become ``float32`` (the default, for speed); arrays
+keep a floating dtype they already have, so ``float64`` inputs give ``float64`` graphs
+(what :func:`~minirec.autograd.gradcheck` uses).
+
+Semantics of ``backward()``
+---------------------------
+``loss.backward()`` walks the graph once in reverse topological order and *adds* each
+gradient into ``.grad`` of the leaf tensors that have ``requires_grad=True`` (leaves:
+tensors made by the user, e.g. parameters). Gradients of intermediate tensors are not
+kept. The graph is not freed, so calling ``backward()`` twice adds the gradient twice
+(as in PyTorch with ``retain_graph=True``); call ``zero_grad()`` (or set ``.grad =
+None``) between optimizer steps. Inside ``with no_grad():`` no graph is recorded.
+
+A leaf's ``.grad`` is a dense array of the leaf's shape, or a :class:`RowGrad` (unique
+row indices + their gradient rows) for an embedding table created with ``sparse=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+DEFAULT_DTYPE = np.float32
+_GRAD_ENABLED = True
+
+
+def array_namespace(x: Any) -> ModuleType:
+    """``cupy`` when `x` is a CuPy array, else ``numpy``."""
+    if type(x).__module__.startswith("cupy"):
+        return sys.modules["cupy"]
+    return np
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Context manager: ops inside record no graph (inference, optimizer steps)."""
+    global _GRAD_ENABLED
+    prev, _GRAD_ENABLED = _GRAD_ENABLED, False
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED = prev
+
+
+def is_grad_enabled() -> bool:
+    """False inside ``no_grad()``."""
+    return _GRAD_ENABLED
+
+
+class RowGrad:
+    """A sparse gradient of a 2-D table: ``rows`` (unique, sorted) and ``values``
+    (``len(rows) x dim``). ``dense()`` gives the full ``shape`` array."""
+
+    __slots__ = ("rows", "values", "shape")
+    __array_ufunc__ = None  # ndarray + RowGrad defers to RowGrad.__radd__
+
+    def __init__(self, rows, values, shape: tuple[int, ...]):
+        self.rows, self.values, self.shape = rows, values, tuple(shape)
+
+    def dense(self):
+        xp = array_namespace(self.values)
+        out = xp.zeros(self.shape, dtype=self.values.dtype)
+        out[self.rows] = self.values
+        return out
+
+    def __add__(self, other):
+        if isinstance(other, RowGrad):
+            xp = array_namespace(self.values)
+            rows = xp.concatenate([self.rows, other.rows])
+            vals = xp.concatenate([self.values, other.values])
+            return RowGrad(*scatter_add_rows(rows, vals), self.shape)
+        out = other.copy()  # dense + sparse
+        out[self.rows] += self.values
+        return out
+
+    __radd__ = __add__
+
+    def __repr__(self) -> str:
+        return (
+            f"RowGrad({len(self.rows)} of {self.shape[0]} rows, dim {self.shape[1:]})"
+        )
+
+
+def scatter_add_rows(idx, values):
+    """Sum the rows of `values` that share an index: returns ``(rows, sums)`` with
+    ``rows`` the unique sorted indices. The backward of an embedding gather.
+
+    ``np.add.at`` is the obvious way and is slow; sort + CSR product is the fastest we
+    measured (benchmarks/results/autograd.md), with ``add.reduceat`` as the fallback.
+    """
+    xp = array_namespace(values)
+    order = xp.argsort(idx, kind="stable")
+    s = idx[order]
+    new = xp.empty(s.shape, dtype=bool)
+    new[:1] = True
+    new[1:] = s[1:] != s[:-1]
+    starts = xp.flatnonzero(new)
+    sparse = _sparse_module(xp)
+    if sparse is not None:
+        indptr = xp.concatenate([starts, xp.asarray([len(s)], dtype=starts.dtype)])
+        ones = xp.ones(len(s), dtype=values.dtype)
+        m = sparse.csr_matrix((ones, order, indptr), shape=(len(starts), len(s)))
+        return s[starts], m @ values
+    return s[starts], xp.add.reduceat(values[order], starts, axis=0)
+
+
+def _sparse_module(xp):
+    try:
+        if xp is np:
+            import scipy.sparse as sparse
+        else:
+            import cupyx.scipy.sparse as sparse
+    except ImportError:
+        return None
+    return sparse
+
+
+class Tensor:
+    """An array with a gradient. See the module docstring for the xp contract."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "name")
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str = ""):
+        if isinstance(data, Tensor):
+            data = data.data
+        xp = array_namespace(data)
+        if dtype is not None:
+            data = xp.asarray(data, dtype=dtype)
+        else:
+            data = xp.asarray(data)
+            if data.dtype.kind != "f":
+                data = data.astype(DEFAULT_DTYPE)
+        self.data = data
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents: tuple[Tensor, ...] = ()
+        self._backward: Callable | None = None
+        self.name = name
+
+    # -- basic properties ------------------------------------------------------------
+    @property
+    def xp(self) -> ModuleType:
+        return array_namespace(self.data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (copied to the host for CuPy)."""
+        d = self.data
+        return d.get() if hasattr(d, "get") else np.asarray(d)
+
+    def item(self) -> float:
+        return (
+            float(self.data.reshape(-1)[0]) if self.data.size == 1 else self.data.item()
+        )
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def __repr__(self) -> str:
+        rg = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({self.data!r}{rg})"
+
+    # -- the engine --------------------------------------------------------------------
+    def backward(self, grad=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see module doc).
+
+        `grad` is the upstream gradient (default 1 for a scalar; required otherwise).
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: make the inputs "
+                "with requires_grad=True (or nn parameters) and do not call it inside "
+                "no_grad()"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward() without grad needs a scalar, got shape {self.shape}; "
+                    "reduce it (e.g. .sum() or .mean()) or pass grad="
+                )
+            grad = self.xp.ones_like(self.data)
+        order = _topo_order(self)
+        grads: dict[int, Any] = {id(self): grad}
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t._backward is None:  # a leaf
+                t.grad = g if t.grad is None else t.grad + g
+                continue
+            for p, pg in zip(t._parents, t._backward(g), strict=True):
+                if pg is None or not p.requires_grad:
+                    continue
+                k = id(p)
+                grads[k] = pg if k not in grads else grads[k] + pg
+
+
+def _topo_order(root: Tensor) -> list[Tensor]:
+    """Tensors that `root` depends on (and requires grad), parents before children."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        for p in t._parents:
+            if p.requires_grad and id(p) not in seen:
+                stack.append((p, False))
+    return order
+
+
+def make_node(data, parents: tuple[Tensor, ...], backward: Callable) -> Tensor:
+    """The result of an op: records `parents` and `backward(g) -> grads` when a graph is
+    being built and some parent requires grad; a plain constant otherwise."""
+    out = Tensor.__new__(Tensor)
+    out.data, out.grad, out.name = data, None, ""
+    if _GRAD_ENABLED and any(p.requires_grad for p in parents):
+        out.requires_grad, out._parents, out._backward = True, parents, backward
+    else:
+        out.requires_grad, out._parents, out._backward = False, (), None
+    return out
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """`x` if it is a Tensor; else a constant Tensor (dtype of `like` for scalars)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and not hasattr(x, "dtype"):
+        return Tensor(like.xp.asarray(x, dtype=like.dtype))
+    if like is not None:
+        return Tensor(like.xp.asarray(x))
+    return Tensor(x)
