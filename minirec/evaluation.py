@@ -380,6 +380,17 @@ def evaluate_sampled(
 
 
 # ---------------------------------------------------------------------------- full
+def _gather(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions into a CSR's indices of rows `rows`, and the batch row of each."""
+    starts = indptr[rows]
+    lens = indptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lens)
+    offs = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(lens) - lens, lens
+    )
+    return np.repeat(starts, lens) + offs, owner
+
+
 def _seen_csr(model: Any, train: Interactions | None):
     if train is not None:
         _check_same_space(model, train, "train")
@@ -476,26 +487,17 @@ def evaluate_full(
                 f"({len(bu)}, {n_items})"
             )
         if np.isnan(S).any():
-            r, c = np.argwhere(np.isnan(S))[0]
+            r = int(np.argwhere(np.isnan(S))[0, 0])
             _check_no_nan(model, S[r], np.full(n_items, bu[r]), np.arange(n_items))
         S = np.maximum(S, lowest)  # -inf from the model -> lowest finite score
-        # relevant items of each batch user
-        rel_rows, rel_cols = [], []
-        for r, uu in enumerate(bu):
-            a, b = rel_csr.indptr[uu], rel_csr.indptr[uu + 1]
-            items = rel_items[a:b][rel_mask[a:b]]
-            rel_rows.append(np.full(len(items), r))
-            rel_cols.append(items)
-        rr = np.concatenate(rel_rows)
-        rc = np.concatenate(rel_cols).astype(np.int64)
+        # relevant items of each batch user (distinct, sorted by row)
+        pos, rr = _gather(rel_csr.indptr, bu)
+        keep = rel_mask[pos]
+        key = np.unique(rr[keep] * n_items + rel_items[pos[keep]])
+        rr, rc = key // n_items, key % n_items
         if exclude_train:
-            mrows, mcols = [], []
-            for r, uu in enumerate(bu):
-                s_items = seen_idx[seen_ptr[uu] : seen_ptr[uu + 1]]
-                mrows.append(np.full(len(s_items), r))
-                mcols.append(s_items)
-            mr = np.concatenate(mrows)
-            mc = np.concatenate(mcols).astype(np.int64)
+            spos, mr = _gather(seen_ptr, bu)
+            mc = seen_idx[spos]
             rel_scores = S[rr, rc]
             S[mr, mc] = -np.inf
             S[rr, rc] = rel_scores  # a test item is never masked

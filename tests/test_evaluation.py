@@ -313,6 +313,23 @@ def test_exclude_train_and_batches(planted):
     assert a.metrics == b.metrics == c.metrics
 
 
+def test_repeated_test_pairs_count_once(planted):
+    _, train, test = planted
+    twice = Interactions.from_arrays(
+        np.r_[test.users, test.users[:15]],
+        np.r_[test.items, test.items[:15]],
+        np.r_[test.ratings, test.ratings[:15]],
+        user_ids=test.user_ids,
+        item_ids=test.item_ids,
+        duplicates="keep",
+        name="planted",
+    )
+    pop = Popularity().fit(train)
+    a = ev.evaluate_full(pop, test, train)
+    b = ev.evaluate_full(pop, twice, train)
+    assert a.metrics == b.metrics and a.n_test == b.n_test == len(test)
+
+
 def test_relevance_threshold(planted):
     _, train, test = planted
     pop = Popularity().fit(train)
