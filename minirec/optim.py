@@ -244,8 +244,9 @@ class CosineLR(LRScheduler):
 
 
 class WarmupLR(LRScheduler):
-    """Linear warm-up from lr/warmup to lr over `warmup` steps, then `after`'s factor
-    (shifted by the warm-up), or flat when `after` is None."""
+    """Linear warm-up: lr × (epoch + 1) / warmup until it reaches lr at epoch
+    warmup - 1, then `after`'s schedule from there (``after.factor(epoch - warmup +
+    1)``), or flat when `after` is None. Sets lr/warmup already at construction."""
 
     def __init__(self, optimizer, warmup: int, after: LRScheduler | None = None):
         super().__init__(optimizer)
@@ -255,4 +256,4 @@ class WarmupLR(LRScheduler):
     def factor(self, epoch):
         if epoch < self.warmup:
             return (epoch + 1) / self.warmup
-        return 1.0 if self.after is None else self.after.factor(epoch - self.warmup)
+        return 1.0 if self.after is None else self.after.factor(epoch - self.warmup + 1)
