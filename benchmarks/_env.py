@@ -1,6 +1,6 @@
 """What every benchmark prints and saves: versions, hardware, load, and the command.
 
-    from _env import environment, markdown_table, write_result
+from _env import environment, markdown_table, write_result
 """
 
 from __future__ import annotations

@@ -48,13 +48,26 @@ def main() -> None:
         model.fit(train)
         secs = time.perf_counter() - t0
         rmse = evaluate_ratings(model, test).metrics["RMSE"]
-        rows.append({"dataset": "ML-1M", "protocol": "random 90/10, seed 0",
-                     "model": f"minirec {type(model).__name__}", "RMSE": rmse,
-                     "fit s": secs})
+        rows.append(
+            {
+                "dataset": "ML-1M",
+                "protocol": "random 90/10, seed 0",
+                "model": f"minirec {type(model).__name__}",
+                "RMSE": rmse,
+                "fit s": secs,
+            }
+        )
     s = surprise_rmse(train, test)
     if s is not None:
-        rows.append({"dataset": "ML-1M", "protocol": "random 90/10, seed 0",
-                     "model": "Surprise BaselineOnly", "RMSE": s, "fit s": ""})
+        rows.append(
+            {
+                "dataset": "ML-1M",
+                "protocol": "random 90/10, seed 0",
+                "model": "Surprise BaselineOnly",
+                "RMSE": s,
+                "fit s": "",
+            }
+        )
 
     for cls in (GlobalMean, BiasedBaseline):
         scores, sur, secs = [], [], 0.0
@@ -66,22 +79,36 @@ def main() -> None:
             scores.append(evaluate_ratings(model, te).metrics["RMSE"])
             if cls is BiasedBaseline:
                 sur.append(surprise_rmse(tr, te))
-        rows.append({"dataset": "ML-100k", "protocol": "u1-u5 mean (± std)",
-                     "model": f"minirec {cls.__name__}",
-                     "RMSE": f"{np.mean(scores):.4f} ± {np.std(scores, ddof=1):.4f}",
-                     "fit s": secs / 5})
+        rows.append(
+            {
+                "dataset": "ML-100k",
+                "protocol": "u1-u5 mean (± std)",
+                "model": f"minirec {cls.__name__}",
+                "RMSE": f"{np.mean(scores):.4f} ± {np.std(scores, ddof=1):.4f}",
+                "fit s": secs / 5,
+            }
+        )
         if cls is BiasedBaseline and sur[0] is not None:
-            rows.append({"dataset": "ML-100k", "protocol": "u1-u5 mean (± std)",
-                         "model": "Surprise BaselineOnly",
-                         "RMSE": f"{np.mean(sur):.4f} ± {np.std(sur, ddof=1):.4f}",
-                         "fit s": ""})
+            rows.append(
+                {
+                    "dataset": "ML-100k",
+                    "protocol": "u1-u5 mean (± std)",
+                    "model": "Surprise BaselineOnly",
+                    "RMSE": f"{np.mean(sur):.4f} ± {np.std(sur, ddof=1):.4f}",
+                    "fit s": "",
+                }
+            )
     body = (
         "Reference figures from Surprise's documentation: BaselineOnly RMSE 0.944 on "
         "ML-100k (5-fold), 0.909 on ML-1M. Both libraries are also run here on the "
         "same splits.\n\n" + markdown_table(rows)
     )
-    write_result("accuracy_baselines", "Baselines: rating accuracy", body,
-                 environment(("surprise",)))
+    write_result(
+        "accuracy_baselines",
+        "Baselines: rating accuracy",
+        body,
+        environment(("surprise",)),
+    )
 
 
 if __name__ == "__main__":

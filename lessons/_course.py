@@ -78,7 +78,10 @@ GENRES = ["Action", "Comedy", "Drama", "Romance", "Sci-Fi", "Thriller"]
 
 
 def _synthetic_ratings(
-    n_users: int = 600, n_items: int = 400, k: int = 6, density: float = 0.06,
+    n_users: int = 600,
+    n_items: int = 400,
+    k: int = 6,
+    density: float = 0.06,
     seed: int = 0,
 ):
     """Fallback generator: planted rank-k ratings in 1..5 driven by genres, Zipf-like
@@ -106,12 +109,20 @@ def _synthetic_ratings(
     r = np.clip(np.round(3.5 + score), 1, 5)
     t = 880_000_000 + np.sort(rng.integers(0, 20_000_000, len(u)))
     items = pd.DataFrame(
-        {"title": [f"Synthetic Movie {j} ({1970 + j % 30})" for j in range(n_items)],
-         "year": 1970.0 + np.arange(n_items) % 30}
+        {
+            "title": [f"Synthetic Movie {j} ({1970 + j % 30})" for j in range(n_items)],
+            "year": 1970.0 + np.arange(n_items) % 30,
+        }
     )
     for g, name in enumerate(GENRES):
         items[f"genre:{name}"] = G[:, g]
     return Interactions.from_arrays(
-        u + 1, i + 1, r, timestamps=t, user_ids=np.arange(1, n_users + 1),
-        item_ids=np.arange(1, n_items + 1), item_features=items, name="synthetic",
+        u + 1,
+        i + 1,
+        r,
+        timestamps=t,
+        user_ids=np.arange(1, n_users + 1),
+        item_ids=np.arange(1, n_items + 1),
+        item_features=items,
+        name="synthetic",
     )

@@ -22,13 +22,20 @@ def build(path: Path, execute: bool = True, timeout: int = 600) -> Path:
     from nbclient import NotebookClient
 
     nb = jupytext.read(path)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     out = HERE / "_build" / (path.stem + ".ipynb")
     out.parent.mkdir(exist_ok=True)
     if execute:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(HERE)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(HERE)}},
+        ).execute()
     nbformat.write(nb, out)
     return out
 
@@ -41,8 +48,11 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         try:
             out = build(path)
-            print(f"{path.name:<40} -> {out.relative_to(HERE.parent)} "
-                  f"({time.perf_counter() - t0:.1f} s)", flush=True)
+            print(
+                f"{path.name:<40} -> {out.relative_to(HERE.parent)} "
+                f"({time.perf_counter() - t0:.1f} s)",
+                flush=True,
+            )
         except Exception as e:  # report every failing lesson, then fail
             print(f"{path.name:<40} FAILED: {type(e).__name__}: {str(e)[:300]}")
             failed.append(path.name)

@@ -19,8 +19,11 @@ def main() -> int:
     failed = []
     for p in lessons():
         t0 = time.perf_counter()
-        r = subprocess.run([sys.executable, str(p)], cwd=HERE.parent,
-                           env={**os.environ, "MPLBACKEND": "Agg"})
+        r = subprocess.run(
+            [sys.executable, str(p)],
+            cwd=HERE.parent,
+            env={**os.environ, "MPLBACKEND": "Agg"},
+        )
         dt = time.perf_counter() - t0
         status = "ok" if r.returncode == 0 else f"FAILED ({r.returncode})"
         print(f"{p.name:<40} {dt:6.1f} s  {status}", flush=True)

@@ -19,7 +19,11 @@ T = TypeVar("T")
 
 def check_positive_int(name: str, value: int) -> int:
     """Return `value` as int, or raise ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value <= 0
+    ):
         raise ValueError(f"{name}={value!r}: must be a positive integer")
     return int(value)
 
@@ -51,8 +55,13 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def progress(iterable: Iterable[T], desc: str = "", total: int | None = None,
-             enabled: bool | None = None, unit: str = "it") -> Iterator[T]:
+def progress(
+    iterable: Iterable[T],
+    desc: str = "",
+    total: int | None = None,
+    enabled: bool | None = None,
+    unit: str = "it",
+) -> Iterator[T]:
     """Wrap `iterable` in a tqdm bar when progress is enabled."""
     if enabled is None:
         enabled = progress_enabled()
@@ -77,7 +86,10 @@ def check_finite_arrays(epoch: int, model: str, advice: str = "", **arrays) -> N
     """Like `check_finite_loss` for parameter arrays (names appear in the message)."""
     for name, a in arrays.items():
         if a is not None and not np.all(np.isfinite(a)):
-            tip = advice or "lower the learning rate (lr) or raise the regularization (reg)"
+            tip = (
+                advice
+                or "lower the learning rate (lr) or raise the regularization (reg)"
+            )
             raise TrainingDivergedError(
                 f"{model}: parameter {name} became NaN/inf at epoch {epoch}; {tip}."
             )

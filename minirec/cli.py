@@ -113,8 +113,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         state = "found" if r.get("found") else "missing"
         print(f"{r['name']:<{width}}  {state:<7}  {where}")
     if not any(r.get("found") for r in rows if r["name"] != "synthetic"):
-        print("\nNo MovieLens data found. Set MINIREC_DATA to a folder holding ml-100k/, "
-              "or run: minirec train baseline --data ml-100k --download")
+        print(
+            "\nNo MovieLens data found. Set MINIREC_DATA to a folder holding ml-100k/, "
+            "or run: minirec train baseline --data ml-100k --download"
+        )
     return 0
 
 
@@ -166,8 +168,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = Recommender.load(args.model)
     data = load_data(args.data, seed=args.seed, download=args.download)
     train, test = split_data(data, args.split, args.test_fraction, args.seed)
-    if not np.array_equal(np.asarray(model.item_ids_).astype(str),
-                          np.asarray(data.item_ids).astype(str)):
+    if not np.array_equal(
+        np.asarray(model.item_ids_).astype(str), np.asarray(data.item_ids).astype(str)
+    ):
         raise SystemExit(
             f"minirec: {args.model} was trained on another item catalog than "
             f"{args.data}; evaluate on the dataset the model was trained on"
@@ -211,14 +214,31 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     model = Recommender.load(args.model)
     t0 = time.perf_counter()
-    ids, scores = model.recommend([args.user], n=args.n, filter_seen=not args.all,
-                                  unknown="popular" if args.cold_start else "raise")
+    ids, scores = model.recommend(
+        [args.user],
+        n=args.n,
+        filter_seen=not args.all,
+        unknown="popular" if args.cold_start else "raise",
+    )
     secs = time.perf_counter() - t0
     titles = _titles(model, ids[0])
-    items = [{"rank": r + 1, "item": ids[0, r], "title": titles[r],
-              "score": float(scores[0, r])} for r in range(len(titles))]
-    obj = {"command": "recommend", "model": type(model).__name__, "user": args.user,
-           "n": args.n, "items": items, "seconds": secs}
+    items = [
+        {
+            "rank": r + 1,
+            "item": ids[0, r],
+            "title": titles[r],
+            "score": float(scores[0, r]),
+        }
+        for r in range(len(titles))
+    ]
+    obj = {
+        "command": "recommend",
+        "model": type(model).__name__,
+        "user": args.user,
+        "n": args.n,
+        "items": items,
+        "seconds": secs,
+    }
     lines = [f"top-{args.n} for user {args.user} ({type(model).__name__}):"]
     lines += [f"{it['rank']:>3}. {it['title']}  ({it['score']:.3f})" for it in items]
     _emit(args, obj, "\n".join(lines))
@@ -226,7 +246,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Train on ML-100K (when found) or the synthetic default; print RMSE and a top-10."""
+    """Train on ML-100K (when found) or the synthetic default; print RMSE, top-10."""
     from .models import BiasedBaseline
 
     data_name = args.data or default_dataset()
@@ -251,12 +271,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "baseline_metrics": base_res.metrics,
         "seconds": secs,
         "user": user,
-        "top10": [{"item": i, "title": t, "score": float(s)}
-                  for i, t, s in zip(ids[0], titles, scores[0])],
+        "top10": [
+            {"item": i, "title": t, "score": float(s)}
+            for i, t, s in zip(ids[0], titles, scores[0])
+        ],
     }
     if data_name == "synthetic":
-        note = ("(synthetic data with planted structure; set MINIREC_DATA to a folder "
-                "with ml-100k/ to use MovieLens)")
+        note = (
+            "(synthetic data with planted structure; set MINIREC_DATA to a folder "
+            "with ml-100k/ to use MovieLens)"
+        )
     else:
         note = ""
     lines = [
@@ -267,8 +291,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "",
         f"top-10 for user {user} (items they rated are left out):",
     ]
-    lines += [f"{r + 1:>3}. {t}  ({s:.2f})" for r, (t, s) in enumerate(zip(titles,
-                                                                         scores[0]))]
+    lines += [
+        f"{r + 1:>3}. {t}  ({s:.2f})" for r, (t, s) in enumerate(zip(titles, scores[0]))
+    ]
     _emit(args, obj, "\n".join(x for x in lines if x is not None))
     return 0
 
@@ -279,16 +304,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp, data_default: str | None = "ml-100k"):
-        sp.add_argument("--data", default=data_default,
-                        help="synthetic, ml-100k, ml-1m, ... or a folder")
+        sp.add_argument(
+            "--data",
+            default=data_default,
+            help="synthetic, ml-100k, ml-1m, ... or a folder",
+        )
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--json", action="store_true", help="print one JSON object")
-        sp.add_argument("--download", action="store_true",
-                        help="download the MovieLens zip from GroupLens if not found")
+        sp.add_argument(
+            "--download",
+            action="store_true",
+            help="download the MovieLens zip from GroupLens if not found",
+        )
 
     def splitting(sp):
-        sp.add_argument("--split", default="random",
-                        choices=["random", "per-user", "leave-last-out", "temporal"])
+        sp.add_argument(
+            "--split",
+            default="random",
+            choices=["random", "per-user", "leave-last-out", "temporal"],
+        )
         sp.add_argument("--test-fraction", type=float, default=0.1)
 
     sp = sub.add_parser("datasets", help="what data is found where")
@@ -298,15 +332,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("train", help="train a model and save it")
     sp.add_argument("model", help="model name (minirec.models.REGISTRY)")
     sp.add_argument("--out", help="where to save the model (.npz)")
-    sp.add_argument("--set", action="append", metavar="NAME=VALUE",
-                    help="a hyperparameter, e.g. --set k=64 --set lr=0.01")
+    sp.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a hyperparameter, e.g. --set k=64 --set lr=0.01",
+    )
     common(sp)
     splitting(sp)
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("evaluate", help="evaluate a saved model")
     sp.add_argument("model", help="a model file written by `minirec train`")
-    sp.add_argument("--protocol", default="rating", choices=["rating", "full", "sampled"])
+    sp.add_argument(
+        "--protocol", default="rating", choices=["rating", "full", "sampled"]
+    )
     sp.add_argument("--negatives", type=int, default=99)
     common(sp)
     splitting(sp)
@@ -317,8 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--user", required=True, help="raw user id (as in the data)")
     sp.add_argument("-n", type=int, default=10)
     sp.add_argument("--all", action="store_true", help="do not filter seen items")
-    sp.add_argument("--cold-start", action="store_true",
-                    help="recommend popular items to an unknown user instead of failing")
+    sp.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="recommend popular items to an unknown user instead of failing",
+    )
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_recommend)
 

@@ -47,4 +47,6 @@ def tiny_ratings():
     mask = r.random((n_users, n_items)) < 0.5
     u, i = np.nonzero(mask)
     ratings = np.clip(full[u, i], 1, 5)
-    return Interactions.from_arrays(u + 1, i + 101, ratings, timestamps=np.arange(len(u)))
+    return Interactions.from_arrays(
+        u + 1, i + 101, ratings, timestamps=np.arange(len(u))
+    )

@@ -28,8 +28,9 @@ def course_map() -> dict[str, list[str]]:
     """tag or erratum -> lesson stems, from the coverage tables of lessons/README.md."""
     text = (LESSONS / "README.md").read_text()
     out: dict[str, list[str]] = {}
-    for m in re.finditer(r"^\|\s*`?([0-9]{3}-[0-9a-z.-]+|E[1-8])`?\s*\|(.*)$", text,
-                         flags=re.M):
+    for m in re.finditer(
+        r"^\|\s*`?([0-9]{3}-[0-9a-z.-]+|E[1-8])`?\s*\|(.*)$", text, flags=re.M
+    ):
         out[m.group(1)] = re.findall(r"\b(\d\d_[a-z0-9_]+)\b", m.group(2))
     return out
 
@@ -45,7 +46,9 @@ def test_every_tag_and_erratum_has_a_lesson_that_names_it():
             path = LESSONS / f"{stem}.py"
             if not path.exists():
                 problems.append(f"{tag}: {stem}.py does not exist")
-            elif not re.search(rf"(?<![\w-]){re.escape(tag)}(?![\w])", path.read_text()):
+            elif not re.search(
+                rf"(?<![\w-]){re.escape(tag)}(?![\w])", path.read_text()
+            ):
                 problems.append(f"{tag}: {stem}.py does not name it")
     assert not problems, "\n".join(problems)
 
@@ -60,13 +63,21 @@ def test_every_lesson_is_in_the_map():
 @pytest.mark.parametrize("path", LESSON_FILES, ids=[p.stem for p in LESSON_FILES])
 def test_lesson_runs_in_quick_mode(path, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg", "FULL": "0", "MINIREC_PROGRESS": "0"}
-    r = subprocess.run([sys.executable, str(path)], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, f"{path.name} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    r = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, (
+        f"{path.name} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    )
 
 
 def test_a_lesson_builds_as_an_executed_notebook():
-    """`make notebooks` turns lessons into executed .ipynb; check the pipeline on one."""
+    """`make notebooks` makes executed .ipynb files; check the pipeline on one."""
     pytest.importorskip("nbclient")
     sys.path.insert(0, str(LESSONS))
     try:

@@ -2,9 +2,9 @@
 
 * The **array namespace** ``xp`` (``numpy`` or ``cupy``) that the autograd, layers and
   vectorized model code are written against: :func:`get_namespace`.
-* The **kernel backend** (``numpy`` | ``numba`` | ``cuda``) for loop-shaped training work
-  (SGD epochs, ALS solves, top-k): :func:`get_kernels`. ``numpy_ops`` is the readable
-  spec; ``numba_ops`` and ``cuda_ops`` are its twins with the same signatures.
+* The **kernel backend** (``numpy`` | ``numba`` | ``cuda``) for loop-shaped training
+  work (SGD epochs, ALS solves, top-k): :func:`get_kernels`. ``numpy_ops`` is the
+  readable spec; ``numba_ops`` and ``cuda_ops`` are its twins with the same signatures.
 
 Selection order: an explicit ``backend=`` argument, then the ``MINIREC_BACKEND``
 environment variable, then the best available (numba, else numpy). Asking for a backend

@@ -134,12 +134,16 @@ class Interactions:
             self.ratings = np.ascontiguousarray(ratings, dtype=np.float32)
             self.implicit = False if implicit is None else implicit
             if len(self.ratings) != n:
-                raise DataError(f"ratings has {len(self.ratings)} entries, expected {n}")
+                raise DataError(
+                    f"ratings has {len(self.ratings)} entries, expected {n}"
+                )
         self.timestamps = (
             None if timestamps is None else np.ascontiguousarray(timestamps, np.int64)
         )
         if self.timestamps is not None and len(self.timestamps) != n:
-            raise DataError(f"timestamps has {len(self.timestamps)} entries, expected {n}")
+            raise DataError(
+                f"timestamps has {len(self.timestamps)} entries, expected {n}"
+            )
         self.user_ids = np.asarray(user_ids)
         self.item_ids = np.asarray(item_ids)
         self.user_features = user_features
@@ -207,9 +211,15 @@ class Interactions:
             u, i, ratings, timestamps, duplicates, ucat, icat, source
         )
         return cls(
-            u, i, ratings, timestamps,
-            user_ids=ucat, item_ids=icat,
-            user_features=user_features, item_features=item_features, name=name,
+            u,
+            i,
+            ratings,
+            timestamps,
+            user_ids=ucat,
+            item_ids=icat,
+            user_features=user_features,
+            item_features=item_features,
+            name=name,
         )
 
     @classmethod
@@ -222,9 +232,9 @@ class Interactions:
         time_col: str | None = "timestamp",
         **kwargs: Any,
     ) -> Interactions:
-        """Build from a DataFrame; missing rating/time columns are allowed when the
-        argument names a column that does not exist only if it is the default."""
-        for col, default in ((user_col, None), (item_col, None)):
+        """Build from a DataFrame. The rating and time columns may be absent only
+        when their arguments keep the defaults ("rating", "timestamp")."""
+        for col in (user_col, item_col):
             if col not in df.columns:
                 raise DataError(
                     f"column {col!r} not in the DataFrame (columns: {list(df.columns)})"
@@ -346,14 +356,18 @@ class Interactions:
     def by_user(self) -> CSR:
         """CSR with one row per user: the items they interacted with."""
         if self._by_user is None:
-            self._by_user = _build_csr(self.users, self.items, self.ratings, self.n_users)
+            self._by_user = _build_csr(
+                self.users, self.items, self.ratings, self.n_users
+            )
         return self._by_user
 
     @property
     def by_item(self) -> CSR:
         """CSR with one row per item: the users who interacted with it."""
         if self._by_item is None:
-            self._by_item = _build_csr(self.items, self.users, self.ratings, self.n_items)
+            self._by_item = _build_csr(
+                self.items, self.users, self.ratings, self.n_items
+            )
         return self._by_item
 
     def item_counts(self) -> np.ndarray:
@@ -391,11 +405,16 @@ class Interactions:
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
         return Interactions(
-            self.users[rows], self.items[rows], self.ratings[rows],
+            self.users[rows],
+            self.items[rows],
+            self.ratings[rows],
             None if self.timestamps is None else self.timestamps[rows],
-            user_ids=self.user_ids, item_ids=self.item_ids,
-            user_features=self.user_features, item_features=self.item_features,
-            name=self.name if name is None else name, implicit=self.implicit,
+            user_ids=self.user_ids,
+            item_ids=self.item_ids,
+            user_features=self.user_features,
+            item_features=self.item_features,
+            name=self.name if name is None else name,
+            implicit=self.implicit,
         )
 
     def same_ids(self, other: Interactions) -> bool:
@@ -450,8 +469,12 @@ def _dedupe(u, i, r, t, policy, ucat, icat, source):
             order = order[::-1]
         _, pos = np.unique(key[order], return_index=True)
         keep = np.sort(order[pos])
-        return (u[keep], i[keep], None if r is None else r[keep],
-                None if t is None else t[keep])
+        return (
+            u[keep],
+            i[keep],
+            None if r is None else r[keep],
+            None if t is None else t[keep],
+        )
     # mean
     uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
     keep = np.sort(first)

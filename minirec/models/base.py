@@ -88,8 +88,9 @@ class Recommender:
         self.global_mean_ = float(data.ratings.mean())
         sums = np.bincount(data.items, weights=data.ratings, minlength=data.n_items)
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.item_mean_ = np.where(counts > 0, sums / np.maximum(counts, 1),
-                                       self.global_mean_).astype(np.float32)
+            self.item_mean_ = np.where(
+                counts > 0, sums / np.maximum(counts, 1), self.global_mean_
+            ).astype(np.float32)
         titles = data.item_titles
         self.item_titles_ = None if titles is None else np.asarray(titles).astype(str)
         self._fit(data)
@@ -138,7 +139,9 @@ class Recommender:
                 if missing == "raise":
                     hint = (
                         "; pass unknown='popular' to recommend popular items to "
-                        "new users" if which == "user" else ""
+                        "new users"
+                        if which == "user"
+                        else ""
                     )
                     raise UnknownIdError(
                         f"unknown {which} id {v!r}: the model was trained on "
@@ -297,14 +300,19 @@ class Recommender:
         self._check_fitted()
         path = Path(path)
         if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix else \
-                path.with_suffix(".npz")
+            path = (
+                path.with_suffix(path.suffix + ".npz")
+                if path.suffix
+                else path.with_suffix(".npz")
+            )
         params = self.get_params()
         try:
             json.dumps(params)
         except TypeError as e:
-            raise TypeError(f"hyperparameters of {type(self).__name__} are not "
-                            f"JSON-serialisable: {e}") from None
+            raise TypeError(
+                f"hyperparameters of {type(self).__name__} are not "
+                f"JSON-serialisable: {e}"
+            ) from None
         meta = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -318,15 +326,17 @@ class Recommender:
         for k, v in arrays.items():
             if v.dtype == object:
                 raise TypeError(f"state array {k} has dtype object; not storable")
-        arrays.update({
-            "__meta__": np.array(json.dumps(meta)),
-            "__user_ids__": _storable(self.user_ids_),
-            "__item_ids__": _storable(self.item_ids_),
-            "__seen_indptr__": self._seen.indptr,
-            "__seen_indices__": self._seen.indices,
-            "__item_popularity__": self.item_popularity_,
-            "__item_mean__": self.item_mean_,
-        })
+        arrays.update(
+            {
+                "__meta__": np.array(json.dumps(meta)),
+                "__user_ids__": _storable(self.user_ids_),
+                "__item_ids__": _storable(self.item_ids_),
+                "__seen_indptr__": self._seen.indptr,
+                "__seen_indices__": self._seen.indices,
+                "__item_popularity__": self.item_popularity_,
+                "__item_mean__": self.item_mean_,
+            }
+        )
         if self.item_titles_ is not None:
             arrays["__item_titles__"] = self.item_titles_
         buf = io.BytesIO()
@@ -371,20 +381,23 @@ class Recommender:
         try:
             model = model_cls(**meta["params"])
         except TypeError as e:
-            raise ModelFileError(f"{path}: hyperparameters do not fit "
-                                 f"{model_cls.__name__}: {e}") from None
+            raise ModelFileError(
+                f"{path}: hyperparameters do not fit {model_cls.__name__}: {e}"
+            ) from None
         model.user_ids_ = arrays["__user_ids__"]
         model.item_ids_ = arrays["__item_ids__"]
         indptr, indices = arrays["__seen_indptr__"], arrays["__seen_indices__"]
-        model._seen = CSR(indptr, indices, np.ones(len(indices), np.float32),
-                          np.arange(len(indices)))
+        model._seen = CSR(
+            indptr, indices, np.ones(len(indices), np.float32), np.arange(len(indices))
+        )
         model._lookups = (None, None)
         model.item_popularity_ = arrays["__item_popularity__"]
         model.item_mean_ = arrays["__item_mean__"]
         model.global_mean_ = float(meta["global_mean"])
         model.item_titles_ = arrays.get("__item_titles__")
-        state = {k[len("state/"):]: v for k, v in arrays.items()
-                 if k.startswith("state/")}
+        state = {
+            k[len("state/") :]: v for k, v in arrays.items() if k.startswith("state/")
+        }
         try:
             model._set_state(state)
         except KeyError as e:
@@ -401,8 +414,9 @@ def _resolve_class(spec: str, path: Path) -> type:
     try:
         obj = getattr(importlib.import_module(mod), qual)
     except (ImportError, AttributeError):
-        raise ModelFileError(f"{path}: model class {spec!r} not found in this "
-                             "minirec version") from None
+        raise ModelFileError(
+            f"{path}: model class {spec!r} not found in this minirec version"
+        ) from None
     if not (isinstance(obj, type) and issubclass(obj, Recommender)):
         raise ModelFileError(f"{path}: {spec!r} is not a minirec model class")
     return obj

@@ -5,7 +5,7 @@
   with its default alternating least squares (Koren 2010, §2.1):
 
   .. math::
-      b_i \\leftarrow \\frac{\\sum_{u \\in U_i} (r_{ui} - μ - b_u)}{λ_i + |U_i|}, \\qquad
+      b_i \\leftarrow \\frac{\\sum_{u \\in U_i} (r_{ui} - μ - b_u)}{λ_i + |U_i|},
       b_u \\leftarrow \\frac{\\sum_{i \\in I_u} (r_{ui} - μ - b_i)}{λ_u + |I_u|}
 
   items first, then users, ``n_epochs`` times (λ_i = 10, λ_u = 15, 10 epochs as
@@ -59,8 +59,13 @@ class BiasedBaseline(Recommender):
     name = "baseline"
     predicts_ratings = True
 
-    def __init__(self, reg_u: float = 15.0, reg_i: float = 10.0, n_epochs: int = 10,
-                 clip: bool = True) -> None:
+    def __init__(
+        self,
+        reg_u: float = 15.0,
+        reg_i: float = 10.0,
+        n_epochs: int = 10,
+        clip: bool = True,
+    ) -> None:
         self.reg_u = check_nonnegative("reg_u", reg_u)
         self.reg_i = check_nonnegative("reg_i", reg_i)
         self.n_epochs = check_positive_int("n_epochs", n_epochs)
@@ -75,9 +80,11 @@ class BiasedBaseline(Recommender):
         bi = np.zeros(data.n_items)
         for _ in range(self.n_epochs):
             bi = np.bincount(i, weights=r - mu - bu[u], minlength=data.n_items) / (
-                self.reg_i + ni)
+                self.reg_i + ni
+            )
             bu = np.bincount(u, weights=r - mu - bi[i], minlength=data.n_users) / (
-                self.reg_u + nu)
+                self.reg_u + nu
+            )
         self.mu_ = float(mu)
         self.bu_ = bu.astype(np.float32)
         self.bi_ = bi.astype(np.float32)
@@ -93,8 +100,11 @@ class BiasedBaseline(Recommender):
         return self._clip(self.mu_ + self.bu_[u] + self.bi_[i])
 
     def _state(self) -> dict:
-        return {"bu": self.bu_, "bi": self.bi_,
-                "mu_range": np.array([self.mu_, *self.rating_range_])}
+        return {
+            "bu": self.bu_,
+            "bi": self.bi_,
+            "mu_range": np.array([self.mu_, *self.rating_range_]),
+        }
 
     def _set_state(self, s: dict) -> None:
         self.bu_, self.bi_ = s["bu"], s["bi"]

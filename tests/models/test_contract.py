@@ -71,7 +71,7 @@ def test_shapes_and_seen_filter(name, backend, fitted, tiny_ratings):
     ids, scores = m.recommend(users, n=7)
     assert ids.shape == (5, 7) and scores.shape == (5, 7)
     assert np.all(np.diff(scores, axis=1) <= 1e-6), "scores must be sorted best first"
-    for r, u in enumerate(users):
+    for r in range(len(users)):
         seen = set(tiny_ratings.item_ids[tiny_ratings.by_user.row(r)].tolist())
         assert not seen & set(ids[r].tolist()), "a seen item was recommended"
         assert len(set(ids[r].tolist())) == 7
@@ -113,8 +113,9 @@ def test_save_load_round_trip(name, backend, fitted, tiny_ratings, tmp_path):
     m2 = Recommender.load(path)
     assert type(m2) is type(m)
     users = tiny_ratings.user_ids[:8]
-    np.testing.assert_allclose(m.recommend(users, 5)[1], m2.recommend(users, 5)[1],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        m.recommend(users, 5)[1], m2.recommend(users, 5)[1], rtol=1e-6
+    )
     np.testing.assert_array_equal(m.recommend(users, 5)[0], m2.recommend(users, 5)[0])
     # a truncated copy fails with a clear error, never arbitrary code
     data = path.read_bytes()
