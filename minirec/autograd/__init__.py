@@ -35,6 +35,7 @@ from .tensor import (
     as_tensor,
     is_grad_enabled,
     no_grad,
+    scatter_add_dense,
     scatter_add_rows,
 )
 
@@ -48,5 +49,6 @@ __all__ = [
     "is_grad_enabled",
     "no_grad",
     "ops",
+    "scatter_add_dense",
     "scatter_add_rows",
 ]

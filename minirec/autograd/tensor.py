@@ -126,6 +126,23 @@ def scatter_add_rows(idx, values):
     return s[starts], xp.add.reduceat(values[order], starts, axis=0)
 
 
+def scatter_add_dense(idx, values, n_rows: int):
+    """Like :func:`scatter_add_rows` but into a dense ``(n_rows, dim)`` array. When the
+    batch is large next to the table, one CSR product (built from (row, col) pairs,
+    no sort) is fastest; otherwise sort the batch and write the unique rows."""
+    xp = array_namespace(values)
+    sparse = _sparse_module(xp)
+    if sparse is not None and 4 * len(idx) >= n_rows:
+        n = len(idx)
+        ones = xp.ones(n, dtype=values.dtype)
+        m = sparse.csr_matrix((ones, (idx, xp.arange(n))), shape=(n_rows, n))
+        return m @ values
+    rows, sums = scatter_add_rows(idx, values)
+    out = xp.zeros((n_rows,) + values.shape[1:], dtype=values.dtype)
+    out[rows] = sums
+    return out
+
+
 def _sparse_module(xp):
     try:
         if xp is np:

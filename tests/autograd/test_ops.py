@@ -434,3 +434,20 @@ def test_gradcheck_catches_a_wrong_backward(xp):
     assert not res.ok and res.max_abs_err > 0.1
     with pytest.raises(ValueError, match="requires_grad"):
         gradcheck(bad_square, Tensor(arr(xp, (3,))))
+
+
+@pytest.mark.parametrize("n_rows,batch", [(1000, 10), (10, 1000), (7, 7)])
+def test_scatter_add_paths_agree_with_add_at(xp, n_rows, batch):
+    """Both dense paths (sort + unique rows, and one CSR product) and the sparse one."""
+    from minirec.autograd import scatter_add_dense, scatter_add_rows
+
+    r = np.random.default_rng(n_rows)
+    idx = r.integers(0, n_rows, size=batch)
+    vals = r.normal(size=(batch, 3))
+    ref = np.zeros((n_rows, 3))
+    np.add.at(ref, idx, vals)
+    got = scatter_add_dense(xp.asarray(idx), xp.asarray(vals), n_rows)
+    np.testing.assert_allclose(_np(got), ref, rtol=1e-12, atol=1e-12)
+    rows, sums = scatter_add_rows(xp.asarray(idx), xp.asarray(vals))
+    np.testing.assert_array_equal(_np(rows), np.unique(idx))
+    np.testing.assert_allclose(_np(sums), ref[np.unique(idx)], rtol=1e-12, atol=1e-12)
