@@ -47,8 +47,10 @@ R = np.zeros((m, n), dtype=np.float32)
 R[data.users, data.items] = data.ratings
 observed = np.count_nonzero(R)
 density = observed / (m * n)
-print(f"R is {m} x {n}; {observed:,} observed entries; density {density:.4%}, "
-      f"sparsity {1 - density:.4%}")
+print(
+    f"R is {m} x {n}; {observed:,} observed entries; density {density:.4%}, "
+    f"sparsity {1 - density:.4%}"
+)
 np.testing.assert_allclose(density, data.density, rtol=1e-12)
 assert observed == len(data)  # no duplicate (user, item) pairs
 np.testing.assert_array_equal(R, data.to_dense())
@@ -80,9 +82,13 @@ c = np.sort(item_counts)[::-1]
 top10 = c[: max(1, n // 10)].sum() / c.sum()
 cs = np.sort(item_counts).astype(float)
 gini = 1 - 2 * np.sum(np.cumsum(cs) / cs.sum()) / n + 1 / n
-print(f"top 10% of items get {top10:.1%} of the ratings; Gini of item counts {gini:.3f}")
-print(f"user activity: min {user_counts.min()}, median {np.median(user_counts):.0f}, "
-      f"max {user_counts.max()} ratings")
+print(
+    f"top 10% of items get {top10:.1%} of the ratings; Gini of item counts {gini:.3f}"
+)
+print(
+    f"user activity: min {user_counts.min()}, median {np.median(user_counts):.0f}, "
+    f"max {user_counts.max()} ratings"
+)
 titles = data.item_titles
 print("most rated:", [str(titles[j]) for j in np.argsort(-item_counts)[:5]])
 assert 0 < gini < 1 and top10 > 0.1  # more than a uniform 10%: skewed
@@ -91,11 +97,11 @@ assert 0 < gini < 1 and top10 > 0.1  # more than a uniform 10%: skewed
 fig, ax = plt.subplots(1, 4, figsize=(17, 3.6))
 sub = R[np.argsort(-user_counts)[:150]][:, np.argsort(-item_counts)[:300]]
 ax[0].imshow(sub > 0, aspect="auto", cmap="Greys", interpolation="nearest")
-ax[0].set(title="R: 150 most active users x 300 most rated", xlabel="item",
-          ylabel="user")
+ax[0].set(
+    title="R: 150 most active users x 300 most rated", xlabel="item", ylabel="user"
+)
 ax[1].loglog(np.arange(1, n + 1), np.maximum(c, 0.5), ".", ms=2)
-ax[1].set(title="item popularity (long tail)", xlabel="item rank",
-          ylabel="# ratings")
+ax[1].set(title="item popularity (long tail)", xlabel="item rank", ylabel="# ratings")
 ax[2].hist(user_counts, bins=50)
 ax[2].set(title="ratings per user", xlabel="# ratings", ylabel="users")
 ax[3].bar(np.arange(1, 6), hist)
@@ -154,8 +160,10 @@ root = _course.data_root()
 if root is not None and (root / "sasrec" / "Video.txt").is_file():
     ui = np.loadtxt(root / "sasrec" / "Video.txt", dtype=np.int64)
     nu, ni = len(np.unique(ui[:, 0])), len(np.unique(ui[:, 1]))
-    print(f"Amazon Video Games: {len(ui):,} interactions, {nu:,} users x {ni:,} "
-          f"items, density {len(ui) / (nu * ni):.4%}")
+    print(
+        f"Amazon Video Games: {len(ui):,} interactions, {nu:,} users x {ni:,} "
+        f"items, density {len(ui) / (nu * ni):.4%}"
+    )
     assert (len(ui), nu, ni) == (287_107, 31_013, 23_715)  # the SASRec paper's row
 
 # %% [markdown]
@@ -174,8 +182,10 @@ if root is not None and (root / "sasrec" / "Video.txt").is_file():
 y_rating = data.ratings
 y_rank = np.ones(len(data), dtype=np.int8)  # implicit: every observed pair counts
 y_ctr = (data.ratings >= 4).astype(np.int8)
-print(f"rating task: mean {y_rating.mean():.3f}; ranking task: {y_rank.sum():,} "
-      f"positives of {m * n:,} cells; CTR task: click rate {y_ctr.mean():.1%}")
+print(
+    f"rating task: mean {y_rating.mean():.3f}; ranking task: {y_rank.sum():,} "
+    f"positives of {m * n:,} cells; CTR task: click rate {y_ctr.mean():.1%}"
+)
 assert y_ctr.sum() == hist[3:].sum()
 
 # %% [markdown]
@@ -192,8 +202,10 @@ pop = Popularity().fit(data)
 uid = data.user_ids[0]
 ids, scores = pop.recommend([uid], n=5)
 row = data.by_user.row(0)
-print(f"user {uid} rated {len(row)} movies; most popular unseen:",
-      [str(titles[j]) for j in data.item_index(ids[0])])
+print(
+    f"user {uid} rated {len(row)} movies; most popular unseen:",
+    [str(titles[j]) for j in data.item_index(ids[0])],
+)
 assert not set(data.item_index(ids[0])) & set(row.tolist())
 
 # %% [markdown]

@@ -107,7 +107,7 @@ def _synthetic_ratings(
     u, i = key // n_items, key % n_items
     score = (P[u] * Q[i]).sum(1) + 0.5 * rng.normal(size=len(u))
     r = np.clip(np.round(3.5 + score), 1, 5)
-    t = 880_000_000 + np.sort(rng.integers(0, 20_000_000, len(u)))
+    t = 880_000_000 + rng.integers(0, 20_000_000, len(u))  # not in file order
     items = pd.DataFrame(
         {
             "title": [f"Synthetic Movie {j} ({1970 + j % 30})" for j in range(n_items)],
