@@ -19,6 +19,10 @@ FAST_PARAMS: dict[str, dict] = {
     "baseline": {},
     "popularity": {},
     "random": {"seed": 1},
+    "mf": {"k": 4, "n_epochs": 5, "lr": 0.02},
+    "als": {"k": 3, "n_iters": 3},
+    "implicit-als": {"k": 4, "n_iters": 3},
+    "bpr": {"k": 4, "n_epochs": 3},
 }
 
 # models whose constructor takes backend= are tested on each of these

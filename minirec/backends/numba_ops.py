@@ -1,0 +1,483 @@
+"""Numba twins of :mod:`minirec.backends.numpy_ops` (same names, signatures, math).
+
+The NumPy module is the spec; read it first. These kernels are plain loops compiled
+by Numba (``cache=True``, so the compile cost is paid once per machine, not per
+run). Differences from the spec are only in floating-point summation order
+(``fastmath`` lets the compiler vectorise dot products), so the equivalence tests
+compare with ``assert_allclose``, not bitwise; every serial kernel is bitwise
+reproducible run to run. ``*_hogwild`` kernels use ``prange`` over one chunk per
+thread and race on shared rows (nondeterministic by design). ``cuda_ops.py`` will
+hold the GPU twins with the same signatures.
+
+All kernels also run with ``NUMBA_DISABLE_JIT=1`` (then they are the plain Python
+below), which the tests check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "sgd_mf_epoch",
+    "sgd_mf_epoch_hogwild",
+    "bpr_epoch",
+    "bpr_epoch_hogwild",
+    "als_solve",
+    "implicit_als_solve",
+    "implicit_als_cg",
+    "topk_rows",
+]
+
+_JIT = {"cache": True, "nogil": True, "fastmath": True}
+
+
+# ----------------------------------------------------------------------------- SGD MF
+_BLOCK = 1024  # ratings gathered at a time (see _sgd_mf_range)
+
+
+@njit(**_JIT)
+def _sgd_mf_range(
+    users,
+    items,
+    ratings,
+    order,
+    start,
+    stop,
+    P,
+    Q,
+    bu,
+    bi,
+    mu,
+    lr,
+    reg,
+    reg_bias,
+    biased,
+):
+    """The SGD loop over order[start:stop].
+
+    Speed note: reading users/items/ratings through the shuffled `order` is a
+    random access into three 3.6 MB arrays per rating; done inside the dependent
+    update loop those cache misses stall it (4x slower on ML-1M here). So each block
+    of ratings is first gathered into small contiguous buffers (independent loads,
+    which the CPU overlaps), then updated. Same arithmetic, same order.
+    """
+    k = P.shape[1]
+    lr32 = np.float32(lr)
+    reg32 = np.float32(reg)
+    rb32 = np.float32(reg_bias)
+    mu32 = np.float32(mu)
+    ub = np.empty(_BLOCK, dtype=np.int64)
+    ib = np.empty(_BLOCK, dtype=np.int64)
+    rbuf = np.empty(_BLOCK, dtype=np.float32)
+    loss = 0.0
+    for s0 in range(start, stop, _BLOCK):
+        nb = min(_BLOCK, stop - s0)
+        for t in range(nb):
+            idx = order[s0 + t]
+            ub[t] = users[idx]
+            ib[t] = items[idx]
+            rbuf[t] = ratings[idx]
+        for t in range(nb):
+            u = ub[t]
+            i = ib[t]
+            pred = np.float32(0.0)
+            for f in range(k):
+                pred += P[u, f] * Q[i, f]
+            if biased:
+                pred += mu32 + bu[u] + bi[i]
+            err = rbuf[t] - pred
+            loss += err * err
+            if biased:
+                bu[u] += lr32 * (err - rb32 * bu[u])
+                bi[i] += lr32 * (err - rb32 * bi[i])
+            for f in range(k):
+                pf = P[u, f]  # old p_u for the q_i update
+                qf = Q[i, f]
+                P[u, f] = pf + lr32 * (err * qf - reg32 * pf)
+                Q[i, f] = qf + lr32 * (err * pf - reg32 * qf)
+    return loss
+
+
+@njit(**_JIT)
+def sgd_mf_epoch(
+    users, items, ratings, order, P, Q, bu, bi, mu, lr, reg, reg_bias, biased
+):
+    """One SGD epoch of (biased) MF over the ratings in `order`.
+
+    For n in order: e = r - (mu + bu[u] + bi[i] + P[u]·Q[i]) (biases only when
+    `biased`), then bu[u] += lr (e - reg_bias bu[u]), bi[i] likewise, and with the
+    *old* p_u: P[u] += lr (e Q[i] - reg P[u]), Q[i] += lr (e p_u - reg Q[i]).
+    Updates P, Q (and bu, bi) in place. Returns sum of e² (errors before each update).
+    """
+    return _sgd_mf_range(
+        users,
+        items,
+        ratings,
+        order,
+        0,
+        len(order),
+        P,
+        Q,
+        bu,
+        bi,
+        mu,
+        lr,
+        reg,
+        reg_bias,
+        biased,
+    )
+
+
+@njit(parallel=True, **_JIT)
+def _sgd_mf_hogwild(
+    users, items, ratings, order, P, Q, bu, bi, mu, lr, reg, reg_bias, biased, T
+):
+    n = len(order)
+    losses = np.zeros(T)
+    for t in prange(T):
+        losses[t] = _sgd_mf_range(
+            users,
+            items,
+            ratings,
+            order,
+            t * n // T,
+            (t + 1) * n // T,
+            P,
+            Q,
+            bu,
+            bi,
+            mu,
+            lr,
+            reg,
+            reg_bias,
+            biased,
+        )
+    return losses.sum()
+
+
+def sgd_mf_epoch_hogwild(
+    users, items, ratings, order, P, Q, bu, bi, mu, lr, reg, reg_bias, biased
+):
+    """`sgd_mf_epoch` with `order` cut into one chunk per thread, run lock-free
+    (Hogwild!, Niu et al. 2011): **nondeterministic**, threads race on shared rows.
+    Uses ``numba.get_num_threads()`` threads (set with ``numba.set_num_threads``)."""
+    return _sgd_mf_hogwild(
+        users,
+        items,
+        ratings,
+        order,
+        P,
+        Q,
+        bu,
+        bi,
+        mu,
+        lr,
+        reg,
+        reg_bias,
+        biased,
+        numba.get_num_threads(),
+    )
+
+
+# ----------------------------------------------------------------------------- BPR
+@njit(**_JIT)
+def _bpr_range(users, pos, neg, start, stop, P, Q, bi, lr, reg, reg_bias):
+    k = P.shape[1]
+    lr32 = np.float32(lr)
+    reg32 = np.float32(reg)
+    rb32 = np.float32(reg_bias)
+    loss = 0.0
+    for n in range(start, stop):
+        p_u = P[users[n]]
+        i = pos[n]
+        j = neg[n]
+        q_i = Q[i]
+        q_j = Q[j]
+        x = bi[i] - bi[j]
+        for f in range(k):
+            x += p_u[f] * (q_i[f] - q_j[f])
+        xf = np.float64(x)
+        # -log σ(x) = log(1 + e^{-x}), computed stably on both sides
+        if xf > 0:
+            loss += math.log1p(math.exp(-xf))
+        else:
+            loss += -xf + math.log1p(math.exp(xf))
+        g = np.float32(1.0 / (1.0 + math.exp(xf)))  # σ(-x)
+        for f in range(k):
+            pf = p_u[f]
+            qi = q_i[f]
+            qj = q_j[f]
+            p_u[f] = pf + lr32 * (g * (qi - qj) - reg32 * pf)
+            q_i[f] = qi + lr32 * (g * pf - reg32 * qi)
+            # += (not = qj + ...) so that i == j accumulates both steps, as the spec
+            q_j[f] += lr32 * (-g * pf - reg32 * qj)
+        bi[i] += lr32 * (g - rb32 * bi[i])
+        bi[j] += lr32 * (-g - rb32 * bi[j])
+    return loss
+
+
+@njit(**_JIT)
+def bpr_epoch(users, pos, neg, P, Q, bi, lr, reg, reg_bias):
+    """One BPR pass over the triples (users[n], pos[n], neg[n]) in order.
+
+    x = p_u·(q_i - q_j) + b_i - b_j; g = σ(-x) = 1 - σ(x);
+    p_u += lr (g (q_i - q_j) - reg p_u); q_i += lr (g p_u - reg q_i);
+    q_j += lr (-g p_u - reg q_j); b_i += lr (g - reg_bias b_i);
+    b_j += lr (-g - reg_bias b_j) (all with the old values).
+    Returns sum of -log σ(x).
+    """
+    return _bpr_range(users, pos, neg, 0, len(users), P, Q, bi, lr, reg, reg_bias)
+
+
+@njit(parallel=True, **_JIT)
+def _bpr_hogwild(users, pos, neg, P, Q, bi, lr, reg, reg_bias, T):
+    n = len(users)
+    losses = np.zeros(T)
+    for t in prange(T):
+        losses[t] = _bpr_range(
+            users, pos, neg, t * n // T, (t + 1) * n // T, P, Q, bi, lr, reg, reg_bias
+        )
+    return losses.sum()
+
+
+def bpr_epoch_hogwild(users, pos, neg, P, Q, bi, lr, reg, reg_bias):
+    """`bpr_epoch` over one chunk of triples per thread, lock-free
+    (**nondeterministic**). Uses ``numba.get_num_threads()`` threads."""
+    return _bpr_hogwild(
+        users, pos, neg, P, Q, bi, lr, reg, reg_bias, numba.get_num_threads()
+    )
+
+
+# ----------------------------------------------------------------------------- ALS
+@njit(**_JIT)
+def _cholesky_solve(A, b, x):
+    """Solve A x = b for symmetric positive definite A (float64, overwritten with
+    its Cholesky factor L, A = L Lᵀ)."""
+    k = A.shape[0]
+    for j in range(k):
+        s = A[j, j]
+        for m in range(j):
+            s -= A[j, m] * A[j, m]
+        if s <= 0.0:
+            s = 1e-12  # not SPD (reg = 0 and a degenerate row): keep finite
+        d = math.sqrt(s)
+        A[j, j] = d
+        for r in range(j + 1, k):
+            s = A[r, j]
+            for m in range(j):
+                s -= A[r, m] * A[j, m]
+            A[r, j] = s / d
+    z = np.empty(k)
+    for r in range(k):  # L z = b
+        s = b[r]
+        for m in range(r):
+            s -= A[r, m] * z[m]
+        z[r] = s / A[r, r]
+    for r in range(k - 1, -1, -1):  # Lᵀ x = z
+        s = z[r]
+        for m in range(r + 1, k):
+            s -= A[m, r] * x[m]
+        x[r] = s / A[r, r]
+
+
+@njit(parallel=True, **_JIT)
+def als_solve(indptr, indices, targets, Y, X, reg, weighted):
+    """Explicit ALS half-step (Zhou et al. 2008): for each row u of the CSR,
+
+    X[u] = (Y_Iᵀ Y_I + λ_u I)⁻¹ Y_Iᵀ t_u with λ_u = reg·|I_u| when `weighted`
+    (ALS-WR) else reg; rows with no entries get X[u] = 0. Returns the sum of
+    squared residuals (t - X[u]·Y[i])² after the solve.
+    Rows are independent, so the parallel loop is deterministic.
+    """
+    n_rows = len(indptr) - 1
+    k = Y.shape[1]
+    losses = np.zeros(n_rows)
+    for u in prange(n_rows):
+        s = indptr[u]
+        e = indptr[u + 1]
+        if s == e:
+            for f in range(k):
+                X[u, f] = 0.0
+            continue
+        A = np.zeros((k, k))
+        b = np.zeros(k)
+        for n in range(s, e):
+            y = Y[indices[n]]
+            t = np.float64(targets[n])
+            for a in range(k):
+                ya = np.float64(y[a])
+                b[a] += ya * t
+                for c in range(a + 1):
+                    A[a, c] += ya * y[c]
+        lam = reg * (e - s) if weighted else reg
+        for a in range(k):
+            A[a, a] += lam
+        x = np.empty(k)
+        _cholesky_solve(A, b, x)  # reads the lower triangle only
+        loss = 0.0
+        for n in range(s, e):
+            y = Y[indices[n]]
+            pred = 0.0
+            for f in range(k):
+                pred += x[f] * y[f]
+            d = targets[n] - pred
+            loss += d * d
+        for f in range(k):
+            X[u, f] = x[f]
+        losses[u] = loss
+    return losses.sum()
+
+
+@njit(parallel=True, **_JIT)
+def implicit_als_solve(indptr, indices, conf, Y, YtY, X, reg):
+    """Implicit ALS half-step (Hu, Koren, Volinsky 2008), exact (Cholesky):
+
+    X[u] = (YᵀY + Y_Iᵀ (C_u - I) Y_I + reg I)⁻¹ Y_Iᵀ C_u 1, where ``conf`` holds
+    c_ui = 1 + α r_ui for the stored entries and `YtY` = YᵀY is precomputed once
+    per half-step (the YᵀY trick). Returns Σ c_ui (1 - x_u·y_i)² over stored
+    entries after the solve.
+    """
+    n_rows = len(indptr) - 1
+    k = Y.shape[1]
+    losses = np.zeros(n_rows)
+    for u in prange(n_rows):
+        s = indptr[u]
+        e = indptr[u + 1]
+        A = np.empty((k, k))
+        for a in range(k):
+            for c in range(k):
+                A[a, c] = YtY[a, c]
+            A[a, a] += reg
+        b = np.zeros(k)
+        for n in range(s, e):
+            y = Y[indices[n]]
+            cu = np.float64(conf[n])
+            for a in range(k):
+                ya = np.float64(y[a])
+                b[a] += cu * ya
+                w = (cu - 1.0) * ya
+                for c in range(a + 1):
+                    A[a, c] += w * y[c]
+        x = np.empty(k)
+        _cholesky_solve(A, b, x)
+        loss = 0.0
+        for n in range(s, e):
+            y = Y[indices[n]]
+            pred = 0.0
+            for f in range(k):
+                pred += x[f] * y[f]
+            loss += conf[n] * (1.0 - pred) ** 2
+        for f in range(k):
+            X[u, f] = x[f]
+        losses[u] = loss
+    return losses.sum()
+
+
+@njit(parallel=True, **_JIT)
+def implicit_als_cg(indptr, indices, conf, Y, YtY, X, reg, cg_steps):
+    """Implicit ALS half-step by `cg_steps` of conjugate gradient warm-started
+    at the current X[u] (Takács et al. 2011), never forming the k×k matrix of a
+    row. Returns Σ c_ui (1 - x_u·y_i)² over stored entries *before* the update
+    (it falls out of the residual computation for free).
+    """
+    n_rows = len(indptr) - 1
+    k = Y.shape[1]
+    reg32 = np.float32(reg)
+    losses = np.zeros(n_rows)
+    for u in prange(n_rows):
+        s = indptr[u]
+        e = indptr[u + 1]
+        x = X[u]
+        r = np.empty(k, dtype=np.float32)
+        p = np.empty(k, dtype=np.float32)
+        Ap = np.empty(k, dtype=np.float32)
+        # r = b - A x = -(YᵀY + reg I) x + Σ_i (c - (c - 1) y_i·x) y_i
+        for a in range(k):
+            acc = np.float32(0.0)
+            for c in range(k):
+                acc += YtY[a, c] * x[c]
+            r[a] = -acc - reg32 * x[a]
+        loss = 0.0
+        for n in range(s, e):
+            y = Y[indices[n]]
+            cu = conf[n]
+            yx = np.float32(0.0)
+            for f in range(k):
+                yx += y[f] * x[f]
+            loss += cu * (1.0 - yx) ** 2
+            w = cu - (cu - np.float32(1.0)) * yx
+            for f in range(k):
+                r[f] += w * y[f]
+        losses[u] = loss
+        rs_old = 0.0
+        for f in range(k):
+            p[f] = r[f]
+            rs_old += r[f] * r[f]
+        for _ in range(cg_steps):
+            if rs_old < 1e-20:
+                break
+            for a in range(k):
+                acc = np.float32(0.0)
+                for c in range(k):
+                    acc += YtY[a, c] * p[c]
+                Ap[a] = acc + reg32 * p[a]
+            for n in range(s, e):
+                y = Y[indices[n]]
+                yp = np.float32(0.0)
+                for f in range(k):
+                    yp += y[f] * p[f]
+                w = (conf[n] - np.float32(1.0)) * yp
+                for f in range(k):
+                    Ap[f] += w * y[f]
+            pAp = 0.0
+            for f in range(k):
+                pAp += p[f] * Ap[f]
+            step = np.float32(rs_old / pAp)
+            rs_new = 0.0
+            for f in range(k):
+                x[f] += step * p[f]
+                r[f] -= step * Ap[f]
+                rs_new += r[f] * r[f]
+            beta = np.float32(rs_new / rs_old)
+            for f in range(k):
+                p[f] = r[f] + beta * p[f]
+            rs_old = rs_new
+    return losses.sum()
+
+
+# ----------------------------------------------------------------------------- top-k
+@njit(parallel=True, cache=True, nogil=True)  # no fastmath: it would drop NaN checks
+def topk_rows(scores, k):
+    """Column indices (int64) of the k largest entries of each row, best first;
+    ties broken by smaller column index."""
+    n_rows, n_cols = scores.shape
+    k = min(k, n_cols)
+    out = np.empty((n_rows, k), dtype=np.int64)
+    for r in prange(n_rows):
+        row = scores[r]
+        best_s = np.empty(k, dtype=np.float64)
+        best_i = np.empty(k, dtype=np.int64)
+        m = 0  # filled so far; best_* sorted by (-score, index)
+        for c in range(n_cols):
+            s = np.float64(row[c])
+            if math.isnan(s):  # NaN ranks last
+                s = -np.inf
+            if m == k and not (s > best_s[k - 1]):
+                continue  # not better than the worst kept (equal: later column loses)
+            pos = m if m < k else k - 1
+            while pos > 0 and s > best_s[pos - 1]:
+                if pos < k:
+                    best_s[pos] = best_s[pos - 1]
+                    best_i[pos] = best_i[pos - 1]
+                pos -= 1
+            best_s[pos] = s
+            best_i[pos] = c
+            if m < k:
+                m += 1
+        for q in range(k):
+            out[r, q] = best_i[q]
+    return out

@@ -1,0 +1,254 @@
+"""The NumPy kernels: the readable spec every other backend must match.
+
+Each function is written for clarity, one rating / one row at a time, exactly as the
+math reads; ``numba_ops`` has twins with the same names, signatures and docstrings
+(the contract is :class:`minirec.backends.base.KernelBackend`). These loops are
+slow in pure Python (an ML-1M SGD epoch takes tens of seconds here): use them to
+read, to test against, and on tiny data; train with ``backend="numba"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "sgd_mf_epoch",
+    "sgd_mf_epoch_hogwild",
+    "bpr_epoch",
+    "bpr_epoch_hogwild",
+    "als_solve",
+    "implicit_als_solve",
+    "implicit_als_cg",
+    "topk_rows",
+]
+
+
+# ----------------------------------------------------------------------------- SGD MF
+def sgd_mf_epoch(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    order: np.ndarray,
+    P: np.ndarray,
+    Q: np.ndarray,
+    bu: np.ndarray,
+    bi: np.ndarray,
+    mu: float,
+    lr: float,
+    reg: float,
+    reg_bias: float,
+    biased: bool,
+) -> float:
+    """One SGD epoch of (biased) MF over the ratings in `order`.
+
+    For n in order: e = r - (mu + bu[u] + bi[i] + P[u]·Q[i]) (biases only when
+    `biased`), then bu[u] += lr (e - reg_bias bu[u]), bi[i] likewise, and with the
+    *old* p_u: P[u] += lr (e Q[i] - reg P[u]), Q[i] += lr (e p_u - reg Q[i]).
+    Updates P, Q (and bu, bi) in place. Returns sum of e² (errors before each update).
+    """
+    loss = 0.0
+    for n in order:
+        u, i, r = users[n], items[n], ratings[n]
+        p_u = P[u].copy()  # the q_i update must use p_u from before its own update
+        q_i = Q[i]
+        pred = p_u @ q_i
+        if biased:
+            pred += mu + bu[u] + bi[i]
+        err = r - pred
+        loss += float(err) ** 2
+        if biased:
+            bu[u] += lr * (err - reg_bias * bu[u])
+            bi[i] += lr * (err - reg_bias * bi[i])
+        P[u] += lr * (err * q_i - reg * p_u)
+        Q[i] += lr * (err * p_u - reg * q_i)
+    return loss
+
+
+def sgd_mf_epoch_hogwild(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    order: np.ndarray,
+    P: np.ndarray,
+    Q: np.ndarray,
+    bu: np.ndarray,
+    bi: np.ndarray,
+    mu: float,
+    lr: float,
+    reg: float,
+    reg_bias: float,
+    biased: bool,
+) -> float:
+    """`sgd_mf_epoch` with `order` cut into one chunk per thread, run lock-free
+    (nondeterministic). The NumPy spec has one thread: it is `sgd_mf_epoch`."""
+    return sgd_mf_epoch(
+        users, items, ratings, order, P, Q, bu, bi, mu, lr, reg, reg_bias, biased
+    )
+
+
+# ----------------------------------------------------------------------------- BPR
+def bpr_epoch(
+    users: np.ndarray,
+    pos: np.ndarray,
+    neg: np.ndarray,
+    P: np.ndarray,
+    Q: np.ndarray,
+    bi: np.ndarray,
+    lr: float,
+    reg: float,
+    reg_bias: float,
+) -> float:
+    """One BPR pass over the triples (users[n], pos[n], neg[n]) in order.
+
+    x = p_u·(q_i - q_j) + b_i - b_j; g = σ(-x) = 1 - σ(x);
+    p_u += lr (g (q_i - q_j) - reg p_u); q_i += lr (g p_u - reg q_i);
+    q_j += lr (-g p_u - reg q_j); b_i += lr (g - reg_bias b_i);
+    b_j += lr (-g - reg_bias b_j) (all with the old values).
+    Returns sum of -log σ(x).
+    """
+    loss = 0.0
+    for n in range(len(users)):
+        u, i, j = users[n], pos[n], neg[n]
+        p_u = P[u].copy()
+        q_i = Q[i].copy()
+        q_j = Q[j].copy()
+        x = float(p_u @ (q_i - q_j) + bi[i] - bi[j])
+        g = 1.0 / (1.0 + np.exp(x))  # σ(-x): d(-log σ(x))/dx = -σ(-x)
+        loss += np.logaddexp(0.0, -x)  # -log σ(x), stable
+        P[u] += lr * (g * (q_i - q_j) - reg * p_u)
+        Q[i] += lr * (g * p_u - reg * q_i)
+        Q[j] += lr * (-g * p_u - reg * q_j)
+        bi[i] += lr * (g - reg_bias * bi[i])
+        bi[j] += lr * (-g - reg_bias * bi[j])
+    return float(loss)
+
+
+def bpr_epoch_hogwild(
+    users: np.ndarray,
+    pos: np.ndarray,
+    neg: np.ndarray,
+    P: np.ndarray,
+    Q: np.ndarray,
+    bi: np.ndarray,
+    lr: float,
+    reg: float,
+    reg_bias: float,
+) -> float:
+    """`bpr_epoch` over one chunk of triples per thread, lock-free
+    (nondeterministic). The NumPy spec has one thread: it is `bpr_epoch`."""
+    return bpr_epoch(users, pos, neg, P, Q, bi, lr, reg, reg_bias)
+
+
+# ----------------------------------------------------------------------------- ALS
+def als_solve(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    targets: np.ndarray,
+    Y: np.ndarray,
+    X: np.ndarray,
+    reg: float,
+    weighted: bool,
+) -> float:
+    """Explicit ALS half-step (Zhou et al. 2008): for each row u of the CSR,
+
+    X[u] = (Y_Iᵀ Y_I + λ_u I)⁻¹ Y_Iᵀ t_u with λ_u = reg·|I_u| when `weighted`
+    (ALS-WR) else reg; rows with no entries get X[u] = 0. Returns the sum of
+    squared residuals (t - X[u]·Y[i])² after the solve.
+    """
+    k = Y.shape[1]
+    loss = 0.0
+    for u in range(len(indptr) - 1):
+        s, e = indptr[u], indptr[u + 1]
+        if s == e:
+            X[u] = 0.0
+            continue
+        Y_I = Y[indices[s:e]].astype(np.float64)  # (|I_u|, k)
+        t = targets[s:e].astype(np.float64)
+        lam = reg * (e - s) if weighted else reg
+        A = Y_I.T @ Y_I + lam * np.eye(k)
+        x = np.linalg.solve(A, Y_I.T @ t)
+        X[u] = x
+        loss += float(((t - Y_I @ x) ** 2).sum())
+    return loss
+
+
+def implicit_als_solve(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    conf: np.ndarray,
+    Y: np.ndarray,
+    YtY: np.ndarray,
+    X: np.ndarray,
+    reg: float,
+) -> float:
+    """Implicit ALS half-step (Hu, Koren, Volinsky 2008), exact (Cholesky):
+
+    X[u] = (YᵀY + Y_Iᵀ (C_u - I) Y_I + reg I)⁻¹ Y_Iᵀ C_u 1, where ``conf`` holds
+    c_ui = 1 + α r_ui for the stored entries and `YtY` = YᵀY is precomputed once
+    per half-step (the YᵀY trick). Returns Σ c_ui (1 - x_u·y_i)² over stored
+    entries after the solve.
+    """
+    k = Y.shape[1]
+    base = YtY.astype(np.float64) + reg * np.eye(k)
+    loss = 0.0
+    for u in range(len(indptr) - 1):
+        s, e = indptr[u], indptr[u + 1]
+        Y_I = Y[indices[s:e]].astype(np.float64)
+        c = conf[s:e].astype(np.float64)
+        A = base + (Y_I.T * (c - 1.0)) @ Y_I  # YᵀC_uY = YᵀY + Y_Iᵀ(C_u - I)Y_I
+        b = Y_I.T @ c  # YᵀC_u p(u), p(u) = 1 on the stored entries, 0 elsewhere
+        L = np.linalg.cholesky(A)
+        x = np.linalg.solve(L.T, np.linalg.solve(L, b))
+        X[u] = x
+        loss += float((c * (1.0 - Y_I @ x) ** 2).sum())
+    return loss
+
+
+def implicit_als_cg(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    conf: np.ndarray,
+    Y: np.ndarray,
+    YtY: np.ndarray,
+    X: np.ndarray,
+    reg: float,
+    cg_steps: int,
+) -> float:
+    """Implicit ALS half-step by `cg_steps` of conjugate gradient warm-started
+    at the current X[u] (Takács et al. 2011), never forming the k×k matrix of a
+    row. Returns Σ c_ui (1 - x_u·y_i)² over stored entries *before* the update
+    (it falls out of the residual computation for free).
+    """
+    loss = 0.0
+    for u in range(len(indptr) - 1):
+        s, e = indptr[u], indptr[u + 1]
+        Y_I = Y[indices[s:e]]
+        c = conf[s:e]
+        x = X[u].copy()
+        # residual r = b - A x with A x = YᵀY x + reg x + Y_Iᵀ (C_u - I) Y_I x
+        y_x = Y_I @ x
+        loss += float((c * (1.0 - y_x) ** 2).sum())
+        r = -(YtY @ x) - reg * x + Y_I.T @ (c - (c - 1.0) * y_x)
+        p = r.copy()
+        rs_old = float(r @ r)
+        for _ in range(cg_steps):
+            if rs_old < 1e-20:
+                break
+            Ap = YtY @ p + reg * p + Y_I.T @ ((c - 1.0) * (Y_I @ p))
+            step = rs_old / float(p @ Ap)
+            x += step * p
+            r -= step * Ap
+            rs_new = float(r @ r)
+            p = r + (rs_new / rs_old) * p
+            rs_old = rs_new
+        X[u] = x
+    return loss
+
+
+# ----------------------------------------------------------------------------- top-k
+def topk_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices (int64) of the k largest entries of each row, best first;
+    ties broken by smaller column index; NaN ranks like -inf."""
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    # a stable sort of -score keeps equal scores in column order
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)

@@ -1,0 +1,280 @@
+r"""Matrix factorization by SGD: Funk SVD and biased MF (Koren, Bell, Volinsky 2009).
+
+Prediction rule (biased; Funk SVD drops μ, b_u, b_i)::
+
+    r̂_ui = μ + b_u + b_i + p_u · q_i          P ∈ R^{m×k}, Q ∈ R^{n×k}
+
+Loss over the observed ratings R (document 000 §4.1 in row-vector form)::
+
+    L = ½ Σ_{(u,i)∈R} e_ui² + λ/2 (‖p_u‖² + ‖q_i‖²) + λ_b/2 (b_u² + b_i²),
+    e_ui = r_ui − r̂_ui
+
+Gradient of one term (note the minus sign on the error: erratum E1 of document 000
+prints it with a plus)::
+
+    ∂L/∂p_u = −e_ui q_i + λ p_u, ∂L/∂q_i = −e_ui p_u + λ q_i, ∂L/∂b_u = −e_ui + λ_b b_u
+
+SGD update per rating, in a freshly shuffled order each epoch (Funk 2006; Surprise's
+``SVD``), with q_i using p_u from *before* its own update::
+
+    b_u += η (e − λ_b b_u);  b_i += η (e − λ_b b_i)
+    p_u += η (e q_i − λ p_u); q_i += η (e p_u − λ q_i)
+
+η is multiplied by ``lr_decay`` after every epoch. Cost per epoch O(|R| k) time and
+O((m + n) k) memory; the loop is the kernel ``sgd_mf_epoch`` of the chosen backend
+(``numpy`` = the readable spec, ``numba`` = compiled; ``hogwild=True`` runs it
+lock-free on all Numba threads, Niu et al. 2011, which is *not* reproducible bit for
+bit). With ``early_stopping`` a validation part is carved from the training data,
+its RMSE is measured after each epoch and the best epoch's parameters are kept.
+
+References: S. Funk, "Netflix Update: Try This at Home", 2006; Y. Koren, R. Bell,
+C. Volinsky, "Matrix Factorization Techniques for Recommender Systems", IEEE
+Computer 2009.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._utils import (
+    as_rng,
+    check_finite_arrays,
+    check_finite_loss,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    progress,
+)
+from ..backends import get_kernels, resolve_backend
+from ..data.interactions import Interactions
+from .base import Recommender
+
+_LR_ADVICE = (
+    "the learning rate is too large for these ratings: lower lr (e.g. divide it by "
+    "10) or raise reg"
+)
+
+
+def check_backend(backend: str | None) -> str | None:
+    """Validate a ``backend=`` argument early (the module is loaded at fit time)."""
+    if backend is None:
+        return None
+    if not isinstance(backend, str):
+        raise ValueError(f"backend={backend!r}: must be 'numpy', 'numba' or 'cuda'")
+    resolve_backend(backend)  # raises ValueError naming the choices
+    return backend.lower()
+
+
+def init_factors(rng: np.random.Generator, n: int, k: int, std: float) -> np.ndarray:
+    """An (n, k) float32 matrix with N(0, std²) entries."""
+    return np.ascontiguousarray(rng.normal(0.0, std, size=(n, k)), dtype=np.float32)
+
+
+def check_trainable(data: Interactions, model: str) -> None:
+    if len(data) == 0:
+        raise ValueError(f"{model}: the training data is empty")
+
+
+class MF(Recommender):
+    """Matrix factorization trained by SGD (biased MF by default, Funk SVD with
+    ``biased=False``).
+
+    Parameters
+    ----------
+    k : int
+        Number of latent factors.
+    lr : float
+        Learning rate η.
+    reg : float
+        L2 penalty λ on the factors p_u, q_i.
+    reg_bias : float
+        L2 penalty λ_b on the biases b_u, b_i.
+    n_epochs : int
+        Passes over the training ratings (the most, with early stopping).
+    lr_decay : float
+        η is multiplied by this after every epoch (1.0 = constant).
+    biased : bool
+        Learn μ + b_u + b_i as well (False: Funk SVD, r̂ = p_u·q_i).
+    init_std : float
+        Standard deviation of the normal initialisation of P and Q.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the training ratings (seeded), stop when
+        their RMSE has not improved for ``patience`` epochs, keep the best epoch.
+    validation_fraction : float
+        Share of the training ratings held out for early stopping.
+    patience : int
+        Epochs without improvement before stopping.
+    clip : bool
+        Clip predicted ratings to the training rating range (ranking scores from
+        ``recommend`` are never clipped, so they keep their order).
+    hogwild : bool
+        Use the lock-free parallel kernel (Numba threads; nondeterministic).
+    seed : int
+        Seed of the initialisation, the shuffles and the validation split.
+    backend : str or None
+        Kernel backend ``"numpy"`` | ``"numba"`` | ``"cuda"``; None picks
+        ``MINIREC_BACKEND`` or the best available.
+    verbose : bool
+        Print the loss of every epoch.
+
+    The defaults are the values tuned for ML-1M (benchmarks/accuracy_classic.py,
+    tuned on a validation split carved from the training part).
+    """
+
+    name = "mf"
+    predicts_ratings = True
+
+    def __init__(
+        self,
+        k: int = 128,
+        lr: float = 0.007,
+        reg: float = 0.05,
+        reg_bias: float = 0.02,
+        n_epochs: int = 40,
+        lr_decay: float = 0.95,
+        biased: bool = True,
+        init_std: float = 0.05,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.05,
+        patience: int = 3,
+        clip: bool = True,
+        hogwild: bool = False,
+        seed: int = 0,
+        backend: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.k = check_positive_int("k", k)
+        self.lr = check_positive("lr", lr)
+        self.reg = check_nonnegative("reg", reg)
+        self.reg_bias = check_nonnegative("reg_bias", reg_bias)
+        self.n_epochs = check_positive_int("n_epochs", n_epochs)
+        self.lr_decay = check_positive("lr_decay", lr_decay)
+        self.biased = bool(biased)
+        self.init_std = check_nonnegative("init_std", init_std)
+        self.early_stopping = bool(early_stopping)
+        self.validation_fraction = check_positive(
+            "validation_fraction", validation_fraction
+        )
+        if self.validation_fraction >= 1:
+            raise ValueError(
+                f"validation_fraction={validation_fraction!r}: must be in (0, 1)"
+            )
+        self.patience = check_positive_int("patience", patience)
+        self.clip = bool(clip)
+        self.hogwild = bool(hogwild)
+        self.seed = int(seed)
+        self.backend = check_backend(backend)
+        self.verbose = bool(verbose)
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, data: Interactions) -> None:
+        K = get_kernels(self.backend)
+        rng = as_rng(self.seed)
+        n_users, n_items = data.n_users, data.n_items
+        rows = np.arange(len(data))
+        val_rows = None
+        if self.early_stopping:
+            n_val = max(1, int(round(self.validation_fraction * len(data))))
+            if n_val >= len(data):
+                raise ValueError(
+                    f"MF: {len(data)} ratings are too few to hold out "
+                    f"validation_fraction={self.validation_fraction}"
+                )
+            perm = rng.permutation(len(data))
+            val_rows, rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        users = np.ascontiguousarray(data.users[rows])
+        items = np.ascontiguousarray(data.items[rows])
+        ratings = np.ascontiguousarray(data.ratings[rows])
+        n = len(users)
+        self.mu_ = float(ratings.astype(np.float64).mean()) if self.biased else 0.0
+        self.rating_range_ = (float(data.ratings.min()), float(data.ratings.max()))
+        self.P_ = init_factors(rng, n_users, self.k, self.init_std)
+        self.Q_ = init_factors(rng, n_items, self.k, self.init_std)
+        self.bu_ = np.zeros(n_users, dtype=np.float32)
+        self.bi_ = np.zeros(n_items, dtype=np.float32)
+        epoch_fn = K.sgd_mf_epoch_hogwild if self.hogwild else K.sgd_mf_epoch
+        order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+        lr = self.lr
+        self.history_: list[dict] = []
+        best, best_state, bad = math.inf, None, 0
+        self.best_epoch_ = self.n_epochs
+        for epoch in progress(range(1, self.n_epochs + 1), desc="MF", unit="epoch"):
+            rng.shuffle(order)  # a new uniform order each epoch, drawn outside
+            loss = epoch_fn(
+                users,
+                items,
+                ratings,
+                order,
+                self.P_,
+                self.Q_,
+                self.bu_,
+                self.bi_,
+                self.mu_,
+                lr,
+                self.reg,
+                self.reg_bias,
+                self.biased,
+            )
+            check_finite_loss(loss, epoch, "MF", _LR_ADVICE + f" (lr was {lr:g})")
+            check_finite_arrays(epoch, "MF", _LR_ADVICE, P=self.P_, Q=self.Q_)
+            rec = {"epoch": epoch, "train_rmse": math.sqrt(loss / n), "lr": lr}
+            if val_rows is not None:
+                vu, vi = data.users[val_rows], data.items[val_rows]
+                err = data.ratings[val_rows] - self._predict_pairs(vu, vi)
+                rec["val_rmse"] = float(np.sqrt(np.mean(err.astype(np.float64) ** 2)))
+                if rec["val_rmse"] < best - 1e-6:
+                    best, bad, self.best_epoch_ = rec["val_rmse"], 0, epoch
+                    best_state = [
+                        a.copy() for a in (self.P_, self.Q_, self.bu_, self.bi_)
+                    ]
+                else:
+                    bad += 1
+            self.history_.append(rec)
+            if self.verbose:
+                print(", ".join(f"{k}={v:.5g}" for k, v in rec.items()))
+            if val_rows is not None and bad >= self.patience:
+                break
+            lr *= self.lr_decay
+        if best_state is not None:
+            self.P_, self.Q_, self.bu_, self.bi_ = best_state
+
+    # ------------------------------------------------------------------ scoring
+    def _raw(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        s = np.einsum("ij,ij->i", self.P_[u], self.Q_[i])
+        if self.biased:
+            s = s + (self.mu_ + self.bu_[u] + self.bi_[i])
+        return s.astype(np.float32)
+
+    def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        s = self._raw(u, i)
+        return np.clip(s, *self.rating_range_) if self.clip else s
+
+    def _score(self, u: np.ndarray) -> np.ndarray:
+        s = self.P_[u] @ self.Q_.T
+        if self.biased:
+            s += (self.mu_ + self.bu_[u])[:, None] + self.bi_[None, :]
+        return s
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.Q_
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> dict:
+        return {"P": self.P_, "Q": self.Q_, "bu": self.bu_, "bi": self.bi_}
+
+    def _set_state(self, s: dict) -> None:
+        self.P_, self.Q_, self.bu_, self.bi_ = s["P"], s["Q"], s["bu"], s["bi"]
+
+    def _meta_extra(self) -> dict:
+        return {
+            "mu": self.mu_,
+            "rating_range": list(self.rating_range_),
+            "best_epoch": self.best_epoch_,
+        }
+
+    def _set_meta_extra(self, extra: dict) -> None:
+        self.mu_ = float(extra["mu"])
+        self.rating_range_ = tuple(extra["rating_range"])
+        self.best_epoch_ = extra.get("best_epoch")
