@@ -1,0 +1,431 @@
+"""The CUDA kernels (minirec.backends.cuda_ops) against the NumPy spec, on the CPU.
+
+The simulator must be switched on before Numba is imported, so the cases below run
+in one subprocess with ``NUMBA_ENABLE_CUDASIM=1``: ``python
+tests/backends/test_cuda_ops.py`` prints one JSON line (case name -> "ok" or the
+traceback) and each pytest test asserts one case. Serial kernels and
+serial-equivalent launches (one thread) must match the spec to float32 rounding;
+Hogwild launches race, so they are compared by their loss over several epochs, not
+bit for bit. On a GPU machine ``tests/gpu`` runs the same cases on the real device.
+
+Tiny sizes on purpose: under the simulator every GPU thread is a Python thread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[2]
+
+
+# ----------------------------------------------------------------------------- data
+def _ratings(m=12, n=9, R=80, seed=0):
+    r = np.random.default_rng(seed)
+    users = r.integers(0, m, R).astype(np.int32)
+    items = r.integers(0, n, R).astype(np.int32)
+    # planted rank-2 structure, so that training has something to fit
+    A, B = r.normal(size=(m, 2)), r.normal(size=(n, 2))
+    ratings = np.clip(3 + (A[users] * B[items]).sum(1), 1, 5).astype(np.float32)
+    return users, items, ratings, r.permutation(R).astype(np.int64)
+
+
+def _factors(m, n, k, seed=1):
+    g = np.random.default_rng(seed)
+    return [
+        np.ascontiguousarray(g.normal(0, 0.1, s), dtype=np.float32)
+        for s in ((m, k), (n, k), (m,), (n,))
+    ]
+
+
+def _csr(m=12, n=9, R=80, empty_row=3):
+    from scipy.sparse import csr_matrix
+
+    users, items, ratings, _ = _ratings(m, n, R)
+    keep = users != empty_row  # one user with no entries
+    M = csr_matrix((ratings[keep], (users[keep], items[keep])), shape=(m, n))
+    M.sum_duplicates()
+    return M.indptr.astype(np.int64), M.indices.astype(np.int32), M.data
+
+
+def _close(a, b, rtol=1e-5, atol=1e-6):
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+# ----------------------------------------------------------------------------- cases
+# each case_* runs inside the simulator subprocess (or on a real GPU from tests/gpu)
+
+
+def case_contract_names_and_signatures():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import fm_ops
+    from minirec.backends import numpy_ops as N
+    from minirec.backends.base import KERNELS
+
+    for name in KERNELS:
+        spec = list(inspect.signature(getattr(N, name)).parameters)
+        twin = list(inspect.signature(getattr(C, name)).parameters)
+        assert spec == twin, f"{name}: {twin} != spec {spec}"
+    for name in ("sgd_fm_epoch", "sgd_fm_epoch_hogwild"):
+        spec = list(inspect.signature(fm_ops.sgd_fm_epoch_numpy).parameters)
+        assert list(inspect.signature(getattr(C, name)).parameters) == spec
+    spec = list(inspect.signature(fm_ops.fm_predict_numpy).parameters)
+    assert list(inspect.signature(C.fm_predict).parameters) == spec
+
+
+def case_get_kernels_cuda():
+    from minirec.backends import available_backends, get_kernels
+
+    K = get_kernels("cuda")
+    assert K.__name__ == "minirec.backends.cuda_ops"
+    assert "cuda" in available_backends()
+
+
+def case_sgd_mf_serial_equals_spec():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+
+    users, items, ratings, order = _ratings()
+    for biased in (True, False):
+        a, b = _factors(12, 9, 4), _factors(12, 9, 4)
+        for _ in range(3):
+            la = N.sgd_mf_epoch(
+                users, items, ratings, order, *a, 3.0, 0.05, 0.02, 0.01, biased
+            )
+            lb = C.sgd_mf_epoch(
+                users, items, ratings, order, *b, 3.0, 0.05, 0.02, 0.01, biased
+            )
+            np.testing.assert_allclose(lb, la, rtol=1e-5)
+        _close(a, b)
+
+
+def case_sgd_mf_hogwild_one_thread_is_serial():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+
+    users, items, ratings, order = _ratings()
+    a, b = _factors(12, 9, 4), _factors(12, 9, 4)
+    la = N.sgd_mf_epoch(users, items, ratings, order, *a, 3.0, 0.05, 0.02, 0.01, True)
+    with C.launch_config(max_threads=1):
+        lb = C.sgd_mf_epoch_hogwild(
+            users, items, ratings, order, *b, 3.0, 0.05, 0.02, 0.01, True
+        )
+    np.testing.assert_allclose(lb, la, rtol=1e-5)
+    _close(a, b)
+
+
+def case_sgd_mf_hogwild_trains_like_serial():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+
+    users, items, ratings, _ = _ratings(R=160)
+    rng = np.random.default_rng(5)
+    a, b = _factors(12, 9, 4), _factors(12, 9, 4)
+    la, lb = [], []
+    with C.launch_config(threads_per_block=8, max_threads=16):
+        for _ in range(8):
+            order = rng.permutation(len(users)).astype(np.int64)
+            la.append(
+                N.sgd_mf_epoch(
+                    users, items, ratings, order, *a, 3.0, 0.05, 0.02, 0.01, True
+                )
+            )
+            lb.append(
+                C.sgd_mf_epoch_hogwild(
+                    users, items, ratings, order, *b, 3.0, 0.05, 0.02, 0.01, True
+                )
+            )
+    la, lb = np.sqrt(np.array(la) / len(users)), np.sqrt(np.array(lb) / len(users))
+    assert lb[-1] < 0.8 * lb[0], f"hogwild did not train: RMSE {lb}"
+    # same data, same orders: the race perturbs, it must not change the outcome
+    np.testing.assert_allclose(lb[-1], la[-1], rtol=0.05)
+    assert np.all(np.isfinite(b[0])) and np.all(np.isfinite(b[1]))
+
+
+def case_bpr_serial_equals_spec():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+
+    users, pos, _, _ = _ratings()
+    neg = np.random.default_rng(3).integers(0, 9, len(users)).astype(np.int32)
+    neg[:5] = pos[:5]  # i == j must accumulate both steps, as the spec does
+    a, b = _factors(12, 9, 4), _factors(12, 9, 4)
+    for _ in range(2):
+        la = N.bpr_epoch(users, pos, neg, a[0], a[1], a[3], 0.1, 0.01, 0.01)
+        lb = C.bpr_epoch(users, pos, neg, b[0], b[1], b[3], 0.1, 0.01, 0.01)
+        np.testing.assert_allclose(lb, la, rtol=1e-5)
+    _close(a, b)
+    with C.launch_config(max_threads=1):  # serial-equivalent hogwild
+        c = _factors(12, 9, 4)
+        d = _factors(12, 9, 4)
+        N.bpr_epoch(users, pos, neg, c[0], c[1], c[3], 0.1, 0.01, 0.01)
+        C.bpr_epoch_hogwild(users, pos, neg, d[0], d[1], d[3], 0.1, 0.01, 0.01)
+    _close(c, d)
+
+
+def case_bpr_hogwild_trains_like_serial():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+
+    users, pos, _, _ = _ratings(R=160)
+    rng = np.random.default_rng(4)
+    a, b = _factors(12, 9, 4), _factors(12, 9, 4)
+    la, lb = [], []
+    for _ in range(8):
+        neg = rng.integers(0, 9, len(users)).astype(np.int32)
+        la.append(N.bpr_epoch(users, pos, neg, a[0], a[1], a[3], 0.1, 0.01, 0.01))
+        lb.append(
+            C.bpr_epoch_hogwild(users, pos, neg, b[0], b[1], b[3], 0.1, 0.01, 0.01)
+        )
+    assert lb[-1] < lb[0]
+    np.testing.assert_allclose(lb[-1], la[-1], rtol=0.05)
+
+
+def case_bpr_extreme_scores_stay_finite():
+    from minirec.backends import cuda_ops as C
+
+    users = np.zeros(4, np.int32)
+    pos, neg = np.array([0, 1, 0, 1], np.int32), np.array([1, 0, 1, 0], np.int32)
+    P = np.full((1, 2), 30.0, np.float32)
+    Q = np.array([[30.0, 30.0], [-30.0, -30.0]], np.float32)  # |x| = 3600
+    bi = np.zeros(2, np.float32)
+    loss = C.bpr_epoch(users, pos, neg, P, Q, bi, 1e-4, 0.0, 0.0)
+    assert np.isfinite(loss) and loss > 3000  # two terms of -log σ(-3600) = 3600
+
+
+def _fm_data(R=60, nf=15, W=3, seed=0):
+    r = np.random.default_rng(seed)
+    idx = np.stack([r.choice(nf, W, replace=False) for _ in range(R)]).astype(np.int32)
+    val = r.uniform(0.5, 1, (R, W)).astype(np.float32)
+    val[::4, 2] = 0  # padding slots
+    y = r.uniform(1, 5, R).astype(np.float32)
+    return idx, val, y, r.permutation(R).astype(np.int64)
+
+
+def _fm_params(nf=15, k=3):
+    g = np.random.default_rng(2)
+    V = g.normal(0, 0.1, (nf, k)).astype(np.float32)
+    return [np.full(1, 0.5, np.float32), np.zeros(nf, np.float32), V]
+
+
+def case_sgd_fm_serial_equals_spec():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import fm_ops
+
+    idx, val, y, order = _fm_data()
+    for logistic in (False, True):
+        yy = (y > 3).astype(np.float32) if logistic else y
+        a, b = _fm_params(), _fm_params()
+        for _ in range(2):
+            la = fm_ops.sgd_fm_epoch_numpy(
+                idx, val, yy, order, *a, 0.02, 0.01, 0.01, logistic
+            )
+            lb = C.sgd_fm_epoch(idx, val, yy, order, *b, 0.02, 0.01, 0.01, logistic)
+            np.testing.assert_allclose(lb, la, rtol=1e-5)
+        _close(a, b)
+        np.testing.assert_allclose(
+            C.fm_predict(idx, val, *b),
+            fm_ops.fm_predict_numpy(idx, val, *a),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+
+
+def case_sgd_fm_hogwild_trains_like_serial():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import fm_ops
+
+    idx, val, y, _ = _fm_data(R=120)
+    rng = np.random.default_rng(8)
+    a, b = _fm_params(), _fm_params()
+    la, lb = [], []
+    for _ in range(6):
+        order = rng.permutation(len(y)).astype(np.int64)
+        la.append(
+            fm_ops.sgd_fm_epoch_numpy(idx, val, y, order, *a, 0.02, 0.01, 0.01, False)
+        )
+        lb.append(
+            C.sgd_fm_epoch_hogwild(idx, val, y, order, *b, 0.02, 0.01, 0.01, False)
+        )
+    assert lb[-1] < 0.6 * lb[0]
+    np.testing.assert_allclose(lb[-1], la[-1], rtol=0.05)
+    # w0 is updated atomically: no update of it is lost to the race
+    np.testing.assert_allclose(b[0], a[0], rtol=0.05)
+
+
+def case_als_solves_equal_spec():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+
+    indptr, indices, data = _csr()
+    Y = _factors(12, 9, 4)[1]
+    for weighted in (True, False):
+        X1 = np.ones((12, 4), np.float32)
+        X2 = X1.copy()
+        la = N.als_solve(indptr, indices, data, Y, X1, 0.1, weighted)
+        lb = C.als_solve(indptr, indices, data, Y, X2, 0.1, weighted)
+        np.testing.assert_allclose(lb, la, rtol=1e-4)
+        np.testing.assert_allclose(X2, X1, rtol=1e-4, atol=1e-5)
+        assert np.all(X2[3] == 0)  # the empty row
+    conf = (1 + 2 * data).astype(np.float32)
+    YtY = (Y.T @ Y).astype(np.float32)
+    X1 = np.zeros((12, 4), np.float32)
+    X2 = X1.copy()
+    la = N.implicit_als_solve(indptr, indices, conf, Y, YtY, X1, 0.1)
+    lb = C.implicit_als_solve(indptr, indices, conf, Y, YtY, X2, 0.1)
+    np.testing.assert_allclose(lb, la, rtol=1e-4)
+    np.testing.assert_allclose(X2, X1, rtol=1e-4, atol=1e-5)
+    X1[:] = 0.01
+    X2[:] = 0.01
+    la = N.implicit_als_cg(indptr, indices, conf, Y, YtY, X1, 0.1, 3)
+    lb = C.implicit_als_cg(indptr, indices, conf, Y, YtY, X2, 0.1, 3)
+    np.testing.assert_allclose(lb, la, rtol=1e-4)
+    np.testing.assert_allclose(X2, X1, rtol=1e-4, atol=1e-5)
+
+
+def case_topk_equals_spec():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+
+    S = np.random.default_rng(0).normal(size=(9, 13)).astype(np.float32)
+    S[0, 3] = np.nan
+    S[1, :5] = 1.0  # ties: smaller column first
+    S[2] = -np.inf
+    S[3, ::2] = S[3, 1]
+    for k in (1, 4, 13, 20):
+        got = C.topk_rows(S, k)
+        assert got.dtype == np.int64 and isinstance(got, np.ndarray)
+        np.testing.assert_array_equal(got, N.topk_rows(S, k))
+
+
+def case_device_arrays_are_updated_in_place_without_copies():
+    from numba import cuda
+
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+    from minirec.backends.device import is_device_array, to_host
+
+    users, items, ratings, order = _ratings()
+    a = _factors(12, 9, 4)
+    host = _factors(12, 9, 4)
+    dev = [cuda.to_device(x) for x in host]  # explicit host -> device
+    data = [cuda.to_device(x) for x in (users, items, ratings, order)]
+    assert all(is_device_array(d) for d in dev + data)
+    la = N.sgd_mf_epoch(users, items, ratings, order, *a, 3.0, 0.05, 0.02, 0.01, True)
+    lb = C.sgd_mf_epoch(*data, *dev, 3.0, 0.05, 0.02, 0.01, True)
+    np.testing.assert_allclose(lb, la, rtol=1e-5)
+    _close(a, [to_host(d) for d in dev])  # the device arrays were updated
+    _close(host, _factors(12, 9, 4))  # the host originals were not touched
+    top = C.topk_rows(cuda.to_device(np.eye(4, dtype=np.float32)), 1)
+    assert is_device_array(top)  # GPU in, GPU out
+    np.testing.assert_array_equal(to_host(top)[:, 0], np.arange(4))
+
+
+def case_launch_config_validates_and_restores():
+    from minirec.backends import cuda_ops as C
+
+    before = dict(C._LAUNCH)
+    for bad in (0, -3, 2.5, True):
+        try:
+            with C.launch_config(threads_per_block=bad):
+                pass
+        except ValueError as e:
+            assert "threads_per_block" in str(e)
+        else:
+            raise AssertionError(f"threads_per_block={bad!r} was accepted")
+    with C.launch_config(max_threads=3) as cfg:
+        assert cfg["max_threads"] == 3
+        assert C._grid(100) == (1, 3)
+    assert C._LAUNCH == before
+    assert C._grid(100, serial=True) == (1, 1)
+
+
+def case_mf_model_backend_cuda_matches_numpy():
+    from minirec import Interactions
+    from minirec.models import get_model_class
+
+    users, items, ratings, _ = _ratings(R=150)
+    data = Interactions.from_arrays(users + 1, items + 1, ratings, duplicates="last")
+    MF = get_model_class("mf")
+    kw = dict(k=4, n_epochs=5, lr=0.02, seed=3)
+    a = MF(backend="numpy", **kw).fit(data)
+    b = MF(backend="cuda", **kw).fit(data)  # serial kernel: the same trajectory
+    u, i = data.user_ids[data.users], data.item_ids[data.items]
+    np.testing.assert_allclose(b.predict(u, i), a.predict(u, i), rtol=1e-4, atol=1e-4)
+    rmse_a = [h["train_rmse"] for h in a.history_]
+    rmse_b = [h["train_rmse"] for h in b.history_]
+    np.testing.assert_allclose(rmse_b, rmse_a, rtol=1e-4)
+    c = MF(backend="cuda", hogwild=True, **kw).fit(data)
+    np.testing.assert_allclose(c.history_[-1]["train_rmse"], rmse_a[-1], rtol=0.05)
+
+
+CASES = {
+    name[len("case_") :]: fn
+    for name, fn in sorted(globals().items())
+    if name.startswith("case_") and callable(fn)
+}
+
+
+def run_cases(names=None) -> dict[str, str]:
+    """Run the cases here (simulator or GPU): name -> "ok" or the traceback."""
+    out = {}
+    for name in names or CASES:
+        try:
+            CASES[name]()
+            out[name] = "ok"
+        except Exception:
+            out[name] = traceback.format_exc()
+    return out
+
+
+# ----------------------------------------------------------------------------- pytest
+@pytest.fixture(scope="module")
+def sim_results():
+    pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, str(HERE)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    assert proc.returncode == 0 and lines, (
+        f"simulator run failed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
+    return json.loads(lines[-1])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cuda_kernel_under_simulator(case, sim_results):
+    result = sim_results.get(case, "not run")
+    if result != "ok":
+        pytest.fail(f"cuda case {case!r} failed under the simulator:\n{result}")
+
+
+def test_cuda_backend_without_gpu_raises_with_install_command():
+    from minirec.backends import available_backends, get_kernels
+    from minirec.backends.device import gpu_available
+    from minirec.errors import BackendUnavailableError
+
+    if gpu_available() or os.environ.get("NUMBA_ENABLE_CUDASIM", "0") != "0":
+        pytest.skip("a GPU (or the simulator) is present: cuda is available here")
+    with pytest.raises(BackendUnavailableError, match=r"minirec\[gpu\]"):
+        get_kernels("cuda")
+    assert "cuda" not in available_backends()
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_cases(sys.argv[1:] or None)))
