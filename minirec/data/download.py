@@ -363,7 +363,8 @@ def download_movielens(
 ) -> Path:
     """Download and extract GroupLens dataset `name` into the cache; return its folder.
 
-    `url` and `md5` default to the official zip and the md5 in :data:`MOVIELENS`.
+    `url` and `md5` default to the official zip and the md5 in :data:`MOVIELENS`
+    (with an explicit `url`, only the given `md5` is checked).
     """
     if name not in MOVIELENS and url is None:
         raise DataNotFoundError(
@@ -377,7 +378,7 @@ def download_movielens(
     return download_and_extract(
         url or GROUPLENS_URL.format(name=name),
         dest,
-        md5=md5 if md5 is not None else info.get("md5"),
+        md5=md5 if md5 is not None or url is not None else info.get("md5"),
         size=info.get("size") if url is None else None,
         progress=progress,
     )

@@ -36,6 +36,11 @@ def _user_keys(csr: CSR, n_items: int) -> np.ndarray:
     return rows * n_items + csr.indices
 
 
+def _raw(x: Any) -> Any:
+    """A NumPy scalar as a plain Python value (for readable messages)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
 def _isin_sorted(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     if len(sorted_keys) == 0:
         return np.zeros(keys.shape, dtype=bool)
@@ -178,8 +183,9 @@ def sample_negatives(
         k = int(short[0])
         u = int(users[k])
         raise DataError(
-            f"user {data.user_ids[u]!r} (internal {u}) has {int(avail[k])} items it "
-            f"has not interacted with{' at nonzero popularity' if alpha else ''}, "
+            f"user {_raw(data.user_ids[u])!r} (internal {u}) has {int(avail[k])} "
+            "items it has not interacted with"
+            f"{' at nonzero popularity' if alpha else ''}, "
             f"fewer than n={n} negatives; lower n"
             + (" or pass unique=False" if unique and avail[k] > 0 else "")
         )
