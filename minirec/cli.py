@@ -276,25 +276,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for i, t, s in zip(ids[0], titles, scores[0])
         ],
     }
+    note = ""
     if data_name == "synthetic":
         note = (
-            "(synthetic data with planted structure; set MINIREC_DATA to a folder "
-            "with ml-100k/ to use MovieLens)"
+            "  (synthetic data with planted structure; set MINIREC_DATA to a folder "
+            "with ml-100k/ to use MovieLens)\n"
         )
-    else:
-        note = ""
+    name = type(model).__name__
     lines = [
-        f"minirec demo on {data!r} {note}".rstrip(),
-        f"model: {model!r}, trained in {secs:.2f} s",
-        f"{type(model).__name__}:     {result}" if result else "",
-        f"BiasedBaseline: {base_res}",
-        "",
-        f"top-10 for user {user} (items they rated are left out):",
+        f"minirec demo on {data!r}",
+        note + f"trained {model!r} in {secs:.2f} s",
+        f"held-out RMSE [{base_res.protocol}, random 90/10, seed {args.seed}]:",
     ]
+    if result is not None:
+        lines.append(f"  {name:<16} {result.metrics['RMSE']:.4f}")
+    lines.append(f"  {'BiasedBaseline':<16} {base_res.metrics['RMSE']:.4f}")
+    lines += ["", f"top-10 for user {user} (items they rated are left out):"]
     lines += [
         f"{r + 1:>3}. {t}  ({s:.2f})" for r, (t, s) in enumerate(zip(titles, scores[0]))
     ]
-    _emit(args, obj, "\n".join(x for x in lines if x is not None))
+    _emit(args, obj, "\n".join(lines))
     return 0
 
 
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     except MinirecError as e:
         print(f"minirec: error: {e}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OSError) as e:
         print(f"minirec: error: {e}", file=sys.stderr)
         return 2
 
