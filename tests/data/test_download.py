@@ -76,6 +76,7 @@ def leftovers(folder):
 
 
 def test_download_success_then_load(server, tmp_path, monkeypatch):
+    monkeypatch.delenv("MINIREC_DATA", raising=False)  # the cache must be used
     cache = tmp_path / "cache"
     path = download_movielens(
         "ml-100k", cache_dir=cache, url=f"{server}/ok.zip", md5=MD5, progress=False
@@ -85,7 +86,6 @@ def test_download_success_then_load(server, tmp_path, monkeypatch):
     data = load_movielens("ml-100k", cache_dir=cache)
     assert len(data) == 3
     # found in the cache from now on
-    monkeypatch.delenv("MINIREC_DATA", raising=False)
     assert find_dataset("ml-100k", cache_dir=cache) == path
     row = [r for r in datasets(cache_dir=cache) if r["name"] == "ml-100k"][0]
     assert row["found"] and row["where"] == str(path)
