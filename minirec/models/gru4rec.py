@@ -1,0 +1,283 @@
+"""GRU4Rec: session-based recommendation with a GRU (Hidasi et al., ICLR 2016;
+Hidasi & Karatzoglou, CIKM 2018), on minirec's autograd. Doc 000 §3.3, doc 002 §3.2.
+
+Model. A session is a sequence of items x_1, x_2, ...; the GRU reads the embedding
+e_t = E[x_t] of the current item and updates the session state (minirec.nn.GRU)::
+
+    r = σ(e_t W_r + b_r + h U_r + c_r),   z = σ(e_t W_z + b_z + h U_z + c_z)
+    n = tanh(e_t W_n + b_n + r ⊙ (h U_n + c_n)),   h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
+
+and every item j is scored against the session embedding h_t:
+    ŝ_j = h_t · O_j + b_j          (O: output item embeddings; ``tied=True`` uses E = O,
+                                    GRU4Rec's "constrained embedding")
+
+Training (session-parallel mini-batches, the paper's Fig. 2). B sessions sit in B
+slots; step k feeds the k-th item of each slot's session and predicts its (k+1)-th.
+A slot whose session ends takes the next session and its state is reset to 0; the
+state is carried between steps but the gradient is not (BPTT truncated to one step,
+as in GRU4Rec). At the end of an epoch the batch shrinks as sessions run out (no
+event is skipped). Scores are computed only for the B targets of the batch (in-batch
+negatives: each slot's target is a negative for the others) plus S extra items
+sampled ∝ popularity^α, giving R (B, B+S) with the positives on the diagonal:
+
+    TOP1          mean_j σ(r_j - r_i) + σ(r_j²)                       (2016)
+    BPR           mean_j -log σ(r_i - r_j)                            (2016)
+    BPR-max       -log Σ_j s_j σ(r_i - r_j) + λ Σ_j s_j r_j²,  s = softmax(r_neg)  (2018)
+    cross-entropy -log softmax(R_row)_i   (sampled softmax over the B+S columns)
+
+TOP1 and BPR average over all negatives, most of them already ranked far below the
+target, so their gradient vanishes as training goes on (the 2018 paper's argument;
+lessons/17_gru4rec.py measures it). BPR-max and cross-entropy weight the hard
+negatives. The gradient of all parameters is clipped to norm ``clip`` per step;
+a NaN/inf loss stops training with TrainingDivergedError. Optimizer: Adam (lazy,
+sparse rows for the item tables).
+
+Cost per epoch: (#events / B) steps of O(B d H + B H² + (B+S) H B) each.
+Ranking: ``score_next`` runs the GRU over each prefix (one fused scan) and scores all
+items, O(n_items H) per prefix. See SequentialRecommender for the API and the policy
+on unknown items, empty prefixes and short sessions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
+from ..autograd import Tensor, no_grad
+from ..autograd import ops as F
+from ..errors import TrainingDivergedError
+from ..nn import GRU, Dropout, Module, losses
+from ..nn import init as inits
+from ..nn.module import Parameter
+from ..optim import Adam, clip_grad_norm
+from .session_baselines import SequentialRecommender, blas_threads
+
+LOSSES = ("top1", "bpr", "bpr-max", "cross-entropy")
+
+
+class _Net(Module):
+    def __init__(self, n_items, emb_dim, hidden, tied, dropout, rng):
+        self.E = Parameter(inits.normal((n_items, emb_dim), 0.05, rng, None))
+        self.gru = GRU(emb_dim, hidden, rng=rng)
+        self.O = (
+            None
+            if tied
+            else Parameter(inits.normal((n_items, hidden), 0.05, rng, None))
+        )
+        self.b = Parameter(np.zeros((n_items, 1), dtype=np.float32))
+        self.drop = Dropout(dropout, rng=rng)
+
+    def out_table(self):
+        return self.E if self.O is None else self.O
+
+    def states(self, x_idx, h0=None, mask=None):
+        """x_idx (B, T) item indices -> states (B, T, H)."""
+        e = F.embedding(self.E, x_idx, sparse=True)
+        out, _ = self.gru(e, h0=h0, mask=mask)
+        return out
+
+
+class GRU4Rec(SequentialRecommender):
+    """GRU4Rec (see the module docstring for the math).
+
+    Parameters
+    ----------
+    hidden : GRU state size H (also the item embedding size when ``tied``)
+    emb_dim : input embedding size (ignored when ``tied``: then it is H)
+    loss : "top1", "bpr", "bpr-max" or "cross-entropy"
+    batch_size : B, sessions in parallel
+    n_sample : S, extra negatives per step sampled ∝ popularity^sample_alpha
+    sample_alpha : 0 = uniform, 1 = popularity
+    bpreg : λ of BPR-max's score regularization
+    lr, epochs : Adam learning rate, passes over the data
+    dropout : dropout on the session state before scoring
+    clip : max joint gradient norm per step
+    tied : share the input and output item embeddings (E = O)
+    seed : seed of initialization, session order, sampling and dropout
+    """
+
+    name = "gru4rec"
+
+    def __init__(
+        self,
+        hidden: int = 100,
+        emb_dim: int = 100,
+        loss: str = "bpr-max",
+        batch_size: int = 32,
+        n_sample: int = 128,
+        sample_alpha: float = 0.5,
+        bpreg: float = 1.0,
+        lr: float = 0.005,
+        epochs: int = 5,
+        dropout: float = 0.0,
+        clip: float = 5.0,
+        tied: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.hidden = check_positive_int("hidden", hidden)
+        self.emb_dim = check_positive_int("emb_dim", emb_dim)
+        if loss not in LOSSES:
+            raise ValueError(f"loss={loss!r}: choose one of {LOSSES}")
+        self.loss = loss
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        if isinstance(n_sample, bool) or not isinstance(n_sample, int) or n_sample < 0:
+            raise ValueError(f"n_sample={n_sample!r}: must be an integer >= 0")
+        self.n_sample = n_sample
+        self.sample_alpha = check_nonnegative("sample_alpha", sample_alpha)
+        self.bpreg = check_nonnegative("bpreg", bpreg)
+        self.lr = check_positive("lr", lr)
+        self.epochs = check_positive_int("epochs", epochs)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout={dropout!r}: must be in [0, 1)")
+        self.dropout = float(dropout)
+        self.clip = check_positive("clip", clip)
+        self.tied = bool(tied)
+        self.seed = int(seed)
+
+    # ------------------------------------------------------------------ training
+    def _build(self, n_items: int, rng) -> None:
+        d = self.hidden if self.tied else self.emb_dim
+        self.net_ = _Net(n_items, d, self.hidden, self.tied, self.dropout, rng)
+
+    def _loss(self, R: Tensor, B: int) -> Tensor:
+        C = R.shape[1]
+        eye = np.eye(B, C, dtype=bool)
+        if self.loss == "cross-entropy":
+            return -F.sum(F.log_softmax(R, axis=1) * eye.astype(np.float32)) * (1 / B)
+        pos = F.sum(R * eye.astype(np.float32), axis=1)
+        neg = F.reshape(R[~eye], (B, C - 1))
+        if self.loss == "top1":
+            return losses.top1(pos, neg)
+        if self.loss == "bpr":
+            return losses.bpr(pos, neg)
+        return losses.bpr_max(pos, neg, reg=self.bpreg)
+
+    def _fit(self, indptr: np.ndarray, items: np.ndarray) -> None:
+        with blas_threads(1):
+            self._train(indptr, items)
+
+    def _train(self, indptr: np.ndarray, items: np.ndarray) -> None:
+        rng = as_rng(self.seed)
+        self._build(self.n_items, rng)
+        net = self.net_
+        net.train()
+        params = net.parameters()
+        opt = Adam(params, lr=self.lr, lazy=True)
+        w = self.item_popularity_.astype(np.float64) ** self.sample_alpha
+        cdf = np.cumsum(w / w.sum())
+        lengths = np.diff(indptr)
+        n_sess, H = len(lengths), self.hidden
+        self.loss_history_ = []
+        for epoch in range(1, self.epochs + 1):
+            order = rng.permutation(n_sess)
+            B = min(self.batch_size, n_sess)
+            sess, pos = order[:B].copy(), np.zeros(B, dtype=np.int64)
+            nxt = B
+            h = np.zeros((B, H), dtype=np.float32)
+            total, steps = 0.0, 0
+            while len(sess):
+                start = indptr[sess] + pos
+                x, y = items[start], items[start + 1]
+                negs = (
+                    np.searchsorted(cdf, rng.random(self.n_sample)).clip(
+                        0, self.n_items - 1
+                    )
+                    if self.n_sample
+                    else np.zeros(0, dtype=np.int64)
+                )
+                cols = np.concatenate([y, negs]).astype(np.int64)
+                states = net.states(x[:, None], h0=Tensor(h))
+                hn = F.reshape(states, (len(sess), H))
+                hd = net.drop(hn)
+                O = F.embedding(net.out_table(), cols, sparse=True)
+                bias = F.reshape(F.embedding(net.b, cols, sparse=True), (1, len(cols)))
+                R = hd @ F.transpose(O) + bias
+                loss = self._loss(R, len(sess))
+                lv = loss.item()
+                if not np.isfinite(lv):
+                    raise TrainingDivergedError(
+                        f"GRU4Rec: training diverged at epoch {epoch}, step {steps} "
+                        f"(loss = {lv}); lower lr (now {self.lr}) or clip (now "
+                        f"{self.clip}), or try loss='cross-entropy'."
+                    )
+                opt.zero_grad()
+                loss.backward()
+                clip_grad_norm(params, self.clip)
+                opt.step()
+                total += lv
+                steps += 1
+                h = hn.data.copy()
+                pos += 1
+                done = pos + 1 >= lengths[sess]
+                for j in np.flatnonzero(done):
+                    if nxt < n_sess:
+                        sess[j], pos[j], h[j] = order[nxt], 0, 0.0
+                        nxt += 1
+                    else:
+                        sess[j] = -1
+                if (sess < 0).any():
+                    live = sess >= 0
+                    sess, pos, h = sess[live], pos[live], h[live]
+            self.loss_history_.append(total / max(steps, 1))
+            for name, p in net.named_parameters():
+                if not np.all(np.isfinite(p.data)):
+                    raise TrainingDivergedError(
+                        f"GRU4Rec: parameter {name} became NaN/inf at epoch {epoch}; "
+                        "lower lr or clip."
+                    )
+        net.eval()
+
+    # ------------------------------------------------------------------ scoring
+    def _states_padded(self, seqs: list[np.ndarray]) -> np.ndarray:
+        """GRU states (n, Lmax, H) of right-padded sequences (padding carries)."""
+        L = max(len(s) for s in seqs)
+        x = np.zeros((len(seqs), L), dtype=np.int64)
+        mask = np.zeros((len(seqs), L), dtype=bool)
+        for r, s in enumerate(seqs):
+            x[r, : len(s)] = s
+            mask[r, : len(s)] = True
+        self.net_.eval()
+        with no_grad():
+            return self.net_.states(x, mask=mask).data
+
+    def _item_scores(self, Hs: np.ndarray) -> np.ndarray:
+        net = self.net_
+        return Hs @ net.out_table().data.T + net.b.data[:, 0]
+
+    def _score_prefixes(self, prefixes):
+        self._check_internal(prefixes)
+        out = []
+        for a in range(0, len(prefixes), 1024):
+            chunk = prefixes[a : a + 1024]
+            S = self._states_padded(chunk)
+            last = np.array([len(s) - 1 for s in chunk])
+            out.append(self._item_scores(S[np.arange(len(chunk)), last]))
+        return np.concatenate(out)
+
+    def _score_positions(self, seqs):
+        self._check_internal(seqs)
+        S = self._states_padded(seqs)
+        rows = [S[r, : len(s) - 1] for r, s in enumerate(seqs)]
+        return self._item_scores(np.concatenate(rows))
+
+    def session_embedding(self, prefixes, unknown: str = "skip") -> np.ndarray:
+        """h_t after each prefix (n, H): the session embedding items are ranked by."""
+        self._check_fitted()
+        seqs = self._encode_prefixes(prefixes, unknown)
+        S = self._states_padded(seqs)
+        return S[np.arange(len(seqs)), [len(s) - 1 for s in seqs]]
+
+    # ------------------------------------------------------------------ saving
+    def _state(self):
+        return self.net_.state_dict()
+
+    def _set_state(self, state):
+        self._build(self.n_items, as_rng(0))
+        self.net_.load_state_dict(state)
+        self.net_.eval()
+
+    def _meta_extra(self):
+        return {"loss_history": [float(v) for v in getattr(self, "loss_history_", [])]}
+
+    def _set_meta_extra(self, extra):
+        self.loss_history_ = list(extra.get("loss_history", []))

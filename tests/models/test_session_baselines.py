@@ -1,0 +1,147 @@
+"""Session baselines and the SequentialRecommender API: shapes, bad input, the
+unknown-item policy, save/load, planted Markov structure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from minirec.errors import DataError, ModelFileError, NotFittedError, UnknownIdError
+from minirec.evaluation_seq import synthetic_sessions
+from minirec.models.session_baselines import (
+    MarkovChain,
+    SequentialRecommender,
+    SessionItemKNN,
+    SessionPop,
+)
+
+BASELINES = [SessionPop, MarkovChain, SessionItemKNN]
+SESS = [[10, 11, 12], [11, 12], [12, 10, 11, 12], [13], []]
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return synthetic_sessions(600, n_items=30, branching=1, noise=0.05, seed=3)
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_shapes_and_order(cls):
+    m = cls().fit(SESS)
+    assert m.n_dropped_ == 2  # [13] and [] give no (item, next) pair
+    assert list(m.item_ids_) == [10, 11, 12]  # 13 only in a dropped session
+    S = m.score_next([[10], [11, 12]])
+    assert S.shape == (2, 3) and S.dtype == np.float32
+    ids, sc = m.predict_next([[10], [11, 12]], n=2)
+    assert ids.shape == (2, 2) and sc.shape == (2, 2)
+    assert (np.diff(sc, axis=1) <= 0).all()
+    ids, _ = m.predict_next([[10]], n=50)  # n > n_items is cut
+    assert ids.shape == (1, 3)
+
+
+def test_markov_counts_transitions():
+    m = MarkovChain().fit(SESS)
+    # transitions from 12: 12->10 once; from 11: 11->12 three times
+    ids, _ = m.predict_next([[12]], n=1)
+    assert ids[0, 0] == 10
+    ids, _ = m.predict_next([[10, 11]], n=1)
+    assert ids[0, 0] == 12
+
+
+def test_session_pop_counts_prefix():
+    m = SessionPop().fit(SESS)
+    ids, _ = m.predict_next([[10, 10, 11]], n=3)
+    assert list(ids[0]) == [10, 11, 12]
+
+
+def test_dataframe_input_matches_lists():
+    df = pd.DataFrame(
+        {
+            "SessionId": [2, 1, 1, 2, 1],
+            "ItemId": [7, 5, 6, 8, 7],
+            "Time": [1, 3, 1, 2, 2],
+        }
+    )
+    a = MarkovChain().fit(df)
+    b = MarkovChain().fit([[6, 7, 5], [7, 8]])
+    np.testing.assert_array_equal(a.score_next([[7]]), b.score_next([[7]]))
+    with pytest.raises(DataError, match="SessionId"):
+        MarkovChain().fit(pd.DataFrame({"item": [1, 2]}))
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_bad_input(cls):
+    with pytest.raises(DataError, match="2 or more"):
+        cls().fit([[1], [], [2]])
+    with pytest.raises(NotFittedError):
+        cls().score_next([[1]])
+    m = cls().fit(SESS)
+    with pytest.raises(ValueError, match="n=0"):
+        m.predict_next([[10]], n=0)
+    with pytest.raises(ValueError, match="n=-3"):
+        m.predict_next([[10]], n=-3)
+    with pytest.raises(ValueError, match=r"prefixes\[1\] is empty"):
+        m.score_next([[10], []])
+    with pytest.raises(ValueError, match="only unknown"):
+        m.score_next([[99, 98]])
+    with pytest.raises(UnknownIdError, match="99"):
+        m.score_next([[10, 99]], unknown="raise")
+    # default policy: unknown items are skipped in the prefix
+    np.testing.assert_array_equal(m.score_next([[10, 99]]), m.score_next([[10]]))
+    with pytest.raises(IndexError, match="out of range"):
+        m._score_prefixes([np.array([0, 5])])
+    with pytest.raises(TypeError, match="list of sequences"):
+        m.score_next("abc")
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_positions_match_prefixes(cls, planted):
+    m = cls().fit(planted[:400])
+    seqs = [m.item_index(s, unknown="skip") for s in planted[400:420]]
+    seqs = [s for s in seqs if len(s) >= 2]
+    prefixes = [s[: t + 1] for s in seqs for t in range(len(s) - 1)]
+    np.testing.assert_allclose(
+        m._score_positions(seqs), m._score_prefixes(prefixes), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_save_load_round_trip(cls, planted, tmp_path):
+    m = cls().fit(planted)
+    p = m.save(tmp_path / "model")
+    assert p.suffix == ".npz"
+    with np.load(p, allow_pickle=False) as z:
+        assert "__meta__" in z.files
+    m2 = SequentialRecommender.load(p)
+    assert type(m2) is cls and m2.get_params() == m.get_params()
+    q = [planted[0][:2], planted[5][:3]]
+    np.testing.assert_array_equal(m.score_next(q), m2.score_next(q))
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError):
+        SequentialRecommender.load(tmp_path / "bad.npz")
+
+
+def test_string_item_ids_round_trip(tmp_path):
+    m = MarkovChain().fit([["a", "b", "c"], ["b", "c"]])
+    ids, _ = m.predict_next([["b"]], n=1)
+    assert ids[0, 0] == "c"
+    m2 = SequentialRecommender.load(m.save(tmp_path / "s.npz"))
+    assert m2.predict_next([["b"]], n=1)[0][0, 0] == "c"
+
+
+def test_planted_markov_is_recovered(planted):
+    """Deterministic successors (noise 5%): Markov and item-KNN find them."""
+    from minirec.evaluation_seq import evaluate_next_item
+
+    train, test = planted[:500], planted[500:]
+    mk = evaluate_next_item(MarkovChain().fit(train), test, k=1).metrics["Recall@1"]
+    pop = evaluate_next_item(SessionPop().fit(train), test, k=1).metrics["Recall@1"]
+    assert mk > 0.85
+    assert pop < 0.3
+
+
+def test_itemknn_params_checked():
+    with pytest.raises(ValueError, match="alpha"):
+        SessionItemKNN(alpha=2)
+    with pytest.raises(ValueError, match="k="):
+        SessionItemKNN(k=-1)
