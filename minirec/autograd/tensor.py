@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.device import canonical_device, move
+
 DEFAULT_DTYPE = np.float32
 _GRAD_ENABLED = True
 
@@ -160,9 +162,18 @@ class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "name")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str = ""):
+    def __init__(
+        self,
+        data,
+        requires_grad: bool = False,
+        dtype=None,
+        name: str = "",
+        device: str | None = None,
+    ):
         if isinstance(data, Tensor):
             data = data.data
+        if device is not None:  # "cpu"/"numpy" or "cuda"/"cupy": an explicit transfer
+            data = move(data, device)
         xp = array_namespace(data)
         if dtype is not None:
             data = xp.asarray(data, dtype=dtype)
@@ -181,6 +192,20 @@ class Tensor:
     @property
     def xp(self) -> ModuleType:
         return array_namespace(self.data)
+
+    @property
+    def device(self) -> str:
+        """``"cpu"`` (NumPy data) or ``"cuda"`` (CuPy data)."""
+        return "cpu" if self.xp is np else "cuda"
+
+    def to(self, device: str) -> Tensor:
+        """This tensor on `device` (``"cpu"``/``"numpy"`` or ``"cuda"``/``"cupy"``):
+        ``self`` when already there, else a new leaf holding a copy (an explicit
+        transfer) with the same ``requires_grad``, cut from the graph. Without CuPy
+        or a GPU: BackendUnavailableError naming ``pip install 'minirec[gpu]'``."""
+        if canonical_device(device) == self.device:
+            return self
+        return Tensor(move(self.data, device), self.requires_grad, name=self.name)
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..autograd import Tensor
+from ..backends.device import move
 from ..errors import ModelFileError
 
 
@@ -114,10 +115,17 @@ class Module:
                 )
             p.data[...] = p.xp.asarray(v, dtype=p.dtype)
 
-    def to(self, xp) -> Module:
-        """Move every parameter to the array namespace `xp` (e.g. cupy)."""
+    def to(self, device) -> Module:
+        """Move every parameter to `device`: ``"cpu"`` / ``"numpy"``, ``"cuda"`` /
+        ``"cupy"``, or an array namespace module (numpy / cupy). In place: the
+        Parameters stay the same objects (their ``.data`` is copied across,
+        explicitly; grads are dropped), so build the optimizer after moving. Without
+        CuPy or a GPU it raises BackendUnavailableError naming
+        ``pip install 'minirec[gpu]'``."""
+        if not isinstance(device, str):  # a namespace module
+            device = "cpu" if device.__name__ == "numpy" else "cuda"
         for p in self.parameters():
-            p.data = xp.asarray(p.data)
+            p.data = move(p.data, device)
             p.grad = None
         return self
 
