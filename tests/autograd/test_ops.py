@@ -451,3 +451,11 @@ def test_scatter_add_paths_agree_with_add_at(xp, n_rows, batch):
     rows, sums = scatter_add_rows(xp.asarray(idx), xp.asarray(vals))
     np.testing.assert_array_equal(_np(rows), np.unique(idx))
     np.testing.assert_allclose(_np(sums), ref[np.unique(idx)], rtol=1e-12, atol=1e-12)
+
+
+def test_arrays_on_the_left_build_graph_nodes(xp):
+    t = Tensor(xp.asarray([1.0, 2.0]), requires_grad=True)
+    y = xp.asarray([3.0, 4.0]) * t + xp.asarray([1.0, 1.0]) - t / 2.0
+    assert isinstance(y, Tensor)
+    y.sum().backward()
+    np.testing.assert_allclose(_np(t.grad), [2.5, 3.5])

@@ -347,3 +347,23 @@ def test_small_mlp_learns_xor_like_task(xp):
     acc = float(((mlp(Tensor(Xd)).data[:, 0] > 0) == (yd > 0.5)).mean())
     assert acc > 0.95, acc
     assert float(loss.data) < 0.2
+
+
+@SETTINGS
+@given(
+    batch=st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple),
+    n_in=st.integers(1, 4),
+    n_out=st.integers(1, 3),
+    bias=st.booleans(),
+)
+def test_linear_any_shape(xp, batch, n_in, n_out, bias):
+    check_module(
+        nn.Linear(n_in, n_out, bias=bias, rng=0), arr(xp, batch + (n_in,)), xp=xp
+    )
+
+
+@SETTINGS
+@given(T=st.integers(1, 4), heads=st.sampled_from([1, 2]), causal=st.booleans())
+def test_self_attention_any_length(xp, T, heads, causal):
+    att = nn.MultiHeadSelfAttention(4, heads=heads, causal=causal, rng=T)
+    check_module(att, arr(xp, (2, T, 4)), xp=xp)
