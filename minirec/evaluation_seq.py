@@ -25,8 +25,8 @@ Data readers (kept here until ``minirec.data`` has its own; they only parse):
 
 * :func:`load_session_split` -- the session-rec TSV files (``SessionId ItemId Time``)
   of ``sessions/rsc15-100k`` (train_full + test, a time split).
-* :func:`load_sasrec_sequences` -- SASRec's ``user item`` text (e.g. ``sasrec/Video.txt``,
-  the paper's "Games"), users' items in file (= time) order.
+* :func:`load_sasrec_sequences` -- SASRec's ``user item`` text (e.g.
+  ``sasrec/Video.txt``, the paper's "Games"), users' items in file (= time) order.
 * :func:`movielens_sequences` -- user histories of an :class:`Interactions` with
   timestamps, sorted by (timestamp, file order) -- ML-100k. ML-1M in ../shared/data
   has no timestamps, so it cannot be turned into sequences.

@@ -22,7 +22,8 @@ sampled ∝ popularity^α, giving R (B, B+S) with the positives on the diagonal:
 
     TOP1          mean_j σ(r_j - r_i) + σ(r_j²)                       (2016)
     BPR           mean_j -log σ(r_i - r_j)                            (2016)
-    BPR-max       -log Σ_j s_j σ(r_i - r_j) + λ Σ_j s_j r_j²,  s = softmax(r_neg)  (2018)
+    BPR-max       -log Σ_j s_j σ(r_i - r_j) + λ Σ_j s_j r_j²   (2018)
+                  with s = softmax over the negatives' scores
     cross-entropy -log softmax(R_row)_i   (sampled softmax over the B+S columns)
 
 TOP1 and BPR average over all negatives, most of them already ranked far below the

@@ -1,0 +1,169 @@
+"""Next-item protocols against brute force, the unknown-item / short-session policy,
+SASRec's split and negatives, the readers, and real-data counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from minirec.errors import DataError
+from minirec.evaluation_seq import (
+    evaluate_next_item,
+    evaluate_sampled_next,
+    load_sasrec_sequences,
+    load_session_split,
+    movielens_sequences,
+    sasrec_split,
+    synthetic_sessions,
+)
+from minirec.models.session_baselines import MarkovChain, SequentialRecommender
+
+
+class Fixed(SequentialRecommender):
+    """Scores = a fixed random matrix row chosen by the last item (test double)."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def _fit(self, indptr, items):
+        self.W = np.random.default_rng(self.seed).random((self.n_items, self.n_items))
+
+    def _score_prefixes(self, prefixes):
+        self._check_internal(prefixes)
+        return self.W[[p[-1] for p in prefixes]].astype(np.float32)
+
+
+def test_next_item_matches_brute_force():
+    sess = synthetic_sessions(80, n_items=15, seed=4)
+    m = Fixed().fit(sess[:60])
+    test = sess[60:]
+    res = evaluate_next_item(m, test, k=5)
+    ranks = []
+    for s in test:
+        idx = m.item_index(s, unknown="skip")
+        for t in range(len(idx) - 1):
+            sc = m.W[idx[t]].astype(np.float32)
+            ranks.append(int((sc >= sc[idx[t + 1]]).sum()) - 1)
+    r = np.array(ranks)
+    assert res.n_test == len(r)
+    assert res.metrics["Recall@5"] == pytest.approx((r < 5).mean())
+    assert res.metrics["MRR@5"] == pytest.approx(np.where(r < 5, 1 / (r + 1), 0).mean())
+    assert res.protocol == "session-next-item(full)"
+
+
+def test_unknown_items_and_short_sessions_are_dropped_and_counted():
+    m = MarkovChain().fit([[1, 2, 3], [2, 3, 1]])
+    res = evaluate_next_item(m, [[1, 9, 2], [7, 3], [8, 8], [1, 2]], k=2)
+    assert res.metrics["n_unknown_dropped"] == 4  # 9, 7, 8, 8
+    assert res.metrics["n_short_dropped"] == 2  # [3] and []
+    assert res.n_test == 2  # 1->2 (after dropping 9) and 1->2
+    with pytest.raises(DataError, match="2 or more known"):
+        evaluate_next_item(m, [[9, 9], [1]])
+
+
+def test_ties_rule():
+    m = MarkovChain().fit([[1, 2], [3, 4]])
+
+    class Const(MarkovChain):
+        def _score_positions(self, seqs):
+            return np.zeros((sum(len(s) - 1 for s in seqs), self.n_items), np.float32)
+
+    c = Const().fit([[1, 2], [3, 4]])
+    assert evaluate_next_item(c, [[1, 2]], k=1).metrics["Recall@1"] == 0.0
+    assert (
+        evaluate_next_item(c, [[1, 2]], k=1, ties="optimistic").metrics["Recall@1"]
+        == 1.0
+    )
+    with pytest.raises(ValueError, match="ties"):
+        evaluate_next_item(m, [[1, 2]], ties="random")
+
+
+def test_sasrec_split():
+    tr, users, va, te = sasrec_split([[1, 2, 3, 4], [5, 6], [7, 8, 9]])
+    assert [list(t) for t in tr] == [[1, 2], [5, 6], [7]]
+    assert list(users) == [0, 2] and list(va) == [3, 8] and list(te) == [4, 9]
+
+
+def test_sampled_next_negatives_avoid_history_and_match_brute_force():
+    sess = synthetic_sessions(60, n_items=30, mean_len=8, seed=5)
+    m = Fixed(seed=1).fit(sess)
+    pre = [s[:-1] for s in sess if len(s) >= 3]
+    tgt = [s[-1] for s in sess if len(s) >= 3]
+    res = evaluate_sampled_next(m, pre, tgt, n_neg=10, ks=(3,), seed=7)
+    # brute force with the same sampler
+    rng = np.random.default_rng(7)
+    ranks = []
+    for p, t in zip(pre, tgt):
+        seen = np.zeros(m.n_items, bool)
+        seen[m.item_index(p)] = True
+        ti = m.item_index([t])[0]
+        seen[ti] = True
+        neg = rng.integers(0, m.n_items, 10)
+        bad = seen[neg]
+        while bad.any():
+            neg[bad] = rng.integers(0, m.n_items, int(bad.sum()))
+            bad = seen[neg]
+        assert not seen[neg].any()
+        sc = m.W[m.item_index(p)[-1]].astype(np.float32)
+        ranks.append(int((sc[neg] >= sc[ti]).sum()))
+    r = np.array(ranks)
+    assert res.metrics["HR@3"] == pytest.approx((r < 3).mean())
+    assert res.protocol == "sasrec-sampled(1+10)"
+    with pytest.raises(ValueError, match="one target"):
+        evaluate_sampled_next(m, pre, tgt[:-1])
+    with pytest.raises(ValueError, match="n_neg"):
+        evaluate_sampled_next(m, pre, tgt, n_neg=0)
+
+
+def test_max_users_subsample():
+    sess = synthetic_sessions(50, n_items=20, mean_len=6, seed=6)
+    m = MarkovChain().fit(sess)
+    pre = [s[:-1] for s in sess if len(s) >= 2]
+    tgt = [s[-1] for s in sess if len(s) >= 2]
+    assert evaluate_sampled_next(m, pre, tgt, n_neg=5, max_users=10).n_test == 10
+
+
+def test_readers(tmp_path):
+    d = tmp_path / "sessions" / "x"
+    d.mkdir(parents=True)
+    (d / "a_train_full.txt").write_text(
+        "SessionId\tItemId\tTime\n1\t10\t5\n1\t11\t3\n2\t12\t1\n"
+    )
+    (d / "a_test.txt").write_text("SessionId\tItemId\tTime\n3\t10\t9\n3\t12\t8\n")
+    tr, te = load_session_split(tmp_path, "x")
+    assert [list(s) for s in tr] == [[11, 10], [12]]
+    assert [list(s) for s in te] == [[12, 10]]
+    with pytest.raises(DataError, match="train_full"):
+        load_session_split(tmp_path, "missing")
+    f = tmp_path / "v.txt"
+    f.write_text("2 5\n1 3\n1 4\n2 6\n")
+    assert [list(s) for s in load_sasrec_sequences(f)] == [[3, 4], [5, 6]]
+    with pytest.raises(DataError, match="not found"):
+        load_sasrec_sequences(tmp_path / "nope.txt")
+
+
+def test_movielens_sequences_sorted_by_time():
+    from minirec.data import Interactions
+
+    data = Interactions.from_arrays(
+        [1, 1, 1, 2], [10, 20, 30, 10], [5, 4, 3, 2], timestamps=[3, 1, 2, 7]
+    )
+    assert [list(s) for s in movielens_sequences(data)] == [[20, 30, 10], [10]]
+    no_ts = Interactions.from_arrays([1, 1], [10, 20], [5, 4])
+    with pytest.raises(DataError, match="no timestamps"):
+        movielens_sequences(no_ts)
+
+
+def test_dataframe_test_sessions():
+    m = MarkovChain().fit([[1, 2, 3]])
+    df = pd.DataFrame({"SessionId": [1, 1], "ItemId": [1, 2], "Time": [0, 1]})
+    assert evaluate_next_item(m, df, k=1).metrics["Recall@1"] == 1.0
+
+
+def test_real_data_counts(data_root):
+    tr, te = load_session_split(data_root)
+    assert (len(tr), sum(map(len, tr))) == (17_794, 70_278)
+    assert (len(te), sum(map(len, te))) == (3_416, 13_568)
+    seqs = load_sasrec_sequences(data_root / "sasrec" / "Video.txt")
+    assert len(seqs) == 31_013 and sum(map(len, seqs)) == 287_107
