@@ -115,6 +115,7 @@ def read_table(
     integer: Sequence[str] = (),
     encoding: str = "utf-8",
     example: str = "",
+    raw: bytes | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Read a delimited file of numbers, checking every line.
 
@@ -135,6 +136,9 @@ def read_table(
         Columns that must be numbers (not NaN) / integers.
     example : str
         An example line for the messages.
+    raw : bytes, optional
+        The file's content, already read (and possibly rewritten); `path` then only
+        names the file in messages.
 
     Returns
     -------
@@ -142,10 +146,11 @@ def read_table(
     lines : ndarray of int64, the 1-based file line of every row (blank lines dropped)
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataNotFoundError(f"{path}: file not found") from None
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise DataNotFoundError(f"{path}: file not found") from None
     hint = f" (expected lines like {example!r})" if example else ""
     if not raw.strip():
         raise DataError(f"{path}: the file is empty{hint}")

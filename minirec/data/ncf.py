@@ -114,24 +114,25 @@ def load_ncf_test(path: str | os.PathLike | None = None) -> NCFTest:
         numeric=("rating",),
         example="0\t25\t5\t978824351",
     )
-    raw = (folder / _FILES[1]).read_text()
-    rows = [ln for ln in raw.split("\n") if ln.strip()]
-    users = np.empty(len(rows), dtype=np.int64)
-    pos = np.empty(len(rows), dtype=np.int64)
-    negs = np.empty((len(rows), N_NEGATIVES), dtype=np.int64)
-    for k, ln in enumerate(rows):  # 6,040 short lines: a plain loop is fine
-        head, *rest = ln.rstrip("\r").split("\t")
-        try:
-            u, i = head.strip("()").split(",")
-            users[k], pos[k] = int(u), int(i)
-            if len(rest) != N_NEGATIVES:
-                raise ValueError(f"{len(rest)} negatives, expected {N_NEGATIVES}")
-            negs[k] = [int(x) for x in rest]
-        except ValueError as e:
-            raise DataError(
-                f"{folder / _FILES[1]} line {k + 1}: expected '(user,item)' and "
-                f"{N_NEGATIVES} tab-separated item indices ({e})"
-            ) from None
+    # "(u,i)<TAB>n1<TAB>...": drop the parentheses, split at the comma -> 101 fields
+    neg_path = folder / _FILES[1]
+    raw = neg_path.read_bytes()
+    if not raw.lstrip().startswith(b"("):
+        raise DataError(
+            f"{neg_path} line 1: expected '(user,item)<TAB>neg1<TAB>...<TAB>neg99'"
+        )
+    raw = raw.replace(b"(", b"").replace(b")", b"").replace(b",", b"\t")
+    names = ("user", "item") + tuple(f"n{k}" for k in range(N_NEGATIVES))
+    neg_cols, neg_lines = read_table(
+        neg_path,
+        "\t",
+        names,
+        integer=names,
+        raw=raw,
+        example="(0,25)<TAB>1064<TAB>174<TAB>... (99 negatives)",
+    )
+    users, pos = neg_cols["user"], neg_cols["item"]
+    negs = np.stack([neg_cols[f"n{k}"] for k in range(N_NEGATIVES)], axis=1)
     if not (np.array_equal(users, test["user"]) and np.array_equal(pos, test["item"])):
         raise DataError(
             f"{folder / _FILES[1]} and {folder / _FILES[0]} disagree on the "
@@ -142,7 +143,7 @@ def load_ncf_test(path: str | os.PathLike | None = None) -> NCFTest:
         items=to_movie(test["item"], _FILES[0], lines),
         ratings=test["rating"],
         timestamps=test["timestamp"],
-        negatives=to_movie(negs, _FILES[1], np.arange(1, len(rows) + 1)),
+        negatives=to_movie(negs, _FILES[1], neg_lines),
     )
 
 

@@ -6,13 +6,17 @@ catalog (``alpha=0``) or with probability proportional to ``count_i ** alpha``
 (popularity-biased; items nobody interacted with then have probability 0).
 
 How: vectorized rejection sampling. Candidates for all pending rows are drawn at once
-as a matrix; membership in the forbidden set is one ``np.searchsorted`` over the sorted
-keys ``u * n_items + i`` of the training pairs; within-row repeats are removed by
-sorting each row. Rows still short are redrawn (a few rounds at most for realistic
-densities); rows that keep failing (a user who has seen almost every item) finish with
-an exact draw over their allowed items. Everything is seeded by ``seed``.
+as a matrix (uniform integers, or through a Walker alias table for popularity: O(1)
+per draw). Membership in the forbidden set is a gather from a dense bitmap of the
+keys ``u * n_items + i`` when ``n_users * n_items <= 64M``, else one
+``np.searchsorted`` over the sorted keys. Within-row repeats are removed by sorting
+each row. Rows still short are redrawn with more candidates (a few rounds at most
+for realistic densities); rows that keep failing (a user who has seen almost every
+item) finish with an exact draw over their allowed items. Everything is seeded by
+``seed``; the draws do not depend on the membership method.
 
-Cost: O(len(users) * n * log nnz) per round, memory O(len(users) * n).
+Cost per round: O(len(users) * m) with m ~ n / acceptance rate (bitmap) or
+O(len(users) * m * log nnz) (search); memory O(len(users) * m).
 """
 
 from __future__ import annotations
@@ -34,6 +38,25 @@ _DENSE_CELLS = 64_000_000  # n_users * n_items up to which a bitmap tests member
 def _user_keys(csr: CSR, n_items: int) -> np.ndarray:
     rows = np.repeat(np.arange(csr.n_rows, dtype=np.int64), csr.lengths())
     return rows * n_items + csr.indices
+
+
+def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker/Vose alias table: draw k uniformly, keep it with probability prob[k],
+    else take alias[k]; item i then comes out with probability w_i / sum(w)."""
+    n = len(weights)
+    prob = weights * (n / weights.sum())
+    alias = np.arange(n, dtype=np.int64)
+    small = [int(i) for i in np.flatnonzero(prob < 1.0)]
+    large = [int(i) for i in np.flatnonzero(prob >= 1.0)]
+    prob = prob.tolist()
+    while small and large:
+        s, g = small.pop(), large.pop()
+        alias[s] = g
+        prob[g] -= 1.0 - prob[s]
+        (small if prob[g] < 1.0 else large).append(g)
+    for i in small + large:  # numerical leftovers
+        prob[i] = 1.0
+    return np.asarray(prob), alias
 
 
 def _raw(x: Any) -> Any:
@@ -166,8 +189,7 @@ def sample_negatives(
     else:
         weights = data.item_counts().astype(np.float64) ** alpha
         allowed_item = weights > 0
-        cdf = np.cumsum(weights)
-        cdf /= cdf[-1]
+        prob, alias = _alias_table(weights)
 
     # -- how many allowed items each row has
     seen_ok = seen[allowed_item[seen % n_items]]
@@ -191,11 +213,10 @@ def sample_negatives(
         )
 
     def draw(shape):
+        k = rng.integers(0, n_items, size=shape, dtype=np.int64)
         if weights is None:
-            return rng.integers(0, n_items, size=shape, dtype=np.int64)
-        return np.minimum(
-            np.searchsorted(cdf, rng.random(shape), side="right"), n_items - 1
-        )
+            return k
+        return np.where(rng.random(shape) < prob[k], k, alias[k])
 
     out = np.full((n_rows, n), -1, dtype=np.int64)
     filled = np.zeros(n_rows, dtype=np.int64)

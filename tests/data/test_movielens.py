@@ -214,3 +214,21 @@ def test_real_ml1m(data_root):
     genres = [c for c in data.item_features if c.startswith("genre:")]
     assert len(genres) == 18 and data.user_features.shape == (6040, 4)
     assert secs < 10, f"ml-1m took {secs:.1f} s to load"
+
+
+def test_ml10m_layout_without_users(tmp_path):
+    d = tmp_path / "ml-10m"
+    d.mkdir()
+    (d / "ratings.dat").write_text("1::122::5::838985046\n1::185::4.5::838983525\n")
+    (d / "movies.dat").write_text(
+        "122::Boomerang (1992)::Comedy|Romance\n185::Net, The (1995)::Action\n"
+    )
+    data = load_movielens("ml-10m", path=d)
+    np.testing.assert_allclose(data.ratings, [5, 4.5])
+    assert data.user_features is None and data.item_titles[1] == "Net, The (1995)"
+
+
+def test_tab_file_where_colons_expected(tmp_path):
+    d = write_ml1m(tmp_path, "1\t10\t5\t100\n")
+    with pytest.raises(DataError, match=r"line 1: .*looks separated by tabs"):
+        load_movielens("ml-1m", path=d)

@@ -83,7 +83,7 @@ def test_bad_files(tmp_path):
     lines = (folder / "ml-1m.test.negative").read_text().splitlines()
     lines[1] = lines[1].rsplit("\t", 1)[0]  # 98 negatives
     (folder / "ml-1m.test.negative").write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"test.negative line 2.*98 negatives"):
+    with pytest.raises(DataError, match=r"test.negative line 2: 100 fields where 101"):
         load_ncf_test(folder)
     write_files(folder, data)
     other = Interactions.from_arrays([1, 2], [10, 20], [3, 4])
@@ -106,6 +106,8 @@ def test_real_ncf(data_root):
     assert int((neg == ti[:, None]).any(axis=1).sum()) == 156
     # test ratings agree with the data
     key = data.users.astype(np.int64) * data.n_items + data.items
-    r = dict(zip(key.tolist(), data.ratings.tolist(), strict=True))
-    got = [r[int(u) * data.n_items + int(i)] for u, i in zip(tu, ti, strict=True)]
-    np.testing.assert_array_equal(got, f.ratings)
+    order = np.argsort(key)
+    want = tu.astype(np.int64) * data.n_items + ti
+    pos = np.searchsorted(key[order], want)
+    assert (key[order][pos] == want).all()
+    np.testing.assert_array_equal(data.ratings[order[pos]], f.ratings)
