@@ -120,7 +120,7 @@ print("hand backprop == autograd;", gradcheck(mlp_autograd, *params))
 net = nn.MLP([2, 8, 1], activation="tanh", activate_last=False, rng=0)
 opt = Adam(net.parameters(), lr=0.05)
 curve = []
-for step in range(300):
+for _step in range(300):
     loss = F.bce_with_logits(net(Tensor(Xb)), Tensor(y01)).mean()
     opt.zero_grad()
     loss.backward()
