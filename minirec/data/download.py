@@ -17,11 +17,15 @@ extracted into a temporary folder next to the destination, and only then renamed
 raises :class:`~minirec.errors.DownloadError` and removes every temporary file, so the
 cache never holds a half-written dataset.
 
-Checksums: GroupLens publishes md5 sums for its zips (``<name>.zip.md5``). The table
-below holds the values that several independent projects quote for the frozen
-releases (100k, 1m, 10m, 20m, 25m). ``ml-latest`` and ``ml-latest-small`` are
-re-released from time to time, so their md5 and size are ``None``: those downloads are
-checked for completeness (Content-Length) and zip integrity only.
+Checksums: GroupLens publishes an md5 for each zip (``<name>.zip.md5``). The table
+holds, for the frozen releases (100k, 1m, 10m, 20m, 25m), the md5 that several
+independent public projects quote for the official zip (the same value in each);
+no GroupLens zip could be downloaded where this was written, so none was checked
+against a download here. Sizes are ``None`` (not confirmed): the byte count is
+checked against the server's Content-Length instead. ``ml-latest`` and
+``ml-latest-small`` are re-released from time to time, so their md5 is ``None``:
+those downloads are checked for completeness (Content-Length) and zip integrity (the
+CRC of every member) only.
 
 The MovieLens terms forbid redistribution: the files are read from where the user
 put them (or downloaded from GroupLens by the user), never shipped with minirec.
@@ -47,7 +51,7 @@ GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/{name}.zip"
 MOVIELENS: dict[str, dict] = {
     "ml-100k": {
         "md5": "0e33842e24a9c977be4e0107933c0723",
-        "size": 4_924_029,
+        "size": None,
         "kind": "ml-100k (u.data)",
     },
     "ml-1m": {
