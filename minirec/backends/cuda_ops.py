@@ -79,6 +79,8 @@ __all__ = [
     "implicit_als_cg",
     "implicit_als_solve",
     "launch_config",
+    "sgd_fm_blocks_epoch",
+    "sgd_fm_blocks_epoch_hogwild",
     "sgd_fm_epoch",
     "sgd_fm_epoch_hogwild",
     "sgd_mf_epoch",
@@ -386,58 +388,120 @@ def bpr_epoch_hogwild(
 
 
 # ----------------------------------------------------------------------------- FM
+@cuda.jit(device=True)
+def _fm_accumulate(idx, val, r, w, V, s, tid):
+    """Add row r of a (idx, val) block to s[:, tid] (s_f = Σ_j v_jf x_j); return
+    (Σ_j w_j x_j, Σ_jf (v_jf x_j)²). Padding slots (x == 0) are skipped."""
+    lin = float32(0.0)
+    sq = float32(0.0)
+    for a in range(idx.shape[1]):
+        x = val[r, a]
+        if x == 0:
+            continue
+        j = idx[r, a]
+        lin += w[j] * x
+        for f in range(V.shape[1]):
+            vx = V[j, f] * x
+            s[f, tid] += vx
+            sq += vx * vx
+    return lin, sq
+
+
+@cuda.jit(device=True)
+def _fm_update(idx, val, r, g, lr, reg_w, reg_V, w, V, s, tid):
+    """The SGD step for the features of row r of a block, with s from before it."""
+    for a in range(idx.shape[1]):
+        x = val[r, a]
+        if x == 0:
+            continue
+        j = idx[r, a]
+        w[j] -= lr * (g * x + reg_w * w[j])
+        gx = g * x
+        for f in range(V.shape[1]):
+            v = V[j, f]
+            V[j, f] = v - lr * (gx * (s[f, tid] - v * x) + reg_V * v)
+
+
+@cuda.jit(device=True)
+def _fm_loss_grad(pred, yn, logistic):
+    """(loss ℓ as float64, g = ∂ℓ/∂ŷ as float32) for prediction `pred`, target yn."""
+    if logistic:
+        p64 = float64(pred)
+        z = (2.0 * float64(yn) - 1.0) * p64
+        loss = max(-z, 0.0) + math.log1p(math.exp(-abs(z)))
+        if p64 >= 0:
+            sig = 1.0 / (1.0 + math.exp(-p64))
+        else:
+            e = math.exp(p64)
+            sig = e / (1.0 + e)
+        return loss, float32(sig - float64(yn))
+    g = pred - yn
+    return float64(g) * float64(g), g
+
+
 @cuda.jit
 def _sgd_fm_kernel(idx, val, y, order, w0, w, V, lr, reg_w, reg_V, logistic, s, loss):
     tid = cuda.grid(1)
     T = cuda.gridsize(1)
-    W = idx.shape[1]
     k = V.shape[1]
     acc = 0.0
     for t in range(tid, order.shape[0], T):
         n = order[t]
-        pred = w0[0]
-        sq = float32(0.0)
         for f in range(k):
             s[f, tid] = 0.0
-        for a in range(W):
-            x = val[n, a]
-            if x == 0:
-                continue
-            j = idx[n, a]
-            pred += w[j] * x
-            for f in range(k):
-                vx = V[j, f] * x
-                s[f, tid] += vx
-                sq += vx * vx
+        lin, sq = _fm_accumulate(idx, val, n, w, V, s, tid)
         inter = float32(0.0)
         for f in range(k):
             inter += s[f, tid] * s[f, tid]
-        pred += float32(0.5) * (inter - sq)
-        yn = y[n]
-        if logistic:
-            p64 = float64(pred)
-            z = (2.0 * float64(yn) - 1.0) * p64
-            acc += max(-z, 0.0) + math.log1p(math.exp(-abs(z)))
-            if p64 >= 0:
-                sig = 1.0 / (1.0 + math.exp(-p64))
-            else:
-                e = math.exp(p64)
-                sig = e / (1.0 + e)
-            g = float32(sig - float64(yn))
-        else:
-            g = pred - yn
-            acc += float64(g) * float64(g)
+        pred = w0[0] + lin + float32(0.5) * (inter - sq)
+        row_loss, g = _fm_loss_grad(pred, y[n], logistic)
+        acc += row_loss
         cuda.atomic.add(w0, 0, -lr * g)  # every row touches w0: no lost updates
-        for a in range(W):
-            x = val[n, a]
-            if x == 0:
-                continue
-            j = idx[n, a]
-            w[j] -= lr * (g * x + reg_w * w[j])
-            gx = g * x
-            for f in range(k):
-                v = V[j, f]
-                V[j, f] = v - lr * (gx * (s[f, tid] - v * x) + reg_V * v)
+        _fm_update(idx, val, n, g, lr, reg_w, reg_V, w, V, s, tid)
+    cuda.atomic.add(loss, 0, acc)
+
+
+@cuda.jit
+def _sgd_fm_blocks_kernel(
+    users,
+    items,
+    y,
+    order,
+    user_idx,
+    user_val,
+    item_idx,
+    item_val,
+    w0,
+    w,
+    V,
+    lr,
+    reg_w,
+    reg_V,
+    logistic,
+    s,
+    loss,
+):
+    tid = cuda.grid(1)
+    T = cuda.gridsize(1)
+    k = V.shape[1]
+    acc = 0.0
+    for t in range(tid, order.shape[0], T):
+        n = order[t]
+        u = users[n]
+        i = items[n]
+        for f in range(k):
+            s[f, tid] = 0.0
+        lin_u, sq_u = _fm_accumulate(user_idx, user_val, u, w, V, s, tid)
+        lin_i, sq_i = _fm_accumulate(item_idx, item_val, i, w, V, s, tid)
+        inter = float32(0.0)
+        for f in range(k):
+            inter += s[f, tid] * s[f, tid]
+        pred = w0[0] + (lin_u + lin_i) + float32(0.5) * (inter - (sq_u + sq_i))
+        row_loss, g = _fm_loss_grad(pred, y[n], logistic)
+        acc += row_loss
+        cuda.atomic.add(w0, 0, -lr * g)
+        _fm_update(user_idx, user_val, u, g, lr, reg_w, reg_V, w, V, s, tid)
+        _fm_update(item_idx, item_val, i, g, lr, reg_w, reg_V, w, V, s, tid)
     cuda.atomic.add(loss, 0, acc)
 
 
@@ -505,6 +569,131 @@ def sgd_fm_epoch_hogwild(
     w0 by atomic add)."""
     return _sgd_fm(
         idx, val, y, order, w0, w, V, lr, reg_w, reg_V, logistic, serial=False
+    )
+
+
+def _sgd_fm_blocks(
+    users,
+    items,
+    y,
+    order,
+    user_idx,
+    user_val,
+    item_idx,
+    item_val,
+    w0,
+    w,
+    V,
+    lr,
+    reg_w,
+    reg_V,
+    logistic,
+    serial,
+):
+    tr = _Transfer()
+    blocks, tpb = _grid(len(order), serial)
+    s = cuda.device_array((V.shape[1], blocks * tpb), dtype=np.float32)
+    args = (
+        tr(users),
+        tr(items),
+        tr(y),
+        tr(order),
+        tr(user_idx),
+        tr(user_val),
+        tr(item_idx),
+        tr(item_val),
+        tr(w0, True),
+        tr(w, True),
+        tr(V, True),
+        np.float32(lr),
+        np.float32(reg_w),
+        np.float32(reg_V),
+        bool(logistic),
+        s,
+    )
+    loss = _loss_buffer()
+    _sgd_fm_blocks_kernel[blocks, tpb](*args, loss)
+    tr.finish()
+    return _read_loss(loss)
+
+
+def sgd_fm_blocks_epoch(
+    users,
+    items,
+    y,
+    order,
+    user_idx,
+    user_val,
+    item_idx,
+    item_val,
+    w0,
+    w,
+    V,
+    lr: float,
+    reg_w: float,
+    reg_V: float,
+    logistic: bool,
+) -> float:
+    """:func:`sgd_fm_epoch` where row n is the user block of ``users[n]`` followed
+    by the item block of ``items[n]`` (spec:
+    :func:`minirec.backends.fm_ops.sgd_fm_blocks_epoch_numpy`). One GPU thread: the
+    spec's exact sequence."""
+    return _sgd_fm_blocks(
+        users,
+        items,
+        y,
+        order,
+        user_idx,
+        user_val,
+        item_idx,
+        item_val,
+        w0,
+        w,
+        V,
+        lr,
+        reg_w,
+        reg_V,
+        logistic,
+        True,
+    )
+
+
+def sgd_fm_blocks_epoch_hogwild(
+    users,
+    items,
+    y,
+    order,
+    user_idx,
+    user_val,
+    item_idx,
+    item_val,
+    w0,
+    w,
+    V,
+    lr: float,
+    reg_w: float,
+    reg_V: float,
+    logistic: bool,
+) -> float:
+    """`sgd_fm_blocks_epoch` with one GPU thread per rating, lock-free
+    (**nondeterministic**; w0 by atomic add)."""
+    return _sgd_fm_blocks(
+        users,
+        items,
+        y,
+        order,
+        user_idx,
+        user_val,
+        item_idx,
+        item_val,
+        w0,
+        w,
+        V,
+        lr,
+        reg_w,
+        reg_V,
+        logistic,
+        False,
     )
 
 

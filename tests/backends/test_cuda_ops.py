@@ -79,6 +79,9 @@ def case_contract_names_and_signatures():
     for name in ("sgd_fm_epoch", "sgd_fm_epoch_hogwild"):
         spec = list(inspect.signature(fm_ops.sgd_fm_epoch_numpy).parameters)
         assert list(inspect.signature(getattr(C, name)).parameters) == spec
+    for name in ("sgd_fm_blocks_epoch", "sgd_fm_blocks_epoch_hogwild"):
+        spec = list(inspect.signature(fm_ops.sgd_fm_blocks_epoch_numpy).parameters)
+        assert list(inspect.signature(getattr(C, name)).parameters) == spec
     spec = list(inspect.signature(fm_ops.fm_predict_numpy).parameters)
     assert list(inspect.signature(C.fm_predict).parameters) == spec
 
@@ -241,6 +244,36 @@ def case_sgd_fm_serial_equals_spec():
         )
 
 
+def case_sgd_fm_blocks_serial_equals_spec():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import fm_ops
+
+    r = np.random.default_rng(6)
+    users, items, y, order = _ratings(m=6, n=5, R=40)
+    # user block: user one-hot + 1 feature (0 = padding); item block: item + 2 genres
+    user_idx = np.stack([np.arange(6), 6 + np.arange(6) % 2], 1).astype(np.int32)
+    user_val = np.ones((6, 2), np.float32)
+    user_val[::3, 1] = 0
+    item_idx = np.stack(
+        [8 + np.arange(5), 13 + r.integers(0, 2, 5), 15 + r.integers(0, 2, 5)], 1
+    ).astype(np.int32)
+    item_val = r.uniform(0.5, 1, (5, 3)).astype(np.float32)
+    blocks = (user_idx, user_val, item_idx, item_val)
+    for logistic in (False, True):
+        yy = (y > 3).astype(np.float32) if logistic else y
+        a, b = _fm_params(nf=17), _fm_params(nf=17)
+        args = (0.02, 0.01, 0.01, logistic)
+        la = fm_ops.sgd_fm_blocks_epoch_numpy(
+            users, items, yy, order, *blocks, *a, *args
+        )
+        lb = C.sgd_fm_blocks_epoch(users, items, yy, order, *blocks, *b, *args)
+        np.testing.assert_allclose(lb, la, rtol=1e-5)
+        _close(a, b)
+        c = _fm_params(nf=17)
+        lc = C.sgd_fm_blocks_epoch_hogwild(users, items, yy, order, *blocks, *c, *args)
+        assert np.isfinite(lc) and abs(lc - la) < 0.2 * la
+
+
 def case_sgd_fm_hogwild_trains_like_serial():
     from minirec.backends import cuda_ops as C
     from minirec.backends import fm_ops
@@ -367,6 +400,32 @@ def case_mf_model_backend_cuda_matches_numpy():
     np.testing.assert_allclose(rmse_b, rmse_a, rtol=1e-4)
     c = MF(backend="cuda", hogwild=True, **kw).fit(data)
     np.testing.assert_allclose(c.history_[-1]["train_rmse"], rmse_a[-1], rtol=0.05)
+
+
+def case_als_bpr_models_backend_cuda_match_numpy():
+    from minirec import Interactions
+    from minirec.models import get_model_class
+
+    users, items, ratings, _ = _ratings(m=30, n=40, R=150)
+    data = Interactions.from_arrays(users + 1, items + 1, ratings, duplicates="last")
+    u = data.user_ids[:6]
+    for name, kw in (
+        ("als", {"k": 3, "n_iters": 2}),
+        ("implicit-als", {"k": 3, "n_iters": 2, "solver": "cholesky"}),
+        ("implicit-als", {"k": 3, "n_iters": 2, "solver": "cg"}),
+        ("bpr", {"k": 3, "n_epochs": 2}),
+    ):
+        cls = get_model_class(name)
+        a = cls(backend="numpy", **kw).fit(data)
+        b = cls(backend="cuda", **kw).fit(data)
+        np.testing.assert_allclose(
+            b.score_items(np.arange(6)),
+            a.score_items(np.arange(6)),
+            rtol=1e-3,
+            atol=1e-4,
+            err_msg=f"{name} {kw}",
+        )
+        np.testing.assert_array_equal(b.recommend(u, 3)[0], a.recommend(u, 3)[0])
 
 
 CASES = {
