@@ -375,12 +375,14 @@ def _genre_frame(genres: pd.Series, index: pd.Index) -> pd.DataFrame:
 def _attach(data: Interactions, items: pd.DataFrame | None, users: pd.DataFrame | None):
     """Reindex side tables (indexed by raw id) to the internal order."""
     if items is not None:
+        items = items[~items.index.duplicated()]  # a repeated id: first row wins
         f = items.reindex(data.item_ids)
         for c in f.columns:
             if c.startswith("genre:"):
                 f[c] = f[c].fillna(0).astype(np.uint8)
         data.item_features = f.reset_index(drop=True)
     if users is not None:
+        users = users[~users.index.duplicated()]
         data.user_features = users.reindex(data.user_ids).reset_index(drop=True)
     return data
 

@@ -6,8 +6,8 @@ same user/item in each. The parts are disjoint and together hold every interacti
 (each row of the input lands in exactly one of them).
 
 =====================  ============================================================
-``random_split``       each interaction goes to test with probability-free exact
-                       count ``round(test_fraction * n)``, uniformly at random
+``random_split``       exactly ``round(test_fraction * n)`` interactions, drawn
+                       uniformly at random, go to test
 ``per_user_split``     per user, ``round(test_fraction * n_u)`` of their
                        interactions go to test, keeping at least ``min_train`` in
                        train (users with ``n_u <= min_train`` stay in train only)
