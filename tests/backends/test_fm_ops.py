@@ -1,0 +1,202 @@
+"""FM kernels: NumPy spec vs Numba twin, the O(kn) identity, the gradient, and
+reproducibility (also with NUMBA_DISABLE_JIT=1)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minirec.backends import fm_ops
+
+
+def _problem(seed=0, n=200, n_users=12, n_items=9, k=5):
+    """Random blocks (user: id + 2 one-hot fields; item: id + 3-slot multi-hot)."""
+    r = np.random.default_rng(seed)
+    nf_u = n_users + 2 + 3
+    n_feat = nf_u + n_items + 4
+    uidx = np.stack(
+        [
+            np.arange(n_users),
+            n_users + r.integers(0, 2, n_users),
+            n_users + 2 + r.integers(0, 3, n_users),
+        ],
+        axis=1,
+    ).astype(np.int32)
+    uval = np.ones(uidx.shape, np.float32)
+    iidx = np.zeros((n_items, 4), np.int32)
+    ival = np.zeros((n_items, 4), np.float32)
+    for i in range(n_items):
+        g = r.choice(4, size=r.integers(0, 4), replace=False)
+        iidx[i, 0], ival[i, 0] = nf_u + i, 1.0
+        iidx[i, 1:] = nf_u + n_items  # padding points at a real feature, x = 0
+        iidx[i, 1 : 1 + len(g)] = nf_u + n_items + g
+        ival[i, 1 : 1 + len(g)] = 1.0 / max(len(g), 1)
+    users = r.integers(0, n_users, n).astype(np.int32)
+    items = r.integers(0, n_items, n).astype(np.int32)
+    y = r.integers(1, 6, n).astype(np.float32)
+    params = (
+        np.array([3.0], np.float32),
+        (0.1 * r.standard_normal(n_feat)).astype(np.float32),
+        (0.1 * r.standard_normal((n_feat, k))).astype(np.float32),
+    )
+    order = r.permutation(n).astype(np.int64)
+    return users, items, y, order, (uidx, uval, iidx, ival), params
+
+
+def _rows(users, items, blocks):
+    uidx, uval, iidx, ival = blocks
+    idx = np.concatenate([uidx[users], iidx[items]], axis=1)
+    val = np.concatenate([uval[users], ival[items]], axis=1)
+    return np.ascontiguousarray(idx), np.ascontiguousarray(val)
+
+
+def _copy(params):
+    return tuple(p.copy() for p in params)
+
+
+@pytest.mark.parametrize("logistic", [False, True])
+def test_numpy_and_numba_agree_on_the_same_order(logistic):
+    users, items, y, order, blocks, params = _problem()
+    if logistic:
+        y = (y > 3).astype(np.float32)
+    idx, val = _rows(users, items, blocks)
+    a, b, c, d = (_copy(params) for _ in range(4))
+    la = fm_ops.sgd_fm_epoch_numpy(idx, val, y, order, *a, 0.05, 0.01, 0.02, logistic)
+    lb = fm_ops.sgd_fm_epoch_numba(idx, val, y, order, *b, 0.05, 0.01, 0.02, logistic)
+    lc = fm_ops.sgd_fm_blocks_epoch_numpy(
+        users, items, y, order, *blocks, *c, 0.05, 0.01, 0.02, logistic
+    )
+    ld = fm_ops.sgd_fm_blocks_epoch_numba(
+        users, items, y, order, *blocks, *d, 0.05, 0.01, 0.02, logistic
+    )
+    # the block form makes exactly the same updates as the materialised rows
+    assert la == lc
+    for x, z in zip(a, c):
+        np.testing.assert_array_equal(x, z)
+    assert lb == ld
+    for x, z in zip(b, d):
+        np.testing.assert_array_equal(x, z)
+    # numba vs spec: float32 summation order only
+    np.testing.assert_allclose(lb, la, rtol=1e-4)
+    for x, z in zip(a, b):
+        np.testing.assert_allclose(z, x, rtol=1e-4, atol=1e-5)
+    # and the parameters did move
+    assert not np.allclose(a[2], params[2])
+
+
+def test_padding_slots_are_not_updated():
+    users, items, y, order, blocks, params = _problem()
+    idx, val = _rows(users, items, blocks)
+    p = _copy(params)
+    n_feat = len(p[1])
+    used = np.zeros(n_feat, bool)
+    used[idx[val != 0]] = True
+    fm_ops.sgd_fm_epoch_numba(idx, val, y, order, *p, 0.05, 0.1, 0.1, False)
+    np.testing.assert_array_equal(p[2][~used], params[2][~used])
+    assert not np.allclose(p[2][used], params[2][used])
+
+
+def test_serial_numba_is_bitwise_reproducible():
+    users, items, y, order, blocks, params = _problem(seed=3)
+    a, b = _copy(params), _copy(params)
+    la = fm_ops.sgd_fm_blocks_epoch_numba(
+        users, items, y, order, *blocks, *a, 0.05, 0.01, 0.02, False
+    )
+    lb = fm_ops.sgd_fm_blocks_epoch_numba(
+        users, items, y, order, *blocks, *b, 0.05, 0.01, 0.02, False
+    )
+    assert la == lb
+    for x, z in zip(a, b):
+        np.testing.assert_array_equal(x, z)
+
+
+def _pairwise_brute(idx, val, w0, w, V):
+    """ŷ by the O(k n²) definition Σ_{i<j} <v_i, v_j> x_i x_j (float64)."""
+    out = np.empty(len(idx))
+    for r in range(len(idx)):
+        x = np.zeros(len(w))
+        np.add.at(x, idx[r], val[r])
+        nz = np.flatnonzero(x)
+        s = w0[0] + w[nz] @ x[nz]
+        for a in range(len(nz)):
+            for b in range(a + 1, len(nz)):
+                s += (V[nz[a]].astype(np.float64) @ V[nz[b]]) * x[nz[a]] * x[nz[b]]
+        out[r] = s
+    return out
+
+
+def test_predict_matches_the_pairwise_definition():
+    users, items, y, order, blocks, params = _problem(seed=1, n=50)
+    idx, val = _rows(users, items, blocks)
+    want = _pairwise_brute(idx, val, *params)
+    np.testing.assert_allclose(
+        fm_ops.fm_predict_numpy(idx, val, *params), want, rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        fm_ops.fm_predict_numba(idx, val, *params), want, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_one_step_follows_the_finite_difference_gradient():
+    """With reg = 0 one SGD step on one row moves V by -lr·g·∂ŷ/∂V, and ∂ŷ/∂V
+    (x_i s_f - v_if x_i²) matches central differences of the predictor."""
+    users, items, y, order, blocks, params = _problem(seed=2, n=1)
+    idx, val = _rows(users, items, blocks)
+    w0, w, V = (p.astype(np.float64) for p in params)
+    y_hat = fm_ops.fm_predict_numpy(idx, val, w0, w, V)[0].astype(np.float64)
+    eps = 1e-6
+    num = np.zeros_like(V)
+    for j in np.unique(idx[0][val[0] != 0]):
+        for f in range(V.shape[1]):
+            Vp, Vm = V.copy(), V.copy()
+            Vp[j, f] += eps
+            Vm[j, f] -= eps
+            hi = _pairwise_brute(idx, val, w0, w, Vp)[0]
+            lo = _pairwise_brute(idx, val, w0, w, Vm)[0]
+            num[j, f] = (hi - lo) / (2 * eps)
+    lr = 1e-3
+    Vs = V.copy()
+    fm_ops.sgd_fm_epoch_numpy(
+        idx, val, y, np.array([0]), w0.copy(), w.copy(), Vs, lr, 0.0, 0.0, False
+    )
+    g = y_hat - y[0]
+    np.testing.assert_allclose((V - Vs) / (lr * g), num, rtol=1e-4, atol=1e-6)
+
+
+def test_kernels_run_without_jit(tmp_path):
+    """NUMBA_DISABLE_JIT=1 turns the Numba twins into plain Python: same results."""
+    code = textwrap.dedent(
+        """
+        import numpy as np, sys
+        sys.path.insert(0, HERE)
+        from test_fm_ops import _problem, _rows, _copy
+        from minirec.backends import fm_ops
+        users, items, y, order, blocks, params = _problem(n=60)
+        idx, val = _rows(users, items, blocks)
+        a, b = _copy(params), _copy(params)
+        la = fm_ops.sgd_fm_epoch_numpy(idx, val, y, order, *a, .05, .01, .02, False)
+        lb = fm_ops.sgd_fm_blocks_epoch_numba(users, items, y, order, *blocks, *b,
+                                              .05, .01, .02, False)
+        assert abs(la - lb) < 1e-3 * abs(la), (la, lb)
+        np.testing.assert_allclose(b[2], a[2], rtol=1e-4, atol=1e-5)
+        p = fm_ops.fm_predict_numba(idx, val, *a)
+        np.testing.assert_allclose(p, fm_ops.fm_predict_numpy(idx, val, *a), rtol=1e-5)
+        print("ok")
+        """
+    ).replace("HERE", repr(str(Path(__file__).parent)))
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
