@@ -187,9 +187,10 @@ def case_bpr_hogwild_trains_like_serial():
     for _ in range(8):
         neg = rng.integers(0, 9, len(users)).astype(np.int32)
         la.append(N.bpr_epoch(users, pos, neg, a[0], a[1], a[3], 0.1, 0.01, 0.01))
-        lb.append(
-            C.bpr_epoch_hogwild(users, pos, neg, b[0], b[1], b[3], 0.1, 0.01, 0.01)
-        )
+        with C.launch_config(threads_per_block=8, max_threads=16):  # as on the GPU
+            lb.append(
+                C.bpr_epoch_hogwild(users, pos, neg, b[0], b[1], b[3], 0.1, 0.01, 0.01)
+            )
     assert lb[-1] < lb[0]
     np.testing.assert_allclose(lb[-1], la[-1], rtol=0.05)
 
@@ -287,9 +288,10 @@ def case_sgd_fm_hogwild_trains_like_serial():
         la.append(
             fm_ops.sgd_fm_epoch_numpy(idx, val, y, order, *a, 0.02, 0.01, 0.01, False)
         )
-        lb.append(
-            C.sgd_fm_epoch_hogwild(idx, val, y, order, *b, 0.02, 0.01, 0.01, False)
-        )
+        with C.launch_config(threads_per_block=8, max_threads=16):  # as on the GPU
+            lb.append(
+                C.sgd_fm_epoch_hogwild(idx, val, y, order, *b, 0.02, 0.01, 0.01, False)
+            )
     assert lb[-1] < 0.6 * lb[0]
     np.testing.assert_allclose(lb[-1], la[-1], rtol=0.05)
     # w0 is updated atomically: no update of it is lost to the race
@@ -398,7 +400,10 @@ def case_mf_model_backend_cuda_matches_numpy():
     rmse_a = [h["train_rmse"] for h in a.history_]
     rmse_b = [h["train_rmse"] for h in b.history_]
     np.testing.assert_allclose(rmse_b, rmse_a, rtol=1e-4)
-    c = MF(backend="cuda", hogwild=True, **kw).fit(data)
+    from minirec.backends import cuda_ops as C
+
+    with C.launch_config(threads_per_block=8, max_threads=16):  # as on the GPU
+        c = MF(backend="cuda", hogwild=True, **kw).fit(data)
     np.testing.assert_allclose(c.history_[-1]["train_rmse"], rmse_a[-1], rtol=0.05)
 
 
