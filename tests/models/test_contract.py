@@ -15,6 +15,12 @@ from minirec.models import REGISTRY, available_models, get_model_class
 
 # name -> constructor kwargs for a fast fit on the tiny data (one line each, please)
 FAST_PARAMS: dict[str, dict] = {
+    "gmf": {"k": 8, "n_epochs": 3, "batch_size": 64, "lr": 0.01},
+    "ncf-mlp": {"layers": (16, 8), "n_epochs": 3, "batch_size": 64, "lr": 0.01},
+    "neumf": {"k": 8, "layers": (16, 8), "pretrain_epochs": 2, "n_epochs": 1},
+    "deepfm": {"k": 4, "hidden": (8,), "threshold": 3.5, "n_epochs": 2},
+    "convncf": {"k": 4, "channels": 4, "n_epochs": 1, "batch_size": 64},
+    "autorec": {"hidden": 8, "n_epochs": 5, "batch_size": 8, "lr": 0.01},
     "mean": {},
     "baseline": {},
     "popularity": {},

@@ -1,0 +1,388 @@
+"""The shared mini-batch training loop of the neural models (NCF, DeepFM, ConvNCF,
+AutoRec), and their common estimator plumbing.
+
+One epoch (:func:`train_loop`)::
+
+    examples = make_epoch(epoch, rng)        # fresh negatives, shuffled (drawn here,
+                                             # outside the step, so runs are seeded)
+    for batch in slices of batch_size:
+        loss = step(batch)                   # forward, backward, optimizer step
+        stop with TrainingDivergedError if loss is NaN/inf (with advice)
+    scheduler.step(); check the parameters are finite
+    if a validation callback is given: score = valid(); keep the best parameters,
+    stop after `patience` epochs without improvement, restore the best at the end.
+
+Negative sampling (:func:`pointwise_epoch`, :func:`pairwise_epoch`): for every
+training positive (u, i), `n_neg` items u never interacted with are drawn uniformly
+each epoch (:func:`minirec.data.sampling.sample_negatives`), as in NCF (He et al.
+2017, §4.1: "4 negatives per positive", re-sampled every iteration).
+
+:class:`NeuralRecommender` is the base class of the autograd models: it holds an
+``nn.Module`` in ``self.net_``, scores users in chunks under ``no_grad``, and saves /
+loads the module's ``state_dict`` in the model file (the module is rebuilt from the
+hyperparameters and the fitted sizes, never unpickled).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._utils import as_rng, check_positive_int, progress
+from ..autograd import RowGrad, no_grad
+from ..data.interactions import Interactions
+from ..data.sampling import sample_negatives
+from ..errors import DataError, TrainingDivergedError
+from ..nn import Module
+from ..optim import SGD, Adagrad, Adam, ExponentialLR, StepLR
+from .base import Recommender
+
+__all__ = [
+    "NeuralRecommender",
+    "check_batch_size",
+    "check_n_neg",
+    "make_optimizer",
+    "make_scheduler",
+    "pairwise_epoch",
+    "pointwise_epoch",
+    "NegativeSampler",
+    "train_loop",
+]
+
+OPTIMIZERS = ("adam", "sgd", "adagrad")
+SCHEDULES = ("none", "exp", "step")
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """`batch_size` as int, or a ValueError that says what to pass."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise ValueError(f"batch_size={batch_size!r}: must be a positive integer")
+    if batch_size <= 0:
+        raise ValueError(
+            f"batch_size={batch_size!r}: must be a positive integer (e.g. 256 as in "
+            "the NCF paper, or 1024-2048 for speed on a CPU)"
+        )
+    return int(batch_size)
+
+
+def check_n_neg(data: Interactions, n_neg: int, model: str) -> int:
+    """Check every user has at least `n_neg` items it has not interacted with."""
+    n_neg = check_positive_int("n_neg", n_neg)
+    seen = data.by_user.lengths()
+    # unique items per user (event logs may repeat an item)
+    avail = data.n_items - seen
+    k = int(np.argmin(avail))
+    if avail[k] < n_neg:
+        raise DataError(
+            f"{model}: n_neg={n_neg} negatives per positive requested, but user "
+            f"{data.user_ids[k]!r} has only {int(avail[k])} items it has not "
+            f"interacted with (of {data.n_items:,}); lower n_neg to at most "
+            f"{int(avail[k])} or drop users who have seen almost every item"
+        )
+    return n_neg
+
+
+def make_optimizer(
+    name: str, params: list, lr: float, weight_decay: float = 0.0, lazy: bool = True
+):
+    """``"adam"`` (lazy on sparse embedding grads), ``"sgd"`` or ``"adagrad"``."""
+    if name == "adam":
+        return Adam(params, lr=lr, weight_decay=weight_decay, lazy=lazy)
+    if name == "sgd":
+        return SGD(params, lr=lr, weight_decay=weight_decay)
+    if name == "adagrad":
+        return Adagrad(params, lr=lr)
+    raise ValueError(f"optimizer={name!r}: choose one of {OPTIMIZERS}")
+
+
+def make_scheduler(name: str, opt, gamma: float, step_size: int = 1):
+    """``"none"``, ``"exp"`` (lr × gamma^epoch) or ``"step"`` (× gamma every
+    `step_size` epochs); stepped once per epoch."""
+    if name == "none":
+        return None
+    if name == "exp":
+        return ExponentialLR(opt, gamma)
+    if name == "step":
+        return StepLR(opt, step_size, gamma)
+    raise ValueError(f"lr_schedule={name!r}: choose one of {SCHEDULES}")
+
+
+# ------------------------------------------------------------------ sampling
+class NegativeSampler:
+    """Uniform negatives for the positives of `data`, as NCF's sampler: for each
+    positive draw j uniformly and redraw while (u, j) is a training pair. Items may
+    repeat within a row (NCF's sampler allows it). A bitmap of the training pairs
+    (n_users × n_items bits as bytes) makes one round a vectorized lookup; users
+    who have seen nearly everything fall back to an exact draw from their unseen
+    items. ``check_n_neg`` has already made sure every user has unseen items."""
+
+    def __init__(self, data: Interactions):
+        self.n_items = data.n_items
+        self.data = data
+        cells = data.n_users * data.n_items
+        self.bitmap = None
+        if cells <= 200_000_000:
+            self.bitmap = np.zeros(cells, dtype=bool)
+            self.bitmap[data.users.astype(np.int64) * data.n_items + data.items] = True
+
+    def __call__(self, users: np.ndarray, n: int, rng) -> np.ndarray:
+        if self.bitmap is None:
+            return sample_negatives(self.data, users, n, seed=rng, unique=False)
+        u = np.repeat(users.astype(np.int64), n)
+        j = rng.integers(0, self.n_items, size=len(u))
+        todo = np.flatnonzero(self.bitmap[u * self.n_items + j])
+        for _ in range(50):
+            if len(todo) == 0:
+                break
+            j[todo] = rng.integers(0, self.n_items, size=len(todo))
+            todo = todo[self.bitmap[u[todo] * self.n_items + j[todo]]]
+        for k in todo:  # a user with almost every item seen: exact draw
+            row = self.bitmap[u[k] * self.n_items : (u[k] + 1) * self.n_items]
+            j[k] = rng.choice(np.flatnonzero(~row))
+        return j.reshape(len(users), n).astype(np.int32)
+
+
+def pointwise_epoch(
+    data: Interactions, n_neg: int, rng: np.random.Generator, sampler=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(users, items, labels) of one epoch: every positive with label 1 and `n_neg`
+    fresh uniform negatives per positive with label 0, shuffled."""
+    u, i = data.users, data.items
+    sampler = sampler or NegativeSampler(data)
+    neg = sampler(u, n_neg, rng)
+    users = np.concatenate([u, np.repeat(u, n_neg)]).astype(np.int32)
+    items = np.concatenate([i, neg.ravel()]).astype(np.int32)
+    labels = np.zeros(len(users), dtype=np.float32)
+    labels[: len(u)] = 1.0
+    perm = rng.permutation(len(users))
+    return users[perm], items[perm], labels[perm]
+
+
+def pairwise_epoch(
+    data: Interactions, rng: np.random.Generator, sampler=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(users, positives, negatives) triples for BPR: one fresh negative per
+    positive, shuffled."""
+    neg = (sampler or NegativeSampler(data))(data.users, 1, rng)[:, 0]
+    perm = rng.permutation(len(data))
+    return (
+        data.users[perm].astype(np.int32),
+        data.items[perm].astype(np.int32),
+        neg[perm].astype(np.int32),
+    )
+
+
+# ------------------------------------------------------------------ the loop
+def _finite(net: Module) -> str | None:
+    for name, p in net.named_parameters():
+        if not np.all(np.isfinite(p.data)):
+            return name
+    return None
+
+
+def train_loop(
+    *,
+    model: str,
+    net: Module,
+    opt,
+    n_epochs: int,
+    batch_size: int,
+    make_epoch: Callable[[int, np.random.Generator], Sequence[np.ndarray]],
+    step: Callable[[tuple], float],
+    rng: np.random.Generator,
+    scheduler=None,
+    valid: Callable[[], float] | None = None,
+    patience: int = 3,
+    advice: str = "lower lr (e.g. by 10x) or raise reg",
+    verbose: bool = False,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """Run mini-batch training; returns the history (one dict per epoch).
+
+    `step(batch)` gets a tuple of array slices and returns the batch loss (float).
+    `valid()` returns a score where higher is better (e.g. HR@10 on held-out
+    users); with it the best epoch's parameters are kept and training stops after
+    `patience` epochs without improvement. Raises TrainingDivergedError (naming the
+    epoch, batch and what to change) when the loss or a parameter is NaN/inf.
+    """
+    history: list[dict] = []
+    best, best_state, bad = -math.inf, None, 0
+    for epoch in progress(range(1, n_epochs + 1), desc=model, unit="epoch"):
+        t0 = time.perf_counter()
+        arrays = make_epoch(epoch, rng)
+        n = len(arrays[0])
+        total, count = 0.0, 0
+        for b, s in enumerate(range(0, n, batch_size)):
+            batch = tuple(a[s : s + batch_size] for a in arrays)
+            loss = step(batch)
+            if not math.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"{model}: training diverged at epoch {epoch}, batch {b} (loss = "
+                    f"{loss}); {advice} (lr was {opt.lr:g})."
+                )
+            m = len(batch[0])
+            total += loss * m
+            count += m
+        bad_param = _finite(net)
+        if bad_param is not None:
+            raise TrainingDivergedError(
+                f"{model}: parameter {bad_param} became NaN/inf at epoch {epoch}; "
+                f"{advice} (lr was {opt.lr:g})."
+            )
+        rec = {
+            "epoch": epoch,
+            "loss": total / max(count, 1),
+            "lr": opt.lr,
+            "seconds": time.perf_counter() - t0,
+        }
+        if scheduler is not None:
+            scheduler.step()
+        if valid is not None:
+            score = float(valid())
+            rec["valid"] = score
+            if score > best + 1e-9:
+                best, bad = score, 0
+                best_state = net.state_dict()
+                rec["best"] = True
+            else:
+                bad += 1
+        history.append(rec)
+        if on_epoch is not None:
+            on_epoch(epoch, rec)
+        if verbose:
+            print(
+                f"{model} " + ", ".join(f"{k}={v:.5g}" for k, v in rec.items()),
+                flush=True,
+            )
+        if valid is not None and bad >= patience:
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    return history
+
+
+def grad_norm(net: Module) -> float:
+    """Joint L2 norm of the current gradients (dense or sparse)."""
+    total = 0.0
+    for p in net.parameters():
+        g = p.grad
+        if g is None:
+            continue
+        g = g.values if isinstance(g, RowGrad) else g
+        total += float((g * g).sum())
+    return math.sqrt(total)
+
+
+# ------------------------------------------------------------------ the base class
+class NeuralRecommender(Recommender):
+    """Base of the autograd models: ``self.net_`` is an ``nn.Module`` whose
+    ``forward(u, i)`` returns one score per (internal user, internal item) pair.
+
+    Subclasses implement ``_build(n_users, n_items, rng) -> Module`` and ``_fit``;
+    this class gives scoring in chunks, ``fit(data, valid=...)``, save/load.
+    """
+
+    #: pairs scored per forward pass when ranking all items
+    score_chunk: int = 1 << 16
+
+    def fit(
+        self, data: Interactions, valid: Any = None, on_epoch: Any = None
+    ) -> NeuralRecommender:
+        """Learn from `data`.
+
+        Parameters
+        ----------
+        data : Interactions
+        valid : tuple (users, pos_items, neg_items), optional
+            Internal indices of validation cases (one positive against sampled
+            negatives each); with it HR@10 on them is measured after every epoch,
+            the best epoch is kept and training stops after ``patience`` epochs
+            without improvement.
+        on_epoch : callable, optional
+            ``on_epoch(model, epoch, record)`` after every epoch (for logging, e.g.
+            test metrics per epoch; it does not select anything).
+        """
+        self._valid, self._on_epoch = valid, on_epoch
+        try:
+            return super().fit(data)
+        finally:
+            self._valid, self._on_epoch = None, None
+
+    def _epoch_hook(self):
+        cb = getattr(self, "_on_epoch", None)
+        if cb is None:
+            return None
+        return lambda epoch, rec: cb(self, epoch, rec)
+
+    def _valid_fn(self) -> Callable[[], float] | None:
+        v = getattr(self, "_valid", None)
+        if v is None:
+            return None
+        u, p, neg = (np.asarray(a) for a in v)
+        if neg.ndim != 2 or len(u) != len(p) or len(neg) != len(u):
+            raise ValueError(
+                "valid must be (users (n,), pos_items (n,), neg_items (n, m)) of "
+                f"internal indices, got shapes {u.shape}, {p.shape}, {neg.shape}"
+            )
+
+        def hr10() -> float:
+            pos_s = self.predict_pairs(u, p)
+            neg_s = self.predict_pairs(np.repeat(u, neg.shape[1]), neg.ravel())
+            neg_s = neg_s.reshape(neg.shape)
+            rank = (neg_s >= pos_s[:, None]).sum(axis=1)
+            return float((rank < 10).mean())
+
+        return hr10
+
+    def _build(self, n_users: int, n_items: int, rng) -> Module:
+        raise NotImplementedError
+
+    def _forward_scores(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """Scores of pairs in chunks, eval mode, no graph."""
+        self.net_.eval()
+        out = np.empty(len(u), dtype=np.float32)
+        with no_grad():
+            for s in range(0, len(u), self.score_chunk):
+                out[s : s + self.score_chunk] = self.net_(
+                    u[s : s + self.score_chunk], i[s : s + self.score_chunk]
+                ).numpy()
+        self.net_.train()
+        return out
+
+    def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return self._forward_scores(u, i)
+
+    def _score(self, u: np.ndarray) -> np.ndarray:
+        n_items = self.n_items
+        items = np.arange(n_items, dtype=np.int64)
+        out = np.empty((len(u), n_items), dtype=np.float32)
+        per = max(1, self.score_chunk // n_items)  # users per forward pass
+        for s in range(0, len(u), per):
+            uu = u[s : s + per]
+            out[s : s + per] = self._forward_scores(
+                np.repeat(uu, n_items), np.tile(items, len(uu))
+            ).reshape(len(uu), n_items)
+        return out
+
+    def _state(self) -> dict:
+        return {f"net/{k}": v for k, v in self.net_.state_dict().items()}
+
+    def _set_state(self, s: dict) -> None:
+        self.net_ = self._build(len(self.user_ids_), len(self.item_ids_), 0)
+        self.net_.load_state_dict(
+            {k[len("net/") :]: v for k, v in s.items() if k.startswith("net/")}
+        )
+
+
+def batches(n: int, size: int) -> Iterator[slice]:
+    """Slices of ``range(n)`` of length `size` (the last may be shorter)."""
+    for s in range(0, n, size):
+        yield slice(s, s + size)
+
+
+def seeded(seed: int) -> np.random.Generator:
+    return as_rng(seed)

@@ -1,0 +1,226 @@
+r"""ConvNCF: a CNN over the outer product of user and item embeddings, trained with a
+pairwise ranking loss (He et al., IJCAI 2018; doc 000 §3.2).
+
+Interaction map, then a tower of 2x2 / stride-2 convolutions that halves the map at
+each layer, max pooling over what is left, and a fully connected output::
+
+    E = p_u ⊗ q_i = p_u q_iᵀ ∈ R^{k×k}                 (one input channel)
+    E⁽ˡ⁺¹⁾ = ReLU(conv_{2×2, stride 2}(E⁽ˡ⁾) + b⁽ˡ⁾)   k×k → k/2 × k/2 → … → 2×2
+    g = maxpool_{2×2}(E⁽ᴸ⁾) ∈ R^C;  ŷ_ui = wᵀ dropout(g) + b
+
+Loss — BPR over triples (u, i, j), i a positive of u and j a sampled item u has not
+interacted with (one fresh j per positive each epoch), with L2 on the embedding rows
+and dropout before the output layer::
+
+    L = mean −log σ(ŷ_ui − ŷ_uj) + reg/2 (‖p_u‖² + ‖q_i‖² + ‖q_j‖²) / B
+
+Gradients by the autograd (conv2d / max_pool2d backward); Adam. The paper starts
+from MF-BPR embeddings: ``fit(data, init_from=model)`` copies P and Q from a trained
+GMF (or any model whose net has P and Q embedding tables of the same size).
+
+Cost per epoch O(|R| · C · (k² + C k²/4 · 4/3)) ≈ O(|R| C² k²) — by far the most
+expensive model here; scoring all items of a user costs n_items forward passes.
+
+Paper: X. He, X. Du, X. Wang, F. Tian, J. Tang, T.-S. Chua, "Outer Product-based
+Neural Collaborative Filtering", IJCAI 2018 (k = 64, 6 conv layers of 32 channels).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
+from ..autograd import Tensor
+from ..autograd import ops as F
+from ..data.interactions import Interactions
+from ..nn import Dropout, Embedding, Linear, Module, losses
+from ._train import (
+    NegativeSampler,
+    NeuralRecommender,
+    check_batch_size,
+    check_n_neg,
+    make_optimizer,
+    pairwise_epoch,
+    train_loop,
+)
+
+__all__ = ["ConvNCF", "ConvNCFNet"]
+
+
+class PatchConv(Module):
+    """A 2x2 / stride-2 convolution on channels-last maps (N, H, W, C_in) ->
+    (N, H/2, W/2, C_out). Windows do not overlap, so it is one matrix product on the
+    reshaped map (no im2col copies, no per-offset backward loop): the same result as
+    ``F.conv2d`` with weight ``W.reshape(2, 2, C_in, C_out).transpose(3, 2, 0, 1)``
+    (a test checks it), several times faster on a CPU."""
+
+    def __init__(self, c_in: int, c_out: int, rng=None):
+        self.lin = Linear(4 * c_in, c_out, init="he", rng=rng)  # rows: (di, dj, c)
+
+    def forward(self, x: Tensor) -> Tensor:
+        N, H, W, C = x.shape
+        if H % 2 or W % 2:
+            raise ValueError(f"PatchConv: map {H}x{W} must have even sides")
+        t = F.reshape(x, (N, H // 2, 2, W // 2, 2, C))
+        t = F.transpose(t, (0, 1, 3, 2, 4, 5))  # (N, H/2, W/2, 2, 2, C)
+        t = F.reshape(t, (N, H // 2, W // 2, 4 * C))
+        return self.lin(t)
+
+    def conv2d_weight(self) -> np.ndarray:
+        """The equivalent ``F.conv2d`` weight (C_out, C_in, 2, 2)."""
+        c_out = self.lin.W.shape[1]
+        return self.lin.W.data.reshape(2, 2, -1, c_out).transpose(3, 2, 0, 1)
+
+
+class ConvNCFNet(Module):
+    """Scores (u, i) pairs through the outer-product CNN (see the module doc)."""
+
+    def __init__(self, n_users, n_items, k, channels, dropout, rng):
+        rng = as_rng(rng)
+        self.P = Embedding(n_users, k, std=0.1, sparse=True, rng=rng)
+        self.Q = Embedding(n_items, k, std=0.1, sparse=True, rng=rng)
+        n_conv = int(math.log2(k)) - 1  # k → 2
+        convs, c_in = [], 1
+        for _ in range(n_conv):
+            convs.append(PatchConv(c_in, channels, rng=rng))
+            c_in = channels
+        self.convs = convs
+        self.drop = Dropout(dropout, rng=rng)
+        self.fc = Linear(channels, 1, rng=rng)
+
+    def interaction_map(self, u, i) -> Tensor:
+        """E = p_u ⊗ q_i, shape (B, k, k, 1) (channels last)."""
+        E = F.outer(self.P(u), self.Q(i))
+        return F.reshape(E, (*E.shape, 1))
+
+    def forward(self, u, i) -> Tensor:
+        x = self.interaction_map(u, i)
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        g = F.max(x, axis=(1, 2))  # 2x2 max pooling -> (B, C)
+        return F.reshape(self.fc(self.drop(g)), (-1,))
+
+
+class ConvNCF(NeuralRecommender):
+    """Outer-product CNN recommender with BPR loss.
+
+    Parameters
+    ----------
+    k : int
+        Embedding size, a power of two >= 4 (the map is k × k).
+    channels : int
+        Feature maps per conv layer (paper: 32).
+    dropout : float
+        Dropout before the output layer.
+    reg : float
+        L2 on the embedding rows of each batch.
+    lr, n_epochs, batch_size : float, int, int
+        Adam learning rate, epochs, triples per batch.
+    sample_fraction : float
+        Share of the positives (drawn afresh each epoch) an epoch visits; < 1 makes
+        CPU runs affordable (an "epoch" is then a partial pass).
+    seed, verbose : int, bool
+    """
+
+    name = "convncf"
+    predicts_ratings = False
+    score_chunk = 1 << 13
+
+    def __init__(
+        self,
+        k: int = 32,
+        channels: int = 16,
+        dropout: float = 0.0,
+        reg: float = 0.0,
+        lr: float = 0.002,
+        n_epochs: int = 5,
+        batch_size: int = 512,
+        sample_fraction: float = 1.0,
+        seed: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        self.k = check_positive_int("k", k)
+        if self.k < 4 or self.k & (self.k - 1):
+            raise ValueError(f"k={k!r}: must be a power of two >= 4 (the map is k x k)")
+        self.channels = check_positive_int("channels", channels)
+        self.dropout = check_nonnegative("dropout", dropout)
+        if self.dropout >= 1:
+            raise ValueError(f"dropout={dropout!r}: must be in [0, 1)")
+        self.reg = check_nonnegative("reg", reg)
+        self.lr = check_positive("lr", lr)
+        self.n_epochs = check_positive_int("n_epochs", n_epochs)
+        self.batch_size = check_batch_size(batch_size)
+        self.sample_fraction = check_positive("sample_fraction", sample_fraction)
+        if self.sample_fraction > 1:
+            raise ValueError(f"sample_fraction={sample_fraction!r}: must be in (0, 1]")
+        self.seed = int(seed)
+        self.verbose = bool(verbose)
+
+    def _build(self, n_users, n_items, rng) -> Module:
+        return ConvNCFNet(n_users, n_items, self.k, self.channels, self.dropout, rng)
+
+    def fit(self, data: Interactions, valid=None, on_epoch=None, init_from=None):
+        """As :meth:`NeuralRecommender.fit`; `init_from` is a trained model whose
+        ``net_`` has P and Q embedding tables of this shape (e.g. a GMF with the
+        same k) to start from, as the paper starts from MF-BPR."""
+        self._init_from = init_from
+        try:
+            return super().fit(data, valid=valid, on_epoch=on_epoch)
+        finally:
+            self._init_from = None
+
+    def _fit(self, data: Interactions) -> None:
+        check_n_neg(data, 1, "ConvNCF")
+        rng = as_rng(self.seed)
+        self.net_ = net = self._build(data.n_users, data.n_items, rng)
+        src = getattr(self, "_init_from", None)
+        if src is not None:
+            sp, sq = src.net_.P.W.data, src.net_.Q.W.data
+            if sp.shape != net.P.W.shape or sq.shape != net.Q.W.shape:
+                raise ValueError(
+                    f"init_from: embedding shapes {sp.shape}, {sq.shape} differ from "
+                    f"ConvNCF's {net.P.W.shape}, {net.Q.W.shape}; train it on the "
+                    "same data with the same k"
+                )
+            net.P.W.data[...] = sp
+            net.Q.W.data[...] = sq
+        opt = make_optimizer("adam", net.parameters(), self.lr)
+        sampler = NegativeSampler(data)
+
+        def step(batch) -> float:
+            u, i, j = batch
+            B = len(u)
+            s = net(np.concatenate([u, u]), np.concatenate([i, j]))
+            loss = losses.bpr(s[:B], s[B:])
+            if self.reg:
+                terms = [net.P(u), net.Q(i), net.Q(j)]
+                loss = loss + losses.l2_penalty(terms, self.reg / B)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        self.history_ = train_loop(
+            model="ConvNCF",
+            net=net,
+            opt=opt,
+            n_epochs=self.n_epochs,
+            batch_size=self.batch_size,
+            make_epoch=lambda e, r: self._epoch(data, r, sampler),
+            step=step,
+            rng=rng,
+            valid=self._valid_fn(),
+            advice="lower lr (e.g. 1e-4) or raise reg",
+            verbose=self.verbose,
+            on_epoch=self._epoch_hook(),
+        )
+
+    def _epoch(self, data, rng, sampler):
+        u, i, j = pairwise_epoch(data, rng, sampler)  # already shuffled
+        n = max(1, int(round(self.sample_fraction * len(u))))
+        return u[:n], i[:n], j[:n]
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.net_.Q.W.data
