@@ -313,10 +313,33 @@ def read_ratings_file(
     )
 
 
+_DENSE_IDS = 50_000_000  # id ranges up to this use a lookup table, not a sort
+_DENSE_CELLS = 256_000_000  # n_users * n_items up to which a bitmap finds repeats
+
+
+def _int_codes(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct ids, code of each entry) for integer ids, in O(n) when the
+    id range is small (MovieLens ids are), else with np.unique."""
+    lo, hi = int(raw.min()), int(raw.max())
+    if hi - lo > _DENSE_IDS:
+        cat, codes = np.unique(raw, return_inverse=True)
+        return cat, codes.astype(np.int32)
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[raw - lo] = True
+    lut = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present) + lo, lut[raw - lo].astype(np.int32)
+
+
 def _check_duplicates(cols: dict, lines: np.ndarray, path: Path) -> None:
     u, i = cols["user"], cols["item"]
-    i0 = i - i.min()
-    key = (u - u.min()) * (int(i0.max()) + 1) + i0
+    ucat, uc = _int_codes(u)
+    icat, ic = _int_codes(i)
+    key = uc.astype(np.int64) * len(icat) + ic
+    if len(ucat) * len(icat) <= _DENSE_CELLS:  # fast test: any repeat at all?
+        mark = np.zeros(len(ucat) * len(icat), dtype=bool)
+        mark[key] = True
+        if int(np.count_nonzero(mark)) == len(key):
+            return
     order = np.argsort(key, kind="stable")
     ks = key[order]
     d = np.flatnonzero(ks[1:] == ks[:-1])
@@ -337,16 +360,29 @@ def _interactions(
         raise ValueError(
             f"duplicates={duplicates!r}; choose one of {', '.join(DUPLICATE_POLICIES)}"
         )
+    if duplicates not in ("error", "keep"):
+        return Interactions.from_arrays(
+            cols["user"],
+            cols["item"],
+            cols["rating"],
+            cols.get("timestamp"),
+            duplicates=duplicates,
+            name=name,
+            source=str(path),
+        )
     if duplicates == "error":
         _check_duplicates(cols, lines, path)
-    return Interactions.from_arrays(
-        cols["user"],
-        cols["item"],
+    # ids and ratings were checked line by line in read_table: build directly
+    ucat, uc = _int_codes(cols["user"])
+    icat, ic = _int_codes(cols["item"])
+    return Interactions(
+        uc,
+        ic,
         cols["rating"],
         cols.get("timestamp"),
-        duplicates="keep" if duplicates == "error" else duplicates,
+        user_ids=ucat,
+        item_ids=icat,
         name=name,
-        source=str(path),
     )
 
 
