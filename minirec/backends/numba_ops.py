@@ -32,7 +32,9 @@ __all__ = [
     "topk_rows",
 ]
 
-_JIT = {"cache": True, "nogil": True, "fastmath": True}
+# error_model="numpy": x / 0 gives inf/nan (caught by the models' divergence checks)
+# instead of raising ZeroDivisionError from inside a kernel
+_JIT = {"cache": True, "nogil": True, "fastmath": True, "error_model": "numpy"}
 
 
 # ----------------------------------------------------------------------------- SGD MF
