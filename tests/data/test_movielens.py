@@ -232,3 +232,19 @@ def test_tab_file_where_colons_expected(tmp_path):
     d = write_ml1m(tmp_path, "1\t10\t5\t100\n")
     with pytest.raises(DataError, match=r"line 1: .*looks separated by tabs"):
         load_movielens("ml-1m", path=d)
+
+
+def test_sparse_id_ranges_and_no_bitmap(tmp_path, monkeypatch):
+    from minirec.data import movielens
+
+    big = 10**12  # id range too wide for the lookup table: np.unique path
+    d = write_ml100k(tmp_path, f"1\t{big}\t5\t10\n{big}\t2\t3\t20\n1\t2\t4\t30\n")
+    data = load_movielens("ml-100k", path=d)
+    np.testing.assert_array_equal(data.user_ids, [1, big])
+    np.testing.assert_array_equal(data.item_ids, [2, big])
+    assert data.item_ids[data.items].tolist() == [big, 2, 2]
+    monkeypatch.setattr(movielens, "_DENSE_CELLS", 0)  # sort-based repeat test
+    assert len(load_movielens("ml-100k", path=d)) == 3
+    write_ml100k(tmp_path, "1\t1\t5\t10\n1\t1\t3\t20\n")
+    with pytest.raises(DataError, match="lines 1 and 2"):
+        load_movielens("ml-100k", path=d)
