@@ -141,7 +141,10 @@ def find_dataset(
         Overrides $MINIREC_CACHE / ~/.cache/minirec.
     """
     if path is not None:
-        for _, p in _candidates(name, path, cache_dir)[:2]:
+        first_two = _candidates(name, path, cache_dir)[:2]
+        if name not in MOVIELENS:  # any folder qualifies: prefer <path>/<name>
+            first_two = first_two[::-1]
+        for _, p in first_two:
             if _looks_like(p, name):
                 return p
         raise DataNotFoundError(

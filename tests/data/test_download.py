@@ -164,3 +164,11 @@ def test_resolution_order(tmp_path, monkeypatch):
     rows = {r["name"]: r for r in datasets()}
     assert rows["synthetic"]["found"] and not rows["ml-1m"]["found"]
     assert np.all([set(r) == {"name", "found", "where", "kind"} for r in rows.values()])
+
+
+def test_explicit_path_for_other_datasets(tmp_path):
+    (tmp_path / "sasrec").mkdir()
+    assert find_dataset("sasrec", tmp_path) == tmp_path / "sasrec"
+    assert find_dataset("sasrec", tmp_path / "sasrec") == tmp_path / "sasrec"
+    with pytest.raises(DataNotFoundError, match="path="):
+        find_dataset("ml-100k", tmp_path / "absent")
