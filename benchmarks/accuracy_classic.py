@@ -1,0 +1,397 @@
+"""Accuracy of MF, ALS, ImplicitALS and BPR on real data, next to Surprise / implicit.
+
+Protocols (each number in the results file carries its protocol and this command):
+
+* ``ml1m``: ML-1M, uniformly random 90/10 holdout of all 1,000,209 ratings,
+  ``random_split(data, 0.1, seed=0)``; RMSE of predicted (clipped) ratings. Surprise
+  SVD with its defaults (k=100, 20 epochs, lr 0.005, reg 0.02) on the same split.
+* ``ml100k``: the GroupLens folds u1..u5 (u{k}.base -> u{k}.test); mean RMSE.
+* ``ncf``: the NCF files (He et al. 2017): leave-one-out test item per user, ranked
+  against the file's 99 sampled negatives (sampled(1+99)); HR@10, NDCG@10,
+  pessimistic ties. Train = all ML-1M ratings minus the test ratings, as implicit
+  feedback (every rating is a positive). ``implicit`` library ALS on the same data.
+* ``tune-ml1m`` / ``tune-ncf``: the hyperparameter searches behind the defaults, on a
+  validation split carved from the *training* part only (ML-1M: random 10% of the
+  90% train, seed 1; NCF: one random training interaction per user held out, seed 1,
+  ranked against 99 negatives sampled from items the user never rated). The test
+  parts are never looked at while tuning.
+
+    MINIREC_DATA=../shared/data python benchmarks/accuracy_classic.py ml1m ml100k ncf
+
+Writes its section of benchmarks/results/accuracy_classic.md (between markers, so
+other sections of that file are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _env import RESULTS, env_block, environment, markdown_table  # noqa: E402
+
+from minirec.data.interactions import Interactions  # noqa: E402
+from minirec.data.movielens import load_ml100k_split, load_movielens  # noqa: E402
+from minirec.data.ncf import ncf_protocol  # noqa: E402
+from minirec.data.sampling import sample_negatives  # noqa: E402
+from minirec.data.split import random_split  # noqa: E402
+from minirec.evaluation import evaluate_ratings, evaluate_sampled  # noqa: E402
+from minirec.models.als import ALS, ImplicitALS  # noqa: E402
+from minirec.models.bpr import BPR  # noqa: E402
+from minirec.models.mf import MF  # noqa: E402
+
+CMD = "MINIREC_DATA=../shared/data python benchmarks/accuracy_classic.py"
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- peers
+def surprise_svd_rmse(train: Interactions, test: Interactions) -> tuple[float, float]:
+    from surprise import SVD, Dataset, Reader, accuracy
+
+    df = train.to_dataframe()[["user", "item", "rating"]]
+    ts = Dataset.load_from_df(df, Reader(rating_scale=(1, 5))).build_full_trainset()
+    algo, secs = _timed(lambda: SVD(random_state=0).fit(ts))
+    tdf = test.to_dataframe()
+    pairs = list(zip(tdf.user, tdf.item, tdf.rating))
+    return accuracy.rmse(algo.test(pairs), verbose=False), secs
+
+
+class _ImplicitWrap:
+    """The `implicit` library's ALS behind the two methods evaluate_sampled uses."""
+
+    predicts_ratings = False
+
+    def __init__(self, model, n_users, n_items):
+        self.m, self.n_users, self.n_items = model, n_users, n_items
+
+    def predict_pairs(self, u, i):
+        U = np.asarray(self.m.user_factors)
+        V = np.asarray(self.m.item_factors)
+        return np.einsum("ij,ij->i", U[u], V[i]).astype(np.float32)
+
+
+def implicit_als(
+    train: Interactions, factors: int, reg: float, alpha: float, iterations: int
+):
+    import implicit
+    from scipy.sparse import csr_matrix
+
+    R = csr_matrix(
+        (np.ones(len(train), np.float32), (train.users, train.items)),
+        shape=(train.n_users, train.n_items),
+    )
+    m = implicit.cpu.als.AlternatingLeastSquares(
+        factors=factors,
+        regularization=reg,
+        alpha=alpha,
+        iterations=iterations,
+        random_state=0,
+        calculate_training_loss=False,
+    )
+    _, secs = _timed(lambda: m.fit(R, show_progress=False))
+    return _ImplicitWrap(m, train.n_users, train.n_items), secs
+
+
+# ----------------------------------------------------------------------------- data
+def ml1m_split():
+    data = load_movielens("ml-1m")
+    return random_split(data, test_fraction=0.1, seed=0)
+
+
+def ncf_data():
+    data = load_movielens("ml-1m")
+    train, tu, ti, negs = ncf_protocol(data)
+    implicit_train = Interactions(
+        train.users,
+        train.items,
+        None,
+        None,
+        user_ids=train.user_ids,
+        item_ids=train.item_ids,
+        name="NCF ml-1m train (implicit)",
+    )
+    return data, implicit_train, tu, ti, negs
+
+
+def ncf_validation(data, train, seed=1):
+    """One random training interaction per user held out + 99 sampled negatives."""
+    rng = np.random.default_rng(seed)
+    R = train.by_user
+    pick = R.indptr[:-1] + (rng.random(train.n_users) * R.lengths()).astype(np.int64)
+    rows = R.rows[pick]
+    keep = np.ones(len(train), bool)
+    keep[rows] = False
+    vu = train.users[rows]
+    vi = train.items[rows]
+    negs = sample_negatives(data, vu, 99, seed=seed)
+    return train.subset(keep), vu, vi, negs
+
+
+# ----------------------------------------------------------------------------- runs
+def run_ml1m() -> list[dict]:
+    train, test = ml1m_split()
+    rows = []
+    proto = "ML-1M random 90/10, seed 0"
+    for model in (MF(backend="numba"), ALS(backend="numba")):
+        _, secs = _timed(lambda m=model: m.fit(train))
+        rmse = evaluate_ratings(model, test).metrics["RMSE"]
+        rows.append(
+            {
+                "protocol": proto,
+                "model": f"minirec {model!r}",
+                "metric": "RMSE",
+                "value": rmse,
+                "fit s": secs,
+            }
+        )
+        print(rows[-1], flush=True)
+    try:
+        rmse, secs = surprise_svd_rmse(train, test)
+        rows.append(
+            {
+                "protocol": proto,
+                "model": "Surprise SVD() defaults",
+                "metric": "RMSE",
+                "value": rmse,
+                "fit s": secs,
+            }
+        )
+    except ImportError:
+        print("Surprise not installed: no peer row")
+    return rows
+
+
+def run_ml100k() -> list[dict]:
+    ours, peer, t_ours, t_peer = [], [], 0.0, 0.0
+    for fold in ("u1", "u2", "u3", "u4", "u5"):
+        train, test = load_ml100k_split(fold)
+        m = MF(backend="numba")
+        _, secs = _timed(lambda m=m: m.fit(train))
+        t_ours += secs
+        ours.append(evaluate_ratings(m, test).metrics["RMSE"])
+        try:
+            r, s = surprise_svd_rmse(train, test)
+            peer.append(r)
+            t_peer += s
+        except ImportError:
+            pass
+        print(fold, ours[-1], peer[-1] if peer else None, flush=True)
+    proto = (
+        "ML-100k u1..u5, mean RMSE (per fold: "
+        + ", ".join(f"{x:.4f}" for x in ours)
+        + ")"
+    )
+    rows = [
+        {
+            "protocol": proto,
+            "model": f"minirec {MF(backend='numba')!r}",
+            "metric": "RMSE",
+            "value": float(np.mean(ours)),
+            "fit s": t_ours,
+        }
+    ]
+    if peer:
+        rows.append(
+            {
+                "protocol": "ML-100k u1..u5, mean RMSE (per fold: "
+                + ", ".join(f"{x:.4f}" for x in peer)
+                + ")",
+                "model": "Surprise SVD() defaults",
+                "metric": "RMSE",
+                "value": float(np.mean(peer)),
+                "fit s": t_peer,
+            }
+        )
+    return rows
+
+
+NCF_MODELS = {
+    "implicit-als": lambda: ImplicitALS(backend="numba"),
+    "bpr": lambda: BPR(backend="numba", hogwild=False),
+}
+
+
+def run_ncf() -> list[dict]:
+    data, train, tu, ti, negs = ncf_data()
+    proto = "NCF ml-1m files, sampled(1+99), leave-one-out"
+    rows = []
+    for name, make in NCF_MODELS.items():
+        model = make()
+        _, secs = _timed(lambda m=model: m.fit(train))
+        res = evaluate_sampled(model, tu, ti, negs, ks=(10,))
+        for metric in ("HR@10", "NDCG@10"):
+            rows.append(
+                {
+                    "protocol": proto,
+                    "model": f"minirec {model!r}",
+                    "metric": metric,
+                    "value": res.metrics[metric],
+                    "fit s": secs,
+                }
+            )
+        print(rows[-2:], flush=True)
+    try:
+        for f in (64, 128):
+            m, secs = implicit_als(train, f, 0.05, 2.0, 15)
+            res = evaluate_sampled(m, tu, ti, negs, ks=(10,))
+            for metric in ("HR@10", "NDCG@10"):
+                rows.append(
+                    {
+                        "protocol": proto,
+                        "model": f"implicit ALS(factors={f}, "
+                        "regularization=0.05, alpha=2, iterations=15)",
+                        "metric": metric,
+                        "value": res.metrics[metric],
+                        "fit s": secs,
+                    }
+                )
+    except ImportError:
+        print("implicit not installed: no peer row")
+    return rows
+
+
+def run_tune_ml1m() -> list[dict]:
+    train, _ = ml1m_split()
+    tr, val = random_split(train, 0.1, seed=1)
+    grid = [
+        (
+            "mf",
+            dict(k=128, lr=0.007, reg=0.05, n_epochs=40, lr_decay=0.95, init_std=0.05),
+        ),
+        (
+            "mf",
+            dict(k=128, lr=0.007, reg=0.035, n_epochs=40, lr_decay=0.95, init_std=0.05),
+        ),
+        (
+            "mf",
+            dict(k=128, lr=0.004, reg=0.035, n_epochs=80, lr_decay=0.98, init_std=0.05),
+        ),
+        (
+            "mf",
+            dict(k=256, lr=0.005, reg=0.04, n_epochs=60, lr_decay=0.97, init_std=0.05),
+        ),
+        (
+            "mf",
+            dict(k=128, lr=0.005, reg=0.03, n_epochs=60, lr_decay=0.97, init_std=0.02),
+        ),
+        ("als", dict(k=64, reg=0.05)),
+        ("als", dict(k=64, reg=0.08)),
+        ("als", dict(k=32, reg=0.05)),
+        ("als", dict(k=128, reg=0.08)),
+    ]
+    rows = []
+    for kind, p in grid:
+        cls = MF if kind == "mf" else ALS
+        m = cls(backend="numba", **p)
+        _, secs = _timed(lambda m=m: m.fit(tr))
+        rows.append(
+            {
+                "protocol": "ML-1M validation (10% of the seed-0 90% train, seed 1)",
+                "model": f"{cls.__name__} {p}",
+                "metric": "val RMSE",
+                "value": evaluate_ratings(m, val).metrics["RMSE"],
+                "fit s": secs,
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def run_tune_ncf(grid_names: list[str] | None = None) -> list[dict]:
+    data, train, _, _, _ = ncf_data()
+    tr, vu, vi, vneg = ncf_validation(data, train)
+    grid = [
+        ("ials", dict(k=64, reg=0.05, alpha=2.0, n_iters=15)),
+        ("ials", dict(k=64, reg=0.05, alpha=1.0, n_iters=15)),
+        ("ials", dict(k=128, reg=0.1, alpha=2.0, n_iters=15)),
+        ("ials", dict(k=64, reg=0.5, alpha=4.0, n_iters=15)),
+        ("ials", dict(k=128, reg=1.0, alpha=4.0, n_iters=15)),
+        ("bpr", dict(k=64, lr=0.05, reg=0.005, n_epochs=30)),
+        ("bpr", dict(k=64, lr=0.05, reg=0.01, n_epochs=60)),
+        ("bpr", dict(k=128, lr=0.05, reg=0.005, n_epochs=60)),
+    ]
+    rows = []
+    for kind, p in grid:
+        if grid_names and kind not in grid_names:
+            continue
+        cls = ImplicitALS if kind == "ials" else BPR
+        m = cls(backend="numba", **p)
+        _, secs = _timed(lambda m=m: m.fit(tr))
+        res = evaluate_sampled(m, vu, vi, vneg, ks=(10,))
+        rows.append(
+            {
+                "protocol": "NCF train, 1 held-out interaction/user (seed 1) "
+                "+ 99 sampled negatives",
+                "model": f"{cls.__name__} {p}",
+                "metric": "val HR@10 / NDCG@10",
+                "value": f"{res.metrics['HR@10']:.4f} / {res.metrics['NDCG@10']:.4f}",
+                "fit s": secs,
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+RUNS = {
+    "ml1m": run_ml1m,
+    "ml100k": run_ml100k,
+    "ncf": run_ncf,
+    "tune-ml1m": run_tune_ml1m,
+    "tune-ncf": run_tune_ncf,
+}
+BEGIN = "<!-- accuracy_classic.py {name}: begin -->"
+END = "<!-- accuracy_classic.py {name}: end -->"
+
+
+def save(name: str, rows: list[dict], env: dict) -> None:
+    """Replace this run's section of benchmarks/results/accuracy_classic.md."""
+    path = RESULTS / "accuracy_classic.md"
+    text = path.read_text() if path.exists() else "# Accuracy of the classic models\n"
+    section = (
+        f"{BEGIN.format(name=name)}\n## `{name}`\n\nCommand: `{CMD} {name}`\n\n"
+        f"{markdown_table(rows, ['protocol', 'model', 'metric', 'value', 'fit s'])}"
+        f"\n\n{env_block(env)}\n{END.format(name=name)}\n"
+    )
+    pat = re.compile(
+        re.escape(BEGIN.format(name=name))
+        + ".*?"
+        + re.escape(END.format(name=name))
+        + "\n",
+        re.S,
+    )
+    text = (
+        pat.sub(lambda _: section, text)
+        if pat.search(text)
+        else text.rstrip("\n") + "\n\n" + section
+    )
+    RESULTS.mkdir(exist_ok=True)
+    path.write_text(text)
+    print(section)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", choices=sorted(RUNS))
+    args = ap.parse_args()
+    for name in args.runs:
+        env = environment(("surprise", "implicit"))
+        env["command"] = f"{CMD} {name}"
+        rows = RUNS[name]()
+        env["load average (end)"] = " ".join(
+            f"{x:.2f}" for x in __import__("os").getloadavg()
+        )
+        save(name, rows, env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""Seconds per epoch of the training kernels on ML-1M, backend vs backend vs peers.
+
+Work measured (all on the 1,000,209 ML-1M ratings, float32, in one process):
+
+* SGD-MF epoch (biased, k = 64 and 128): the per-epoch shuffle (``rng.shuffle`` of
+  the order, drawn outside the kernel) is *included* in every minirec time. NumPy =
+  the readable spec (a Python loop; timed on a 20,000-rating slice and scaled to
+  the full epoch, marked "extrapolated"); Numba serial; Numba Hogwild on all Numba
+  threads. Surprise ``SVD``: (fit with n_epochs=3 − fit with n_epochs=1) / 2, so
+  its set-up is not counted; ``biased=True``, the same k.
+* ImplicitALS iteration (users + items, CG with 3 steps, YᵀY included) vs the
+  ``implicit`` library's CPU ALS (``iterations`` 3 vs 1, difference / 2), same
+  factors, all threads.
+* BPR epoch (|R| sampled triples; the NumPy sampling of the triples is included)
+  serial and Hogwild vs ``implicit``'s BPR iteration (also |R| samples, all threads).
+
+JIT compile time (or the load from Numba's cache) is measured apart, on the first
+call. Each timing is the median of ``--repeat`` runs; ratios come from the same run.
+
+    MINIREC_DATA=../shared/data python benchmarks/bench_kernels.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _env import environment, markdown_table, write_result  # noqa: E402
+
+from minirec.backends import numba_ops as NB  # noqa: E402
+from minirec.backends import numpy_ops as NP  # noqa: E402
+from minirec.data.movielens import load_movielens  # noqa: E402
+from minirec.models.bpr import sample_triples  # noqa: E402
+
+CMD = "MINIREC_DATA=../shared/data python benchmarks/bench_kernels.py"
+
+
+def median_time(fn, repeat: int) -> float:
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def first_call(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
+    u, i, r = data.users, data.items, data.ratings
+    n = len(u)
+    rng = np.random.default_rng(0)
+    mu = float(r.mean())
+
+    def params():
+        g = np.random.default_rng(1)
+        return (
+            g.normal(0, 0.02, (data.n_users, k)).astype(np.float32),
+            g.normal(0, 0.02, (data.n_items, k)).astype(np.float32),
+            np.zeros(data.n_users, np.float32),
+            np.zeros(data.n_items, np.float32),
+        )
+
+    P, Q, bu, bi = params()
+    order = np.arange(n, dtype=np.int32)
+    args = (mu, 0.005, 0.02, 0.02, True)
+    jit = {}
+    jit["sgd_mf_epoch"] = first_call(
+        lambda: NB.sgd_mf_epoch(u, i, r, order[:100], P, Q, bu, bi, *args)
+    )
+    jit["sgd_mf_epoch_hogwild"] = first_call(
+        lambda: NB.sgd_mf_epoch_hogwild(u, i, r, order[:100], P, Q, bu, bi, *args)
+    )
+
+    def shuffle_only():
+        rng.shuffle(order)
+
+    def serial():
+        rng.shuffle(order)
+        NB.sgd_mf_epoch(u, i, r, order, P, Q, bu, bi, *args)
+
+    def hogwild():
+        rng.shuffle(order)
+        NB.sgd_mf_epoch_hogwild(u, i, r, order, P, Q, bu, bi, *args)
+
+    t_shuffle = median_time(shuffle_only, repeat)
+    t_serial = median_time(serial, repeat)
+    t_hog = median_time(hogwild, repeat)
+    m = 20_000
+    sl = order[:m].copy()
+    t_np = (
+        median_time(lambda: NP.sgd_mf_epoch(u, i, r, sl, P, Q, bu, bi, *args), 1)
+        * n
+        / m
+    )
+    rows = [
+        {
+            "work": f"SGD-MF epoch, k={k}",
+            "impl": "minirec numpy (spec, Python loop; extrapolated from 20k ratings)",
+            "seconds": t_np,
+        },
+        {
+            "work": f"SGD-MF epoch, k={k}",
+            "impl": "minirec numba serial",
+            "seconds": t_serial,
+        },
+        {
+            "work": f"SGD-MF epoch, k={k}",
+            "impl": f"minirec numba hogwild ({numba.get_num_threads()} threads)",
+            "seconds": t_hog,
+        },
+    ]
+    ref = {"numba serial": t_serial, "numba hogwild": t_hog, "shuffle": t_shuffle}
+    try:
+        from surprise import SVD, Dataset, Reader
+
+        df = data.to_dataframe(raw_ids=False)[["user", "item", "rating"]]
+        ts = Dataset.load_from_df(df, Reader(rating_scale=(1, 5))).build_full_trainset()
+
+        def fit(e):
+            return first_call(
+                lambda: SVD(n_factors=k, n_epochs=e, random_state=0).fit(ts)
+            )
+
+        diffs = [(fit(3) - fit(1)) / 2 for _ in range(max(1, repeat // 2))]
+        t_s = float(np.median(diffs))
+        rows.append(
+            {
+                "work": f"SGD-MF epoch, k={k}",
+                "impl": "Surprise SVD (1 thread)",
+                "seconds": t_s,
+            }
+        )
+        ref["surprise"] = t_s
+    except ImportError:
+        pass
+    for row in rows:
+        if "surprise" in ref:
+            row["vs Surprise"] = f"{ref['surprise'] / row['seconds']:.2f}x faster"
+        row["ratings/s"] = f"{n / row['seconds'] / 1e6:.1f} M"
+    rows.append(
+        {
+            "work": f"  of which the shuffle (rng.shuffle of {n:,} int32)",
+            "impl": "numpy Generator",
+            "seconds": t_shuffle,
+        }
+    )
+    return rows, jit
+
+
+def ials_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
+    from minirec.models.als import ImplicitALS
+
+    R_u, R_i = data.by_user, data.by_item
+    cu = np.full(len(R_u.data), 3.0, np.float32)  # c = 1 + alpha * 1, alpha = 2
+    ci = np.full(len(R_i.data), 3.0, np.float32)
+    g = np.random.default_rng(0)
+    P = g.normal(0, 0.01, (data.n_users, k)).astype(np.float32)
+    Q = g.normal(0, 0.01, (data.n_items, k)).astype(np.float32)
+    m = ImplicitALS(k=k, reg=0.05, cg_steps=3)
+    jit = {
+        "implicit_als_cg": first_call(
+            lambda: NB.implicit_als_cg(
+                R_u.indptr[:3], R_u.indices, cu, Q, Q.T @ Q, P, 0.05, 3
+            )
+        )
+    }
+
+    def iteration():
+        m._half_step(NB, R_u, cu, Q, P)
+        m._half_step(NB, R_i, ci, P, Q)
+
+    t_ours = median_time(iteration, repeat)
+    rows = [
+        {
+            "work": f"ImplicitALS iteration (CG, 3 steps), k={k}",
+            "impl": f"minirec numba ({numba.get_num_threads()} threads)",
+            "seconds": t_ours,
+        }
+    ]
+    try:
+        import implicit
+        from scipy.sparse import csr_matrix
+
+        X = csr_matrix(
+            (np.ones(len(data), np.float32), (data.users, data.items)),
+            shape=(data.n_users, data.n_items),
+        )
+
+        def fit(it):
+            mm = implicit.cpu.als.AlternatingLeastSquares(
+                factors=k,
+                regularization=0.05,
+                alpha=2.0,
+                iterations=it,
+                calculate_training_loss=False,
+                random_state=0,
+            )
+            return first_call(lambda: mm.fit(X, show_progress=False))
+
+        fit(1)
+        t_imp = float(np.median([(fit(3) - fit(1)) / 2 for _ in range(2)]))
+        rows.append(
+            {
+                "work": f"ImplicitALS iteration (CG, 3 steps), k={k}",
+                "impl": "implicit AlternatingLeastSquares (CPU, all threads)",
+                "seconds": t_imp,
+            }
+        )
+        rows[0]["vs implicit"] = f"{t_ours / t_imp:.2f}x its time"
+    except ImportError:
+        pass
+    return rows, jit
+
+
+def bpr_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
+    n_items = data.n_items
+    R = data.by_user
+    keys = np.repeat(np.arange(data.n_users, dtype=np.int64), R.lengths()) * n_items
+    keys = keys + R.indices
+    g = np.random.default_rng(0)
+    P = g.normal(0, 0.1, (data.n_users, k)).astype(np.float32)
+    Q = g.normal(0, 0.1, (n_items, k)).astype(np.float32)
+    bi = np.zeros(n_items, np.float32)
+    rng = np.random.default_rng(1)
+    n = len(data)
+    t3 = sample_triples(rng, data.users, data.items, n_items, 100, keys)
+    jit = {
+        "bpr_epoch": first_call(lambda: NB.bpr_epoch(*t3, P, Q, bi, 0.05, 0.01, 0.01)),
+        "bpr_epoch_hogwild": first_call(
+            lambda: NB.bpr_epoch_hogwild(*t3, P, Q, bi, 0.05, 0.01, 0.01)
+        ),
+    }
+
+    def sampling():
+        sample_triples(rng, data.users, data.items, n_items, n, keys)
+
+    def serial():
+        t = sample_triples(rng, data.users, data.items, n_items, n, keys)
+        NB.bpr_epoch(*t, P, Q, bi, 0.05, 0.01, 0.01)
+
+    def hog():
+        t = sample_triples(rng, data.users, data.items, n_items, n, keys)
+        NB.bpr_epoch_hogwild(*t, P, Q, bi, 0.05, 0.01, 0.01)
+
+    t_samp = median_time(sampling, repeat)
+    rows = [
+        {
+            "work": f"BPR epoch ({n:,} samples), k={k}",
+            "impl": "minirec numba serial (sampling included)",
+            "seconds": median_time(serial, repeat),
+        },
+        {
+            "work": f"BPR epoch ({n:,} samples), k={k}",
+            "impl": f"minirec numba hogwild ({numba.get_num_threads()} threads, "
+            "sampling included)",
+            "seconds": median_time(hog, repeat),
+        },
+    ]
+    try:
+        import implicit
+        from scipy.sparse import csr_matrix
+
+        X = csr_matrix(
+            (np.ones(len(data), np.float32), (data.users, data.items)),
+            shape=(data.n_users, data.n_items),
+        )
+
+        def fit(it):
+            mm = implicit.cpu.bpr.BayesianPersonalizedRanking(
+                factors=k - 1, iterations=it, random_state=0
+            )  # +1 for its bias
+            return first_call(lambda: mm.fit(X, show_progress=False))
+
+        fit(1)
+        t_imp = float(np.median([(fit(3) - fit(1)) / 2 for _ in range(2)]))
+        rows.append(
+            {
+                "work": f"BPR epoch ({n:,} samples), k={k}",
+                "impl": "implicit BayesianPersonalizedRanking (CPU, all threads)",
+                "seconds": t_imp,
+            }
+        )
+        for row in rows[:2]:
+            row["vs implicit"] = f"{t_imp / row['seconds']:.2f}x faster"
+    except ImportError:
+        pass
+    rows.append(
+        {
+            "work": "  of which the NumPy sampling of the triples",
+            "impl": "sample_triples",
+            "seconds": t_samp,
+        }
+    )
+    return rows, jit
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--ks", type=int, nargs="+", default=[64, 128])
+    args = ap.parse_args()
+    env = environment(("surprise", "implicit", "scipy"))
+    env["numba threads"] = str(numba.get_num_threads())
+    env["command"] = f"{CMD} --repeat {args.repeat}"
+    data = load_movielens("ml-1m")
+    rows, jit = [], {}
+    for k in args.ks:
+        for fn in (mf_rows, ials_rows, bpr_rows):
+            r, j = fn(data, k, args.repeat)
+            rows += r
+            jit.update(j)
+            print(markdown_table(r), flush=True)
+    env["load average (end)"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    cols = ["work", "impl", "seconds", "ratings/s", "vs Surprise", "vs implicit"]
+    body = (
+        "Seconds per epoch / iteration on all 1,000,209 ML-1M ratings (median of "
+        f"{args.repeat}); the per-epoch shuffle and the BPR sampling are included in "
+        "minirec's times. Ratios are from this one run.\n\n"
+        + markdown_table(rows, cols)
+        + "\n\nJIT compile (or Numba cache load) time of the first call, apart:\n\n"
+        + markdown_table([{"kernel": k, "first call s": v} for k, v in jit.items()])
+    )
+    write_result("kernels", "Kernel benchmarks (ML-1M)", body, env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+# %% [markdown]
+# # 06 · Matrix factorization by SGD (Funk SVD, biased MF)
+#
+# **Goal.** Learn $R \approx P Q^\top$ from the observed ratings only, by stochastic
+# gradient descent, exactly as the documents describe it; check the gradient
+# numerically (doc 000 prints it with the wrong sign: erratum **E1**), fix the
+# dimensions of doc 002 (erratum **E3**), run doc 003's update rule, and then train
+# minirec's `MF` (the Numba kernel `sgd_mf_epoch`) on MovieLens.
+#
+# **Covers:** `000-4.1` (E1), `002-4.1` (E3), `003-als` (the SGD procedure of the
+# slides; lesson 07 does the true ALS, erratum E5). Library: `minirec/models/mf.py`,
+# `minirec/backends/numpy_ops.py::sgd_mf_epoch` (the spec), `numba_ops.py` (twin).
+
+# %%
+import time
+
+import _course
+import matplotlib.pyplot as plt
+import numpy as np
+
+from minirec.autograd import Tensor, gradcheck
+from minirec.autograd import ops as F
+from minirec.backends import numba_ops, numpy_ops
+from minirec.data import random_split
+from minirec.evaluation import evaluate_ratings
+from minirec.models.baselines import BiasedBaseline
+from minirec.models.mf import MF
+
+# %% [markdown]
+# ## The model and its loss (`000-4.1`)
+#
+# Doc 000 (`000_b4c4b935d973744a.txt`, §4.1.2–4.1.3):
+#
+# > $R \approx P^TQ=\hat{R}$, 其中 $P \in \mathbb{R}^{k \times m}, Q \in \mathbb{R}^{k \times n}$
+# >
+# > $\mathcal{L}=\frac{1}{2}\sum_{u,i \in R}(r_{ui}-\hat{r}_{ui})^2+\frac{\lambda}{2}(\lVert P \rVert_F^2 + \lVert Q \rVert_F^2)$
+# >
+# > $\frac{\partial \mathcal{L}}{\partial p_u}=\sum_{i \in R_u}(r_{ui}-\hat{r}_{ui})q_i+\lambda p_u$
+#
+# minirec stores one **row** per user ($P \in \mathbb{R}^{m\times k}$, see
+# docs/notation.md), so $\hat r_{ui} = p_u\cdot q_i$ and $\hat R = PQ^\top$. Since
+# $\partial \hat r_{ui}/\partial p_u = q_i$ and the loss has $-(r-\hat r)$ inside the
+# square's derivative, the correct gradient is
+# $\partial\mathcal L/\partial p_u = -\sum_i (r_{ui}-\hat r_{ui}) q_i + \lambda p_u$.
+# **E1**: the printed form drops the minus sign. Check both against autograd +
+# central differences (`gradcheck`).
+
+# %%
+rng = np.random.default_rng(0)
+m, n, k, lam = 6, 5, 3, 0.1
+obs_u, obs_i = np.nonzero(rng.random((m, n)) < 0.6)
+r = rng.integers(1, 6, len(obs_u)).astype(float)
+P0, Q0 = rng.normal(0, 0.5, (m, k)), rng.normal(0, 0.5, (n, k))
+
+
+def loss_t(P, Q):
+    e = Tensor(r) - F.sum(F.embedding(P, obs_u) * F.embedding(Q, obs_i), axis=1)
+    return 0.5 * F.sum(e * e) + lam / 2 * (F.sum(P * P) + F.sum(Q * Q))
+
+
+def grad_P(P, Q, sign):
+    """sign=+1: the printed gradient (E1); sign=-1: the corrected one."""
+    e = r - np.einsum("ij,ij->i", P[obs_u], Q[obs_i])
+    g = lam * P
+    np.add.at(g, obs_u, sign * e[:, None] * Q[obs_i])
+    return g
+
+
+print(gradcheck(loss_t, P0, Q0))  # autograd agrees with finite differences
+Pt = Tensor(P0, requires_grad=True)
+loss_t(Pt, Tensor(Q0)).backward()
+np.testing.assert_allclose(Pt.grad, grad_P(P0, Q0, -1), rtol=1e-10)
+assert np.abs(Pt.grad - grad_P(P0, Q0, +1)).max() > 0.1  # the printed form is wrong
+print("corrected gradient == autograd; printed gradient (E1) is not")
+
+# %% [markdown]
+# ## Dimensions (`002-4.1`, erratum E3)
+#
+# Doc 002 (`002_d2c789357b2f7be6.txt`, §4.1): "$U \in \mathbb{R}^{m \times k}$,
+# $V \in \mathbb{R}^{n \times k}$, $R \approx U^T V$". With those shapes $U^TV$ is
+# (k×m)(n×k): it only multiplies when m = n... and is then k×k, not m×n. The
+# consistent form is $R \approx U V^\top$ (m×k)(k×n) = m×n.
+
+# %%
+U, V = rng.normal(size=(m, k)), rng.normal(size=(n, k))
+try:
+    U.T @ V
+    raise AssertionError("U.T @ V should not multiply for m != n")
+except ValueError as e:
+    print("printed R ≈ UᵀV:", e)
+assert (U @ V.T).shape == (m, n)
+print("corrected R ≈ U Vᵀ has shape", (U @ V.T).shape)
+
+# %% [markdown]
+# ## Doc 003's update rule, by hand (`003-als`)
+#
+# Doc 003 (`003_4bb2a43235ff549f.txt`, "经典推荐算法ALS", 训练方式 5):
+# "$P_u += l * (r_{ui} - r'_{ui}) * Q_i$, $Q_i += l * (r_{ui} - r'_{ui}) * P_u$".
+# That is one SGD step on one rating (factor 2 absorbed in $l$). Note the $Q_i$
+# update must use $P_u$ from *before* its own update. Written out for one epoch,
+# with biases and λ, it is minirec's spec kernel; compare our loop with it.
+
+# %%
+data = _course.load_ratings("ml-100k")
+train, test = random_split(data, 0.1, seed=0)
+u, i, rr = train.users, train.items, train.ratings
+mu = float(rr.mean())
+sub = np.random.default_rng(1).permutation(len(u))[:3000]  # a slice: Python is slow
+
+
+def my_epoch(order, P, Q, bu, bi, lr=0.01, reg=0.02):
+    for t in order:
+        uu, ii = u[t], i[t]
+        err = rr[t] - (mu + bu[uu] + bi[ii] + P[uu] @ Q[ii])
+        bu[uu] += lr * (err - reg * bu[uu])
+        bi[ii] += lr * (err - reg * bi[ii])
+        p_old = P[uu].copy()
+        P[uu] += lr * (err * Q[ii] - reg * P[uu])
+        Q[ii] += lr * (err * p_old - reg * Q[ii])
+
+
+def init(seed=2):
+    g = np.random.default_rng(seed)
+    return (
+        g.normal(0, 0.1, (data.n_users, 8)).astype(np.float32),
+        g.normal(0, 0.1, (data.n_items, 8)).astype(np.float32),
+        np.zeros(data.n_users, np.float32),
+        np.zeros(data.n_items, np.float32),
+    )
+
+
+mine, spec, jit = init(), init(), init()
+my_epoch(sub, *mine)
+numpy_ops.sgd_mf_epoch(u, i, rr, sub, *spec, mu, 0.01, 0.02, 0.02, True)
+numba_ops.sgd_mf_epoch(u, i, rr, sub, *jit, mu, 0.01, 0.02, 0.02, True)
+for a, b, c in zip(mine, spec, jit):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(b, c, rtol=1e-4, atol=1e-6)
+print("hand loop == numpy spec == numba kernel (same order)")
+
+# %% [markdown]
+# ## The library: `MF` on MovieLens
+#
+# `MF(k, lr, reg, reg_bias, n_epochs, lr_decay, biased=True, early_stopping=...)`;
+# the defaults were tuned on a validation split of ML-1M (see
+# `benchmarks/accuracy_classic.py tune-ml1m`). Quick mode trains fewer epochs.
+
+# %%
+epochs = 60 if _course.FULL else 25
+curves = {}
+for label, model in [
+    (
+        "Funk SVD (no biases)",
+        MF(
+            k=64,
+            biased=False,
+            n_epochs=epochs,
+            lr=0.01,
+            reg=0.05,
+            early_stopping=True,
+            patience=50,
+        ),
+    ),
+    ("biased MF", MF(k=64, n_epochs=epochs, early_stopping=True, patience=50)),
+]:
+    t0 = time.perf_counter()
+    model.fit(train)
+    rmse = evaluate_ratings(model, test).metrics["RMSE"]
+    curves[label] = model.history_
+    print(f"{label:22s} test RMSE {rmse:.4f}  ({time.perf_counter() - t0:.1f} s)")
+base = evaluate_ratings(BiasedBaseline().fit(train), test).metrics["RMSE"]
+print(f"{'baseline mu+bu+bi':22s} test RMSE {base:.4f}")
+assert rmse < base
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for label, h in curves.items():
+    ax.plot([e["train_rmse"] for e in h], label=f"{label}: train")
+    ax.plot([e["val_rmse"] for e in h], "--", label=f"{label}: validation")
+ax.set_xlabel("epoch")
+ax.set_ylabel("RMSE")
+ax.legend(fontsize=7)
+_course.savefig(fig, "06_mf_sgd_curves.png")
+
+# %% [markdown]
+# ## Summary
+#
+# * MF predicts $\hat r_{ui} = \mu + b_u + b_i + p_u\cdot q_i$ and is trained one
+#   rating at a time; the gradient of the error term carries a **minus** sign (E1),
+#   and the shapes only agree as $R \approx UV^\top$ (E3).
+# * Doc 003's "ALS" update is this SGD (E5; lesson 07 does real ALS).
+# * The readable NumPy spec and the Numba kernel agree on the same shuffled order;
+#   lesson 10 explains why the loop is worth compiling.
+#
+# **Exercises.** (1) Set `lr_decay=1.0` and watch the validation curve. (2) Train
+# with `biased=False` and a larger `reg`: how much do biases buy on ML-100k?
+# (3) Make the $Q_i$ update use the *new* $P_u$ in `my_epoch`; what changes?
