@@ -176,7 +176,7 @@ def run_ml100k() -> list[dict]:
     for fold in ("u1", "u2", "u3", "u4", "u5"):
         train, test = load_ml100k_split(fold)
         m = MF(backend="numba")
-        _, secs = _timed(lambda m=m: m.fit(train))
+        _, secs = _timed(lambda m=m, d=train: m.fit(d))
         t_ours += secs
         ours.append(evaluate_ratings(m, test).metrics["RMSE"])
         try:
@@ -225,7 +225,7 @@ def run_ncf() -> list[dict]:
     data, train, tu, ti, negs = ncf_data()
     proto = "NCF ml-1m files, sampled(1+99), leave-one-out"
     rows = []
-    for name, make in NCF_MODELS.items():
+    for make in NCF_MODELS.values():
         model = make()
         _, secs = _timed(lambda m=model: m.fit(train))
         res = evaluate_sampled(model, tu, ti, negs, ks=(10,))
