@@ -491,5 +491,25 @@ def test_cuda_backend_without_gpu_raises_with_install_command():
     assert "cuda" not in available_backends()
 
 
+def test_bench_gpu_refuses_without_a_gpu(tmp_path):
+    from minirec.backends.device import gpu_available
+
+    if gpu_available():
+        pytest.skip("a GPU is present: the benchmark would run")
+    out = tmp_path / "gpu.md"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no CUDA GPU here" in proc.stderr and "run_gpu.sh" in proc.stderr
+    assert not out.exists()
+
+
 if __name__ == "__main__":
     print(json.dumps(run_cases(sys.argv[1:] or None)))

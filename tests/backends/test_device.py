@@ -356,15 +356,19 @@ def test_op_runs_on_fake_cupy_without_numpy_calls(name, fake_cupy):
         np.testing.assert_allclose(g.get(), w, rtol=1e-10, atol=1e-12)
 
 
-def test_ncf_training_step_on_fake_cupy(fake_cupy):
-    """model.to("cupy"): NCF-style embeddings + MLP + BCE + Adam, three steps."""
+@pytest.mark.parametrize(
+    "sparse,opt_name", [(False, "adam"), (True, "adam-lazy"), (True, "sgd-adagrad")]
+)
+def test_ncf_training_step_on_fake_cupy(fake_cupy, sparse, opt_name):
+    """model.to("cupy"): NCF-style embeddings + MLP + BCE + optimizer, three steps;
+    dense and sparse (RowGrad) embedding gradients."""
     from minirec import nn
-    from minirec.optim import Adam
+    from minirec.optim import SGD, Adagrad, Adam
 
     class Tiny(nn.Module):
         def __init__(self):
-            self.U = nn.Embedding(7, 4, rng=1)
-            self.I = nn.Embedding(9, 4, rng=2)
+            self.U = nn.Embedding(7, 4, rng=1, sparse=sparse)
+            self.I = nn.Embedding(9, 4, rng=2, sparse=sparse)
             self.mlp = nn.MLP([8, 6, 3], rng=3)
             self.out = nn.Linear(3, 1, rng=4)
 
@@ -383,7 +387,17 @@ def test_ncf_training_step_on_fake_cupy(fake_cupy):
     losses = {}
     for name, model in (("cpu", cpu), ("gpu", gpu)):
         xp = model.U.W.xp
-        opt = Adam(model.parameters(), lr=0.01)
+        if opt_name == "sgd-adagrad":  # SGD (momentum) for the MLP, Adagrad for rows
+            opt = _Both(
+                Adagrad(model.U.parameters() + model.I.parameters(), lr=0.05),
+                SGD(
+                    model.mlp.parameters() + model.out.parameters(),
+                    lr=0.05,
+                    momentum=0.9,
+                ),
+            )
+        else:
+            opt = Adam(model.parameters(), lr=0.01, lazy=opt_name == "adam-lazy")
         CALLS.clear()
         losses[name] = []
         for u, i, y in batches:
@@ -405,6 +419,19 @@ def test_ncf_training_step_on_fake_cupy(fake_cupy):
     # and back: explicit device -> host
     back = gpu.to("numpy")
     assert all(isinstance(p.data, np.ndarray) for p in back.parameters())
+
+
+class _Both:
+    def __init__(self, *opts):
+        self.opts = opts
+
+    def zero_grad(self):
+        for o in self.opts:
+            o.zero_grad()
+
+    def step(self):
+        for o in self.opts:
+            o.step()
 
 
 def test_tensor_device_and_to_on_fake_cupy(fake_cupy):
