@@ -404,6 +404,16 @@ def case_mf_model_backend_cuda_matches_numpy():
 
     with C.launch_config(threads_per_block=8, max_threads=16):  # as on the GPU
         c = MF(backend="cuda", hogwild=True, **kw).fit(data)
+    # divergence on the device reaches the model's check: an error, never NaN
+    from minirec.errors import TrainingDivergedError
+
+    try:
+        with np.errstate(all="ignore"):
+            MF(backend="cuda", k=4, n_epochs=5, lr=50.0, seed=3).fit(data)
+    except TrainingDivergedError as e:
+        assert "lr" in str(e)
+    else:
+        raise AssertionError("lr=50 trained without TrainingDivergedError")
     np.testing.assert_allclose(c.history_[-1]["train_rmse"], rmse_a[-1], rtol=0.05)
 
 
