@@ -256,10 +256,8 @@ def knn_similarity_numba(
     n_rows = len(indptr) - 1
     width = n_rows if keep <= 0 else min(int(keep), max(n_rows, 1))
     d64 = np.asarray(data, dtype=np.float64)
-    norms = np.sqrt(
-        np.add.reduceat(d64 * d64, indptr[:-1]) if len(d64) else np.zeros(n_rows)
-    )
-    norms[np.diff(indptr) == 0] = 0.0
+    owner = np.repeat(np.arange(n_rows), np.diff(indptr))
+    norms = np.sqrt(np.bincount(owner, weights=d64 * d64, minlength=n_rows))
     ptr = np.zeros(n_rows + 1, dtype=np.int64)
     idx_parts, sim_parts = [], []
     for start in range(0, n_rows, _CHUNK):

@@ -21,6 +21,7 @@ def _matrix(seed=0, n_rows=25, n_cols=18, density=0.35, integer=True):
     r = np.random.default_rng(seed)
     mask = r.random((n_rows, n_cols)) < density
     mask[3] = False  # an empty row
+    mask[-1] = False  # and an empty last row (indptr ends with repeats)
     a, c = np.nonzero(mask)
     vals = r.integers(1, 6, len(a)).astype(np.float64)
     if not integer:
@@ -67,7 +68,7 @@ def test_similarity_matches_definition(pearson, shrink):
         for b in range(n):
             want = 0.0 if a == b else max(_sim_def(dense, a, b, pearson, shrink), 0.0)
             assert got[a, b] == pytest.approx(want, rel=1e-5, abs=1e-6), (a, b)
-    assert ptr[4] - ptr[3] == 0  # the empty row has no neighbours
+    assert ptr[4] - ptr[3] == 0 and ptr[-1] == ptr[-2]  # empty rows: none
 
 
 @pytest.mark.parametrize("pearson", [False, True])
