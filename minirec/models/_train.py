@@ -50,6 +50,7 @@ __all__ = [
     "pairwise_epoch",
     "pointwise_epoch",
     "NegativeSampler",
+    "gradcheck_module",
     "train_loop",
 ]
 
@@ -386,3 +387,46 @@ def batches(n: int, size: int) -> Iterator[slice]:
 
 def seeded(seed: int) -> np.random.Generator:
     return as_rng(seed)
+
+
+# ------------------------------------------------------------------ gradcheck
+def _set_path(root: Module, path: str, value) -> None:
+    *head, last = path.split(".")
+    obj = root
+    for part in head:
+        obj = obj[int(part)] if isinstance(obj, (list, tuple)) else getattr(obj, part)
+    if isinstance(obj, list):
+        obj[int(last)] = value
+    else:
+        setattr(obj, last, value)
+
+
+def gradcheck_module(
+    net: Module,
+    loss_fn: Callable[[], Any],
+    names: Sequence[str] | None = None,
+    **kwargs,
+):
+    """:func:`minirec.autograd.gradcheck` of ``loss_fn()`` with respect to the
+    parameters of `net` (all, or those in `names`), in float64.
+
+    The parameters are swapped for the float64 tensors gradcheck perturbs while it
+    runs and put back afterwards; `loss_fn` must be deterministic (eval mode or
+    reseeded dropout). Keep the net tiny: each element costs two forward passes.
+    """
+    from ..autograd import gradcheck
+
+    named = [(n, p) for n, p in net.named_parameters() if names is None or n in names]
+    if not named:
+        raise ValueError(f"gradcheck_module: no parameter matches names={names!r}")
+
+    def f(*ts):
+        for (n, _), t in zip(named, ts, strict=True):
+            _set_path(net, n, t)
+        return loss_fn()
+
+    try:
+        return gradcheck(f, *[p for _, p in named], **kwargs)
+    finally:
+        for n, p in named:
+            _set_path(net, n, p)

@@ -1,0 +1,190 @@
+"""NCF models (GMF, NCF-MLP, NeuMF), doc 001's PhiMF / RatingMLP and doc 003's
+DeepALS: gradients, learning on planted data, pre-training, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minirec import Interactions
+from minirec.data.ncf import ncf_protocol
+from minirec.errors import DataError, TrainingDivergedError
+from minirec.evaluation import evaluate_sampled
+from minirec.models._train import NegativeSampler, gradcheck_module, pointwise_epoch
+from minirec.models.mf import MF
+from minirec.models.ncf import (
+    GMF,
+    NCFMLP,
+    DeepALS,
+    GMFNet,
+    MLPNet,
+    NeuMF,
+    NeuMFNet,
+    PhiMF,
+    RatingMLP,
+)
+from minirec.nn import losses
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Two user groups, each interacting with (most of) its own half of the items;
+    one held-out positive per user and 20 negatives from the other half."""
+    r = np.random.default_rng(0)
+    n_users = 40
+    us, its = [], []
+    test_items = np.empty(n_users, dtype=np.int64)
+    for u in range(n_users):
+        own = np.arange(15) + (15 if u % 2 else 0)
+        picked = r.choice(own, size=9, replace=False)
+        test_items[u] = picked[0]
+        us += [u] * 8
+        its += picked[1:].tolist()
+    data = Interactions.from_arrays(np.array(us), np.array(its), None)
+    # internal ids equal raw ids here (0..n-1, every id present)
+    assert np.array_equal(data.user_ids, np.arange(n_users))
+    other = np.array([np.arange(15) + (0 if u % 2 else 15) for u in range(n_users)])
+    negs = other[:, :14]
+    return data, np.arange(n_users), test_items, negs
+
+
+def test_log_loss_gradient_is_y_hat_minus_y():
+    """∂L/∂z = (σ(z) − y) / B for the mean log loss (doc 000 §3.1)."""
+    from minirec.autograd import Tensor
+
+    z = Tensor(np.array([0.3, -1.2, 2.0, 0.0]), requires_grad=True)
+    y = np.array([1.0, 0.0, 0.0, 1.0])
+    losses.bce_with_logits(z, y).backward()
+    expected = (1 / (1 + np.exp(-z.data)) - y) / 4
+    np.testing.assert_allclose(z.grad, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("which", ["gmf", "mlp", "neumf"])
+def test_gradcheck_ncf_log_loss(which):
+    u = np.array([0, 1, 2, 4, 1])
+    i = np.array([1, 2, 5, 0, 5])
+    y = np.array([1.0, 0.0, 1.0, 0.0, 0.0])
+    net = {
+        "gmf": lambda: GMFNet(5, 6, 3, 0, std=0.5),
+        "mlp": lambda: MLPNet(5, 6, [4, 3], 0, std=0.5),
+        "neumf": lambda: NeuMFNet(5, 6, 2, [4, 3], 0),
+    }[which]()
+    res = gradcheck_module(net, lambda: losses.bce_with_logits(net(u, i), y))
+    assert res.ok
+
+
+def test_sampled_negatives_are_unseen(planted):
+    data = planted[0]
+    u, i, y = pointwise_epoch(data, 4, np.random.default_rng(0), NegativeSampler(data))
+    assert len(u) == 5 * len(data) and y.sum() == len(data)
+    seen = set(zip(data.users.tolist(), data.items.tolist()))
+    for uu, ii in zip(u[y == 0].tolist(), i[y == 0].tolist()):
+        assert (uu, ii) not in seen
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GMF(k=8, n_epochs=30, batch_size=64, lr=0.02),
+        lambda: NCFMLP(layers=(32, 16), n_epochs=30, batch_size=64, lr=0.01),
+    ],
+    ids=["gmf", "mlp"],
+)
+def test_learns_planted_groups(planted, make):
+    data, tu, ti, negs = planted
+    m = make().fit(data)
+    hr = evaluate_sampled(m, tu, ti, negs, ks=(5,)).metrics["HR@5"]
+    assert hr >= 0.9, hr  # random ranking gives 5/15 = 0.33
+    assert m.history_[-1]["loss"] < m.history_[0]["loss"]
+
+
+def test_neumf_pretraining_fuses_the_two_models(planted):
+    data = planted[0]
+    gmf = GMF(k=4, n_epochs=3, batch_size=64, lr=0.01).fit(data)
+    mlp = NCFMLP(layers=(8, 4), n_epochs=3, batch_size=64, lr=0.01).fit(data)
+    # a vanishing SGD step keeps the fused start: z = α z_GMF + (1 − α) z_MLP
+    neu = NeuMF(k=4, layers=(8, 4), alpha=0.3, lr=1e-12, n_epochs=1, optimizer="sgd")
+    neu.fit(data, gmf=gmf, mlp=mlp)
+    u, i = data.users[:20], data.items[:20]
+    want = 0.3 * gmf.predict_pairs(u, i) + 0.7 * mlp.predict_pairs(u, i)
+    np.testing.assert_allclose(neu.predict_pairs(u, i), want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="same sizes"):
+        NeuMF(k=8, layers=(8, 4), n_epochs=1).fit(data, gmf=gmf, mlp=mlp)
+
+
+def test_neumf_with_own_pretraining_learns(planted):
+    data, tu, ti, negs = planted
+    m = NeuMF(k=8, layers=(16, 8), pretrain_epochs=20, pretrain_lr=0.01,
+              optimizer="adam", lr=0.001, n_epochs=3, batch_size=64)  # fmt: skip
+    m.fit(data)
+    assert set(m.pretrain_history_) == {"gmf", "mlp"}
+    assert evaluate_sampled(m, tu, ti, negs, ks=(5,)).metrics["HR@5"] >= 0.9
+
+
+def test_early_stopping_on_validation_keeps_best(planted):
+    data, tu, ti, negs = planted
+    m = GMF(k=8, n_epochs=40, batch_size=64, lr=0.02, patience=2)
+    m.fit(data, valid=(tu, ti, negs))
+    scores = [h["valid"] for h in m.history_]
+    assert len(scores) < 40 or max(scores) == scores[-1]
+    best = max(scores)
+    pos = m.predict_pairs(tu, ti)
+    neg = m.predict_pairs(np.repeat(tu, negs.shape[1]), negs.ravel())
+    rank = (neg.reshape(negs.shape) >= pos[:, None]).sum(axis=1)
+    assert float((rank < 10).mean()) == pytest.approx(best)
+
+
+def test_deep_als_matches_mf_kernel(tiny_ratings):
+    """Doc 003: MF's P and Q as embedding layers trained by autograd = the MF model
+    (same init, same shuffles, per-rating SGD)."""
+    kw = dict(k=4, lr=0.01, reg=0.05, reg_bias=0.02, n_epochs=2, seed=3)
+    kw.update(init_std=0.05, lr_decay=0.9, biased=True)
+    data = tiny_ratings.subset(np.arange(400))  # 400 ratings x 2 epochs of SGD steps
+    mf = MF(backend="numpy", **kw).fit(data)
+    deep = DeepALS(batch_size=1, optimizer="sgd", **kw).fit(data)
+    np.testing.assert_allclose(deep.P_, mf.P_, atol=1e-5)
+    np.testing.assert_allclose(deep.Q_, mf.Q_, atol=1e-5)
+    u, i = data.users, data.items
+    np.testing.assert_allclose(
+        deep.predict_pairs(u, i), mf.predict_pairs(u, i), atol=1e-4
+    )
+
+
+def test_phi_mf_and_rating_mlp_beat_the_mean(tiny_ratings):
+    """Doc 001 (E2): the formula's φ(p·q) and the code's MLP([p; q]) both learn."""
+    from minirec.metrics import rmse
+
+    y = tiny_ratings.ratings
+    base = rmse(y, np.full(len(y), y.mean()))
+    u, i = tiny_ratings.users, tiny_ratings.items
+    for cls in (PhiMF, RatingMLP):
+        m = cls(k=4, n_epochs=60, batch_size=64, lr=0.01, reg=0.0).fit(tiny_ratings)
+        assert rmse(y, m.predict_pairs(u, i)) < 0.8 * base, cls.__name__
+
+
+def test_bad_input_errors(planted, tiny_ratings):
+    data = planted[0]
+    with pytest.raises(ValueError, match="batch_size=0"):
+        GMF(batch_size=0)
+    with pytest.raises(ValueError, match="batch_size=-5"):
+        NCFMLP(batch_size=-5)
+    with pytest.raises(DataError, match="n_neg=25.*lower n_neg"):
+        GMF(n_neg=25, n_epochs=1).fit(data)  # each user has 22 unseen items
+    with pytest.raises(ValueError, match="layers"):
+        NCFMLP(layers=(15, 8))
+    with pytest.raises(ValueError, match="valid must be"):
+        GMF(n_epochs=1).fit(data, valid=(np.arange(3), np.arange(3), np.arange(3)))
+    gmf = GMF(k=4, n_epochs=1).fit(tiny_ratings)
+    mlp = NCFMLP(layers=(8, 4), n_epochs=1).fit(tiny_ratings)
+    with pytest.raises(ValueError, match="pre-train on the same Interactions"):
+        NeuMF(k=4, layers=(8, 4), n_epochs=1).fit(data, gmf=gmf, mlp=mlp)
+
+
+def test_divergence_stops_with_advice(planted):
+    with pytest.raises(TrainingDivergedError, match="lower lr"):
+        GMF(k=4, n_epochs=3, lr=1e30, optimizer="sgd", batch_size=64).fit(planted[0])
+
+
+def test_ncf_files_with_other_ids_are_rejected(data_root, tiny_ratings):
+    with pytest.raises(DataError, match="not in the data"):
+        ncf_protocol(tiny_ratings, path=data_root / "ncf")
