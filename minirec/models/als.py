@@ -89,7 +89,7 @@ class ALS(Recommender):
     def __init__(
         self,
         k: int = 64,
-        reg: float = 0.05,
+        reg: float = 0.08,
         n_iters: int = 15,
         weighted: bool = True,
         biased: bool = True,

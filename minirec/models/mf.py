@@ -35,6 +35,7 @@ Computer 2009.
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -119,12 +120,44 @@ class MF(Recommender):
     verbose : bool
         Print the loss of every epoch.
 
-    The defaults are the values tuned for ML-1M (benchmarks/accuracy_classic.py,
-    tuned on a validation split carved from the training part).
+    The defaults are the ``"ml-1m"`` preset; ``MF.from_preset("ml-100k")`` gives
+    the values tuned for ML-100k (both tuned on validation splits carved from the
+    training part, see benchmarks/accuracy_classic.py).
     """
 
     name = "mf"
     predicts_ratings = True
+
+    #: hyperparameters tuned on a validation split carved from the training part
+    #: (benchmarks/accuracy_classic.py tune-ml1m / tune-ml100k); "ml-1m" = defaults
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "ml-1m": {
+            "k": 128,
+            "lr": 0.005,
+            "reg": 0.03,
+            "n_epochs": 60,
+            "lr_decay": 0.97,
+            "init_std": 0.02,
+        },
+        "ml-100k": {
+            "k": 100,
+            "lr": 0.01,
+            "reg": 0.1,
+            "n_epochs": 100,
+            "lr_decay": 0.98,
+            "init_std": 0.05,
+        },
+    }
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> MF:
+        """An MF with the tuned hyperparameters of `name` (see :attr:`PRESETS`),
+        any of them replaced by `overrides` (e.g. ``backend="numpy"``)."""
+        if name not in cls.PRESETS:
+            raise ValueError(
+                f"unknown preset {name!r}; choose one of {', '.join(cls.PRESETS)}"
+            )
+        return cls(**{**cls.PRESETS[name], **overrides})
 
     def __init__(
         self,
