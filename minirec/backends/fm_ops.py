@@ -48,7 +48,7 @@ __all__ = [
     "fm_predict_numba",
 ]
 
-_JIT = {"cache": True, "nogil": True, "fastmath": True}
+_JIT = {"cache": True, "nogil": True, "fastmath": True, "error_model": "numpy"}
 
 
 # ----------------------------------------------------------------------------- NumPy
@@ -198,10 +198,11 @@ def _fm_step_numba(jj, xx, m, yn, w0, w, V, s, lr32, rw, rv, logistic):
         x = xx[b]
         j = jj[b]
         w[j] -= lr32 * (g * x + rw * w[j])
-        gx = g * x
+        # v - lr (g x (s_f - v x) + rv v) = c v - d s_f, two flops per factor
+        d = lr32 * g * x
+        c = np.float32(1.0) - lr32 * rv + d * x
         for f in range(k):
-            v = V[j, f]
-            V[j, f] = v - lr32 * (gx * (s[f] - v * x) + rv * v)
+            V[j, f] = c * V[j, f] - d * s[f]
     return loss
 
 
