@@ -30,6 +30,13 @@ item-based score(u, i) = Σ_{j ∈ I_u} s_ji 1[i ∈ N^k(j)] (each rated item vo
 for its k stored neighbours); user-based score(u, i) = Σ_{v ∈ N^k(u)} s_uv 1[v
 rated i].
 
+Agreement with Surprise: with ``shrink=0`` the predictions equal Surprise's
+``KNNBaseline(sim_options={"name": "pearson_baseline", "shrinkage": 0})`` on every
+pair the user has not rated (tests/models/test_knn.py). Two documented
+differences: Surprise shrinks by (n − 1)/(n − 1 + shrink) where we use the
+n/(n + shrink) of Koren 2010; and for a pair in the training data Surprise counts
+the target itself as a neighbour (similarity 1), we exclude it.
+
 Cost: similarities O(Σ_c |column c|²) time (sparse co-occurrence, Numba, rows in
 parallel), memory O(rows · keep); a rating prediction scans the stored neighbours
 of the row until k have an entry (binary search each).
