@@ -344,7 +344,10 @@ def main() -> None:
             f"{args.repeats} interleaved repeats, medians). Ratios are minirec time / "
             "PyTorch time measured in the same run (< 1 means minirec is faster). "
             "Targets from the issue: <= 1.5x at batch 4096 and <= 3x at batch 256 for "
-            "NCF forward+backward.",
+            "NCF forward+backward. The machine is shared (2 cores): compare the "
+            "load averages under Environment; when the load is above 2 the 2-thread "
+            "rows are oversubscribed and their absolute times (and PyTorch's, whose "
+            "threads spin-wait) are not meaningful; quote the 1-thread ratios.",
             "## NCF-sized model (embeddings 6,040 x 32 and 3,706 x 32, "
             "MLP [64, 32, 16, 8], BCE with logits)\n\n" + markdown_table(ncf_rows),
             "## 1M-row embedding: gather 1,000,000 rows of a 1,000,000 x 32 table, "

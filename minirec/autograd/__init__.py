@@ -18,8 +18,14 @@ What to import::
   leaky_relu softplus log_sigmoid matmul linear outer sum mean max min logsumexp
   softmax log_softmax reshape transpose getitem embedding concat stack where dropout
   layer_norm conv2d max_pool2d bce_with_logits.
-* ``embedding(W, idx, sparse=False)`` is the gather with a fast scatter-add backward
-  (:func:`scatter_add_rows`: sort + CSR product, no ``np.add.at``).
+* ``embedding(W, idx, sparse=False)`` is the gather (``xp.take``) with a fast
+  scatter-add backward, no ``np.add.at``: :func:`scatter_add_dense` (one CSR product
+  when the batch is large next to the table, else sort + unique rows) or, with
+  ``sparse=True``, a :class:`RowGrad` from :func:`scatter_add_rows`. The CSR product
+  uses scipy.sparse (cupyx.scipy.sparse on CuPy) when importable, else
+  ``add.reduceat``. Measured in benchmarks/results/autograd.md.
+* ``ops.linear(x, W, b)`` is one fused node for ``x @ W + b`` (what ``nn.Linear``
+  uses); ``ops.bce_with_logits`` is fused and stable.
 * ``gradcheck(f, *inputs)``: central differences in float64, raises with the worst
   element (or returns a :class:`GradcheckResult` with ``raise_on_fail=False``).
 
