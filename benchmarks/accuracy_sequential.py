@@ -31,18 +31,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import env_block, environment, markdown_table  # noqa: E402
 
+from minirec.data import load_movielens, load_sasrec, load_session_split  # noqa: E402
 from minirec.evaluation_seq import (  # noqa: E402
     evaluate_next_item,
     evaluate_sampled_next,
-    load_sasrec_sequences,
-    load_session_split,
-    movielens_sequences,
-    sasrec_split,
+    sasrec_cases,
 )
 from minirec.models.gru4rec import GRU4Rec  # noqa: E402
 from minirec.models.sasrec import SASRec  # noqa: E402
@@ -83,7 +79,9 @@ def write_section(name: str, text: str) -> None:
 
 
 def run_rsc15(root: Path, epochs: int) -> str:
-    train, test = load_session_split(root)
+    train, test = load_session_split(
+        "rsc15-100k", path=root / "sessions" / "rsc15-100k"
+    )
     rows = []
     models = [SessionPop(), MarkovChain(), SessionItemKNN()]
     models += [
@@ -121,18 +119,17 @@ def run_rsc15(root: Path, epochs: int) -> str:
     )
 
 
-def _sasrec_rows(name, seqs, sasrec: SASRec, items=None) -> tuple[list[dict], dict]:
-    train, users, valid, test = sasrec_split(seqs)
-    pre_test = [np.append(train[u], valid[c]) for c, u in enumerate(users)]
-    hist = [seqs[u] for u in users]
-    pre_val = [train[u] for u in users]
+def _sasrec_rows(name, data, sasrec: SASRec, items=None) -> tuple[list[dict], dict]:
+    c = sasrec_cases(data)
     rows = []
     for m in (SessionPop(), MarkovChain(), sasrec):
         t0 = time.perf_counter()
-        m.fit(train, items=items)
+        m.fit(c.train, items=items)
         fit_s = time.perf_counter() - t0
-        rv = evaluate_sampled_next(m, pre_val, valid, history=hist, seed=1)
-        rt = evaluate_sampled_next(m, pre_test, test, history=hist, seed=0)
+        rv = evaluate_sampled_next(
+            m, c.valid_prefix, c.valid, history=c.history, seed=1
+        )
+        rt = evaluate_sampled_next(m, c.test_prefix, c.test, history=c.history, seed=0)
         rows.append(
             {
                 "model": type(m).__name__,
@@ -142,18 +139,20 @@ def _sasrec_rows(name, seqs, sasrec: SASRec, items=None) -> tuple[list[dict], di
                 "test NDCG@10": rt.metrics["NDCG@10"],
                 "users": rt.n_test,
                 "fit s": fit_s,
+                "last epoch loss": (
+                    m.loss_history_[-1] if hasattr(m, "loss_history_") else ""
+                ),
             }
         )
         log(f"{name} {rows[-1]}")
-    info = {"n_users": len(seqs), "n_eval": len(users)}
+    info = {"n_users": data.n_users, "n_eval": len(c.users)}
     return rows, info
 
 
 def run_games(root: Path, epochs: int) -> str:
-    seqs = load_sasrec_sequences(root / "sasrec" / "Video.txt")
-    all_items = np.unique(np.concatenate(seqs))
+    data = load_sasrec(root / "sasrec" / "Video.txt")
     s = SASRec(epochs=epochs, seed=0)
-    rows, info = _sasrec_rows("games", seqs, s, items=all_items)
+    rows, info = _sasrec_rows("games", data, s, items=data.item_ids)
     return (
         "## Games (Amazon Video Games): SASRec's protocol\n\n"
         "Protocol `sasrec-sampled(1+100)`: last item test, second-to-last "
@@ -169,12 +168,9 @@ def run_games(root: Path, epochs: int) -> str:
 
 
 def run_ml100k(root: Path, epochs: int) -> str:
-    from minirec.data import load_movielens
-
     data = load_movielens("ml-100k", path=root)
-    seqs = movielens_sequences(data)
     s = SASRec(epochs=epochs, maxlen=200, dropout=0.2, seed=0)
-    rows, info = _sasrec_rows("ml100k", seqs, s)
+    rows, info = _sasrec_rows("ml100k", data, s)
     return (
         "## ML-100k user histories (by timestamp): SASRec's protocol\n\n"
         "Protocol `sasrec-sampled(1+100)` as for Games, all "

@@ -33,14 +33,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import env_block, environment, markdown_table  # noqa: E402
 
-from minirec.evaluation_seq import (  # noqa: E402
-    load_sasrec_sequences,
+from minirec.data import (  # noqa: E402
+    load_sasrec,
     load_session_split,
     sasrec_split,
     synthetic_sessions,
 )
 from minirec.models.gru4rec import GRU4Rec  # noqa: E402
 from minirec.models.sasrec import SASRec  # noqa: E402
+from minirec.models.session_baselines import as_sequences  # noqa: E402
 
 GRU_KW = dict(
     hidden=100, batch_size=32, n_sample=128, loss="bpr-max", lr=0.005, clip=5.0
@@ -212,11 +213,17 @@ def torch_sasrec_epoch(
 def _data(n_sessions: int, n_users: int):
     root = os.environ.get("MINIREC_DATA")
     if root and Path(root).is_dir():
-        train, _ = load_session_split(root)
-        games = load_sasrec_sequences(Path(root) / "sasrec" / "Video.txt")
-        games_train = [s for s in sasrec_split(games)[0] if len(s) >= 2]
-        return train, games_train, "rsc15-100k train_full", "Games (Video.txt) train"
-    s = synthetic_sessions(20_000, n_items=3000, seed=0)
+        root = Path(root)
+        train, _ = load_session_split("rsc15-100k", path=root / "sessions/rsc15-100k")
+        games = load_sasrec(root / "sasrec" / "Video.txt")
+        games_train = [s for s in as_sequences(sasrec_split(games)[0]) if len(s) >= 2]
+        return (
+            as_sequences(train),
+            games_train,
+            "rsc15-100k train_full",
+            "Games (Video.txt) train",
+        )
+    s = as_sequences(synthetic_sessions(20_000, n_items=3000, seed=0))
     return s, s, "synthetic sessions", "synthetic sequences"
 
 

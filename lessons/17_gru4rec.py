@@ -25,22 +25,25 @@ import numpy as np
 
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
-from minirec.evaluation_seq import (
-    evaluate_next_item,
-    load_session_split,
-    synthetic_sessions,
-)
+from minirec.data import load_session_split, synthetic_sessions
+from minirec.evaluation_seq import evaluate_next_item
 from minirec.models.gru4rec import GRU4Rec
-from minirec.models.session_baselines import MarkovChain, SessionItemKNN, SessionPop
+from minirec.models.session_baselines import (
+    MarkovChain,
+    SessionItemKNN,
+    SessionPop,
+    as_sequences,
+)
 from minirec.nn import GRU, losses
 
 FULL = _course.FULL
 root = _course.data_root()
 if root is not None and (root / "sessions" / "rsc15-100k").is_dir():
-    train, test = load_session_split(root)
+    tr, te = load_session_split("rsc15-100k", path=root / "sessions" / "rsc15-100k")
+    train, test = as_sequences(tr), as_sequences(te)
     DATA = "rsc15-100k"
 else:
-    s = synthetic_sessions(6000, n_items=300, seed=0)
+    s = as_sequences(synthetic_sessions(6000, n_items=300, seed=0))
     train, test = s[:5000], s[5000:]
     DATA = "synthetic"
 if not FULL:

@@ -25,12 +25,8 @@ import numpy as np
 
 from minirec.autograd import Tensor, gradcheck, no_grad
 from minirec.autograd import ops as F
-from minirec.evaluation_seq import (
-    evaluate_sampled_next,
-    movielens_sequences,
-    sasrec_split,
-    synthetic_sessions,
-)
+from minirec.data import synthetic_sessions
+from minirec.evaluation_seq import evaluate_sampled_next, sasrec_cases
 from minirec.models.sasrec import SASRec
 from minirec.models.session_baselines import MarkovChain, SessionPop
 from minirec.nn import AttentionPooling
@@ -158,15 +154,19 @@ root = _course.data_root()
 if root is not None and (root / "ml-100k").is_dir():
     from minirec.data import load_movielens
 
-    seqs = movielens_sequences(load_movielens("ml-100k", path=root))
+    data = load_movielens("ml-100k", path=root)
     DATA = "ml-100k (by timestamp)"
 else:
-    seqs = synthetic_sessions(900, n_items=400, mean_len=30, seed=0)
+    data = synthetic_sessions(
+        900, n_items=400, mean_length=30, n_next=2, seed=0
+    ).to_interactions()
     DATA = "synthetic"
-train, users, valid, test = sasrec_split(seqs)
-pre = [np.append(train[u], valid[c]) for c, u in enumerate(users)]
-hist = [seqs[u] for u in users]
-print(f"{DATA}: {len(seqs)} users, {sum(map(len, seqs)):,} interactions")
+cases = sasrec_cases(data)  # SASRec's split: last = test, second-to-last = valid
+train = cases.train
+print(
+    f"{DATA}: {data.n_users} users, {len(data):,} interactions, "
+    f"{len(cases.users)} evaluated"
+)
 t0 = time.perf_counter()
 kw = dict(
     dim=50,
@@ -183,7 +183,7 @@ print(
 )
 rows = {}
 for m in (SessionPop().fit(train), MarkovChain().fit(train), sas):
-    r = evaluate_sampled_next(m, pre, test, history=hist)
+    r = evaluate_sampled_next(m, cases.test_prefix, cases.test, history=cases.history)
     rows[type(m).__name__] = r.metrics
     print(
         f"{type(m).__name__:12s} {r.protocol}: HR@10 {r.metrics['HR@10']:.4f} "
@@ -200,10 +200,10 @@ assert rows["SASRec"]["HR@10"] > rows["SessionPop"]["HR@10"] - 0.05
 
 # %%
 net = sas.net_
-u = int(np.argmax([len(s) for s in pre]))
+u = int(np.argmax([len(s) for s in cases.test_prefix]))
 from minirec.models.sasrec import _left_pad  # noqa: E402
 
-tok = _left_pad([sas.item_index(pre[u])], sas.maxlen)
+tok = _left_pad([sas.item_index(cases.test_prefix[u])], sas.maxlen)
 with no_grad():
     x = F.embedding(net.E, tok) * net.scale + net.P[: sas.maxlen]
     q = net.blocks[0].ln1(x)

@@ -21,24 +21,19 @@ Two protocols; each result carries its label (``EvalResult.protocol``):
   the train part). HR@10 = mean 1[r < 10], NDCG@10 = mean 1[r < 10] / log2(r + 2). As
   in SASRec's code, at most 10,000 users (a seeded random sample) are evaluated.
 
-Data readers (kept here until ``minirec.data`` has its own; they only parse):
-
-* :func:`load_session_split` -- the session-rec TSV files (``SessionId ItemId Time``)
-  of ``sessions/rsc15-100k`` (train_full + test, a time split).
-* :func:`load_sasrec_sequences` -- SASRec's ``user item`` text (e.g.
-  ``sasrec/Video.txt``, the paper's "Games"), users' items in file (= time) order.
-* :func:`movielens_sequences` -- user histories of an :class:`Interactions` with
-  timestamps, sorted by (timestamp, file order) -- ML-100k. ML-1M in ../shared/data
-  has no timestamps, so it cannot be turned into sequences.
-* :func:`synthetic_sessions` -- sessions from a planted first-order Markov chain (tests,
-  lessons without data).
+Data comes from :mod:`minirec.data` (``load_session_split`` -> :class:`Sessions`,
+``load_sasrec`` / ``load_movielens`` -> :class:`Interactions`, ``synthetic_sessions``);
+:func:`sasrec_cases` turns an Interactions into the protocol's prefixes and targets
+with :func:`minirec.data.sasrec_split`. User histories need timestamps:
+:func:`sasrec_cases` refuses data without them (ML-1M in ../shared/data has none, so
+it has no sequences; ML-100k and Video.txt, whose file order is its time order, do).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,130 +44,61 @@ from .errors import DataError
 from .evaluation import EvalResult
 
 __all__ = [
+    "SasrecCases",
     "evaluate_next_item",
     "evaluate_sampled_next",
-    "load_session_split",
-    "load_sasrec_sequences",
-    "movielens_sequences",
-    "sasrec_split",
-    "synthetic_sessions",
+    "sasrec_cases",
 ]
 
 
-# ------------------------------------------------------------------------- readers
-def _read_session_tsv(path: Path) -> list[np.ndarray]:
-    import pandas as pd
+# ------------------------------------------------------------------------- cases
+@dataclass
+class SasrecCases:
+    """SASRec's protocol cases of one data set (see :func:`sasrec_cases`).
 
-    if not path.exists():
-        raise DataError(f"{path}: file not found (set MINIREC_DATA to ../shared/data)")
-    df = pd.read_csv(path, sep="\t", dtype={"SessionId": np.int64, "ItemId": np.int64})
-    missing = {"SessionId", "ItemId", "Time"} - set(df.columns)
-    if missing:
-        raise DataError(
-            f"{path}: header lacks {sorted(missing)}; expected SessionId ItemId Time"
-        )
-    df = df.sort_values(["SessionId", "Time"], kind="stable")
-    sid, items = df["SessionId"].to_numpy(), df["ItemId"].to_numpy()
-    cut = np.flatnonzero(sid[1:] != sid[:-1]) + 1
-    return np.split(items, cut) if len(sid) else []
+    ``train``: every user's training sequence (raw ids; users with < 3 items keep all
+    of them). For each evaluated user c: ``valid_prefix[c]`` (= its train part) and
+    ``valid[c]``, ``test_prefix[c]`` (train + valid item) and ``test[c]``, and
+    ``history[c]`` (all its items, which negatives avoid).
+    """
 
-
-def load_session_split(
-    root: str | Path, name: str = "rsc15-100k"
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(train sessions, test sessions) of ``root/sessions/<name>``: lists of raw
-    item-id arrays, each session sorted by time. Uses ``*_train_full.txt`` and
-    ``*_test.txt``."""
-    folder = Path(root) / "sessions" / name
-    train = sorted(folder.glob("*_train_full.txt"))
-    test = sorted(folder.glob("*_test.txt"))
-    if not train or not test:
-        raise DataError(
-            f"{folder}: expected *_train_full.txt and *_test.txt (session-rec format)"
-        )
-    return _read_session_tsv(train[0]), _read_session_tsv(test[0])
+    train: list
+    users: np.ndarray
+    valid_prefix: list
+    valid: np.ndarray
+    test_prefix: list
+    test: np.ndarray
+    history: list
 
 
-def load_sasrec_sequences(path: str | Path) -> list[np.ndarray]:
-    """Users' item sequences from SASRec's ``user item`` file (ids as in the file;
-    users in ascending id order, items in file order)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found (set MINIREC_DATA to ../shared/data)")
-    raw = np.loadtxt(path, dtype=np.int64, ndmin=2)
-    if raw.shape[1] != 2:
-        raise DataError(f"{path}: expected 2 columns 'user item', got {raw.shape[1]}")
-    order = np.argsort(raw[:, 0], kind="stable")
-    u, i = raw[order, 0], raw[order, 1]
-    cut = np.flatnonzero(u[1:] != u[:-1]) + 1
-    return np.split(i, cut)
+def sasrec_cases(data: Any) -> SasrecCases:
+    """Split an :class:`~minirec.data.Interactions` (with timestamps) the SASRec way
+    (:func:`minirec.data.sasrec_split`) into sequences, prefixes and targets."""
+    from .data import sasrec_split
+    from .models.session_baselines import as_sequences
 
-
-def movielens_sequences(data: Any) -> list[np.ndarray]:
-    """Per-user raw item-id sequences of an Interactions, sorted by timestamp (ties
-    keep file order). Raises DataError when the data has no timestamps (ML-1M here)."""
     if getattr(data, "timestamps", None) is None:
         raise DataError(
-            f"{getattr(data, 'name', 'data')} has no timestamps, so user histories "
-            "have no order; use ML-100k (u.data has timestamps)"
+            f"{getattr(data, 'name', '') or 'data'} has no timestamps, so user "
+            "histories have no order; use ML-100k or a SASRec file (ML-1M in "
+            "../shared/data has no timestamps)"
         )
-    order = np.lexsort((np.arange(len(data.users)), data.timestamps, data.users))
-    u = data.users[order]
-    items = np.asarray(data.item_ids)[data.items[order]]
-    cut = np.flatnonzero(u[1:] != u[:-1]) + 1
-    return np.split(items, cut)
-
-
-def sasrec_split(
-    seqs: Sequence[np.ndarray],
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """SASRec's data_partition: (train sequences for every user, eval user indices,
-    valid items, test items). A user with n >= 3 items: train = all but the last two,
-    valid = item n-2, test = item n-1; a user with n < 3: train = everything, no eval.
-    """
-    train, users, valid, test = [], [], [], []
-    for u, s in enumerate(seqs):
-        s = np.asarray(s)
-        if len(s) < 3:
-            train.append(s)
-            continue
-        train.append(s[:-2])
-        users.append(u)
-        valid.append(s[-2])
-        test.append(s[-1])
-    return train, np.asarray(users, np.int64), np.asarray(valid), np.asarray(test)
-
-
-def synthetic_sessions(
-    n_sessions: int = 2000,
-    n_items: int = 50,
-    mean_len: float = 6.0,
-    branching: int = 2,
-    noise: float = 0.1,
-    seed: int = 0,
-) -> list[np.ndarray]:
-    """Sessions from a planted first-order Markov chain over items 1..n_items (raw ids):
-    item i is followed by one of `branching` fixed successors (prob. 1 - noise) or a
-    uniformly random item (prob. noise). Lengths are 1 + Poisson(mean_len - 1)."""
-    check_positive_int("n_sessions", n_sessions)
-    check_positive_int("n_items", n_items)
-    check_positive_int("branching", branching)
-    rng = as_rng(seed)
-    succ = np.stack([rng.permutation(n_items) for _ in range(branching)], axis=1)
-    pop = 1.0 / np.arange(1, n_items + 1) ** 0.7
-    pop /= pop.sum()
-    out = []
-    for _ in range(n_sessions):
-        L = 1 + rng.poisson(max(mean_len - 1, 0.0))
-        s = np.empty(L, dtype=np.int64)
-        s[0] = rng.choice(n_items, p=pop)
-        for t in range(1, L):
-            if rng.random() < noise:
-                s[t] = rng.integers(n_items)
-            else:
-                s[t] = succ[s[t - 1], rng.integers(branching)]
-        out.append(s + 1)
-    return out
+    tr, va, te = sasrec_split(data)
+    train = as_sequences(tr)
+    n_users = data.n_users
+    train += [train[0][:0]] * (n_users - len(train))  # users with no train rows
+    vi = np.full(n_users, -1, np.int64)
+    vi[va.users] = np.arange(len(va.users))
+    ti = np.full(n_users, -1, np.int64)
+    ti[te.users] = np.arange(len(te.users))
+    users = np.flatnonzero((vi >= 0) & (ti >= 0))
+    ids = np.asarray(data.item_ids)
+    valid = ids[va.items[vi[users]]]
+    test = ids[te.items[ti[users]]]
+    vp = [train[u] for u in users]
+    tp = [np.append(train[u], valid[c]) for c, u in enumerate(users)]
+    hist = [np.append(tp[c], test[c]) for c in range(len(users))]
+    return SasrecCases(train, users, vp, valid, tp, test, hist)
 
 
 # ------------------------------------------------------------------------- protocols

@@ -7,17 +7,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from minirec.data import Interactions, synthetic_sessions
 from minirec.errors import DataError
 from minirec.evaluation_seq import (
     evaluate_next_item,
     evaluate_sampled_next,
-    load_sasrec_sequences,
-    load_session_split,
-    movielens_sequences,
-    sasrec_split,
-    synthetic_sessions,
+    sasrec_cases,
 )
-from minirec.models.session_baselines import MarkovChain, SequentialRecommender
+from minirec.models.session_baselines import (
+    MarkovChain,
+    SequentialRecommender,
+    as_sequences,
+)
+
+
+def _sessions(*args, **kw):
+    return as_sequences(synthetic_sessions(*args, **kw))
 
 
 class Fixed(SequentialRecommender):
@@ -35,7 +40,7 @@ class Fixed(SequentialRecommender):
 
 
 def test_next_item_matches_brute_force():
-    sess = synthetic_sessions(80, n_items=15, seed=4)
+    sess = _sessions(80, n_items=15, seed=4)
     m = Fixed().fit(sess[:60])
     test = sess[60:]
     res = evaluate_next_item(m, test, k=5)
@@ -79,14 +84,27 @@ def test_ties_rule():
         evaluate_next_item(m, [[1, 2]], ties="random")
 
 
-def test_sasrec_split():
-    tr, users, va, te = sasrec_split([[1, 2, 3, 4], [5, 6], [7, 8, 9]])
-    assert [list(t) for t in tr] == [[1, 2], [5, 6], [7]]
-    assert list(users) == [0, 2] and list(va) == [3, 8] and list(te) == [4, 9]
+def test_sasrec_cases():
+    data = Interactions.from_arrays(
+        [1, 1, 1, 1, 2, 2, 3, 3, 3],
+        [10, 11, 12, 13, 14, 15, 16, 17, 18],
+        timestamps=[4, 1, 2, 3, 1, 2, 9, 8, 7],
+    )
+    c = sasrec_cases(data)
+    # user 1 in time order: 11 12 13 10; user 2 too short; user 3: 18 17 16
+    assert [list(t) for t in c.train] == [[11, 12], [14, 15], [18]]
+    assert list(c.users) == [0, 2]
+    assert list(c.valid) == [13, 17] and list(c.test) == [10, 16]
+    assert [list(p) for p in c.test_prefix] == [[11, 12, 13], [18, 17]]
+    assert [list(p) for p in c.valid_prefix] == [[11, 12], [18]]
+    assert sorted(c.history[0]) == [10, 11, 12, 13]
+    no_ts = Interactions.from_arrays([1, 1, 1], [10, 20, 30])
+    with pytest.raises(DataError, match="no timestamps"):
+        sasrec_cases(no_ts)
 
 
 def test_sampled_next_negatives_avoid_history_and_match_brute_force():
-    sess = synthetic_sessions(60, n_items=30, mean_len=8, seed=5)
+    sess = _sessions(60, n_items=30, mean_length=8, seed=5)
     m = Fixed(seed=1).fit(sess)
     pre = [s[:-1] for s in sess if len(s) >= 3]
     tgt = [s[-1] for s in sess if len(s) >= 3]
@@ -117,42 +135,22 @@ def test_sampled_next_negatives_avoid_history_and_match_brute_force():
 
 
 def test_max_users_subsample():
-    sess = synthetic_sessions(50, n_items=20, mean_len=6, seed=6)
+    sess = _sessions(50, n_items=20, mean_length=6, seed=6)
     m = MarkovChain().fit(sess)
     pre = [s[:-1] for s in sess if len(s) >= 2]
     tgt = [s[-1] for s in sess if len(s) >= 2]
     assert evaluate_sampled_next(m, pre, tgt, n_neg=5, max_users=10).n_test == 10
 
 
-def test_readers(tmp_path):
-    d = tmp_path / "sessions" / "x"
-    d.mkdir(parents=True)
-    (d / "a_train_full.txt").write_text(
-        "SessionId\tItemId\tTime\n1\t10\t5\n1\t11\t3\n2\t12\t1\n"
-    )
-    (d / "a_test.txt").write_text("SessionId\tItemId\tTime\n3\t10\t9\n3\t12\t8\n")
-    tr, te = load_session_split(tmp_path, "x")
-    assert [list(s) for s in tr] == [[11, 10], [12]]
-    assert [list(s) for s in te] == [[12, 10]]
-    with pytest.raises(DataError, match="train_full"):
-        load_session_split(tmp_path, "missing")
-    f = tmp_path / "v.txt"
-    f.write_text("2 5\n1 3\n1 4\n2 6\n")
-    assert [list(s) for s in load_sasrec_sequences(f)] == [[3, 4], [5, 6]]
-    with pytest.raises(DataError, match="not found"):
-        load_sasrec_sequences(tmp_path / "nope.txt")
-
-
-def test_movielens_sequences_sorted_by_time():
-    from minirec.data import Interactions
-
-    data = Interactions.from_arrays(
-        [1, 1, 1, 2], [10, 20, 30, 10], [5, 4, 3, 2], timestamps=[3, 1, 2, 7]
-    )
-    assert [list(s) for s in movielens_sequences(data)] == [[20, 30, 10], [10]]
-    no_ts = Interactions.from_arrays([1, 1], [10, 20], [5, 4])
-    with pytest.raises(DataError, match="no timestamps"):
-        movielens_sequences(no_ts)
+def test_sessions_and_interactions_inputs():
+    ses = synthetic_sessions(30, n_items=10, seed=1)
+    m = MarkovChain().fit(ses)
+    assert m.n_items <= 10
+    r = evaluate_next_item(m, ses, k=3)
+    assert r.n_test == ses.n_events - ses.n_sessions
+    data = Interactions.from_arrays([1, 1, 2, 2], [5, 6, 6, 5], timestamps=[2, 1, 1, 2])
+    seqs = as_sequences(data)
+    assert [list(s) for s in seqs] == [[6, 5], [6, 5]]
 
 
 def test_dataframe_test_sessions():
@@ -161,9 +159,15 @@ def test_dataframe_test_sessions():
     assert evaluate_next_item(m, df, k=1).metrics["Recall@1"] == 1.0
 
 
-def test_real_data_counts(data_root):
-    tr, te = load_session_split(data_root)
-    assert (len(tr), sum(map(len, tr))) == (17_794, 70_278)
-    assert (len(te), sum(map(len, te))) == (3_416, 13_568)
-    seqs = load_sasrec_sequences(data_root / "sasrec" / "Video.txt")
-    assert len(seqs) == 31_013 and sum(map(len, seqs)) == 287_107
+def test_real_data(data_root):
+    from minirec.data import load_sasrec, load_session_split
+
+    tr, te = load_session_split("rsc15-100k", path=data_root / "sessions/rsc15-100k")
+    train = as_sequences(tr)
+    assert (len(train), sum(map(len, train))) == (17_794, 70_278)
+    test = as_sequences(te)
+    assert sum(len(s) - 1 for s in test) == 10_152  # next-item events evaluated
+    c = sasrec_cases(load_sasrec(data_root / "sasrec" / "Video.txt"))
+    assert len(c.train) == 31_013
+    assert len(c.users) + sum(len(t) < 1 for t in c.train) <= 31_013
+    assert sum(map(len, c.train)) + 2 * len(c.users) == 287_107

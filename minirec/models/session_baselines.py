@@ -5,9 +5,12 @@ session (or a user, in time order) has clicked so far -- a *prefix* -- and score
 item as the *next* one. They share :class:`SequentialRecommender`:
 
 * ``fit(sequences) -> self``: `sequences` is a list of 1-d sequences of raw item ids
-  (each one a session or a user's history in time order), or a pandas DataFrame in the
-  session-rec format (columns ``SessionId``, ``ItemId`` and optionally ``Time``, sorted
-  by session then time). The item catalog is every item seen in training.
+  (each one a session or a user's history in time order), a
+  :class:`minirec.data.Sessions` (``load_sessions``, ``load_session_split``,
+  ``synthetic_sessions``), an :class:`~minirec.data.Interactions` (one sequence per
+  user, by timestamp; e.g. ``load_sasrec``) or a pandas DataFrame in the session-rec
+  format (columns ``SessionId``, ``ItemId`` and optionally ``Time``). The item
+  catalog is every item seen in training.
 * ``score_next(prefixes) -> (n, n_items)`` float32 scores, columns in the order of
   ``item_ids_`` (raw ids); ``predict_next(prefixes, n=10, exclude_seen=False) -> (ids
   (len, n) raw, scores (len, n))``, best first.
@@ -73,7 +76,10 @@ __all__ = [
 
 
 def as_sequences(data: Any, what: str = "sequences") -> list[np.ndarray]:
-    """A list of 1-d raw-id arrays from a list of sequences or a session-rec frame.
+    """A list of 1-d raw-id arrays from a list of sequences, a
+    :class:`minirec.data.Sessions` (one per session), an
+    :class:`~minirec.data.Interactions` (one per user, in time order, by
+    :func:`minirec.data.user_sequences`) or a session-rec frame.
 
     A DataFrame must have ``SessionId`` and ``ItemId`` columns (``Time`` optional);
     rows are grouped by SessionId in order of first appearance and, when ``Time`` is
@@ -83,6 +89,14 @@ def as_sequences(data: Any, what: str = "sequences") -> list[np.ndarray]:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
+    if hasattr(data, "offsets") and hasattr(data, "item_ids"):  # data.Sessions
+        raw = np.asarray(data.item_ids)[data.items]
+        return np.split(raw, np.asarray(data.offsets)[1:-1])
+    if hasattr(data, "users") and hasattr(data, "item_ids"):  # data.Interactions
+        from ..data import user_sequences
+
+        indptr, items = user_sequences(data)
+        return np.split(np.asarray(data.item_ids)[items], indptr[1:-1])
     if pd is not None and isinstance(data, pd.DataFrame):
         missing = [c for c in ("SessionId", "ItemId") if c not in data.columns]
         if missing:

@@ -7,17 +7,24 @@ import numpy as np
 import pytest
 
 import minirec.models.gru4rec as g4
+from minirec.data import synthetic_sessions
 from minirec.errors import TrainingDivergedError
-from minirec.evaluation_seq import evaluate_next_item, synthetic_sessions
+from minirec.evaluation_seq import evaluate_next_item
 from minirec.models.gru4rec import GRU4Rec
-from minirec.models.session_baselines import SequentialRecommender, SessionPop
+from minirec.models.session_baselines import (
+    SequentialRecommender,
+    SessionPop,
+    as_sequences,
+)
 
 FAST = dict(hidden=16, batch_size=16, n_sample=8, epochs=2, lr=0.02)
 
 
 @pytest.fixture(scope="module")
 def planted():
-    return synthetic_sessions(500, n_items=25, branching=1, noise=0.05, seed=1)
+    return as_sequences(
+        synthetic_sessions(500, n_items=25, n_next=1, noise=0.05, seed=1)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from minirec.data import synthetic_sessions
 from minirec.errors import TrainingDivergedError
-from minirec.evaluation_seq import (
-    evaluate_sampled_next,
-    sasrec_split,
-    synthetic_sessions,
-)
+from minirec.evaluation_seq import evaluate_sampled_next, sasrec_cases
 from minirec.models.sasrec import SASRec
-from minirec.models.session_baselines import SequentialRecommender, SessionPop
+from minirec.models.session_baselines import (
+    SequentialRecommender,
+    SessionPop,
+    as_sequences,
+)
 
 FAST = dict(
     dim=16, maxlen=8, n_blocks=1, heads=2, dropout=0.1, lr=0.01, batch_size=64, epochs=2
@@ -21,10 +22,15 @@ FAST = dict(
 
 
 @pytest.fixture(scope="module")
-def planted():
+def planted_sessions():
     return synthetic_sessions(
-        400, n_items=25, mean_len=8, branching=1, noise=0.05, seed=2
+        400, n_items=25, mean_length=8, n_next=1, noise=0.05, seed=2
     )
+
+
+@pytest.fixture(scope="module")
+def planted(planted_sessions):
+    return as_sequences(planted_sessions)
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +98,12 @@ def test_catalog_items_argument(planted):
     assert m.n_items == 39  # items 26..39 are in no sequence but can be ranked
 
 
-def test_learns_planted_markov_under_sasrec_protocol(planted):
-    train, users, valid, test = sasrec_split(planted)
-    m = SASRec(**{**FAST, "epochs": 8}).fit(train)
-    pre = [np.append(train[u], valid[c]) for c, u in enumerate(users)]
-    r = evaluate_sampled_next(m, pre, test, n_neg=20, ks=(3,)).metrics
-    p = evaluate_sampled_next(SessionPop().fit(train), pre, test, n_neg=20, ks=(3,))
+def test_learns_planted_markov_under_sasrec_protocol(planted_sessions):
+    c = sasrec_cases(planted_sessions.to_interactions())
+    m = SASRec(**{**FAST, "epochs": 8}).fit(c.train)
+    kw = dict(history=c.history, n_neg=20, ks=(3,))
+    r = evaluate_sampled_next(m, c.test_prefix, c.test, **kw).metrics
+    p = evaluate_sampled_next(SessionPop().fit(c.train), c.test_prefix, c.test, **kw)
     assert r["HR@3"] > 0.6 and r["HR@3"] > p.metrics["HR@3"] + 0.2, r
     assert m.loss_history_[-1] < m.loss_history_[0]
 

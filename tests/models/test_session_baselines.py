@@ -7,13 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from minirec.data import synthetic_sessions
 from minirec.errors import DataError, ModelFileError, NotFittedError, UnknownIdError
-from minirec.evaluation_seq import synthetic_sessions
 from minirec.models.session_baselines import (
     MarkovChain,
     SequentialRecommender,
     SessionItemKNN,
     SessionPop,
+    as_sequences,
 )
 
 BASELINES = [SessionPop, MarkovChain, SessionItemKNN]
@@ -22,7 +23,9 @@ SESS = [[10, 11, 12], [11, 12], [12, 10, 11, 12], [13], []]
 
 @pytest.fixture(scope="module")
 def planted():
-    return synthetic_sessions(600, n_items=30, branching=1, noise=0.05, seed=3)
+    return as_sequences(
+        synthetic_sessions(600, n_items=30, n_next=1, noise=0.05, seed=3)
+    )
 
 
 @pytest.mark.parametrize("cls", BASELINES)
