@@ -1,0 +1,206 @@
+# %% [markdown]
+# # 12 · GMF, NeuMF with pre-training, doc 001's "neural MF" and doc 003's deep ALS
+#
+# **Goal.** Build NCF's other two models — GMF (a learned weighting of the
+# element-wise product $p_u \odot q_i$) and NeuMF (GMF and MLP fused under one output
+# layer, started from the two trained models) — then sort out two "neural MF"s of
+# the documents: doc 001 writes $\hat r_{ui} = \phi(p_u^\top q_i)$ but codes an MLP on
+# $[p_u; q_i]$ (erratum **E2**), and doc 003's "deep-learning ALS" is exactly MF with
+# P and Q as embedding layers.
+#
+# **Covers:** `002-3.1` (doc 002 §3.1 NCF and NeuMF, steps 1–4), `001-3.1` with
+# erratum **E2** (doc 001 §3.1), `003-mlp` (doc 003 "ALS的深度学习版本"),
+# `002-4.2-code` (doc 002 §4.2, the PyTorch NCF code). Library:
+# `minirec/models/ncf.py` (`GMF`, `NeuMF`, `PhiMF`, `RatingMLP`, `DeepALS`).
+#
+# Doc 002 §3.1 (`002_d2c789357b2f7be6.txt`):
+#
+# > NeuMF在NCF的基础上,引入了基于功能交叉的二阶部分 … 1) 输入用户ID和商品ID,从embedding层
+# > 获取对应的嵌入向量 2) 通过MLP和二阶交互部分对嵌入向量进行变换 3) 将MLP和二阶部分的
+# > 输出进行融合 4) 输出用户对该商品的兴趣分数
+#
+# In the NCF paper's terms: $\hat y = \sigma\big(h^\top[p^G_u \odot q^G_i;\;
+# \mathrm{MLP}(p^M_u, q^M_i)]\big)$, and with pre-training
+# $h \leftarrow [\alpha h^{GMF}; (1-\alpha) h^{MLP}]$, $\alpha = 0.5$.
+#
+# Doc 001 §3.1 (`001_9e0c25cd5ecd127f.txt`):
+# $\hat{r}_{ui} = \phi(p_u^Tq_i)$,
+# $\min_{P,Q}\sum_{(u,i)\in\kappa}(r_{ui} - \phi(p_u^Tq_i))^2 + \lambda(\|P\|^2 + \|Q\|^2)$
+# — and its code: `x = tf.concat([u_emb, i_emb], axis=1)` → Dense(20, relu) →
+# Dense(10, relu) → Dense(1), MSE, Adam.
+
+# %%
+import time
+
+import _course
+import matplotlib.pyplot as plt
+import numpy as np
+
+from minirec.autograd import Tensor
+from minirec.data import random_split
+from minirec.data.ncf import ncf_protocol
+from minirec.evaluation import evaluate_ratings, evaluate_sampled
+from minirec.models._train import gradcheck_module
+from minirec.models.mf import MF
+from minirec.models.ncf import (
+    GMF,
+    NCFMLP,
+    DeepALS,
+    GMFNet,
+    NeuMF,
+    NeuMFNet,
+    PhiMF,
+    RatingMLP,
+)
+from minirec.nn import losses
+
+T0 = time.perf_counter()
+
+# %% [markdown]
+# ## 1. GMF in NumPy, checked against minirec
+
+# %%
+net = GMFNet(5, 6, 3, rng=0, std=0.5)
+u, i = np.array([0, 1, 2, 4]), np.array([1, 2, 5, 0])
+y = np.array([1.0, 0.0, 1.0, 0.0], dtype=np.float32)
+z_np = (net.P.W.data[u] * net.Q.W.data[i]) @ net.h.W.data[:, 0] + net.h.b.data[0]
+np.testing.assert_allclose(net(u, i).numpy(), z_np, rtol=1e-5, atol=1e-7)
+# with h = 1 and b = 0, GMF is plain MF: z = p_u . q_i
+net.h.W.data[:] = 1.0
+net.h.b.data[:] = 0.0
+np.testing.assert_allclose(
+    net(u, i).numpy(), (net.P.W.data[u] * net.Q.W.data[i]).sum(1), rtol=1e-5
+)
+neu = NeuMFNet(5, 6, 2, [4, 2], rng=1)
+assert gradcheck_module(neu, lambda: losses.bce_with_logits(neu(u, i), y)).ok
+print("GMF forward and NeuMF log-loss gradient check out")
+
+# %% [markdown]
+# ## 2. GMF, MLP, NeuMF with pre-training on the NCF protocol
+#
+# Leave-one-out by timestamp, 1 + 99 sampled, HR@10. Quick mode uses the 300 most
+# active ML-100k users; the ML-1M numbers are in `benchmarks/results/accuracy_neural.md`.
+
+# %%
+data = _course.load_ratings("ml-100k")
+if not _course.FULL:
+    top = np.argsort(-data.user_counts())[:300]
+    data = data.subset(np.flatnonzero(np.isin(data.users, top)))
+train, tu, ti, negs = ncf_protocol(data, regenerate=True, seed=0)
+ep = 20 if _course.FULL else 4
+kw = dict(batch_size=512, lr=0.003, n_epochs=ep)
+gmf = GMF(k=16, **kw).fit(train)
+mlp = NCFMLP(layers=(32, 16), **kw).fit(train)
+neumf = NeuMF(k=16, layers=(32, 16), optimizer="sgd", lr=0.05, n_epochs=2,
+              batch_size=512).fit(train, gmf=gmf, mlp=mlp)  # fmt: skip
+hr = {
+    name: evaluate_sampled(m, tu, ti, negs).metrics["HR@10"]
+    for name, m in [("GMF", gmf), ("MLP", mlp), ("NeuMF (pre-trained)", neumf)]
+}
+print({k: round(v, 3) for k, v in hr.items()})
+# the fused start is α z_GMF + (1 − α) z_MLP (a test checks it exactly)
+
+# %% [markdown]
+# ## 3. Erratum E2: φ(p·q) is not an MLP on [p; q]
+#
+# $\phi(p_u^\top q_i)$ sees one number per pair: any φ is a function of the dot
+# product, so two pairs with equal dot products get equal predictions. The code's
+# MLP on the concatenation sees all 2k numbers (that is NCF-MLP on ratings). We
+# build both and compare on a 90/10 rating split.
+
+# %%
+rtrain, rtest = random_split(data, 0.1, seed=0)
+n = 20 if _course.FULL else 5
+phi = PhiMF(k=16, n_epochs=n, batch_size=256).fit(rtrain)
+cat = RatingMLP(k=16, n_epochs=n, batch_size=256).fit(rtrain)
+rm = {
+    "PhiMF  φ(p·q)": evaluate_ratings(phi, rtest).metrics["RMSE"],
+    "RatingMLP [p;q]": evaluate_ratings(cat, rtest).metrics["RMSE"],
+}
+print({k: round(v, 4) for k, v in rm.items()})
+# Equal dot products give equal φ predictions; the concat MLP tells them apart.
+# Move q_i along a direction v ⟂ p_u: p_u·(q_i + v) = p_u·q_i.
+rng = np.random.default_rng(0)
+
+
+def orth(p):
+    v = rng.normal(size=p.shape).astype(np.float32)
+    return v - (v @ p) / (p @ p) * p
+
+
+pu, qi = phi.net_.P.W.data[0], phi.net_.Q.W.data[0]
+v = orth(pu)
+
+
+def phi_pred(q):
+    return phi.net_.phi(Tensor(np.array([[pu @ q]], np.float32))).item()
+
+
+pc, qc = cat.net_.P.W.data[0], cat.net_.Q.W.data[0]
+vc = orth(pc)
+
+
+def cat_pred(q):
+    x = np.concatenate([pc, q])[None].astype(np.float32)
+    return cat.net_.tower(Tensor(x)).item()
+
+
+print(f"φ model:   {phi_pred(qi):.4f} vs {phi_pred(qi + v):.4f} (same p·q)")
+print(f"concat MLP: {cat_pred(qc):.4f} vs {cat_pred(qc + vc):.4f} (same p·q)")
+assert abs(phi_pred(qi) - phi_pred(qi + v)) < 1e-4
+assert abs(cat_pred(qc) - cat_pred(qc + vc)) > 1e-4
+
+# %% [markdown]
+# ## 4. Doc 003: "the deep-learning version of ALS" is MF
+#
+# > P 矩阵等效于随机初始化一个User Embedding层，而 Q 矩阵等效于随机初始化一个Item Embedding层。
+#
+# (and it is trained by SGD, not ALS: erratum E5, lesson 07). With batch size 1 and
+# SGD, autograd on two embedding layers performs *exactly* the updates of the MF
+# kernel:
+
+# %%
+kw = dict(k=8, lr=0.01, reg=0.05, reg_bias=0.02, n_epochs=1, seed=0,
+          init_std=0.05, lr_decay=0.9)  # fmt: skip
+small = rtrain.subset(np.arange(1500))
+mf = MF(backend="numpy", **kw).fit(small)
+deep = DeepALS(batch_size=1, optimizer="sgd", **kw).fit(small)
+np.testing.assert_allclose(deep.P_, mf.P_, atol=1e-5)
+np.testing.assert_allclose(deep.Q_, mf.Q_, atol=1e-5)
+print("DeepALS == MF: max |ΔP| =", float(np.abs(deep.P_ - mf.P_).max()))
+
+# %% [markdown]
+# ## 5. Doc 002 §4.2's PyTorch NCF
+#
+# The printed code (cut off) has `nn.Embedding(num_users, 16)` and
+# `nn.Linear(embedding_dim * 2, 64)`: a tower that *widens* 32 → 64, unlike the NCF
+# paper's halving tower. In minirec that is `NCFMLP(layers=(32, 64, ...))`; we finish
+# it as 32 → 64 → 32 → 16 → output.
+
+# %%
+doc_ncf = NCFMLP(layers=(32, 64, 32, 16), batch_size=512, lr=0.003, n_epochs=ep)
+doc_ncf.fit(train)
+hr["doc 002 NCF (16-d, 32-64-32-16)"] = evaluate_sampled(doc_ncf, tu, ti, negs).metrics[
+    "HR@10"
+]
+
+fig, ax = plt.subplots(1, 2, figsize=(10, 3))
+ax[0].barh(list(hr), list(hr.values()))
+ax[0].set(xlabel="HR@10 (1+99)")
+ax[1].barh(list(rm), list(rm.values()))
+ax[1].set(xlabel="test RMSE", xlim=(0.8, max(rm.values()) + 0.05))
+_course.savefig(fig, "12_gmf_neumf.png")
+print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
+
+# %% [markdown]
+# ## Summary
+# * GMF generalizes MF (h = 1 gives the dot product); NeuMF concatenates the GMF and
+#   MLP features and is started from both trained models.
+# * E2: doc 001's formula φ(p·q) and its code (MLP on [p; q]) are different models;
+#   the code is NCF-MLP on ratings.
+# * Doc 003's deep ALS is MF trained by autograd — identical updates, checked.
+#
+# ## Exercises
+# 1. Set `alpha=1.0` in NeuMF: what model do you start from?
+# 2. Give PhiMF a wider φ: can it ever beat a plain dot product with biases?
+# 3. Train DeepALS with `batch_size=256, optimizer="adam"`: RMSE vs MF?
