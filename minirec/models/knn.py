@@ -199,7 +199,6 @@ class _KNN(Recommender):
 
     def _rank_scores(self, u: np.ndarray) -> np.ndarray:
         n_items = self.n_items
-        out = np.zeros(len(u) * n_items, dtype=np.float64)
         seen = self._seen
         if self._item_based:
             # each rated item j votes sim(j, i) for its stored neighbours i
@@ -207,14 +206,15 @@ class _KNN(Recommender):
             js = seen.indices[p1].astype(np.int64)
             o2, p2 = self._gather(self.nbr_indptr_, js)
             keys = o1[o2] * n_items + self.nbr_indices_[p2]
-            np.add.at(out, keys, self.nbr_sims_[p2])
+            weights = self.nbr_sims_[p2]
         else:
             # each neighbour v votes sim(u, v) for every item it rated
             o1, p1 = self._gather(self.nbr_indptr_, u)
             vs = self.nbr_indices_[p1].astype(np.int64)
             o2, p2 = self._gather(seen.indptr, vs)
             keys = o1[o2] * n_items + seen.indices[p2]
-            np.add.at(out, keys, self.nbr_sims_[p1][o2])
+            weights = self.nbr_sims_[p1][o2]
+        out = np.bincount(keys, weights=weights, minlength=len(u) * n_items)
         return out.reshape(len(u), n_items).astype(np.float32)
 
     def _score(self, u: np.ndarray) -> np.ndarray:
@@ -227,9 +227,16 @@ class _KNN(Recommender):
         return self._predict_rating(uu, ii).reshape(len(u), n_items)
 
     def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        if self.task == "ranking":
-            return super()._predict_pairs(u, i)
-        return self._predict_rating(u, i)
+        if self.task == "rating":
+            return self._predict_rating(u, i)
+        out = np.empty(len(u), dtype=np.float32)
+        users, inv = np.unique(u, return_inverse=True)
+        step = 256  # users scored at once
+        for s in range(0, len(users), step):
+            scores = self._rank_scores(users[s : s + step])
+            sel = np.flatnonzero((inv >= s) & (inv < s + step))
+            out[sel] = scores[inv[sel] - s, i[sel]]
+        return out
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict:

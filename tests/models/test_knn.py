@@ -123,3 +123,14 @@ def test_ml100k_u1_rmse(data_root):
     for cls in (ItemKNN, UserKNN):
         rmse = evaluate_ratings(cls().fit(train), test).metrics["RMSE"]
         assert rmse < 0.94, (cls.__name__, rmse)
+
+
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_ranking_pairs_equal_full_scores(cls):
+    data, _, _ = _blocks(seed=2, n_users=300)
+    m = cls(k=6, task="ranking").fit(data)
+    r = np.random.default_rng(0)
+    u = r.integers(0, data.n_users, 2000)
+    i = r.integers(0, data.n_items, 2000)
+    full = m.score_items(np.arange(data.n_users))
+    np.testing.assert_allclose(m.predict_pairs(u, i), full[u, i], rtol=1e-6)
