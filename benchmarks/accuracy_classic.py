@@ -341,7 +341,7 @@ def run_tune_ml100k() -> list[dict]:
     return rows
 
 
-def run_tune_ncf(grid_names: list[str] | None = None) -> list[dict]:
+def run_tune_ncf(grid_names: list[str] | None = None, skip: int = 0) -> list[dict]:
     data, train, _, _, _ = ncf_data()
     tr, vu, vi, vneg = ncf_validation(data, train)
     grid = [
@@ -350,12 +350,17 @@ def run_tune_ncf(grid_names: list[str] | None = None) -> list[dict]:
         ("ials", dict(k=128, reg=0.1, alpha=2.0, n_iters=15)),
         ("ials", dict(k=64, reg=0.5, alpha=4.0, n_iters=15)),
         ("ials", dict(k=128, reg=1.0, alpha=4.0, n_iters=15)),
+        ("ials", dict(k=64, reg=2.0, alpha=8.0, n_iters=15)),
+        ("ials", dict(k=64, reg=5.0, alpha=16.0, n_iters=15)),
+        ("ials", dict(k=64, reg=1.0, alpha=8.0, n_iters=15)),
+        ("ials", dict(k=32, reg=1.0, alpha=8.0, n_iters=15)),
+        ("ials", dict(k=96, reg=3.0, alpha=8.0, n_iters=15)),
         ("bpr", dict(k=64, lr=0.05, reg=0.005, n_epochs=30)),
         ("bpr", dict(k=64, lr=0.05, reg=0.01, n_epochs=60)),
         ("bpr", dict(k=128, lr=0.05, reg=0.005, n_epochs=60)),
     ]
     rows = []
-    for kind, p in grid:
+    for kind, p in grid[skip:]:
         if grid_names and kind not in grid_names:
             continue
         cls = ImplicitALS if kind == "ials" else BPR

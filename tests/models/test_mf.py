@@ -90,7 +90,7 @@ def test_early_stopping_keeps_the_best_epoch(planted):
     assert len(h) < 200, "early stopping never triggered"
     assert all("val_rmse" in e for e in h)
     best = min(e["val_rmse"] for e in h)
-    assert h[m.best_epoch_ - 1]["val_rmse"] == best
+    assert h[m.best_epoch_ - 1]["val_rmse"] <= best + 1e-6  # (1e-6: min progress)
     assert len(h) == m.best_epoch_ + 3  # stopped after `patience` worse epochs
 
 
