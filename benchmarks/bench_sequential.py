@@ -284,6 +284,19 @@ def run(n_sessions: int = 4000, n_users: int = 4000, repeat: int = 1) -> list[di
     return rows
 
 
+def blas_threads_check(sess, repeat: int = 2) -> dict:
+    """One GRU4Rec epoch on `sess` with one BLAS thread (the default) and with
+    OpenBLAS's default thread count: why the models train with ``threads=1``."""
+    one = _timed(lambda: GRU4Rec(**GRU_KW, epochs=1, threads=1).fit(sess), repeat)
+    many = _timed(lambda: GRU4Rec(**GRU_KW, epochs=1, threads=None).fit(sess), repeat)
+    return {
+        "GRU4Rec epoch on": f"{len(sess)} sessions",
+        "threads=1 s": one,
+        "threads=None (BLAS default) s": many,
+        "default / 1 thread": many / one,
+    }
+
+
 def _row(model, data, t_m, t_t, scale):
     return {
         "model": model,
@@ -304,12 +317,16 @@ def main() -> None:
     env = environment(("torch",))
     load0 = os.getloadavg()[0]
     rows = run(args.sessions, args.users, args.repeat)
+    sess, _, _, _ = _data(0, 0)
+    blas = blas_threads_check([q for q in sess[:1000] if len(q) >= 2], args.repeat)
     text = (
         "## Speed: seconds per epoch, minirec vs PyTorch CPU (same run)\n\n"
         f"Best of {args.repeat} epochs on the subset, one thread each; load average "
         f"{load0:.2f} at start, {os.getloadavg()[0]:.2f} at end. "
         "Target: minirec / torch <= 2.\n\n"
         + markdown_table(rows)
+        + "\n\nWhy training runs with one BLAS thread (same run):\n\n"
+        + markdown_table([blas])
         + "\n\n"
         + env_block(env)
     )

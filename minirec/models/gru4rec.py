@@ -95,6 +95,9 @@ class GRU4Rec(SequentialRecommender):
     clip : max joint gradient norm per step
     tied : share the input and output item embeddings (E = O)
     seed : seed of initialization, session order, sampling and dropout
+    threads : BLAS threads while training (None: leave the library's default). 1 by
+        default: the steps multiply small matrices, where extra threads on a loaded
+        machine cost far more than they give (benchmarks/results/sequential.md)
     """
 
     name = "gru4rec"
@@ -114,6 +117,7 @@ class GRU4Rec(SequentialRecommender):
         clip: float = 5.0,
         tied: bool = True,
         seed: int = 0,
+        threads: int | None = 1,
     ) -> None:
         self.hidden = check_positive_int("hidden", hidden)
         self.emb_dim = check_positive_int("emb_dim", emb_dim)
@@ -134,6 +138,9 @@ class GRU4Rec(SequentialRecommender):
         self.clip = check_positive("clip", clip)
         self.tied = bool(tied)
         self.seed = int(seed)
+        if threads is not None:
+            check_positive_int("threads", threads)
+        self.threads = threads
 
     # ------------------------------------------------------------------ training
     def _build(self, n_items: int, rng) -> None:
@@ -154,7 +161,7 @@ class GRU4Rec(SequentialRecommender):
         return losses.bpr_max(pos, neg, reg=self.bpreg)
 
     def _fit(self, indptr: np.ndarray, items: np.ndarray) -> None:
-        with blas_threads(1):
+        with blas_threads(self.threads):
             self._train(indptr, items)
 
     def _train(self, indptr: np.ndarray, items: np.ndarray) -> None:

@@ -107,6 +107,7 @@ class SASRec(SequentialRecommender):
     l2_emb : L2 penalty on the item embeddings of a batch (paper code: 0)
     clip : max joint gradient norm per step
     seed : seed of initialization, user order, negatives and dropout
+    threads : BLAS threads while training and scoring (None: the library's default)
     """
 
     name = "sasrec"
@@ -124,6 +125,7 @@ class SASRec(SequentialRecommender):
         l2_emb: float = 0.0,
         clip: float = 5.0,
         seed: int = 0,
+        threads: int | None = 1,
     ) -> None:
         self.dim = check_positive_int("dim", dim)
         self.maxlen = check_positive_int("maxlen", maxlen)
@@ -140,6 +142,9 @@ class SASRec(SequentialRecommender):
         self.l2_emb = check_nonnegative("l2_emb", l2_emb)
         self.clip = check_positive("clip", clip)
         self.seed = int(seed)
+        if threads is not None:
+            check_positive_int("threads", threads)
+        self.threads = threads
 
     def _build(self, n_items: int, rng) -> None:
         self.net_ = _Net(
@@ -147,7 +152,7 @@ class SASRec(SequentialRecommender):
         )
 
     def _fit(self, indptr: np.ndarray, items: np.ndarray) -> None:
-        with blas_threads(1):
+        with blas_threads(self.threads):
             self._train(indptr, items)
 
     def _batch(self, users, indptr, items, rng):
@@ -220,7 +225,7 @@ class SASRec(SequentialRecommender):
     def _final_states(self, prefixes) -> np.ndarray:
         self.net_.eval()
         tok = _left_pad(prefixes, self.maxlen)
-        with no_grad(), blas_threads(1):
+        with no_grad(), blas_threads(self.threads):
             return self.net_(tok).data[:, -1]
 
     def _score_prefixes(self, prefixes):

@@ -147,11 +147,11 @@ def _to_csr(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def blas_threads(n: int | None):
     """Context manager limiting BLAS threads to `n` (None: leave as is).
 
-    The sequence models multiply small matrices thousands of times per epoch; with
-    OpenBLAS's default threads on a loaded 2-core machine one (32 x 300) @ (300 x 100)
-    product took 4 ms instead of 0.08 ms (measured; see benchmarks/results/
-    sequential.md), so training runs single-threaded by default. Needs threadpoolctl
-    (a no-op without it)."""
+    The sequence models multiply small matrices thousands of times per epoch. On a
+    loaded 2-core machine OpenBLAS's extra threads made a GRU4Rec epoch many times
+    slower (one profile: 110 s instead of ~10 s, all of it inside small matmuls of the
+    backward); ``benchmarks/bench_sequential.py`` measures the ratio. Needs
+    threadpoolctl (a no-op without it)."""
     if n is None:
         return contextlib.nullcontext()
     try:
