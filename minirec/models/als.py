@@ -225,8 +225,8 @@ class ImplicitALS(Recommender):
     def __init__(
         self,
         k: int = 64,
-        reg: float = 0.05,
-        alpha: float = 2.0,
+        reg: float = 0.5,
+        alpha: float = 4.0,
         n_iters: int = 15,
         solver: str = "cg",
         cg_steps: int = 3,
