@@ -28,8 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-import numba
-import numpy as np
+# implicit asks for a single-threaded BLAS (its own threads do the parallel work);
+# minirec's kernels do not use BLAS threads either. Set before NumPy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import environment, markdown_table, write_result  # noqa: E402
@@ -37,7 +41,7 @@ from _env import environment, markdown_table, write_result  # noqa: E402
 from minirec.backends import numba_ops as NB  # noqa: E402
 from minirec.backends import numpy_ops as NP  # noqa: E402
 from minirec.data.movielens import load_movielens  # noqa: E402
-from minirec.models.bpr import sample_triples  # noqa: E402
+from minirec.models.bpr import sample_triples, seen_index  # noqa: E402
 
 CMD = "MINIREC_DATA=../shared/data python benchmarks/bench_kernels.py"
 
@@ -226,16 +230,14 @@ def ials_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
 
 def bpr_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
     n_items = data.n_items
-    R = data.by_user
-    keys = np.repeat(np.arange(data.n_users, dtype=np.int64), R.lengths()) * n_items
-    keys = keys + R.indices
+    keys, bitmap = seen_index(data)
     g = np.random.default_rng(0)
     P = g.normal(0, 0.1, (data.n_users, k)).astype(np.float32)
     Q = g.normal(0, 0.1, (n_items, k)).astype(np.float32)
     bi = np.zeros(n_items, np.float32)
     rng = np.random.default_rng(1)
     n = len(data)
-    t3 = sample_triples(rng, data.users, data.items, n_items, 100, keys)
+    t3 = sample_triples(rng, data.users, data.items, n_items, 100, keys, bitmap)
     jit = {
         "bpr_epoch": first_call(lambda: NB.bpr_epoch(*t3, P, Q, bi, 0.05, 0.01, 0.01)),
         "bpr_epoch_hogwild": first_call(
@@ -244,14 +246,14 @@ def bpr_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
     }
 
     def sampling():
-        sample_triples(rng, data.users, data.items, n_items, n, keys)
+        sample_triples(rng, data.users, data.items, n_items, n, keys, bitmap)
 
     def serial():
-        t = sample_triples(rng, data.users, data.items, n_items, n, keys)
+        t = sample_triples(rng, data.users, data.items, n_items, n, keys, bitmap)
         NB.bpr_epoch(*t, P, Q, bi, 0.05, 0.01, 0.01)
 
     def hog():
-        t = sample_triples(rng, data.users, data.items, n_items, n, keys)
+        t = sample_triples(rng, data.users, data.items, n_items, n, keys, bitmap)
         NB.bpr_epoch_hogwild(*t, P, Q, bi, 0.05, 0.01, 0.01)
 
     t_samp = median_time(sampling, repeat)

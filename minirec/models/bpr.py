@@ -44,6 +44,23 @@ from .mf import check_backend, init_factors
 _ADVICE = "lower lr (e.g. divide it by 10) or raise reg"
 
 
+_BITMAP_MAX = 64_000_000  # n_users * n_items up to which membership is a bitmap
+
+
+def seen_index(data: Interactions) -> tuple[np.ndarray, np.ndarray | None]:
+    """The sorted keys u * n_items + i of the observed pairs and, when the matrix has
+    at most 64M cells, a boolean bitmap over the keys (a gather per test instead of
+    a binary search: about 10x faster on ML-1M)."""
+    seen = data.by_user
+    user_of = np.repeat(np.arange(data.n_users, dtype=np.int64), seen.lengths())
+    keys = user_of * data.n_items + seen.indices  # sorted: CSR rows, sorted columns
+    bitmap = None
+    if data.n_users * data.n_items <= _BITMAP_MAX:
+        bitmap = np.zeros(data.n_users * data.n_items, dtype=bool)
+        bitmap[keys] = True
+    return keys, bitmap
+
+
 def sample_triples(
     rng: np.random.Generator,
     users: np.ndarray,
@@ -51,10 +68,14 @@ def sample_triples(
     n_items: int,
     n_samples: int,
     seen_keys: np.ndarray,
+    bitmap: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Uniform BPR triples (u, i, j): (u, i) drawn from the observed pairs, j uniform
-    over the items u has not seen. `seen_keys` is the sorted array u * n_items + i of
-    all observed pairs. Raises ValueError if some sampled user has seen every item."""
+    over the items u has not seen (rejection sampling). `seen_keys` is the sorted
+    array u * n_items + i of all observed pairs; `bitmap` (optional, from
+    :func:`seen_index`) makes the membership test a gather. The draws do not depend
+    on which membership test is used. Raises ValueError if some sampled user has
+    seen every item."""
     pick = rng.integers(0, len(users), size=n_samples)
     u = users[pick]
     i = items[pick]
@@ -62,9 +83,12 @@ def sample_triples(
     todo = np.arange(n_samples)
     for _ in range(100):
         keys = u[todo].astype(np.int64) * n_items + j[todo]
-        pos = np.searchsorted(seen_keys, keys)
-        pos[pos == len(seen_keys)] = 0
-        bad = seen_keys[pos] == keys
+        if bitmap is not None:
+            bad = bitmap[keys]
+        else:
+            pos = np.searchsorted(seen_keys, keys)
+            pos[pos == len(seen_keys)] = 0
+            bad = seen_keys[pos] == keys
         todo = todo[bad]
         if len(todo) == 0:
             return u, i, j
@@ -114,9 +138,9 @@ class BPR(Recommender):
 
     def __init__(
         self,
-        k: int = 64,
+        k: int = 128,
         lr: float = 0.05,
-        reg: float = 0.01,
+        reg: float = 0.005,
         reg_bias: float = 0.005,
         n_epochs: int = 60,
         samples_per_epoch: int | None = None,
@@ -149,8 +173,7 @@ class BPR(Recommender):
         rng = as_rng(self.seed)
         n_items = data.n_items
         seen = data.by_user
-        user_of = np.repeat(np.arange(data.n_users, dtype=np.int64), seen.lengths())
-        keys = user_of * n_items + seen.indices  # sorted: CSR rows, sorted columns
+        keys, bitmap = seen_index(data)
         if np.all(seen.lengths()[data.users] >= n_items):
             raise ValueError("BPR: every user has seen every item; nothing to rank")
         users = np.ascontiguousarray(data.users)
@@ -163,7 +186,7 @@ class BPR(Recommender):
         epoch_fn = K.bpr_epoch_hogwild if self.hogwild else K.bpr_epoch
         self.history_: list[dict] = []
         for epoch in progress(range(1, self.n_epochs + 1), desc="BPR", unit="epoch"):
-            u, i, j = sample_triples(rng, users, items, n_items, n_s, keys)
+            u, i, j = sample_triples(rng, users, items, n_items, n_s, keys, bitmap)
             if self.item_bias:
                 loss = epoch_fn(
                     u, i, j, self.P_, self.Q_, self.bi_, self.lr, self.reg, rb

@@ -8,7 +8,7 @@ import pytest
 from minirec import Interactions, TrainingDivergedError
 from minirec.data.synthetic import checkerboard
 from minirec.evaluation import evaluate_full
-from minirec.models.bpr import BPR, sample_triples
+from minirec.models.bpr import BPR, sample_triples, seen_index
 
 
 def in_block_share(model, data, n_users, n_items, blocks, n=3):
@@ -41,6 +41,19 @@ def test_sampler_draws_only_unseen_negatives_reproducibly():
         np.random.default_rng(5), data.users, data.items, data.n_items, 5000, keys
     )
     for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    # the bitmap membership test gives the very same draws
+    _, bitmap = seen_index(data)
+    c = sample_triples(
+        np.random.default_rng(5),
+        data.users,
+        data.items,
+        data.n_items,
+        5000,
+        keys,
+        bitmap,
+    )
+    for x, y in zip(a, c):
         np.testing.assert_array_equal(x, y)
     u, i, j = a
     assert np.isin(u.astype(np.int64) * data.n_items + i, keys).all()
