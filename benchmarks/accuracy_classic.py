@@ -358,6 +358,10 @@ def run_tune_ncf(grid_names: list[str] | None = None, skip: int = 0) -> list[dic
         ("bpr", dict(k=64, lr=0.05, reg=0.005, n_epochs=30)),
         ("bpr", dict(k=64, lr=0.05, reg=0.01, n_epochs=60)),
         ("bpr", dict(k=128, lr=0.05, reg=0.005, n_epochs=60)),
+        ("bpr", dict(k=128, lr=0.05, reg=0.005, n_epochs=150)),
+        ("bpr", dict(k=128, lr=0.03, reg=0.0025, n_epochs=150)),
+        ("ials", dict(k=64, reg=0.5, alpha=4.0, n_iters=30)),
+        ("ials", dict(k=48, reg=0.5, alpha=4.0, n_iters=15)),
     ]
     rows = []
     for kind, p in grid[skip:]:
