@@ -254,13 +254,14 @@ TITLES = {
 }
 
 
-def write_section(key: str, body: str, env: dict) -> Path:
+def write_section(key: str, body: str, env: dict, command: str | None = None) -> Path:
+    """Replace (or append) the section `key` of results/fm_knn.md."""
     path = RESULTS / "fm_knn.md"
     RESULTS.mkdir(exist_ok=True)
     text = path.read_text() if path.exists() else "# FM and KNN: accuracy and speed\n"
     block = (
         f"<!-- {key} -->\n## {TITLES.get(key, key)}\n\n{body}\n\n"
-        f"Command: `{CMD} {key}`\n\n{env_block(env)}\n<!-- /{key} -->"
+        f"Command: `{command or f'{CMD} {key}'}`\n\n{env_block(env)}\n<!-- /{key} -->"
     )
     pat = re.compile(rf"<!-- {re.escape(key)} -->.*?<!-- /{re.escape(key)} -->", re.S)
     text = (

@@ -310,9 +310,8 @@ def main(argv=None) -> None:
         "neighbours)\n\nSurprise's fit computes the same similarity matrix plus its "
         "baselines (ours: BiasedBaseline, ~0.05 s, not included).\n\n"
         + markdown_table(knn_rows)
-        + f"\n\nCommand: `{CMD} --repeats {args.repeats}`"
     )
-    write_section("speed", body, env)
+    write_section("speed", body, env, command=f"{CMD} --repeats {args.repeats}")
 
 
 if __name__ == "__main__":
