@@ -210,7 +210,7 @@ assert not set(data.item_index(ids[0])) & set(row.tolist())
 
 # %% [markdown]
 # ## Summary
-# * The rating matrix is ~94% empty on ML-100k (≈96% on ML-1M); models learn from
+# * The rating matrix is 93.7% empty on ML-100k (95.5% on ML-1M); models learn from
 #   the few observed cells and must be evaluated on held-out ones (lesson 01).
 # * Popularity is very skewed: a popularity ranker is a strong, cheap baseline and a
 #   source of bias in sampled evaluation.
