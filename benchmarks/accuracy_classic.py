@@ -390,6 +390,7 @@ RUNS = {
     "ml100k": run_ml100k,
     "ncf": run_ncf,
     "tune-ml1m": run_tune_ml1m,
+    "tune-ml100k": run_tune_ml100k,
     "tune-ncf": run_tune_ncf,
 }
 BEGIN = "<!-- accuracy_classic.py {name}: begin -->"
