@@ -483,3 +483,21 @@ def topk_rows(scores, k):
         for q in range(k):
             out[r, q] = best_i[q]
     return out
+
+
+# ---------------------------------------------------------------- FM and KNN kernels
+# Written side by side (NumPy spec + Numba twin) in fm_ops.py and knn_ops.py by the
+# FM/KNN work; re-exported here under the contract names.
+from .fm_ops import fm_predict_numba as fm_predict  # noqa: E402
+from .fm_ops import sgd_fm_blocks_epoch_numba as sgd_fm_blocks_epoch  # noqa: E402
+from .fm_ops import sgd_fm_epoch_numba as sgd_fm_epoch  # noqa: E402
+from .knn_ops import knn_predict_numba as knn_predict  # noqa: E402
+from .knn_ops import knn_similarity_numba as knn_similarity  # noqa: E402
+
+__all__ += [
+    "sgd_fm_epoch",
+    "sgd_fm_blocks_epoch",
+    "fm_predict",
+    "knn_similarity",
+    "knn_predict",
+]

@@ -252,3 +252,21 @@ def topk_rows(scores: np.ndarray, k: int) -> np.ndarray:
     scores = np.where(np.isnan(scores), -np.inf, scores)
     # a stable sort of -score keeps equal scores in column order
     return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
+
+
+# ---------------------------------------------------------------- FM and KNN kernels
+# Written side by side (NumPy spec + Numba twin) in fm_ops.py and knn_ops.py by the
+# FM/KNN work; re-exported here under the contract names.
+from .fm_ops import fm_predict_numpy as fm_predict  # noqa: E402
+from .fm_ops import sgd_fm_blocks_epoch_numpy as sgd_fm_blocks_epoch  # noqa: E402
+from .fm_ops import sgd_fm_epoch_numpy as sgd_fm_epoch  # noqa: E402
+from .knn_ops import knn_predict_numpy as knn_predict  # noqa: E402
+from .knn_ops import knn_similarity_numpy as knn_similarity  # noqa: E402
+
+__all__ += [
+    "sgd_fm_epoch",
+    "sgd_fm_blocks_epoch",
+    "fm_predict",
+    "knn_similarity",
+    "knn_predict",
+]

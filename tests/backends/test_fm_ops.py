@@ -200,3 +200,13 @@ def test_kernels_run_without_jit(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_contract_names_are_re_exported(backend):
+    from minirec.backends import get_kernels
+
+    K = get_kernels(backend)
+    assert K.sgd_fm_epoch is getattr(fm_ops, f"sgd_fm_epoch_{backend}")
+    assert K.sgd_fm_blocks_epoch is getattr(fm_ops, f"sgd_fm_blocks_epoch_{backend}")
+    assert K.fm_predict is getattr(fm_ops, f"fm_predict_{backend}")

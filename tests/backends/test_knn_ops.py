@@ -174,3 +174,12 @@ def test_kernels_run_without_jit():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_contract_names_are_re_exported(backend):
+    from minirec.backends import get_kernels
+
+    K = get_kernels(backend)
+    assert K.knn_similarity is getattr(knn_ops, f"knn_similarity_{backend}")
+    assert K.knn_predict is getattr(knn_ops, f"knn_predict_{backend}")
