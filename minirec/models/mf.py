@@ -73,11 +73,6 @@ def init_factors(rng: np.random.Generator, n: int, k: int, std: float) -> np.nda
     return np.ascontiguousarray(rng.normal(0.0, std, size=(n, k)), dtype=np.float32)
 
 
-def check_trainable(data: Interactions, model: str) -> None:
-    if len(data) == 0:
-        raise ValueError(f"{model}: the training data is empty")
-
-
 class MF(Recommender):
     """Matrix factorization trained by SGD (biased MF by default, Funk SVD with
     ``biased=False``).
