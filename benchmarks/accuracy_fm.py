@@ -247,6 +247,7 @@ def ncf() -> str:
 SECTIONS = {"tune-fm": tune_fm, "ml1m": ml1m, "ml100k": ml100k, "ncf": ncf}
 TITLES = {
     "speed": "Speed: FM and KNN kernels (bench_fm_knn.py)",
+    "speed-run2": "Speed, repeated run (bench_fm_knn.py --section speed-run2)",
     "tune-fm": "FM validation search (ML-1M)",
     "ml1m": "FM on ML-1M (random 90/10, seed 0)",
     "ml100k": "Item/UserKNN on ML-100k u1-u5",

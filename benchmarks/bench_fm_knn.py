@@ -290,6 +290,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--numpy-rows", type=int, default=20_000)
+    ap.add_argument(
+        "--section", default="speed", help="results section to (re)write (repeats)"
+    )
     args = ap.parse_args(argv)
     import numba
 
@@ -311,7 +314,10 @@ def main(argv=None) -> None:
         "baselines (ours: BiasedBaseline, ~0.05 s, not included).\n\n"
         + markdown_table(knn_rows)
     )
-    write_section("speed", body, env, command=f"{CMD} --repeats {args.repeats}")
+    cmd = f"{CMD} --repeats {args.repeats}"
+    if args.section != "speed":
+        cmd += f" --section {args.section}"
+    write_section(args.section, body, env, command=cmd)
 
 
 if __name__ == "__main__":
