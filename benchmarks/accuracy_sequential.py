@@ -190,8 +190,8 @@ def main() -> None:
         "--lr-sasrec",
         type=float,
         default=0.001,
-        help="Games learning rate (the paper's 0.001); another value writes its "
-        "own section",
+        help="Games learning rate (the paper's 0.001); another value or another "
+        "epoch count writes its own section",
     )
     args = ap.parse_args()
     root = data_root()
@@ -210,8 +210,8 @@ def main() -> None:
         text += f"\n\nWall time {time.perf_counter() - t0:.0f} s.\n\n" + env_block(env)
         print(text)
         name = f"accuracy-{part}"
-        if part == "games" and args.lr_sasrec != 0.001:
-            name += f"-lr{args.lr_sasrec:g}"
+        if part == "games" and (args.lr_sasrec != 0.001 or args.epochs_sasrec != 20):
+            name += f"-lr{args.lr_sasrec:g}-e{args.epochs_sasrec}"
         write_section(name, text)
 
 
