@@ -133,6 +133,47 @@ Per-epoch curve (test metrics logged after each epoch, for the picture only):
     write_section("ncf", body)
 
 
+def part_neumf() -> None:
+    """NeuMF fine-tuning variants from the GMF / MLP saved by the ncf part."""
+    from minirec.models import Recommender
+    from minirec.models.ncf import NeuMF
+
+    data = load_movielens("ml-1m")
+    train, tu, ti, negs = ncf_protocol(data)
+    gmf = Recommender.load(CACHE / "gmf.npz")
+    mlp = Recommender.load(CACHE / "mlp.npz")
+    opt = os.environ.get("NEUMF_OPT", "adam")
+    lr = float(os.environ.get("NEUMF_LR", "0.0001"))
+    n_ep = int(os.environ.get("NEUMF_EPOCHS", "3"))
+    curve: list[dict] = []
+    rows = [
+        {"model": "GMF (start)", **sampled_metrics(gmf, tu, ti, negs)},
+        {"model": "MLP (start)", **sampled_metrics(mlp, tu, ti, negs)},
+    ]
+    neumf = NeuMF(k=32, layers=(128, 64, 32), optimizer=opt, lr=lr, n_epochs=n_ep,
+                  batch_size=2048, seed=0)  # fmt: skip
+    t0 = time.perf_counter()
+    neumf.fit(train, gmf=gmf, mlp=mlp, on_epoch=logger("NeuMF", tu, ti, negs, curve))
+    rows.append(
+        {"model": f"NeuMF + pre-training ({opt}, lr {lr:g})",
+         **sampled_metrics(neumf, tu, ti, negs), "train s": time.perf_counter() - t0}
+    )  # fmt: skip
+    body = f"""## NeuMF fine-tuning variant: {opt}, lr {lr:g}, {n_ep} epochs
+
+Same protocol as the ncf part (1 + 99 sampled, last epoch reported), starting from
+the GMF and MLP that the ncf part trained and saved (alpha 0.5), batch 2048.
+
+Command: `NEUMF_OPT={opt} NEUMF_LR={lr:g} NEUMF_EPOCHS={n_ep}
+MINIREC_DATA=../shared/data OPENBLAS_NUM_THREADS=1 python
+benchmarks/accuracy_neural.py neumf` (after `ncf`)
+
+{markdown_table(rows)}
+
+{markdown_table(curve)}
+"""
+    write_section(f"neumf-{opt}-{lr:g}", body)
+
+
 def part_convncf() -> None:
     from minirec.models import Recommender
     from minirec.models.convncf import ConvNCF
@@ -172,7 +213,8 @@ each (CPU time: a full ML-1M epoch takes over an hour here; the paper trains far
 longer, with k=64 and 32 channels). So this is ConvNCF *briefly fine-tuned from
 GMF*, not a reproduction.
 
-Command: `MINIREC_DATA=../shared/data OPENBLAS_NUM_THREADS=1 python
+Command: `CONVNCF_EPOCHS={n_ep} CONVNCF_FRACTION={frac:g} CONVNCF_CHANNELS={ch}
+MINIREC_DATA=../shared/data OPENBLAS_NUM_THREADS=1 python
 benchmarks/accuracy_neural.py convncf` (after `ncf`, which saves GMF/NeuMF)
 
 {markdown_table(rows)}
@@ -261,6 +303,7 @@ benchmarks/accuracy_neural.py deepfm`
 
 PARTS = {
     "ncf": part_ncf,
+    "neumf": part_neumf,
     "convncf": part_convncf,
     "autorec": part_autorec,
     "deepfm": part_deepfm,

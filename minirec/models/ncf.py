@@ -381,6 +381,7 @@ class NeuMF(_NCFBase):
         self,
         data: Interactions,
         valid=None,
+        on_epoch=None,
         gmf: GMF | None = None,
         mlp: NCFMLP | None = None,
     ) -> NeuMF:
@@ -390,7 +391,7 @@ class NeuMF(_NCFBase):
         here."""
         self._pre = (gmf, mlp)
         try:
-            return super().fit(data, valid=valid)
+            return super().fit(data, valid=valid, on_epoch=on_epoch)
         finally:
             self._pre = (None, None)
 

@@ -104,7 +104,9 @@ def test_neumf_pretraining_fuses_the_two_models(planted):
     mlp = NCFMLP(layers=(8, 4), n_epochs=3, batch_size=64, lr=0.01).fit(data)
     # a vanishing SGD step keeps the fused start: z = α z_GMF + (1 − α) z_MLP
     neu = NeuMF(k=4, layers=(8, 4), alpha=0.3, lr=1e-12, n_epochs=1, optimizer="sgd")
-    neu.fit(data, gmf=gmf, mlp=mlp)
+    seen = []
+    neu.fit(data, gmf=gmf, mlp=mlp, on_epoch=lambda m, e, r: seen.append(e))
+    assert seen == [1]
     u, i = data.users[:20], data.items[:20]
     want = 0.3 * gmf.predict_pairs(u, i) + 0.7 * mlp.predict_pairs(u, i)
     np.testing.assert_allclose(neu.predict_pairs(u, i), want, rtol=1e-5, atol=1e-6)
