@@ -2,8 +2,9 @@
 
 Work measured (all on the 1,000,209 ML-1M ratings, float32, in one process):
 
-* SGD-MF epoch (biased, k = 64 and 128): the per-epoch shuffle (``rng.shuffle`` of
-  the order, drawn outside the kernel) is *included* in every minirec time. NumPy =
+* SGD-MF epoch (biased, k = 64 and 128): the per-epoch shuffle (``shuffle_ratings``:
+  the triples copied in a new uniform order, as ``MF.fit`` does; the kernel then reads
+  them front to back) is *included* in every minirec time. NumPy =
   the readable spec (a Python loop; timed on a 20,000-rating slice and scaled to
   the full epoch, marked "extrapolated"); Numba serial; Numba Hogwild on all Numba
   threads. Surprise ``SVD``: (fit with n_epochs=3 − fit with n_epochs=1) / 2, so
@@ -87,20 +88,36 @@ def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
         lambda: NB.sgd_mf_epoch_hogwild(u, i, r, order[:100], P, Q, bu, bi, *args)
     )
 
+    su, si, sr = np.empty_like(u), np.empty_like(i), np.empty_like(r)
+    jit["shuffle_ratings"] = first_call(
+        lambda: NB.shuffle_ratings(u[:100], i[:100], r[:100], 0, su, si, sr)
+    )
+
     def shuffle_only():
-        rng.shuffle(order)
+        NB.shuffle_ratings(u, i, r, int(rng.integers(2**63)), su, si, sr)
 
     def serial():
-        rng.shuffle(order)
-        NB.sgd_mf_epoch(u, i, r, order, P, Q, bu, bi, *args)
+        shuffle_only()
+        NB.sgd_mf_epoch(su, si, sr, order, P, Q, bu, bi, *args)
 
     def hogwild():
-        rng.shuffle(order)
-        NB.sgd_mf_epoch_hogwild(u, i, r, order, P, Q, bu, bi, *args)
+        shuffle_only()
+        NB.sgd_mf_epoch_hogwild(su, si, sr, order, P, Q, bu, bi, *args)
+
+    def index_shuffle_only():  # the previous way: shuffle an index, gather in-kernel
+        rng.shuffle(perm)
+
+    def index_serial():
+        rng.shuffle(perm)
+        NB.sgd_mf_epoch(u, i, r, perm, P, Q, bu, bi, *args)
+
+    perm = order.copy()
 
     t_shuffle = median_time(shuffle_only, repeat)
     t_serial = median_time(serial, repeat)
     t_hog = median_time(hogwild, repeat)
+    t_index_shuffle = median_time(index_shuffle_only, repeat)
+    t_index = median_time(index_serial, repeat)
     m = 20_000
     sl = order[:m].copy()
     t_np = (
@@ -113,6 +130,11 @@ def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
             "work": f"SGD-MF epoch, k={k}",
             "impl": "minirec numpy (spec, Python loop; extrapolated from 20k ratings)",
             "seconds": t_np,
+        },
+        {
+            "work": f"SGD-MF epoch, k={k}",
+            "impl": "minirec numba (serial): rng.shuffle of an index, in-kernel gather",
+            "seconds": t_index,
         },
         {
             "work": f"SGD-MF epoch, k={k}",
@@ -155,9 +177,16 @@ def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
         row["ratings/s"] = f"{n / row['seconds'] / 1e6:.1f} M"
     rows.append(
         {
-            "work": f"  of which the shuffle (rng.shuffle of {n:,} int32)",
-            "impl": "numpy Generator",
+            "work": f"  of which the shuffle of the {n:,} triples",
+            "impl": "shuffle_ratings (numba)",
             "seconds": t_shuffle,
+        }
+    )
+    rows.append(
+        {
+            "work": f"  (rng.shuffle of a {n:,} int32 index, for comparison)",
+            "impl": "numpy Generator",
+            "seconds": t_index_shuffle,
         }
     )
     return rows, jit
@@ -319,7 +348,9 @@ u = np.zeros(4, np.int32); r = np.ones(4, np.float32); o = np.arange(4)
 P = np.zeros((2, 8), np.float32); Q = np.zeros((2, 8), np.float32)
 b1 = np.zeros(2, np.float32); b2 = np.zeros(2, np.float32)
 ip = np.array([0, 2, 4], np.int64); ind = np.array([0, 1, 0, 1], np.int32)
+u2, r2 = u.copy(), r.copy()
 calls = {
+    "shuffle_ratings": lambda: NB.shuffle_ratings(u, u, r, 1, u2, u2.copy(), r2),
     "sgd_mf_epoch": lambda: NB.sgd_mf_epoch(u, u, r, o, P, Q, b1, b2, 3., .01, .01,
                                             .01, True),
     "sgd_mf_epoch_hogwild": lambda: NB.sgd_mf_epoch_hogwild(u, u, r, o, P, Q, b1, b2,

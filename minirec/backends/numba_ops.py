@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
+    "shuffle_ratings",
     "sgd_mf_epoch",
     "sgd_mf_epoch_hogwild",
     "bpr_epoch",
@@ -35,6 +36,69 @@ __all__ = [
 # error_model="numpy": x / 0 gives inf/nan (caught by the models' divergence checks)
 # instead of raising ZeroDivisionError from inside a kernel
 _JIT = {"cache": True, "nogil": True, "fastmath": True, "error_model": "numpy"}
+
+
+# ----------------------------------------------------------------------------- shuffle
+_SHUFFLE_BUCKETS = 256
+
+
+@njit(**_JIT)
+def _splitmix64_draw(seed, c):
+    """Draw number c of the SplitMix64 stream of `seed` (see numpy_ops._splitmix64)."""
+    z = seed + np.uint64(0x9E3779B97F4A7C15) * np.uint64(c + 1)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**_JIT)
+def _shuffle_ratings(users, items, ratings, seed, out_users, out_items, out_ratings):
+    n = len(users)
+    B = _SHUFFLE_BUCKETS
+    bucket = np.empty(n, dtype=np.uint8)
+    ends = np.zeros(B + 1, dtype=np.int64)  # ends[b + 1] = end of bucket b
+    for t in range(n):
+        b = _splitmix64_draw(seed, t) >> np.uint64(56)
+        bucket[t] = b
+        ends[b + 1] += 1
+    for b in range(B):
+        ends[b + 1] += ends[b]
+    fill = ends[:B].copy()
+    for t in range(n):  # sequential reads, 256 sequential write streams
+        b = bucket[t]
+        p = fill[b]
+        out_users[p] = users[t]
+        out_items[p] = items[t]
+        out_ratings[p] = ratings[t]
+        fill[b] = p + 1
+    c = n
+    for b in range(B):  # Fisher-Yates inside each bucket (a few cache-resident KB)
+        start = ends[b]
+        for t in range(ends[b + 1] - 1, start, -1):
+            m = np.uint64(t - start + 1)
+            hi = _splitmix64_draw(seed, c) >> np.uint64(32)
+            j = start + np.int64((hi * m) >> np.uint64(32))
+            c += 1
+            out_users[t], out_users[j] = out_users[j], out_users[t]
+            out_items[t], out_items[j] = out_items[j], out_items[t]
+            out_ratings[t], out_ratings[j] = out_ratings[j], out_ratings[t]
+
+
+def shuffle_ratings(users, items, ratings, seed, out_users, out_items, out_ratings):
+    """Write the rating triples (users[n], items[n], ratings[n]) into `out_*` in a
+    uniformly random order drawn from `seed`: the same permutation as the NumPy
+    spec (two passes: 256 buckets, then Fisher-Yates inside each; see
+    numpy_ops.shuffle_ratings). About 3x faster than ``rng.shuffle`` of an index
+    array on ML-1M, and the SGD kernel then reads the triples sequentially."""
+    _shuffle_ratings(
+        users,
+        items,
+        ratings,
+        np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF),
+        out_users,
+        out_items,
+        out_ratings,
+    )
 
 
 # ----------------------------------------------------------------------------- SGD MF

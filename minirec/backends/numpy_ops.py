@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "shuffle_ratings",
     "sgd_mf_epoch",
     "sgd_mf_epoch_hogwild",
     "bpr_epoch",
@@ -21,6 +22,72 @@ __all__ = [
     "implicit_als_cg",
     "topk_rows",
 ]
+
+
+# ----------------------------------------------------------------------------- shuffle
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+SHUFFLE_BUCKETS = 256
+
+
+def _splitmix64(seed: int, first: int, count: int) -> np.ndarray:
+    """Draws first .. first+count-1 of the SplitMix64 stream of `seed` (Steele et
+    al. 2014), as uint64: draw c = mix(seed + (c + 1) * golden mod 2^64). Counter
+    based, so a draw is a function of its number: NumPy computes them all at once,
+    the Numba twin one after the other, and both get the same numbers."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed & _MASK64) + np.uint64(_GOLDEN) * (
+            np.arange(first + 1, first + count + 1, dtype=np.uint64)
+        )
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def shuffle_ratings(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    seed: int,
+    out_users: np.ndarray,
+    out_items: np.ndarray,
+    out_ratings: np.ndarray,
+) -> None:
+    """Write the rating triples (users[n], items[n], ratings[n]) into `out_*` in a
+    uniformly random order drawn from `seed` (the per-epoch shuffle of SGD).
+
+    Two passes, so that the fast twin never jumps around a large array
+    (Rao 1961, Sandelius 1962): (1) every triple draws one of 256 buckets (top 8
+    bits of its draw) and the triples are written bucket after bucket, keeping
+    their order inside a bucket; (2) each bucket is shuffled by Fisher-Yates. Given
+    the bucket sizes every arrangement is equally likely, so the result is a uniform
+    permutation. Random integers in [0, m) are ``(hi32 * m) >> 32`` of a draw's
+    upper 32 bits (Lemire 2019 without the rejection step: bias below m / 2^32).
+    Draws 0..n-1 pick the buckets; the Fisher-Yates steps use the following draws,
+    bucket by bucket, from the last slot down.
+
+    The SGD kernels then read the shuffled triples front to back (pass
+    ``order = arange(n)``): sequential reads instead of a random gather per rating.
+    """
+    n = len(users)
+    B = SHUFFLE_BUCKETS
+    bucket = (_splitmix64(seed, 0, n) >> np.uint64(56)).astype(np.int64)
+    where = np.argsort(bucket, kind="stable")  # bucket by bucket, original order
+    out_users[:] = users[where]
+    out_items[:] = items[where]
+    out_ratings[:] = ratings[where]
+    ends = np.cumsum(np.bincount(bucket, minlength=B))
+    draws = _splitmix64(seed, n, n)  # at most n - 1 of them are used
+    c = 0
+    start = 0
+    for b in range(B):
+        for t in range(int(ends[b]) - 1, start, -1):
+            m = t - start + 1
+            j = start + int(((int(draws[c]) >> 32) * m) >> 32)
+            c += 1
+            for a in (out_users, out_items, out_ratings):
+                a[t], a[j] = a[j], a[t]
+        start = int(ends[b])
 
 
 # ----------------------------------------------------------------------------- SGD MF

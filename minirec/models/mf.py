@@ -15,7 +15,8 @@ prints it with a plus)::
     ∂L/∂p_u = −e_ui q_i + λ p_u, ∂L/∂q_i = −e_ui p_u + λ q_i, ∂L/∂b_u = −e_ui + λ_b b_u
 
 SGD update per rating, in a freshly shuffled order each epoch (Funk 2006; Surprise's
-``SVD``), with q_i using p_u from *before* its own update::
+``SVD`` keeps one fixed order instead), with q_i using p_u from *before* its own
+update::
 
     b_u += η (e − λ_b b_u);  b_i += η (e − λ_b b_i)
     p_u += η (e q_i − λ p_u); q_i += η (e p_u − λ q_i)
@@ -26,6 +27,9 @@ O((m + n) k) memory; the loop is the kernel ``sgd_mf_epoch`` of the chosen backe
 lock-free on all Numba threads, Niu et al. 2011, which is *not* reproducible bit for
 bit). With ``early_stopping`` a validation part is carved from the training data,
 its RMSE is measured after each epoch and the best epoch's parameters are kept.
+The shuffle is the kernel ``shuffle_ratings``: the triples are copied in a new
+uniform order drawn from the seed (the same for every backend), and the SGD kernel
+reads them front to back.
 
 References: S. Funk, "Netflix Update: Try This at Home", 2006; Y. Koren, R. Bell,
 C. Volinsky, "Matrix Factorization Techniques for Recommender Systems", IEEE
@@ -50,6 +54,7 @@ from .._utils import (
 )
 from ..backends import get_kernels, resolve_backend
 from ..data.interactions import Interactions
+from ..errors import BackendUnavailableError
 from .base import Recommender
 
 _LR_ADVICE = (
@@ -66,6 +71,14 @@ def check_backend(backend: str | None) -> str | None:
         raise ValueError(f"backend={backend!r}: must be 'numpy', 'numba' or 'cuda'")
     resolve_backend(backend)  # raises ValueError naming the choices
     return backend.lower()
+
+
+def host_kernels():
+    """The fastest host kernel module (for host-side work of GPU models)."""
+    try:
+        return get_kernels("numba")
+    except BackendUnavailableError:
+        return get_kernels("numpy")
 
 
 def init_factors(rng: np.random.Generator, n: int, k: int, std: float) -> np.ndarray:
@@ -223,17 +236,25 @@ class MF(Recommender):
         self.bu_ = np.zeros(n_users, dtype=np.float32)
         self.bi_ = np.zeros(n_items, dtype=np.float32)
         epoch_fn = K.sgd_mf_epoch_hogwild if self.hogwild else K.sgd_mf_epoch
-        order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+        # the shuffle runs on the host: the spec with backend="numpy", else Numba's
+        # twin (same permutation for the same seed)
+        shuffle = (
+            K if resolve_backend(self.backend) != "cuda" else host_kernels()
+        ).shuffle_ratings
+        su, si, sr = np.empty_like(users), np.empty_like(items), np.empty_like(ratings)
+        order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)  # identity
         lr = self.lr
         self.history_: list[dict] = []
         best, best_state, bad = math.inf, None, 0
         self.best_epoch_ = self.n_epochs
         for epoch in progress(range(1, self.n_epochs + 1), desc="MF", unit="epoch"):
-            rng.shuffle(order)  # a new uniform order each epoch, drawn outside
+            # a new uniform order each epoch: the triples are copied shuffled, and
+            # the kernel reads them front to back
+            shuffle(users, items, ratings, int(rng.integers(2**63)), su, si, sr)
             loss = epoch_fn(
-                users,
-                items,
-                ratings,
+                su,
+                si,
+                sr,
                 order,
                 self.P_,
                 self.Q_,

@@ -63,6 +63,7 @@ from ._train import (
     pointwise_epoch,
     train_loop,
 )
+from .mf import host_kernels
 
 __all__ = ["GMF", "NCFMLP", "NeuMF", "PhiMF", "RatingMLP", "DeepALS"]
 
@@ -463,11 +464,13 @@ class _RatingBase(NeuralRecommender):
         )
         users, items = data.users, data.items
         ratings = data.ratings.astype(np.float32)
-        order = np.arange(len(data), dtype=np.int32)
+        su, si, sr = np.empty_like(users), np.empty_like(items), np.empty_like(ratings)
+        shuffle = host_kernels().shuffle_ratings
 
         def make_epoch(epoch, r):
-            r.shuffle(order)  # drawn outside the step, like MF's kernels
-            return users[order], items[order], ratings[order]
+            # the same shuffle as MF's, drawn outside the step
+            shuffle(users, items, ratings, int(r.integers(2**63)), su, si, sr)
+            return su, si, sr
 
         def step(batch) -> float:
             u, i, y = batch

@@ -306,6 +306,45 @@ def test_topk_rows_backends_agree_with_ties_and_nan(rows, cols, k, seed):
         assert all((-clean[row, c], c) > worst_kept for c in others)
 
 
+# ----------------------------------------------------------------------------- shuffle
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 300, 5000])
+def test_shuffle_ratings_numba_is_the_spec_permutation(n):
+    u, i, r, _, _ = _ratings(seed=n, m=50, n=40, nnz=n)
+    outs = []
+    for mod in (NP, NB):
+        out = [np.empty_like(a) for a in (u, i, r)]
+        mod.shuffle_ratings(u, i, r, 987654321, *out)
+        outs.append(out)
+    for a, b in zip(*outs):
+        assert np.array_equal(a, b)
+    # a permutation of the triples: every (u, i, r) kept together, none lost
+    key = lambda a, b, c: sorted(zip(a.tolist(), b.tolist(), c.tolist()))  # noqa: E731
+    assert key(*outs[0]) == key(u, i, r)
+
+
+def test_shuffle_ratings_is_uniform_and_changes_with_the_seed():
+    """All 24 orders of 4 triples, each about equally often (chi-square, 23 dof:
+    the 0.999 quantile is 49.7), and another seed gives another order."""
+    n, trials = 4, 12_000
+    u = np.arange(n, dtype=np.int32)
+    r = u.astype(np.float32)
+    counts: dict[tuple, int] = {}
+    out = [np.empty_like(a) for a in (u, u, r)]
+    for seed in range(trials):
+        NB.shuffle_ratings(u, u, r, seed, *out)
+        counts[tuple(out[0])] = counts.get(tuple(out[0]), 0) + 1
+    assert len(counts) == 24
+    expected = trials / 24
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    assert chi2 < 49.7, counts
+    u, i, r, _, _ = _ratings(nnz=300)
+    a = [np.empty_like(x) for x in (u, i, r)]
+    b = [np.empty_like(x) for x in (u, i, r)]
+    NB.shuffle_ratings(u, i, r, 1, *a)
+    NB.shuffle_ratings(u, i, r, 2, *b)
+    assert not np.array_equal(a[0], b[0]) or not np.array_equal(a[1], b[1])
+
+
 # ----------------------------------------------------------------------------- no JIT
 _NOJIT = """
 import numpy as np
@@ -335,7 +374,9 @@ for mod in (NP, NB):
     X2 = P.copy(); l4 = mod.implicit_als_solve(ip, ii[o], 1 + rr[o], Q, YtY, X2, .1)
     X3 = P.copy(); l5 = mod.implicit_als_cg(ip, ii[o], 1 + rr[o], Q, YtY, X3, .1, 3)
     t = mod.topk_rows(np.vstack([P @ Q.T, -P @ Q.T]), 4)
-    res.append((l1, l2, l3, l4, l5, P, Q, X, X2, X3, t))
+    sh = [np.empty_like(a) for a in (u, i, r)]
+    mod.shuffle_ratings(u, i, r, 2**63 + 5, *sh)
+    res.append((l1, l2, l3, l4, l5, P, Q, X, X2, X3, t, *sh))
 for a, b in zip(*res):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 print("nojit ok")
