@@ -3,7 +3,8 @@
 Read ``numpy_ops`` first: it is the spec. Every function here is a ``numba.cuda``
 kernel plus a small host wrapper with exactly the spec's signature; the contract is
 :class:`minirec.backends.base.KernelBackend` (and ``sgd_fm_epoch`` / ``fm_predict``
-of :mod:`minirec.backends.fm_ops`).
+of :mod:`minirec.backends.fm_ops`, ``knn_similarity`` / ``knn_predict`` of
+:mod:`minirec.backends.knn_ops`).
 
 Why ``numba.cuda`` and not CuPy raw kernels
 -------------------------------------------
@@ -46,6 +47,10 @@ Parallel layout and the Hogwild race
   in global memory laid out thread-last (``A[a, c, t]``) so a warp's accesses are
   coalesced. Rows are independent: deterministic.
 * ``topk_rows``: one thread per row, insertion into a sorted buffer of length k.
+* ``knn_similarity``: one thread per row of X, the co-occurrence walk of the Numba
+  twin into a dense float64 row of sims (rows chunked to bound the scratch); the
+  per-row top-``keep`` selection runs on the host. ``knn_predict``: one thread per
+  (row, column) pair. Both deterministic.
 * Launch size: :func:`launch_config` (threads per block, cap on total threads);
   defaults are 128 x 512 blocks on a GPU and a tiny 8 x 4 under the simulator,
   where each GPU thread is a Python thread.
@@ -61,7 +66,7 @@ import numpy as np
 from numba import config as _numba_config
 from numba import cuda, float32, float64
 
-from .device import is_device_array
+from .device import is_device_array, to_host
 
 SIMULATOR = bool(getattr(_numba_config, "ENABLE_CUDASIM", 0))
 if not cuda.is_available():  # turned into BackendUnavailableError by get_kernels
@@ -78,6 +83,8 @@ __all__ = [
     "fm_predict",
     "implicit_als_cg",
     "implicit_als_solve",
+    "knn_predict",
+    "knn_similarity",
     "launch_config",
     "sgd_fm_blocks_epoch",
     "sgd_fm_blocks_epoch_hogwild",
@@ -86,6 +93,7 @@ __all__ = [
     "sgd_mf_epoch",
     "sgd_mf_epoch_hogwild",
     "synchronize",
+    "to_device",
     "topk_rows",
 ]
 
@@ -1065,3 +1073,207 @@ def topk_rows(scores, k: int):
     blocks, tpb = _grid(n_rows)
     _topk_kernel[blocks, tpb](d_scores, k, out, best_s)
     return out if on_gpu else out.copy_to_host()
+
+
+# ----------------------------------------------------------------------------- KNN
+#: bytes of float64 scratch per launch of the KNN similarity kernel (rows chunked)
+_KNN_WORKSPACE_BYTES = 256 * 2**20
+
+
+@cuda.jit
+def _knn_sim_kernel(
+    start,
+    stop,
+    indptr,
+    indices,
+    data,
+    t_indptr,
+    t_indices,
+    t_data,
+    norms,
+    pearson,
+    shrink,
+    dot,
+    cnt,
+    na,
+    nb,
+):
+    """Rows a in [start, stop): sims to every row b into dot[b, a - start]."""
+    t = cuda.grid(1)
+    T = cuda.gridsize(1)
+    n_rows = indptr.shape[0] - 1
+    for a in range(start + t, stop, T):
+        r = a - start
+        for b in range(n_rows):
+            dot[b, r] = 0.0
+            cnt[b, r] = 0
+            if pearson:
+                na[b, r] = 0.0
+                nb[b, r] = 0.0
+        for p in range(indptr[a], indptr[a + 1]):  # co-occurrences through Xᵀ
+            c = indices[p]
+            xa = float64(data[p])
+            for q in range(t_indptr[c], t_indptr[c + 1]):
+                b = t_indices[q]
+                if b == a:
+                    continue
+                xb = float64(t_data[q])
+                cnt[b, r] += 1
+                dot[b, r] += xa * xb
+                if pearson:
+                    na[b, r] += xa * xa
+                    nb[b, r] += xb * xb
+        for b in range(n_rows):  # dot -> sim, in place
+            s = 0.0
+            n_ab = cnt[b, r]
+            if n_ab > 0:
+                if pearson:
+                    den = math.sqrt(na[b, r] * nb[b, r])
+                else:
+                    den = norms[a] * norms[b]
+                if den > 0:
+                    s = dot[b, r] / den
+                if shrink > 0:
+                    s *= n_ab / (n_ab + shrink)
+            dot[b, r] = s
+
+
+def knn_similarity(
+    indptr,
+    indices,
+    data,
+    t_indptr,
+    t_indices,
+    t_data,
+    pearson: bool,
+    shrink: float,
+    keep: int,
+):
+    """Top-`keep` positive similarities between the rows of X (spec:
+    :func:`minirec.backends.knn_ops.knn_similarity_numpy`): returns the CSR
+    ``(nbr_indptr int64, nbr_indices int32, nbr_sims float32)`` on the host, rows
+    sorted by (-sim, column index), self excluded.
+
+    CUDA: one thread per row walks its co-occurrences through Xᵀ (the Numba twin's
+    O(Σ_c |column c|²) walk) and writes its dense row of float64 sims, thread-last
+    (``[b, a]``, coalesced); rows go in chunks that keep the device scratch under
+    256 MiB. Each chunk's sims come back to the host (an explicit copy), where the
+    per-row selection is one stable vectorised sort, so ties break exactly as the
+    spec's. Deterministic.
+    """
+    n_rows = len(indptr) - 1
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    if n_rows == 0:
+        return ptr, np.zeros(0, np.int32), np.zeros(0, np.float32)
+    pearson = bool(pearson)
+    tr = _Transfer()
+    csr = (tr(indptr), tr(indices), tr(data), tr(t_indptr), tr(t_indices))
+    d_t_data = tr(t_data)
+    d64 = np.asarray(to_host(data), dtype=np.float64)
+    owner = np.repeat(np.arange(n_rows), np.diff(to_host(indptr)))
+    norms = np.sqrt(np.bincount(owner, weights=d64 * d64, minlength=n_rows))
+    d_norms = cuda.to_device(norms)
+    per_row = n_rows * (8 + 4 + (16 if pearson else 0))  # dot, cnt (, na, nb)
+    chunk = max(1, min(n_rows, _KNN_WORKSPACE_BYTES // per_row))
+    dot = cuda.device_array((n_rows, chunk), dtype=np.float64)
+    cnt = cuda.device_array((n_rows, chunk), dtype=np.int32)
+    shape = (n_rows, chunk) if pearson else (1, 1)
+    na = cuda.device_array(shape, dtype=np.float64)
+    nb = cuda.device_array(shape, dtype=np.float64)
+    width = n_rows if keep <= 0 else min(int(keep), n_rows)
+    idx_parts, sim_parts = [], []
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        blocks, tpb = _grid(stop - start)
+        _knn_sim_kernel[blocks, tpb](
+            start,
+            stop,
+            *csr[:3],
+            *csr[3:],
+            d_t_data,
+            d_norms,
+            pearson,
+            float(shrink),
+            dot,
+            cnt,
+            na,
+            nb,
+        )
+        S = dot.copy_to_host()[:, : stop - start].T  # device -> host, (rows, n)
+        # by -sim, ties by column (a stable sort keeps the column order)
+        order = np.argsort(-S, axis=1, kind="stable")[:, :width]
+        top = np.take_along_axis(S, order, axis=1)
+        n_out = np.minimum((S > 0).sum(axis=1), width)
+        mask = np.arange(order.shape[1])[None, :] < n_out[:, None]
+        idx_parts.append(order[mask].astype(np.int32))
+        sim_parts.append(top[mask].astype(np.float32))
+        ptr[start + 1 : stop + 1] = ptr[start] + np.cumsum(n_out)
+    return ptr, np.concatenate(idx_parts), np.concatenate(sim_parts)
+
+
+@cuda.jit
+def _knn_predict_kernel(
+    nbr_indptr, nbr_indices, nbr_sims, indptr, indices, data, rows, cols, k, dev, used
+):
+    t = cuda.grid(1)
+    T = cuda.gridsize(1)
+    for p in range(t, rows.shape[0], T):
+        a = rows[p]
+        c = cols[p]
+        num = 0.0
+        den = 0.0
+        u = 0
+        for q in range(nbr_indptr[a], nbr_indptr[a + 1]):
+            b = nbr_indices[q]
+            hi = indptr[b + 1]
+            left = indptr[b]
+            right = hi
+            while left < right:  # binary search for column c in row b
+                mid = (left + right) // 2
+                if indices[mid] < c:
+                    left = mid + 1
+                else:
+                    right = mid
+            if left < hi and indices[left] == c:
+                num += nbr_sims[q] * data[left]
+                den += nbr_sims[q]
+                u += 1
+                if u == k:
+                    break
+        used[p] = u
+        dev[p] = num / den if den > 0 else 0.0
+
+
+def knn_predict(
+    nbr_indptr, nbr_indices, nbr_sims, indptr, indices, data, rows, cols, k: int
+):
+    """Weighted deviation of the first `k` neighbours that have an entry (spec:
+    :func:`minirec.backends.knn_ops.knn_predict_numpy`): returns ``(dev float32,
+    n_used int32)``, GPU arrays when `rows` is on the GPU, else NumPy arrays.
+    CUDA: one thread per pair, a binary search per neighbour. Deterministic."""
+    n = len(rows)
+    on_gpu = is_device_array(rows)
+    tr = _Transfer()
+    args = [
+        tr(a)
+        for a in (nbr_indptr, nbr_indices, nbr_sims, indptr, indices, data, rows, cols)
+    ]
+    dev = _empty_like_input(rows, (n,), np.float32)
+    used = _empty_like_input(rows, (n,), np.int32)
+    if n:
+        blocks, tpb = _grid(n)
+        _knn_predict_kernel[blocks, tpb](*args, int(k), dev, used)
+    if on_gpu:
+        return dev, used
+    return dev.copy_to_host(), used.copy_to_host()
+
+
+# ----------------------------------------------------------------------------- moves
+def to_device(a):
+    """A Numba device array holding a copy of host array `a` (an explicit host ->
+    device transfer; device arrays are returned as they are). Unlike
+    :func:`minirec.backends.device.to_device` (CuPy) it also works under the
+    simulator; models use it to keep parameters on the device across epochs."""
+    if is_device_array(a):
+        return a
+    return cuda.to_device(np.ascontiguousarray(a))

@@ -49,10 +49,10 @@ from .._utils import (
     check_positive_int,
     progress,
 )
-from ..backends import fm_ops, get_kernels, resolve_backend
+from ..backends import get_kernels, resolve_backend
+from ..backends.device import to_host
 from ..data.features import FMFields, build_fm_fields
 from ..data.interactions import Interactions
-from ..errors import BackendUnavailableError
 from .base import Recommender
 
 TASKS = ("regression", "classification")
@@ -95,10 +95,24 @@ class FM(Recommender):
         Side fields (see :mod:`minirec.data.features`); None: ids only.
     clip : bool
         Clip predicted ratings to the training rating range (regression).
+    hogwild : bool
+        With ``backend="cuda"``: one GPU thread per row, lock-free (Hogwild!, the
+        kernel ``sgd_fm_blocks_epoch_hogwild``). Fast, and **not** reproducible bit
+        for bit: concurrent rows that share a feature race (w0 is updated by atomic
+        add). False runs the same kernel on one GPU thread, which follows the
+        serial update sequence of the CPU backends. The CPU FM kernels are serial
+        only, so True needs ``backend="cuda"``.
     seed : int
         Seed of the initialisation, the shuffles and the negative samples.
-    backend : {"numpy", "numba"} or None
+    backend : {"numpy", "numba", "cuda"} or None
         Kernel backend (None: MINIREC_BACKEND, then numba when installed).
+        ``"cuda"`` keeps the feature blocks and w0, w, V on the device for the
+        whole fit (copied there once, and back to the host after the last epoch);
+        only the shuffled order (and, for classification, the sampled rows) cross
+        per epoch. Shuffles and negatives are drawn on the host with the same
+        generator, so with ``hogwild=False`` the result equals the numba backend's
+        up to float32 rounding. The kernels are loaded by ``fit``; scoring is
+        NumPy, so a model trained on a GPU loads and predicts on any machine.
     """
 
     name = "fm"
@@ -118,6 +132,7 @@ class FM(Recommender):
         user_fields: str | Sequence[str] | None = "auto",
         item_fields: str | Sequence[str] | None = "auto",
         clip: bool = True,
+        hogwild: bool = False,
         seed: int = 0,
         backend: str | None = None,
     ) -> None:
@@ -135,21 +150,26 @@ class FM(Recommender):
         self.user_fields = _check_fields("user_fields", user_fields)
         self.item_fields = _check_fields("item_fields", item_fields)
         self.clip = bool(clip)
+        self.hogwild = bool(hogwild)
         self.seed = int(seed)
         self.backend = backend
         name = resolve_backend(backend)
-        if name == "cuda":
-            raise BackendUnavailableError(
-                "FM has no CUDA kernel yet; use backend='numba' (or 'numpy')"
+        if self.hogwild and name != "cuda":
+            raise ValueError(
+                f"hogwild=True needs backend='cuda' (got {name!r}): the CPU FM kernels "
+                "are serial; drop hogwild or use backend='cuda'"
             )
-        get_kernels(name)  # raises with the install command when missing
+        # the kernels are loaded at fit time (BackendUnavailableError naming the
+        # install command when missing), so that a model trained on a GPU loads
+        # and predicts anywhere: scoring is plain NumPy
         self._backend_name = name
         # ranking models predict scores, not ratings
         self.predicts_ratings = task == "regression"
 
     # ------------------------------------------------------------------ training
     def _epoch_fn(self):
-        return getattr(fm_ops, f"sgd_fm_blocks_epoch_{self._backend_name}")
+        K = get_kernels(self._backend_name)
+        return K.sgd_fm_blocks_epoch_hogwild if self.hogwild else K.sgd_fm_blocks_epoch
 
     def _fit(self, data: Interactions) -> None:
         fields = build_fm_fields(data, self.user_fields, self.item_fields)
@@ -166,13 +186,22 @@ class FM(Recommender):
             )
         epoch = self._epoch_fn()
         blocks = (fields.user_idx, fields.user_val, fields.item_idx, fields.item_val)
+        params = (w0, w, V)
+        on_device = self._backend_name == "cuda"
+        if on_device:  # explicit host -> device copies, once per fit
+            move = get_kernels("cuda").to_device
+            blocks = tuple(move(a) for a in blocks)
+            params = tuple(move(a) for a in params)
+            fixed = tuple(move(a) for a in (data.users, data.items, y))
+        else:
+            fixed = (data.users, data.items, y)
         self.loss_history_ = []
         lr = self.lr
         for e in progress(range(self.n_epochs), desc="FM", total=self.n_epochs):
-            if logistic:
+            if logistic:  # new rows every epoch: host arrays, copied in per call
                 users, items, target = self._with_negatives(data, seen_keys, rng)
             else:
-                users, items, target = data.users, data.items, y
+                users, items, target = fixed
             order = rng.permutation(len(users))
             loss = epoch(
                 users,
@@ -180,9 +209,7 @@ class FM(Recommender):
                 target,
                 order,
                 *blocks,
-                w0,
-                w,
-                V,
+                *params,
                 lr,
                 self.reg_w,
                 self.reg_V,
@@ -190,9 +217,13 @@ class FM(Recommender):
             )
             loss = float(loss) / len(order)
             check_finite_loss(loss, e + 1, "FM", _ADVICE)
-            check_finite_arrays(e + 1, "FM", _ADVICE, w0=w0, w=w, V=V)
+            if not on_device:  # on the device: checked once, after the copy back
+                check_finite_arrays(e + 1, "FM", _ADVICE, w0=w0, w=w, V=V)
             self.loss_history_.append(loss)
             lr *= self.lr_decay
+        if on_device:  # explicit device -> host copies of the parameters
+            w0, w, V = (to_host(a) for a in params)
+            check_finite_arrays(self.n_epochs, "FM", _ADVICE, w0=w0, w=w, V=V)
         self.fields_ = fields
         self.w0_, self.w_, self.V_ = w0, w, V
         self.rating_range_ = (float(y.min()), float(y.max()))

@@ -40,6 +40,15 @@ the target itself as a neighbour (similarity 1), we exclude it.
 Cost: similarities O(Σ_c |column c|²) time (sparse co-occurrence, Numba, rows in
 parallel), memory O(rows · keep); a rating prediction scans the stored neighbours
 of the row until k have an entry (binary search each).
+
+Backends (``backend=``): ``"numpy"`` (the spec, dense), ``"numba"`` (rows / pairs in
+parallel) and ``"cuda"`` (:mod:`minirec.backends.cuda_ops`: one GPU thread per row
+for the similarities, per pair for the predictions). With "cuda" the fit copies
+the ratings to the device and the neighbour lists back (explicitly, in the kernel
+wrappers); the first rating prediction copies the neighbour lists to the device
+once for the fitted model; predictions come back as NumPy arrays. The fitted model
+and its files are the same on every backend. All three are deterministic and
+agree up to float rounding.
 """
 
 from __future__ import annotations
@@ -49,9 +58,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._utils import check_nonnegative, check_positive_int
-from ..backends import get_kernels, knn_ops, resolve_backend
+from ..backends import get_kernels, resolve_backend
 from ..data.interactions import Interactions
-from ..errors import BackendUnavailableError
 from .base import Recommender, top_k
 from .baselines import BiasedBaseline
 
@@ -100,17 +108,13 @@ class _KNN(Recommender):
         self.keep = keep
         self.backend = backend
         name = resolve_backend(backend)
-        if name == "cuda":
-            raise BackendUnavailableError(
-                f"{type(self).__name__} has no CUDA kernel yet; use backend='numba'"
-            )
         get_kernels(name)  # raises with the install command when missing
         self._backend_name = name
         self._sim = sim
         self.predicts_ratings = task == "rating"
 
     def _kernel(self, what: str):
-        return getattr(knn_ops, f"knn_{what}_{self._backend_name}")
+        return getattr(get_kernels(self._backend_name), f"knn_{what}")
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, data: Interactions) -> None:
@@ -174,12 +178,7 @@ class _KNN(Recommender):
     def _predict_rating(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
         rows, cols = (i, u) if self._item_based else (u, i)
         dev, used = self._kernel("predict")(
-            self.nbr_indptr_,
-            self.nbr_indices_,
-            self.nbr_sims_,
-            self.x_indptr_,
-            self.x_indices_,
-            self.x_data_,
+            *self._predict_arrays(),
             np.ascontiguousarray(rows, np.int64),
             np.ascontiguousarray(cols, np.int64),
             self.k,
@@ -188,6 +187,27 @@ class _KNN(Recommender):
         if self.baseline == "none":  # KNNBasic: no neighbour -> the global mean
             est[used == 0] = self.mu_
         return np.clip(est, *self.rating_range_).astype(np.float32)
+
+    def _predict_arrays(self) -> tuple:
+        """Neighbour lists and X as the predict kernel takes them: for backend
+        "cuda", device copies made once per fitted (or loaded) model, explicitly;
+        else the host arrays themselves."""
+        arrays = (
+            self.nbr_indptr_,
+            self.nbr_indices_,
+            self.nbr_sims_,
+            self.x_indptr_,
+            self.x_indices_,
+            self.x_data_,
+        )
+        if self._backend_name != "cuda":
+            return arrays
+        cached = getattr(self, "_device_copies", None)
+        if cached is None or cached[0] is not arrays[0]:  # first use, refit, load
+            to_device = get_kernels("cuda").to_device
+            cached = (arrays[0], tuple(to_device(a) for a in arrays))
+            self._device_copies = cached
+        return cached[1]
 
     def _gather(self, ptr: np.ndarray, sources: np.ndarray):
         """Concatenated rows `sources` of a CSR: (which source, position)."""
@@ -293,8 +313,8 @@ class ItemKNN(_KNN):
     keep : int or None
         Neighbours stored per item (None: every positive one for "rating", k for
         "ranking"); must be >= k.
-    backend : {"numpy", "numba"} or None
-        Kernel backend.
+    backend : {"numpy", "numba", "cuda"} or None
+        Kernel backend (None: MINIREC_BACKEND, then numba when installed).
     """
 
     name = "itemknn"

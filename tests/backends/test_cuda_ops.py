@@ -84,6 +84,9 @@ def case_contract_names_and_signatures():
         assert list(inspect.signature(getattr(C, name)).parameters) == spec
     spec = list(inspect.signature(fm_ops.fm_predict_numpy).parameters)
     assert list(inspect.signature(C.fm_predict).parameters) == spec
+    for name in ("knn_similarity", "knn_predict"):
+        spec = list(inspect.signature(getattr(N, name)).parameters)
+        assert list(inspect.signature(getattr(C, name)).parameters) == spec, name
 
 
 def case_get_kernels_cuda():
@@ -419,28 +422,151 @@ def case_mf_model_backend_cuda_matches_numpy():
 
 def case_als_bpr_models_backend_cuda_match_numpy():
     from minirec import Interactions
-    from minirec.models import get_model_class
 
     users, items, ratings, _ = _ratings(m=30, n=40, R=150)
     data = Interactions.from_arrays(users + 1, items + 1, ratings, duplicates="last")
-    u = data.user_ids[:6]
-    for name, kw in (
+    cases = (
         ("als", {"k": 3, "n_iters": 2}),
         ("implicit-als", {"k": 3, "n_iters": 2, "solver": "cholesky"}),
         ("implicit-als", {"k": 3, "n_iters": 2, "solver": "cg"}),
         ("bpr", {"k": 3, "n_epochs": 2}),
-    ):
+    )
+    _cuda_models_match(data, "numpy", cases, rtol=1e-3, atol=1e-4)
+
+
+def _cuda_models_match(data, reference, cases, rtol, atol):
+    """Fit each (model name, kwargs) on `reference` and on cuda; the scores of six
+    users and their top 3 must agree. Returns the (reference, cuda) model pairs."""
+    from minirec.models import get_model_class
+
+    u = data.user_ids[:6]
+    pairs = []
+    for name, kw in cases:
         cls = get_model_class(name)
-        a = cls(backend="numpy", **kw).fit(data)
+        a = cls(backend=reference, **kw).fit(data)
         b = cls(backend="cuda", **kw).fit(data)
         np.testing.assert_allclose(
             b.score_items(np.arange(6)),
             a.score_items(np.arange(6)),
-            rtol=1e-3,
-            atol=1e-4,
+            rtol=rtol,
+            atol=atol,
             err_msg=f"{name} {kw}",
         )
         np.testing.assert_array_equal(b.recommend(u, 3)[0], a.recommend(u, 3)[0])
+        pairs.append((a, b))
+    return pairs
+
+
+def _knn_csr(m=14, n=10, R=60, seed=0):
+    from scipy.sparse import csr_matrix
+
+    r = np.random.default_rng(seed)
+    rows, cols = r.integers(0, m, R), r.integers(0, n, R)
+    M = csr_matrix((r.integers(1, 6, R).astype(float), (rows, cols)), shape=(m, n))
+    M.sum_duplicates()
+    M.data = np.minimum(M.data, 5) - 3.0  # centred-like values, some exactly 0
+    T = M.T.tocsr()
+    T.sort_indices()
+    return tuple(
+        (A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data.astype("f4"))
+        for A in (M, T)
+    )
+
+
+def case_knn_kernels_equal_spec():
+    from minirec.backends import cuda_ops as C
+    from minirec.backends import numpy_ops as N
+    from minirec.backends.device import is_device_array, to_host
+
+    X, Xt = _knn_csr()
+    for pearson in (False, True):
+        for shrink in (0.0, 3.0):
+            for keep in (0, 3):
+                a = N.knn_similarity(*X, *Xt, pearson, shrink, keep)
+                b = C.knn_similarity(*X, *Xt, pearson, shrink, keep)
+                assert [x.dtype for x in b] == [np.int64, np.int32, np.float32]
+                np.testing.assert_array_equal(b[0], a[0])
+                np.testing.assert_array_equal(b[1], a[1])  # order, ties by index
+                np.testing.assert_allclose(b[2], a[2], rtol=1e-6)
+    # rows in chunks (the scratch cap of a big catalogue), same result
+    old = C._KNN_WORKSPACE_BYTES
+    C._KNN_WORKSPACE_BYTES = 3 * 14 * 28  # 3 rows per launch
+    try:
+        b = C.knn_similarity(*X, *Xt, True, 1.0, 0)
+    finally:
+        C._KNN_WORKSPACE_BYTES = old
+    a = N.knn_similarity(*X, *Xt, True, 1.0, 0)
+    np.testing.assert_array_equal(b[1], a[1])
+    np.testing.assert_allclose(b[2], a[2], rtol=1e-6)
+    r = np.random.default_rng(1)
+    rows, cols = r.integers(0, 14, 40), r.integers(0, 10, 40)
+    for k in (1, 3, 50):
+        pa = N.knn_predict(*a, *X, rows, cols, k)
+        pb = C.knn_predict(*a, *X, rows, cols, k)
+        np.testing.assert_allclose(pb[0], pa[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(pb[1], pa[1])
+    d = C.knn_predict(*a, *X, C.to_device(rows), C.to_device(cols), 3)
+    assert is_device_array(d[0]) and is_device_array(d[1])  # GPU in, GPU out
+    pa = N.knn_predict(*a, *X, rows, cols, 3)
+    np.testing.assert_allclose(to_host(d[0]), pa[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(to_host(d[1]), pa[1])
+
+
+def case_fm_model_backend_cuda_matches_numba():
+    from minirec import Interactions
+    from minirec.backends import cuda_ops as C
+    from minirec.errors import TrainingDivergedError
+    from minirec.models import get_model_class
+
+    users, items, ratings, _ = _ratings(m=15, n=12, R=120)
+    data = Interactions.from_arrays(users + 1, items + 1, ratings, duplicates="last")
+    FM = get_model_class("fm")
+    u, i = data.user_ids[data.users], data.item_ids[data.items]
+    for task in ("regression", "classification"):
+        kw = dict(k=3, n_epochs=3, lr=0.02, seed=3, task=task, n_negatives=2)
+        a = FM(backend="numba", **kw).fit(data)
+        b = FM(backend="cuda", **kw).fit(data)  # one GPU thread: the same sequence
+        for x in (b.w0_, b.w_, b.V_):
+            assert isinstance(x, np.ndarray) and x.dtype == np.float32  # on the host
+        np.testing.assert_allclose(b.loss_history_, a.loss_history_, rtol=1e-5)
+        _close((b.w0_, b.w_, b.V_), (a.w0_, a.w_, a.V_), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(b.predict(u, i), a.predict(u, i), rtol=1e-5)
+        with C.launch_config(threads_per_block=8, max_threads=16):  # as on the GPU
+            c = FM(backend="cuda", hogwild=True, **kw).fit(data)
+        # Hogwild races: not the same bits, the same training
+        np.testing.assert_allclose(c.loss_history_, a.loss_history_, rtol=0.05)
+    with pytest.raises(ValueError, match="backend='cuda'"):
+        FM(backend="numba", hogwild=True)  # the CPU FM kernels are serial
+    # divergence on the device reaches the model's check: an error, never NaN
+    with pytest.raises(TrainingDivergedError, match="lr"), np.errstate(all="ignore"):
+        FM(backend="cuda", k=3, n_epochs=3, lr=80.0, init_std=1.0).fit(data)
+
+
+def case_knn_models_backend_cuda_match_numba():
+    from minirec import Interactions
+
+    users, items, ratings, _ = _ratings(m=20, n=15, R=150)
+    data = Interactions.from_arrays(users + 1, items + 1, ratings, duplicates="last")
+    cases = (
+        ("itemknn", {"k": 4}),
+        ("userknn", {"k": 4}),
+        ("itemknn", {"k": 3, "similarity": "cosine", "shrink": 0.0}),
+        ("userknn", {"k": 4, "task": "ranking"}),
+        ("itemknn", {"k": 4, "task": "ranking", "keep": 6}),
+    )
+    pairs = _cuda_models_match(data, "numba", cases, rtol=1e-5, atol=1e-6)
+    for a, b in pairs:
+        np.testing.assert_array_equal(b.nbr_indptr_, a.nbr_indptr_)
+        np.testing.assert_array_equal(b.nbr_indices_, a.nbr_indices_)
+        np.testing.assert_allclose(b.nbr_sims_, a.nbr_sims_, rtol=1e-6)
+    a, b = pairs[0]  # the device copies of the neighbour lists follow a refit
+    part = data.subset(np.arange(90))
+    np.testing.assert_allclose(
+        b.fit(part).score_items(np.arange(6)),
+        a.fit(part).score_items(np.arange(6)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 CASES = {

@@ -114,6 +114,21 @@ def test_backends_agree_and_are_reproducible():
     np.testing.assert_allclose(b.loss_history_, a.loss_history_, rtol=1e-4)
 
 
+def test_a_cuda_model_file_loads_and_predicts_without_a_gpu(tmp_path):
+    """FM(backend="cuda") loads its kernels at fit time only: a model trained on a
+    GPU (here: its file, as a GPU fit writes it) loads and scores on any machine;
+    the CUDA fit itself is tested in tests/backends/test_cuda_ops.py."""
+    from minirec import Recommender
+
+    data = _side_data(seed=3)
+    m = FM(k=3, n_epochs=1).fit(data)
+    m.backend, m.hogwild = "cuda", True  # the hyperparameters a GPU fit saves
+    m2 = Recommender.load(m.save(tmp_path / "fm.npz"))
+    assert m2.get_params()["backend"] == "cuda" and m2.hogwild
+    u, i = data.user_ids[:5], data.item_ids[:5]
+    np.testing.assert_array_equal(m2.predict(u, i), m.predict(u, i))
+
+
 def test_scores_equal_the_kernel_prediction(tmp_path):
     data = _side_data(seed=2)
     m = FM(k=3, n_epochs=2, clip=False).fit(data)
