@@ -7,10 +7,20 @@ entry here fails `test_every_model_has_fast_params`, so nothing is silently left
 
 from __future__ import annotations
 
+import functools
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from minirec import Interactions, ModelFileError, Recommender, UnknownIdError
+from minirec.backends import KERNEL_BACKENDS, available_backends
+from minirec.backends.device import cuda_simulator_enabled
+from minirec.errors import BackendUnavailableError
 from minirec.models import REGISTRY, available_models, get_model_class
 
 # name -> constructor kwargs for a fast fit on the tiny data (one line each, please)
@@ -34,20 +44,62 @@ FAST_PARAMS: dict[str, dict] = {
     "bpr": {"k": 4, "n_epochs": 3},
 }
 
-# models whose constructor takes backend= are tested on each of these
-BACKENDS = ["numpy", "numba"]
+# models whose constructor takes backend= are tested on every kernel backend that
+# runs here: numpy and numba always; cuda on a GPU, or on the CPU under Numba's CUDA
+# simulator when NUMBA_ENABLE_CUDASIM=1 is set before Python starts (each GPU thread
+# is then a Python thread: slow, so the simulator runs get the smaller data of
+# `_data`). A backend that does not run here appears as skipped, with the reason;
+# test_cuda_contract_under_simulator runs the cuda cases in a simulator subprocess,
+# so they run in CI too.
+BACKENDS = available_backends()
+_MISSING = {
+    b: "kernel backend 'cuda' unavailable: no CUDA GPU here and the CUDA simulator is "
+    "off (NUMBA_ENABLE_CUDASIM unset); test_cuda_contract_under_simulator runs "
+    "these cases in a simulator subprocess"
+    if b == "cuda"
+    else f"kernel backend {b!r} is not installed here"
+    for b in KERNEL_BACKENDS
+    if b not in BACKENDS
+}
+_SIMULATOR = "cuda" in BACKENDS and cuda_simulator_enabled()
+
+
+def _takes_backend(name: str) -> bool:
+    return "backend" in inspect.signature(get_model_class(name).__init__).parameters
+
+
+def _rejected() -> dict[tuple[str, str], str]:
+    """(model, backend) -> the model's own BackendUnavailableError text, for the
+    models that have no kernels for a backend that runs here (a documented gap,
+    checked by test_backend_without_kernels_is_rejected_clearly)."""
+    out = {}
+    for name in filter(_takes_backend, available_models()):
+        for b in BACKENDS:
+            try:
+                get_model_class(name)(backend=b)
+            except BackendUnavailableError as e:
+                out[name, b] = str(e)
+    return out
+
+
+_REJECTED = _rejected()
 
 
 def _cases():
     out = []
     for name in available_models():
-        cls = get_model_class(name)
-        import inspect
-
-        if "backend" in inspect.signature(cls.__init__).parameters:
-            out += [pytest.param(name, b, id=f"{name}-{b}") for b in BACKENDS]
-        else:
+        if not _takes_backend(name):
             out.append(pytest.param(name, None, id=name))
+            continue
+        out += [
+            pytest.param(name, b, id=f"{name}-{b}")
+            for b in BACKENDS
+            if (name, b) not in _REJECTED
+        ]
+        out += [
+            pytest.param(name, b, id=f"{name}-{b}", marks=pytest.mark.skip(why))
+            for b, why in _MISSING.items()
+        ]
     return out
 
 
@@ -56,6 +108,23 @@ def _make(name, backend):
     if backend is not None:
         params["backend"] = backend
     return get_model_class(name)(**params)
+
+
+@functools.lru_cache(maxsize=1)
+def _sim_ratings() -> Interactions:
+    """conftest's tiny_ratings recipe at a quarter of the size (30 x 25, ~300
+    ratings) for the CUDA simulator, where every GPU thread is a Python thread."""
+    r = np.random.default_rng(7)
+    n_users, n_items = 30, 25
+    full = 3 + r.normal(size=(n_users, 2)) @ r.normal(size=(n_items, 2)).T
+    u, i = np.nonzero(r.random((n_users, n_items)) < 0.4)
+    return Interactions.from_arrays(
+        u + 1, i + 101, np.clip(full[u, i], 1, 5), timestamps=np.arange(len(u))
+    )
+
+
+def _data(backend, tiny_ratings) -> Interactions:
+    return _sim_ratings() if backend == "cuda" and _SIMULATOR else tiny_ratings
 
 
 def test_every_model_has_fast_params():
@@ -71,7 +140,7 @@ def fitted(tiny_ratings):
     def get(name, backend):
         key = (name, backend)
         if key not in cache:
-            cache[key] = _make(name, backend).fit(tiny_ratings)
+            cache[key] = _make(name, backend).fit(_data(backend, tiny_ratings))
         return cache[key]
 
     return get
@@ -79,6 +148,7 @@ def fitted(tiny_ratings):
 
 @pytest.mark.parametrize("name,backend", _cases())
 def test_shapes_and_seen_filter(name, backend, fitted, tiny_ratings):
+    tiny_ratings = _data(backend, tiny_ratings)  # smaller under the simulator
     m = fitted(name, backend)
     users = tiny_ratings.user_ids[:5]
     ids, scores = m.recommend(users, n=7)
@@ -97,6 +167,7 @@ def test_shapes_and_seen_filter(name, backend, fitted, tiny_ratings):
 
 @pytest.mark.parametrize("name,backend", _cases())
 def test_unknown_ids_and_bad_n(name, backend, fitted, tiny_ratings):
+    tiny_ratings = _data(backend, tiny_ratings)  # smaller under the simulator
     m = fitted(name, backend)
     with pytest.raises(UnknownIdError, match="unknown user id"):
         m.recommend([999_999], n=3)
@@ -111,6 +182,7 @@ def test_unknown_ids_and_bad_n(name, backend, fitted, tiny_ratings):
 
 @pytest.mark.parametrize("name,backend", _cases())
 def test_deterministic(name, backend, tiny_ratings):
+    tiny_ratings = _data(backend, tiny_ratings)  # smaller under the simulator
     a = _make(name, backend).fit(tiny_ratings)
     b = _make(name, backend).fit(tiny_ratings)
     users = tiny_ratings.user_ids[:10]
@@ -121,6 +193,7 @@ def test_deterministic(name, backend, tiny_ratings):
 
 @pytest.mark.parametrize("name,backend", _cases())
 def test_save_load_round_trip(name, backend, fitted, tiny_ratings, tmp_path):
+    tiny_ratings = _data(backend, tiny_ratings)  # smaller under the simulator
     m = fitted(name, backend)
     path = m.save(tmp_path / "model.npz")
     m2 = Recommender.load(path)
@@ -136,6 +209,39 @@ def test_save_load_round_trip(name, backend, fitted, tiny_ratings, tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelFileError):
         Recommender.load(bad)
+
+
+def test_backend_without_kernels_is_rejected_clearly():
+    """A model with no kernels for a backend that runs here says so when it is
+    built, naming itself and a backend that works; it never falls back silently
+    (the contract above runs on every other model x backend)."""
+    for (name, backend), msg in _REJECTED.items():
+        cls = get_model_class(name)
+        assert cls.__name__ in msg and "backend='" in msg, msg
+        with pytest.raises(BackendUnavailableError):
+            cls(**FAST_PARAMS.get(name, {}), backend=backend)
+
+
+def test_cuda_contract_under_simulator():
+    """The cuda cases of this file, in a subprocess with the CUDA simulator on (it
+    must be set before numba is imported), so they run in CI without a GPU."""
+    if "cuda" in BACKENDS:
+        pytest.skip("cuda runs in this process (GPU or simulator): cases above")
+    pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__]
+        + ["-k", "cuda and not under_simulator"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    tail = proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, tail
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout, tail
 
 
 def test_not_a_model_file(tmp_path):
