@@ -15,9 +15,11 @@ The one exception is the embedding scatter-add (:func:`scatter_add_rows`): it pi
 fastest kernel per namespace (a CSR matrix product from scipy / cupyx when installed,
 else sort + ``add.reduceat``), with the same result on every path.
 
-Dtypes: Python scalars and lists become ``float32`` (the default, for speed); arrays
-keep a floating dtype they already have, so ``float64`` inputs give ``float64`` graphs
-(what :func:`~minirec.autograd.gradcheck` uses).
+Dtypes: ``float32`` by default (for speed): Python scalars, lists and tuples
+(``Tensor([1.0, 2.0])``) and integer or bool arrays become ``float32``. Arrays (and
+NumPy scalars) that already have a floating dtype keep it, so ``float64`` arrays give
+``float64`` graphs: that is what :func:`~minirec.autograd.gradcheck` uses, and the
+way to ask for float64 is an explicit ``dtype=`` or a float64 array.
 
 Semantics of ``backward()``
 ---------------------------
@@ -157,7 +159,12 @@ def _sparse_module(xp):
 
 
 class Tensor:
-    """An array with a gradient. See the module docstring for the xp contract."""
+    """An array with a gradient. See the module docstring for the xp contract.
+
+    ``dtype=None`` gives float32 for Python scalars / lists / tuples and for
+    integer or bool arrays, and keeps the dtype of floating arrays (float64 stays
+    float64, as gradcheck needs); pass ``dtype=`` to choose explicitly.
+    """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "name")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
@@ -172,6 +179,8 @@ class Tensor:
     ):
         if isinstance(data, Tensor):
             data = data.data
+        # Python scalars, lists and tuples carry no dtype: they become float32
+        from_python = not hasattr(data, "dtype")
         if device is not None:  # "cpu"/"numpy" or "cuda"/"cupy": an explicit transfer
             data = move(data, device)
         xp = array_namespace(data)
@@ -179,7 +188,7 @@ class Tensor:
             data = xp.asarray(data, dtype=dtype)
         else:
             data = xp.asarray(data)
-            if data.dtype.kind != "f":
+            if from_python or data.dtype.kind != "f":
                 data = data.astype(DEFAULT_DTYPE)
         self.data = data
         self.grad = None

@@ -415,7 +415,12 @@ def test_no_grad_records_nothing(xp):
 
 def test_default_dtype_is_float32_and_float64_is_kept(xp):
     assert Tensor([1, 2]).dtype == np.float32
+    assert Tensor([1.0, 2.0]).dtype == np.float32  # Python floats: float32 too
+    assert Tensor((0.5,)).dtype == np.float32 and Tensor(2.5).dtype == np.float32
+    assert Tensor([1.0], dtype=np.float64).dtype == np.float64  # explicit
+    assert Tensor(np.float64(1.0)).dtype == np.float64  # a NumPy float64 scalar
     assert Tensor(xp.zeros(2, dtype=xp.float64)).dtype == np.float64
+    assert Tensor(xp.zeros(2, dtype=xp.int64)).dtype == np.float32
     x = Tensor(xp.ones((2, 2), dtype=xp.float32), requires_grad=True)
     y = F.sigmoid(x @ x + 1.0).mean()
     y.backward()
