@@ -13,10 +13,15 @@ the same shape (``synthetic_ratings``, seed 0); k = ``--k`` (default 64):
   two pseudo-genre features drawn with seed 0): Numba serial vs CUDA Hogwild;
 * ``als_solve`` (ALS-WR, users half-step), ``implicit_als_solve`` (Cholesky) and
   ``implicit_als_cg`` (3 CG steps): Numba parallel vs CUDA batched;
+* ``knn_similarity`` (item x item cosine, every positive similarity kept): Numba
+  parallel vs CUDA (one thread per item; sims copied back per chunk and the
+  per-row selection sorted on the host, so host arrays and that copy are in);
 * ``topk_rows`` (k = 10) over the full 6,040 x 3,706 score matrix.
 
 Model epochs: ``MF(hogwild=True)`` through the estimator API (host arrays, so the
-per-epoch copies are in), epoch time = (fit of 4 epochs - fit of 1 epoch) / 3; and a
+per-epoch copies are in) and ``FM`` (regression, side fields "auto"; Numba's serial
+kernel vs ``FM(backend="cuda", hogwild=True)``, which keeps its parameters on the
+device for the fit), epoch time = (fit of 4 epochs - fit of 1 epoch) / 3; and a
 NeuMF network (GMF k = 32 + MLP 64-32-16-8, Adam, BCE, 4 uniform negatives per
 positive) built from ``minirec.nn``, on NumPy (CPU) and on CuPy (``model.to("cupy")``),
 timed over ``--nn-batches`` batches and scaled to the epoch (marked so).
@@ -330,6 +335,29 @@ def kernel_rows(data, k: int, repeat: int, simulate: bool) -> list[dict]:
         )
     )
 
+    # -- KNN similarities (items x users, cosine on the ratings, every positive kept)
+    Ri = data.by_item
+    X, Xt = (
+        (M.indptr.astype(np.int64), M.indices.astype(np.int32), ratings[M.rows])
+        for M in (Ri, Ru)
+    )
+    t_nb, c_nb = _median_ms(lambda: B.knn_similarity(*X, *Xt, False, 0.0, 0), repeat)
+    t_cu, c_cu = _median_ms(lambda: C.knn_similarity(*X, *Xt, False, 0.0, 0), repeat)
+    rows.append(
+        _row(
+            "knn_similarity (items, cosine)",
+            f"{n:,} rows",
+            None,
+            None,
+            t_nb,
+            t_cu,
+            None,
+            c_nb,
+            c_cu,
+            threads,
+        )
+    )
+
     # -- top-k
     S = (params()[0] @ params()[1].T).astype(np.float32)
     d_S = dev(S)
@@ -382,27 +410,46 @@ def _f(v, prefix: str = "", suffix: str = "") -> str:
 def model_rows(data, k: int, repeat: int) -> list[dict]:
     from minirec.models import get_model_class
 
-    MF = get_model_class("mf")
-    rows = []
-    times = {}
-    for backend in ("numba", "cuda"):
-
-        def fit(e, backend=backend):
-            t0 = time.perf_counter()
-            MF(k=k, n_epochs=e, hogwild=True, backend=backend, lr=0.005).fit(data)
-            return time.perf_counter() - t0
-
-        fit(1)  # compile
-        t = statistics.median((fit(4) - fit(1)) / 3 for _ in range(max(1, repeat // 2)))
-        times[backend] = t * 1e3
-    rows.append(
-        {
-            "model epoch": f"MF(k={k}, hogwild=True).fit, per epoch",
-            "CPU ms": f"{times['numba']:.3g} (numba, all threads)",
-            "GPU ms": f"{times['cuda']:.3g} (cuda, host arrays)",
-            "GPU speed-up": f"{times['numba'] / times['cuda']:.3g}x",
-        }
+    MF, FM = get_model_class("mf"), get_model_class("fm")
+    # (row label, model for (backend, epochs), CPU note, GPU note)
+    specs = (
+        (
+            f"MF(k={k}, hogwild=True).fit, per epoch",
+            lambda b, e: MF(k=k, n_epochs=e, hogwild=True, backend=b, lr=0.005),
+            "numba, all threads",
+            "cuda Hogwild, host arrays",
+        ),
+        (
+            f"FM(k={k}).fit, per epoch (regression, side fields 'auto')",
+            # the CPU FM kernels are serial; on the GPU the Hogwild kernel
+            lambda b, e: FM(k=k, n_epochs=e, hogwild=b == "cuda", backend=b, lr=0.005),
+            "numba, serial",
+            "cuda Hogwild, parameters on the device",
+        ),
     )
+    rows = []
+    for label, make, cpu_note, gpu_note in specs:
+        times = {}
+        for backend in ("numba", "cuda"):
+
+            def fit(e, backend=backend, make=make):
+                t0 = time.perf_counter()
+                make(backend, e).fit(data)
+                return time.perf_counter() - t0
+
+            fit(1)  # compile
+            t = statistics.median(
+                (fit(4) - fit(1)) / 3 for _ in range(max(1, repeat // 2))
+            )
+            times[backend] = t * 1e3
+        rows.append(
+            {
+                "model epoch": label,
+                "CPU ms": f"{times['numba']:.3g} ({cpu_note})",
+                "GPU ms": f"{times['cuda']:.3g} ({gpu_note})",
+                "GPU speed-up": f"{times['numba'] / times['cuda']:.3g}x",
+            }
+        )
     return rows
 
 

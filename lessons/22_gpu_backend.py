@@ -4,7 +4,7 @@
 # **Goal.** Doc 001 §7 lists "计算效率问题" (computational efficiency) among the open
 # problems of deep-learning recommenders (`001-2.3`). minirec's answer is a GPU
 # backend built so that it can be read and tested on a laptop: CUDA twins of the SGD,
-# BPR, FM, ALS and top-k kernels written with `numba.cuda` (they run under Numba's
+# BPR, FM, ALS, KNN and top-k kernels written with `numba.cuda` (they run under Numba's
 # CUDA simulator on a CPU), and the autograd running on CuPy arrays. This lesson shows
 # what lives where, explains the race that makes GPU SGD fast and not reproducible bit
 # for bit, demonstrates it on the CPU, and prints the measured GPU table when one
@@ -226,6 +226,52 @@ if C is not None:
     print(f"hogwild launch, 32 threads: loss {lc:.4f} vs serial {lb:.4f}")
 
 # %% [markdown]
+# ## Which models run on the device
+#
+# Every estimator whose loop-shaped work has a CUDA twin takes `backend="cuda"`: the
+# list is computed, not typed, so it cannot drift from the code. A model without a
+# twin says so when it is built (a `BackendUnavailableError` naming a backend that
+# works), never by running on the CPU behind your back. FM keeps its feature blocks
+# and `w0, w, V` on the device for the whole fit and copies them back after the last
+# epoch; the KNN similarities run one GPU thread per row. With `hogwild=False`
+# (the default) the FM kernel runs on one GPU thread and follows the serial update
+# sequence of the CPU backends, so the losses equal Numba's; `hogwild=True` races
+# like the MF kernel above, fast and not reproducible bit for bit.
+
+# %%
+import inspect
+
+from minirec.models import available_models, get_model_class
+
+if C is not None:
+    on_cuda, without = [], {}
+    for name in available_models():
+        cls = get_model_class(name)
+        if "backend" not in inspect.signature(cls.__init__).parameters:
+            continue  # autograd models: Module.to("cupy") instead
+        try:
+            cls(backend="cuda")
+            on_cuda.append(name)
+        except BackendUnavailableError as e:
+            without[name] = str(e)
+    print('models with backend="cuda":', ", ".join(on_cuda))
+    for name, why in without.items():
+        print(f"  {name}: {why}")
+    assert {"mf", "bpr", "als", "fm", "itemknn", "userknn"} <= set(on_cuda)
+
+    FM = get_model_class("fm")
+    part = data.subset(np.arange(300))  # the simulator runs each GPU thread in Python
+    kw = dict(k=8, n_epochs=2, lr=0.01, seed=0)
+    fm_cpu = FM(backend="numba", **kw).fit(part)
+    fm_gpu = FM(backend="cuda", **kw).fit(part)
+    np.testing.assert_allclose(fm_gpu.loss_history_, fm_cpu.loss_history_, rtol=1e-4)
+    with C.launch_config(threads_per_block=8, max_threads=32):
+        fm_hog = FM(backend="cuda", hogwild=True, **kw).fit(part)
+    print(f"FM loss per epoch, numba:          {np.round(fm_cpu.loss_history_, 4)}")
+    print(f"FM loss per epoch, cuda (serial):  {np.round(fm_gpu.loss_history_, 4)}")
+    print(f"FM loss per epoch, cuda (hogwild): {np.round(fm_hog.loss_history_, 4)}")
+
+# %% [markdown]
 # ## Measured on a GPU
 #
 # `bash benchmarks/run_gpu.sh` runs the GPU tests and `benchmarks/bench_gpu.py` on a
@@ -248,9 +294,10 @@ else:
 # ## Summary
 #
 # * Two GPU paths: the autograd on CuPy arrays (`Tensor(x, device="cuda")`,
-#   `model.to("cupy")`), and `numba.cuda` kernels (`backend="cuda"`) for the loop-shaped
-#   work. Transfers are explicit; no GPU means an error naming
-#   `pip install 'minirec[gpu]'`, never a silent CPU run.
+#   `model.to("cupy")`), and `numba.cuda` kernels (`backend="cuda"`: MF, BPR, ALS,
+#   implicit ALS, FM, ItemKNN, UserKNN) for the loop-shaped work. Transfers are
+#   explicit; no GPU means an error naming `pip install 'minirec[gpu]'`, never a
+#   silent CPU run.
 # * GPU SGD is Hogwild: one thread per rating, no locks. Updates that collide on a
 #   row are lost; with realistic widths the loss curve is the serial one, and the
 #   results are not reproducible bit for bit (the serial launch is).
