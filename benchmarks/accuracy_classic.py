@@ -10,6 +10,12 @@ Protocols (each number in the results file carries its protocol and this command
   against the file's 99 sampled negatives (sampled(1+99)); HR@10, NDCG@10,
   pessimistic ties. Train = all ML-1M ratings minus the test ratings, as implicit
   feedback (every rating is a positive). ``implicit`` library ALS on the same data.
+* ``ranking-mf``: RankingMF (dot-product MF + biases, logistic loss, 8 uniform
+  negatives per positive and epoch, SGD batch 1; Rendle et al. 2020) on the NCF
+  files, same protocol as ``ncf``; its hyperparameters from ``tune-ranking-mf``
+  (published ML-1M settings, dims 64/128/192) and ``tune-ranking-mf-2`` (a
+  follow-up grid chosen after the first), both on the NCF validation split below.
+  Single-threaded (serial kernel); run with NUMBA_NUM_THREADS=1.
 * ``tune-ml1m`` / ``tune-ncf``: the hyperparameter searches behind the defaults, on a
   validation split carved from the *training* part only (ML-1M: random 10% of the
   90% train, seed 1; NCF: one random training interaction per user held out, seed 1,
@@ -44,6 +50,7 @@ from minirec.evaluation import evaluate_ratings, evaluate_sampled  # noqa: E402
 from minirec.models.als import ALS, ImplicitALS  # noqa: E402
 from minirec.models.bpr import BPR  # noqa: E402
 from minirec.models.mf import MF  # noqa: E402
+from minirec.models.ranking_mf import RankingMF  # noqa: E402
 
 CMD = "MINIREC_DATA=../shared/data python benchmarks/accuracy_classic.py"
 
@@ -385,6 +392,80 @@ def run_tune_ncf(grid_names: list[str] | None = None, skip: int = 0) -> list[dic
     return rows
 
 
+# ------------------------------------------------------------------------- RankingMF
+RANKING_MF_GRID = [  # published ML-1M settings (lr 0.002, reg 0.005, 8 neg.), 3 dims
+    dict(k=192, lr=0.002, reg=0.005, n_epochs=256),
+    dict(k=128, lr=0.002, reg=0.005, n_epochs=256),
+    dict(k=64, lr=0.002, reg=0.005, n_epochs=256),
+]
+RANKING_MF_GRID_2: list[dict] = []  # follow-up, chosen after RANKING_MF_GRID
+CHECKPOINTS = (16, 32, 64, 96, 128, 160, 192, 224, 256, 320, 384)
+
+
+def _tune_ranking_mf(grid: list[dict]) -> list[dict]:
+    """Validation HR@10 / NDCG@10 of each configuration after several epoch counts
+    (one run per configuration, measured at the checkpoints on the way)."""
+    data, train, _, _, _ = ncf_data()
+    tr, vu, vi, vneg = ncf_validation(data, train)
+    rows = []
+    for p in grid:
+        clock = {"train": 0.0, "t0": time.perf_counter()}
+
+        def on_epoch(model, epoch, rec, p=p, clock=clock):
+            clock["train"] += time.perf_counter() - clock["t0"]
+            if epoch in CHECKPOINTS or epoch == model.n_epochs:
+                res = evaluate_sampled(model, vu, vi, vneg, ks=(10,))
+                m = res.metrics
+                rows.append(
+                    {
+                        "protocol": "NCF train, 1 held-out interaction/user "
+                        "(seed 1) + 99 sampled negatives",
+                        "model": f"RankingMF {p} after {epoch} epochs",
+                        "metric": "val HR@10 / NDCG@10",
+                        "value": f"{m['HR@10']:.4f} / {m['NDCG@10']:.4f}",
+                        "fit s": clock["train"],
+                        "s/epoch": clock["train"] / epoch,
+                        "train log-loss": rec["log_loss"],
+                    }
+                )
+                print(rows[-1], flush=True)
+            clock["t0"] = time.perf_counter()
+
+        RankingMF(backend="numba", seed=0, **p).fit(tr, on_epoch=on_epoch)
+    return rows
+
+
+def run_tune_ranking_mf() -> list[dict]:
+    return _tune_ranking_mf(RANKING_MF_GRID)
+
+
+def run_tune_ranking_mf_2() -> list[dict]:
+    return _tune_ranking_mf(RANKING_MF_GRID_2)
+
+
+def run_ranking_mf() -> list[dict]:
+    """The final test run: RankingMF with its defaults (the tuned values)."""
+    data, train, tu, ti, negs = ncf_data()
+    model = RankingMF(backend="numba")
+    _, secs = _timed(lambda: model.fit(train))
+    res = evaluate_sampled(model, tu, ti, negs, ks=(10,))
+    proto = "NCF ml-1m files, sampled(1+99), leave-one-out"
+    rows = [
+        {
+            "protocol": proto,
+            "model": f"minirec {model!r}",
+            "metric": metric,
+            "value": res.metrics[metric],
+            "fit s": secs,
+            "s/epoch": secs / model.n_epochs,
+            "train log-loss": model.history_[-1]["log_loss"],
+        }
+        for metric in ("HR@10", "NDCG@10")
+    ]
+    print(rows, flush=True)
+    return rows
+
+
 RUNS = {
     "ml1m": run_ml1m,
     "ml100k": run_ml100k,
@@ -392,7 +473,15 @@ RUNS = {
     "tune-ml1m": run_tune_ml1m,
     "tune-ml100k": run_tune_ml100k,
     "tune-ncf": run_tune_ncf,
+    "ranking-mf": run_ranking_mf,
+    "tune-ranking-mf": run_tune_ranking_mf,
+    "tune-ranking-mf-2": run_tune_ranking_mf_2,
 }
+EXTRA_COLUMNS = {  # sections whose table has more columns than the default five
+    name: ["s/epoch", "train log-loss"]
+    for name in ("ranking-mf", "tune-ranking-mf", "tune-ranking-mf-2")
+}
+COLUMNS = ["protocol", "model", "metric", "value", "fit s"]
 BEGIN = "<!-- accuracy_classic.py {name}: begin -->"
 END = "<!-- accuracy_classic.py {name}: end -->"
 
@@ -403,7 +492,7 @@ def save(name: str, rows: list[dict], env: dict) -> None:
     text = path.read_text() if path.exists() else "# Accuracy of the classic models\n"
     section = (
         f"{BEGIN.format(name=name)}\n## `{name}`\n\nCommand: `{CMD} {name}`\n\n"
-        f"{markdown_table(rows, ['protocol', 'model', 'metric', 'value', 'fit s'])}"
+        f"{markdown_table(rows, COLUMNS + EXTRA_COLUMNS.get(name, []))}"
         f"\n\n{env_block(env)}\n{END.format(name=name)}\n"
     )
     pat = re.compile(

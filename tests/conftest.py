@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,27 @@ def data_root() -> Path:
     if root is None:
         pytest.skip("real MovieLens data not found: set MINIREC_DATA=../shared/data")
     return root
+
+
+@pytest.fixture(scope="session")
+def run_without_jit():
+    """``run(code) -> stdout``: run a Python snippet in a fresh interpreter with
+    NUMBA_DISABLE_JIT=1 (every Numba kernel is then plain Python); a non-zero exit
+    fails the test with the snippet's stderr."""
+
+    def run(code: str, timeout: float = 120) -> str:
+        env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    return run
 
 
 @pytest.fixture

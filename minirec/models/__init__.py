@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "als": "als:ALS",
     "implicit-als": "als:ImplicitALS",
     "bpr": "bpr:BPR",
+    "ranking-mf": "ranking_mf:RankingMF",
     "fm": "fm:FM",
     "itemknn": "knn:ItemKNN",
     "userknn": "knn:UserKNN",

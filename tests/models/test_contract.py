@@ -42,6 +42,7 @@ FAST_PARAMS: dict[str, dict] = {
     "als": {"k": 3, "n_iters": 3},
     "implicit-als": {"k": 4, "n_iters": 3},
     "bpr": {"k": 4, "n_epochs": 3},
+    "ranking-mf": {"k": 4, "n_epochs": 3, "lr": 0.05},
 }
 
 # models whose constructor takes backend= are tested on every kernel backend that
