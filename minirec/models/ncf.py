@@ -21,8 +21,19 @@ GMF and MLP, its output weights set to h ← [α h^GMF ; (1−α) h^MLP], α = 0
 then tuned with plain SGD (the paper: Adam's moments are not available to carry over).
 
 "Predictive factors" (the paper's capacity knob) = size of the last hidden layer:
-for 32, GMF has k = 32 and MLP has embeddings of 64 and the tower 128 → 64 → 32
-(the paper's §4.1: "factors 8 ⇒ 32 → 16 → 8, embedding size 16").
+for 32, GMF has k = 32 and MLP has embeddings of 64 and three hidden layers
+128 → 64 → 32 on the concatenation [p_u; q_i] of size 128, i.e.
+``layers=(128, 128, 64, 32)`` (the paper's §4.1: "we employed three hidden layers
+for MLP; for example, if the size of predictive factors is 8, then the architecture
+of the neural CF layers is 32 → 16 → 8, and the embedding size is 16"). Earlier
+versions defaulted to ``(128, 64, 32)``: two hidden layers, one fewer than the
+paper's.
+
+Model selection (the paper's §4.1: "we randomly sampled one interaction for each
+user as the validation data and tuned hyper-parameters on it"):
+``fit(data, valid=(users, items, negatives))`` scores HR@10 on held-out cases after
+every epoch, keeps the best epoch's weights (``best_epoch_``) and stops after
+``patience`` epochs without improvement.
 
 Cost per epoch: O(|Y| (1 + n_neg) (k + Σ_l d_l d_{l+1})) time; scoring all items for
 a user O(n_items Σ_l d_l d_{l+1}).
@@ -182,6 +193,9 @@ class _NCFBase(NeuralRecommender):
             verbose=self.verbose,
             on_epoch=self._epoch_hook(),
         )
+        # the epoch whose weights the model holds: the best on `valid`, else the last
+        best = [h["epoch"] for h in self.history_ if h.get("best")]
+        self.best_epoch_ = best[-1] if best else self.history_[-1]["epoch"]
 
     def _reg_term(self, u, i) -> Tensor:
         """½ Σ ‖embedding rows used in the batch‖² (user tables are named P)."""
@@ -272,7 +286,8 @@ class NCFMLP(_NCFBase):
     ----------
     layers : sequence of int
         Tower sizes; ``layers[0]`` is the concatenation (2 × embedding size), the
-        last is the number of predictive factors. Default (128, 64, 32): 32 factors.
+        last is the number of predictive factors. Default (128, 128, 64, 32): the
+        paper's three hidden layers for 32 factors (embeddings of 64).
     dropout : float
         Dropout after each hidden layer (paper: 0).
     Others as :class:`GMF`.
@@ -282,7 +297,7 @@ class NCFMLP(_NCFBase):
 
     def __init__(
         self,
-        layers: Sequence[int] = (128, 64, 32),
+        layers: Sequence[int] = (128, 128, 64, 32),
         n_neg: int = 4,
         lr: float = 0.001,
         reg: float = 0.0,
@@ -326,6 +341,8 @@ class NeuMF(_NCFBase):
         ``pretrain_lr``), copy their weights in, set h = [α h_GMF; (1−α) h_MLP],
         then tune the whole model with ``optimizer`` (paper: SGD) at ``lr``.
         ``fit(data, gmf=..., mlp=...)`` uses already trained models instead.
+        With ``fit(data, valid=...)`` the pre-training epochs are selected on
+        `valid` as well (early stopping with ``patience``).
     alpha : float
         Weight of the GMF branch in the initial output layer (paper: 0.5).
     pretrain_epochs, pretrain_lr : int, float
@@ -337,7 +354,7 @@ class NeuMF(_NCFBase):
     def __init__(
         self,
         k: int = 32,
-        layers: Sequence[int] = (128, 64, 32),
+        layers: Sequence[int] = (128, 128, 64, 32),
         pretrain: bool = True,
         alpha: float = 0.5,
         pretrain_epochs: int = 20,
@@ -406,10 +423,13 @@ class NeuMF(_NCFBase):
             seed=self.seed,
             verbose=self.verbose,
         )
+        common["patience"] = self.patience
+        valid = getattr(self, "_valid", None)  # selects the pre-training epochs too
         if gmf is None:
-            gmf = GMF(k=self.k, **common).fit(data)
+            gmf = GMF(k=self.k, **common).fit(data, valid=valid)
         if mlp is None:
-            mlp = NCFMLP(layers=self.layers, dropout=self.dropout, **common).fit(data)
+            mlp = NCFMLP(layers=self.layers, dropout=self.dropout, **common)
+            mlp.fit(data, valid=valid)
         for m, what in ((gmf, "gmf"), (mlp, "mlp")):
             if m.n_users != data.n_users or m.n_items != data.n_items:
                 raise ValueError(

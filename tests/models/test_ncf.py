@@ -136,6 +136,52 @@ def test_early_stopping_on_validation_keeps_best(planted):
     assert float((rank < 10).mean()) == pytest.approx(best)
 
 
+def test_early_stopping_restores_the_best_epochs_weights(planted):
+    """The kept weights are those of ``best_epoch_`` (not the last epoch's), for
+    GMF and for NeuMF fine-tuning."""
+    data, tu, ti, negs = planted
+    u, i = data.users[:30], data.items[:30]
+    for make in (
+        lambda: GMF(k=8, n_epochs=12, batch_size=64, lr=0.05, patience=12),
+        lambda: NeuMF(
+            k=4,
+            layers=(8, 4),
+            pretrain_epochs=2,
+            pretrain_lr=0.01,
+            optimizer="sgd",
+            lr=0.5,
+            n_epochs=6,
+            batch_size=64,
+            patience=6,
+        ),
+    ):
+        m = make()
+        scores = {}
+
+        def keep(mm, epoch, rec, scores=scores):
+            scores[epoch] = mm.predict_pairs(u, i)
+
+        m.fit(data, valid=(tu, ti, negs), on_epoch=keep)
+        valid = [h["valid"] for h in m.history_]
+        assert m.best_epoch_ == 1 + int(np.argmax(valid))  # first maximum
+        np.testing.assert_array_equal(m.predict_pairs(u, i), scores[m.best_epoch_])
+    # NeuMF's own pre-training was selected on `valid` too
+    assert all("valid" in h for h in m.pretrain_history_["gmf"])
+    no_valid = GMF(k=4, n_epochs=2, batch_size=64).fit(data)
+    assert no_valid.best_epoch_ == 2
+
+
+def test_default_mlp_tower_is_the_papers_three_hidden_layers():
+    """32 predictive factors: embeddings 64, hidden layers 128 -> 64 -> 32 (§4.1)."""
+    from minirec.nn import Linear
+
+    assert NCFMLP().layers == [128, 128, 64, 32] == NeuMF().layers
+    net = MLPNet(5, 6, NCFMLP().layers, 0)
+    shapes = [m.W.shape for m in net.tower.layers if isinstance(m, Linear)]
+    assert shapes == [(128, 128), (128, 64), (64, 32)]
+    assert net.P.W.shape == (5, 64)
+
+
 def test_deep_als_matches_mf_kernel(tiny_ratings):
     """Doc 003: MF's P and Q as embedding layers trained by autograd = the MF model
     (same init, same shuffles, per-rating SGD)."""
