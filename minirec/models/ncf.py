@@ -15,7 +15,8 @@ re-drawn every epoch)::
 
 computed from the logit z (ŷ = σ(z)) by the fused stable ``bce_with_logits``
 (mean over the batch). Gradient: ∂L/∂z = ŷ − y, back-propagated by the autograd.
-Mini-batch Adam (lazy on the embedding rows, like ``torch.optim.SparseAdam``) or SGD;
+Mini-batch Adam (lazy on the embedding rows by default, like
+``torch.optim.SparseAdam``; ``lazy=False``: dense, as the paper's Keras code) or SGD;
 optional per-epoch LR decay. NeuMF with pre-training (§3.4.1) starts from a trained
 GMF and MLP, its output weights set to h ← [α h^GMF ; (1−α) h^MLP], α = 0.5, and is
 then tuned with plain SGD (the paper: Adam's moments are not available to carry over).
@@ -161,7 +162,8 @@ class _NCFBase(NeuralRecommender):
     def _train(self, data: Interactions, rng) -> None:
         check_n_neg(data, self.n_neg, type(self).__name__)
         net = self.net_
-        opt = make_optimizer(self.optimizer, net.parameters(), self.lr)
+        lazy = getattr(self, "lazy", True)
+        opt = make_optimizer(self.optimizer, net.parameters(), self.lr, lazy=lazy)
         sched = make_scheduler(self.lr_schedule, opt, self.lr_decay, 1)
         reg = self.reg
         sampler = NegativeSampler(data)
@@ -240,6 +242,11 @@ class GMF(_NCFBase):
     lr_schedule : {"none", "exp", "step"}
         Per-epoch learning-rate decay by ``lr_decay``.
     lr_decay : float
+    lazy : bool
+        With Adam: update only the embedding rows the batch used (moments of the
+        other rows are left alone, like ``torch.optim.SparseAdam``; the default,
+        fast). ``False``: dense Adam over the whole tables, as the paper's Keras
+        code (every row keeps moving with its momentum; slower per step).
     patience : int
         Early-stopping patience (with ``valid``).
     seed : int
@@ -260,6 +267,7 @@ class GMF(_NCFBase):
         optimizer: str = "adam",
         lr_schedule: str = "none",
         lr_decay: float = 1.0,
+        lazy: bool = True,
         patience: int = 3,
         seed: int = 0,
         verbose: bool = False,
@@ -268,6 +276,7 @@ class GMF(_NCFBase):
         self._check_common(
             n_neg, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
         )
+        self.lazy = bool(lazy)
         self.patience = check_positive_int("patience", patience)
         self.seed = int(seed)
         self.verbose = bool(verbose)
@@ -307,6 +316,7 @@ class NCFMLP(_NCFBase):
         optimizer: str = "adam",
         lr_schedule: str = "none",
         lr_decay: float = 1.0,
+        lazy: bool = True,
         patience: int = 3,
         seed: int = 0,
         verbose: bool = False,
@@ -321,6 +331,7 @@ class NCFMLP(_NCFBase):
         self._check_common(
             n_neg, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
         )
+        self.lazy = bool(lazy)
         self.patience = check_positive_int("patience", patience)
         self.seed = int(seed)
         self.verbose = bool(verbose)
@@ -368,6 +379,7 @@ class NeuMF(_NCFBase):
         optimizer: str = "sgd",
         lr_schedule: str = "none",
         lr_decay: float = 1.0,
+        lazy: bool = True,
         patience: int = 3,
         seed: int = 0,
         verbose: bool = False,
@@ -386,6 +398,7 @@ class NeuMF(_NCFBase):
         self._check_common(
             n_neg, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
         )
+        self.lazy = bool(lazy)
         self.patience = check_positive_int("patience", patience)
         self.seed = int(seed)
         self.verbose = bool(verbose)
@@ -417,6 +430,7 @@ class NeuMF(_NCFBase):
         gmf, mlp = getattr(self, "_pre", (None, None))
         common = dict(
             n_neg=self.n_neg,
+            lazy=self.lazy,
             lr=self.pretrain_lr,
             n_epochs=self.pretrain_epochs,
             batch_size=self.batch_size,

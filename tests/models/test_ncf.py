@@ -87,8 +87,9 @@ def test_sampled_negatives_are_unseen(planted):
     [
         lambda: GMF(k=8, n_epochs=30, batch_size=64, lr=0.02),
         lambda: NCFMLP(layers=(32, 16), n_epochs=30, batch_size=64, lr=0.01),
+        lambda: GMF(k=8, n_epochs=30, batch_size=64, lr=0.005, lazy=False),
     ],
-    ids=["gmf", "mlp"],
+    ids=["gmf", "mlp", "gmf-dense-adam"],
 )
 def test_learns_planted_groups(planted, make):
     data, tu, ti, negs = planted
