@@ -162,6 +162,15 @@ assert not np.allclose(A[0], Bm[0], rtol=1e-6, atol=1e-7)  # another algorithm
 # * **What else matters** (see the comment in `numba_ops._sgd_mf_range`): reading
 #   the ratings through a shuffled index is a random access per rating; gathering a
 #   block into contiguous buffers first makes the loop several times faster on ML-1M.
+#   `MF` goes one step further: each epoch `shuffle_ratings` copies the rating
+#   triples in a new uniform order (4096 buckets, then Fisher-Yates inside each
+#   bucket, which stays in L1), and the kernel reads them front to back.
+# * **Threads.** Hogwild (`MF(hogwild=True)`) lets two threads race on shared rows;
+#   on this 2-core machine it is no faster than one thread, because the cache lines
+#   of popular items and of the bias vectors bounce between the cores. DSGD
+#   (`MF(dsgd=True)`, Gemulla et al. 2011) cuts users and items into contiguous
+#   blocks so that the threads of a sub-epoch never share a row: about 2x the serial
+#   kernel here, and reproducible bit for bit (benchmarks/results/kernels.md).
 #
 # **Summary.** For loop-shaped, dependent, tiny-per-step work, compile the loop.
 # For big independent operations (scoring all items: `P[u] @ Q.T`), NumPy's BLAS is
@@ -169,5 +178,6 @@ assert not np.allclose(A[0], Bm[0], rtol=1e-6, atol=1e-7)  # another algorithm
 #
 # **Exercises.** (1) Vary B in `minibatch_epoch`: where is it fastest, and what
 # happens to the RMSE? (2) Time `numba_ops.sgd_mf_epoch_hogwild` with
-# `numba.set_num_threads(1)` and 2. (3) Replace `np.add.at` by `np.bincount`-based
+# `numba.set_num_threads(1)` and 2, then `MF(dsgd=True)`: why does one scale and
+# the other not? (3) Replace `np.add.at` by `np.bincount`-based
 # scatter for the biases and time it again.

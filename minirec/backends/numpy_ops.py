@@ -13,7 +13,10 @@ import numpy as np
 
 __all__ = [
     "shuffle_ratings",
+    "shuffle_ratings_blocks",
+    "strata_layout",
     "sgd_mf_epoch",
+    "sgd_mf_epoch_strata",
     "sgd_mf_epoch_hogwild",
     "bpr_epoch",
     "bpr_epoch_hogwild",
@@ -27,7 +30,7 @@ __all__ = [
 # ----------------------------------------------------------------------------- shuffle
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
-SHUFFLE_BUCKETS = 256
+SHUFFLE_BUCKETS = 4096
 
 
 def _splitmix64(seed: int, first: int, count: int) -> np.ndarray:
@@ -57,7 +60,7 @@ def shuffle_ratings(
     uniformly random order drawn from `seed` (the per-epoch shuffle of SGD).
 
     Two passes, so that the fast twin never jumps around a large array
-    (Rao 1961, Sandelius 1962): (1) every triple draws one of 256 buckets (top 8
+    (Rao 1961, Sandelius 1962): (1) every triple draws one of 4096 buckets (top 12
     bits of its draw) and the triples are written bucket after bucket, keeping
     their order inside a bucket; (2) each bucket is shuffled by Fisher-Yates. Given
     the bucket sizes every arrangement is equally likely, so the result is a uniform
@@ -71,7 +74,7 @@ def shuffle_ratings(
     """
     n = len(users)
     B = SHUFFLE_BUCKETS
-    bucket = (_splitmix64(seed, 0, n) >> np.uint64(56)).astype(np.int64)
+    bucket = (_splitmix64(seed, 0, n) >> np.uint64(52)).astype(np.int64)
     where = np.argsort(bucket, kind="stable")  # bucket by bucket, original order
     out_users[:] = users[where]
     out_items[:] = items[where]
@@ -88,6 +91,60 @@ def shuffle_ratings(
             for a in (out_users, out_items, out_ratings):
                 a[t], a[j] = a[j], a[t]
         start = int(ends[b])
+
+
+def shuffle_ratings_blocks(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    bounds: np.ndarray,
+    seed: int,
+    out_users: np.ndarray,
+    out_items: np.ndarray,
+    out_ratings: np.ndarray,
+) -> None:
+    """:func:`shuffle_ratings` of each block ``[bounds[b], bounds[b + 1])`` on its
+    own, with seed ``seed + b`` (mod 2^64): triples stay in their block. (The Numba
+    twin shuffles the blocks in parallel.)"""
+    for b in range(len(bounds) - 1):
+        lo, hi = int(bounds[b]), int(bounds[b + 1])
+        shuffle_ratings(
+            users[lo:hi],
+            items[lo:hi],
+            ratings[lo:hi],
+            (seed + b) & _MASK64,
+            out_users[lo:hi],
+            out_items[lo:hi],
+            out_ratings[lo:hi],
+        )
+
+
+def _id_blocks(ids: np.ndarray, n_ids: int, T: int) -> np.ndarray:
+    """Block (0..T-1) of every id: T contiguous id ranges with about equal numbers
+    of ratings (contiguous, so two threads never write the same cache line of the
+    bias vectors)."""
+    cum = np.cumsum(np.bincount(ids, minlength=n_ids))
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, T) / T, side="right")
+    return np.searchsorted(cuts, np.arange(n_ids), side="right")
+
+
+def strata_layout(
+    users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, T: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The DSGD layout of the ratings for T threads (Gemulla et al. 2011).
+
+    Users and items are cut into T contiguous blocks each (about equal rating
+    counts); the rating (u, i) lies in stratum (s, t) with t = block(u) and
+    s = (block(i) - t) mod T. In sub-epoch s, thread t updates only rows of user
+    block t and item block (t + s) mod T, so the T threads of a sub-epoch never
+    touch the same row. Returns ``perm`` (the ratings sorted by stratum s * T + t,
+    stable) and ``bounds`` (T² + 1 offsets into it)."""
+    ub = _id_blocks(users, n_users, T)[users]
+    ib = _id_blocks(items, n_items, T)[items]
+    key = ((ib - ub) % T) * T + ub
+    perm = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[perm], np.arange(T * T + 1)).astype(np.int64)
+    return perm, bounds
 
 
 # ----------------------------------------------------------------------------- SGD MF
@@ -151,6 +208,47 @@ def sgd_mf_epoch_hogwild(
     return sgd_mf_epoch(
         users, items, ratings, order, P, Q, bu, bi, mu, lr, reg, reg_bias, biased
     )
+
+
+def sgd_mf_epoch_strata(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    order: np.ndarray,
+    bounds: np.ndarray,
+    P: np.ndarray,
+    Q: np.ndarray,
+    bu: np.ndarray,
+    bi: np.ndarray,
+    mu: float,
+    lr: float,
+    reg: float,
+    reg_bias: float,
+    biased: bool,
+) -> float:
+    """`sgd_mf_epoch` in the stratified order of :func:`strata_layout`: sub-epochs
+    s = 0..T-1, and in each the strata (s, t), t = 0..T-1, whose ratings are
+    ``order[bounds[s*T + t]:bounds[s*T + t + 1]]``. The strata of one sub-epoch
+    share no user and no item, so running them in parallel (the Numba twin) gives
+    exactly this serial result: parallel SGD without races (DSGD)."""
+    loss = 0.0
+    for b in range(len(bounds) - 1):
+        loss += sgd_mf_epoch(
+            users,
+            items,
+            ratings,
+            order[bounds[b] : bounds[b + 1]],
+            P,
+            Q,
+            bu,
+            bi,
+            mu,
+            lr,
+            reg,
+            reg_bias,
+            biased,
+        )
+    return loss
 
 
 # ----------------------------------------------------------------------------- BPR

@@ -25,7 +25,8 @@ update::
 O((m + n) k) memory; the loop is the kernel ``sgd_mf_epoch`` of the chosen backend
 (``numpy`` = the readable spec, ``numba`` = compiled; ``hogwild=True`` runs it
 lock-free on all Numba threads, Niu et al. 2011, which is *not* reproducible bit for
-bit). With ``early_stopping`` a validation part is carved from the training data,
+bit; ``dsgd=True`` runs it on all threads without races, Gemulla et al. 2011).
+With ``early_stopping`` a validation part is carved from the training data,
 its RMSE is measured after each epoch and the best epoch's parameters are kept.
 The shuffle is the kernel ``shuffle_ratings``: the triples are copied in a new
 uniform order drawn from the seed (the same for every backend), and the SGD kernel
@@ -71,6 +72,15 @@ def check_backend(backend: str | None) -> str | None:
         raise ValueError(f"backend={backend!r}: must be 'numpy', 'numba' or 'cuda'")
     resolve_backend(backend)  # raises ValueError naming the choices
     return backend.lower()
+
+
+def _numba_threads() -> int:
+    try:
+        import numba
+
+        return int(numba.get_num_threads())
+    except ImportError:
+        return 1
 
 
 def host_kernels():
@@ -120,6 +130,14 @@ class MF(Recommender):
         ``recommend`` are never clipped, so they keep their order).
     hogwild : bool
         Use the lock-free parallel kernel (Numba threads; nondeterministic).
+    dsgd : bool
+        Parallel SGD without races (DSGD, Gemulla et al. 2011): users and items are
+        cut into ``threads`` blocks, and the threads work on blocks that share no
+        row. Reproducible bit for bit for a given ``threads``; the epoch visits the
+        ratings stratum by stratum (shuffled inside each) instead of in one uniform
+        order. Faster than Hogwild on a multi-core CPU (benchmarks/results/kernels.md).
+    threads : int or None
+        Number of DSGD blocks (None: Numba's thread count). The result depends on it.
     seed : int
         Seed of the initialisation, the shuffles and the validation split.
     backend : str or None
@@ -182,6 +200,8 @@ class MF(Recommender):
         patience: int = 3,
         clip: bool = True,
         hogwild: bool = False,
+        dsgd: bool = False,
+        threads: int | None = None,
         seed: int = 0,
         backend: str | None = None,
         verbose: bool = False,
@@ -205,6 +225,12 @@ class MF(Recommender):
         self.patience = check_positive_int("patience", patience)
         self.clip = bool(clip)
         self.hogwild = bool(hogwild)
+        self.dsgd = bool(dsgd)
+        if self.hogwild and self.dsgd:
+            raise ValueError("hogwild=True and dsgd=True: choose one parallel scheme")
+        self.threads = (
+            None if threads is None else check_positive_int("threads", threads)
+        )
         self.seed = int(seed)
         self.backend = check_backend(backend)
         self.verbose = bool(verbose)
@@ -235,14 +261,30 @@ class MF(Recommender):
         self.Q_ = init_factors(rng, n_items, self.k, self.init_std)
         self.bu_ = np.zeros(n_users, dtype=np.float32)
         self.bi_ = np.zeros(n_items, dtype=np.float32)
-        epoch_fn = K.sgd_mf_epoch_hogwild if self.hogwild else K.sgd_mf_epoch
         # the shuffle runs on the host: the spec with backend="numpy", else Numba's
         # twin (same permutation for the same seed)
-        shuffle = (
-            K if resolve_backend(self.backend) != "cuda" else host_kernels()
-        ).shuffle_ratings
+        H = K if resolve_backend(self.backend) != "cuda" else host_kernels()
         su, si, sr = np.empty_like(users), np.empty_like(items), np.empty_like(ratings)
         order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)  # identity
+        if self.dsgd:
+            if not hasattr(K, "sgd_mf_epoch_strata"):
+                raise ValueError(
+                    f"MF(dsgd=True) needs backend 'numpy' or 'numba', not "
+                    f"{resolve_backend(self.backend)!r}; use hogwild=True on the GPU"
+                )
+            T = self.threads or _numba_threads()
+            perm, bounds = K.strata_layout(users, items, n_users, n_items, T)
+            users, items, ratings = users[perm], items[perm], ratings[perm]
+
+            def shuffle(u, i, r, seed, *out):  # within each stratum
+                H.shuffle_ratings_blocks(u, i, r, bounds, seed, *out)
+
+            def epoch_fn(u, i, r, o, *rest):
+                return K.sgd_mf_epoch_strata(u, i, r, o, bounds, *rest)
+
+        else:
+            shuffle = H.shuffle_ratings
+            epoch_fn = K.sgd_mf_epoch_hogwild if self.hogwild else K.sgd_mf_epoch
         lr = self.lr
         self.history_: list[dict] = []
         best, best_state, bad = math.inf, None, 0

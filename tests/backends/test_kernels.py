@@ -322,6 +322,51 @@ def test_shuffle_ratings_numba_is_the_spec_permutation(n):
     assert key(*outs[0]) == key(u, i, r)
 
 
+@pytest.mark.parametrize("T", [1, 2, 3])
+def test_strata_layout_blocks_share_no_row_and_shuffles_stay_in_blocks(T):
+    u, i, r, m, n = _ratings(seed=T, nnz=600)
+    perm, bounds = NP.strata_layout(u, i, m, n, T)
+    assert sorted(perm.tolist()) == list(range(len(u)))
+    assert len(bounds) == T * T + 1 and bounds[0] == 0 and bounds[-1] == len(u)
+    su, si, sr = u[perm], i[perm], r[perm]
+    for s in range(T):  # the T strata of a sub-epoch touch disjoint users and items
+        users = [set(su[bounds[s * T + t] : bounds[s * T + t + 1]]) for t in range(T)]
+        items = [set(si[bounds[s * T + t] : bounds[s * T + t + 1]]) for t in range(T)]
+        for a in range(T):
+            for b in range(a + 1, T):
+                assert not users[a] & users[b] and not items[a] & items[b]
+    outs = []
+    for mod in (NP, NB):
+        out = [np.empty_like(a) for a in (su, si, sr)]
+        mod.shuffle_ratings_blocks(su, si, sr, bounds, 2**64 - 1, *out)
+        outs.append(out)
+    for a, b in zip(*outs):
+        assert np.array_equal(a, b)
+    for b in range(T * T):  # each block keeps its own triples
+        sl = slice(bounds[b], bounds[b + 1])
+        assert sorted(zip(su[sl], si[sl])) == sorted(
+            zip(outs[1][0][sl], outs[1][1][sl])
+        )
+
+
+def test_sgd_mf_strata_numba_matches_spec_and_is_reproducible():
+    u, i, r, m, n = _ratings(seed=5, nnz=800)
+    perm, bounds = NP.strata_layout(u, i, m, n, 2)
+    u, i, r = u[perm], i[perm], r[perm]
+    order = np.arange(len(u), dtype=np.int32)
+    res = []
+    for mod in (NP, NB, NB):
+        P, Q, bu, bi = _factors(m, n, 5)
+        loss = mod.sgd_mf_epoch_strata(
+            u, i, r, order, bounds, P, Q, bu, bi, 3.0, 0.02, 0.05, 0.01, True
+        )
+        res.append((loss, P, Q, bu, bi))
+    for a, b in zip(res[0], res[1]):
+        _close(a, b)
+    for a, b in zip(res[1], res[2]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_shuffle_ratings_is_uniform_and_changes_with_the_seed():
     """All 24 orders of 4 triples, each about equally often (chi-square, 23 dof:
     the 0.999 quantile is 49.7), and another seed gives another order."""
@@ -376,6 +421,13 @@ for mod in (NP, NB):
     t = mod.topk_rows(np.vstack([P @ Q.T, -P @ Q.T]), 4)
     sh = [np.empty_like(a) for a in (u, i, r)]
     mod.shuffle_ratings(u, i, r, 2**63 + 5, *sh)
+    perm, bounds = NP.strata_layout(u, i, 8, 6, 2)
+    sb = [np.empty_like(a) for a in (u, i, r)]
+    mod.shuffle_ratings_blocks(u[perm], i[perm], r[perm], bounds, 7, *sb)
+    P2, Q2 = P.copy(), Q.copy()
+    l1 += mod.sgd_mf_epoch_strata(*sb, np.arange(60), bounds, P2, Q2, bu.copy(),
+                                  bi.copy(), 3.0, .02, .05, .01, True)
+    sh += sb + [P2, Q2]
     res.append((l1, l2, l3, l4, l5, P, Q, X, X2, X3, t, *sh))
 for a, b in zip(*res):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -73,6 +73,33 @@ def test_hogwild_trains_as_well_as_serial(planted):
     assert abs(a - b) < 0.05
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_dsgd_is_race_free_equals_the_spec_and_trains_as_well(planted, threads):
+    """DSGD strata share no row, so the parallel Numba run equals the NumPy spec's
+    serial order (up to float32 summation order) and repeats bit for bit."""
+    train, test = planted
+    small = train.subset(np.arange(900))
+    kw = dict(k=4, n_epochs=3, lr=0.02, seed=3, dsgd=True, threads=threads)
+    a = MF(backend="numpy", **kw).fit(small)
+    b = MF(backend="numba", **kw).fit(small)
+    c = MF(backend="numba", **kw).fit(small)
+    np.testing.assert_allclose(a.P_, b.P_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(a.Q_, b.Q_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(b.P_, c.P_)
+    np.testing.assert_array_equal(b.Q_, c.Q_)
+    kw = dict(k=3, lr=0.03, reg=0.001, n_epochs=30, backend="numba")
+    serial = evaluate_ratings(MF(**kw).fit(train), test).metrics["RMSE"]
+    dsgd = MF(dsgd=True, threads=threads, **kw).fit(train)
+    assert abs(evaluate_ratings(dsgd, test).metrics["RMSE"] - serial) < 0.05
+
+
+def test_dsgd_errors():
+    with pytest.raises(ValueError, match="choose one"):
+        MF(hogwild=True, dsgd=True)
+    with pytest.raises(ValueError, match="threads"):
+        MF(dsgd=True, threads=0)
+
+
 def test_early_stopping_keeps_the_best_epoch(planted):
     train, _ = planted
     # lr too high for convergence to settle + long run: validation RMSE turns up
