@@ -54,6 +54,7 @@ from ..backends.device import to_host
 from ..data.features import FMFields, build_fm_fields
 from ..data.interactions import Interactions
 from .base import Recommender
+from .mf import host_kernels
 
 TASKS = ("regression", "classification")
 _ADVICE = "lower lr (try lr/3), raise reg_V, or use a smaller init_std"
@@ -108,8 +109,8 @@ class FM(Recommender):
         Kernel backend (None: MINIREC_BACKEND, then numba when installed).
         ``"cuda"`` keeps the feature blocks and w0, w, V on the device for the
         whole fit (copied there once, and back to the host after the last epoch);
-        only the shuffled order (and, for classification, the sampled rows) cross
-        per epoch. Shuffles and negatives are drawn on the host with the same
+        only the epoch's shuffled (user, item, target) rows cross per epoch.
+        Shuffles (``shuffle_ratings``) and negatives are drawn on the host with the same
         generator, so with ``hogwild=False`` the result equals the numba backend's
         up to float32 rounding. The kernels are loaded by ``fit``; scoring is
         NumPy, so a model trained on a GPU loads and predicts on any machine.
@@ -188,21 +189,30 @@ class FM(Recommender):
         blocks = (fields.user_idx, fields.user_val, fields.item_idx, fields.item_val)
         params = (w0, w, V)
         on_device = self._backend_name == "cuda"
-        if on_device:  # explicit host -> device copies, once per fit
+        # the per-epoch shuffle runs on the host, as MF's: the rows are copied in a
+        # new uniform order (the same permutation on every backend) and the kernel
+        # reads them in sequence
+        host = host_kernels() if on_device else get_kernels(self._backend_name)
+        if on_device:  # explicit host -> device copies: blocks and params once per
+            # fit, the shuffled rows once per epoch
             move = get_kernels("cuda").to_device
             blocks = tuple(move(a) for a in blocks)
             params = tuple(move(a) for a in params)
-            fixed = tuple(move(a) for a in (data.users, data.items, y))
-        else:
-            fixed = (data.users, data.items, y)
         self.loss_history_ = []
         lr = self.lr
+        bufs = None
         for e in progress(range(self.n_epochs), desc="FM", total=self.n_epochs):
-            if logistic:  # new rows every epoch: host arrays, copied in per call
+            if logistic:  # new rows every epoch
                 users, items, target = self._with_negatives(data, seen_keys, rng)
             else:
-                users, items, target = fixed
-            order = rng.permutation(len(users))
+                users, items, target = data.users, data.items, y
+            if bufs is None:
+                bufs = tuple(np.empty_like(a) for a in (users, items, target))
+                order = np.arange(len(users))
+                if on_device:
+                    order = move(order)
+            host.shuffle_ratings(users, items, target, int(rng.integers(2**63)), *bufs)
+            users, items, target = (move(a) for a in bufs) if on_device else bufs
             loss = epoch(
                 users,
                 items,
@@ -215,7 +225,7 @@ class FM(Recommender):
                 self.reg_V,
                 logistic,
             )
-            loss = float(loss) / len(order)
+            loss = float(loss) / len(bufs[0])
             check_finite_loss(loss, e + 1, "FM", _ADVICE)
             if not on_device:  # on the device: checked once, after the copy back
                 check_finite_arrays(e + 1, "FM", _ADVICE, w0=w0, w=w, V=V)
