@@ -174,10 +174,11 @@ def test_divergence_and_bad_arguments():
 
 
 def test_ml100k_u1_side_features(data_root):
-    """Protocol: u1.base/u1.test, k=16, 25 epochs, seed 0: FM with side features
-    beats the biased baseline (0.960 here)."""
+    """Protocol: u1.base/u1.test, k=16, 40 epochs, lr 0.005, seed 0: FM with side
+    features beats the biased baseline (0.960 here) clearly (0.920-0.924 over seeds
+    0-3; lr 0.01 for 25 epochs gave 0.927-0.952, too close to the baseline)."""
     from minirec.data import load_ml100k_split
 
     train, test = load_ml100k_split("u1", data_root)
-    m = FM(k=16, n_epochs=25, lr=0.01, reg_V=0.05).fit(train)
-    assert evaluate_ratings(m, test).metrics["RMSE"] < 0.95
+    m = FM(k=16, n_epochs=40, lr=0.005, reg_V=0.05).fit(train)
+    assert evaluate_ratings(m, test).metrics["RMSE"] < 0.94
