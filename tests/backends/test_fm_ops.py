@@ -90,6 +90,52 @@ def test_numpy_and_numba_agree_on_the_same_order(logistic):
     assert not np.allclose(a[2], params[2])
 
 
+@pytest.mark.parametrize("k", [1, 5, 33])
+def test_blocks_with_padding_anywhere_match_the_spec(k):
+    """Padding (x = 0) in any slot of a block, blocks with no nonzero slot, and
+    rows of 0-13 nonzero slots (every pass shape of the Numba forward)."""
+    r = np.random.default_rng(7)
+    n_users, n_items, n, n_feat = 10, 8, 300, 40
+    uidx = r.choice(n_feat, size=(n_users, 6)).astype(np.int32)
+    iidx = r.choice(n_feat, size=(n_items, 7)).astype(np.int32)
+    for b in (uidx, iidx):  # no feature twice in a row: distinct per row
+        for row in b:
+            row[:] = r.permutation(n_feat)[: len(row)]
+    uval = (r.random(uidx.shape) * (r.random(uidx.shape) < 0.6)).astype(np.float32)
+    ival = (r.random(iidx.shape) * (r.random(iidx.shape) < 0.6)).astype(np.float32)
+    uval[0] = 0.0  # a user and an item with no nonzero slot at all
+    ival[1] = 0.0
+    ival[2] = r.random(7)  # and a full one
+    users = r.integers(0, n_users, n).astype(np.int32)
+    items = r.integers(0, n_items, n).astype(np.int32)
+    # a feature must not appear twice in one row: keep pairs without overlap
+    ok = [
+        not set(uidx[u][uval[u] != 0]) & set(iidx[i][ival[i] != 0])
+        for u, i in zip(users, items)
+    ]
+    users, items = users[ok], items[ok]
+    y = r.integers(1, 6, len(users)).astype(np.float32)
+    order = r.permutation(len(users)).astype(np.int64)
+    params = (
+        np.array([3.0], np.float32),
+        (0.1 * r.standard_normal(n_feat)).astype(np.float32),
+        (0.1 * r.standard_normal((n_feat, k))).astype(np.float32),
+    )
+    blocks = (uidx, uval, iidx, ival)
+    a, b = _copy(params), _copy(params)
+    la = fm_ops.sgd_fm_blocks_epoch_numpy(
+        users, items, y, order, *blocks, *a, 0.05, 0.01, 0.02, False
+    )
+    lb = fm_ops.sgd_fm_blocks_epoch_numba(
+        users, items, y, order, *blocks, *b, 0.05, 0.01, 0.02, False
+    )
+    np.testing.assert_allclose(lb, la, rtol=1e-4)
+    for x, z in zip(a, b):
+        np.testing.assert_allclose(z, x, rtol=1e-4, atol=1e-5)
+    m = (uval[users] != 0).sum(1) + (ival[items] != 0).sum(1)
+    assert m.min() <= 1 and m.max() >= 9
+
+
 def test_padding_slots_are_not_updated():
     users, items, y, order, blocks, params = _problem()
     idx, val = _rows(users, items, blocks)
