@@ -171,13 +171,15 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
         False,
     )
     np_epoch = (time.perf_counter() - t0) * n / numpy_rows
-    ref = statistics.median(
-        times.get(
-            "Numba sgd_mf_epoch (MF engineer's kernel)", times["Numba FM, ids only"]
-        )
+    ref_times = times.get(
+        "Numba sgd_mf_epoch (MF engineer's kernel)", times["Numba FM, ids only"]
     )
+    ref = statistics.median(ref_times)
     for name, ts in times.items():
         med = statistics.median(ts)
+        # the same ratio per round (variants run back to back), then the median:
+        # less exposed to the machine's drift than the ratio of medians
+        paired = statistics.median(a / b for a, b in zip(ts, ref_times))
         rows.append(
             {
                 "k": k,
@@ -186,6 +188,7 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
                 "min s": min(ts),
                 "ratings/s (M)": n / med / 1e6,
                 "x MF epoch": med / ref,
+                "x MF, paired": paired,
             }
         )
     rows.append(
@@ -197,6 +200,7 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
             "min s": np_epoch,
             "ratings/s (M)": n / np_epoch / 1e6,
             "x MF epoch": np_epoch / ref,
+            "x MF, paired": "-",
         }
     )
     print(rows[-4:], flush=True)
@@ -309,7 +313,9 @@ def main(argv=None) -> None:
     body = (
         "### FM epoch on ML-1M (1,000,209 ratings, shuffle included)\n\n"
         "Same run, variants interleaved; `x MF epoch` = median / median of the "
-        "biased-MF Numba epoch at the same k. Target: FM with side features <= 3x "
+        "biased-MF Numba epoch at the same k; `x MF, paired` = median over the "
+        "rounds of (this epoch / the MF epoch of the same round). Target: FM with "
+        "side features <= 3x "
         "the MF epoch. Timings on a shared 2-core machine: see the load average.\n\n"
         + markdown_table(fm_rows)
         + "\n\nFirst call (JIT compile, or load from Numba's cache):\n\n"

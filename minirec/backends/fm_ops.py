@@ -170,18 +170,22 @@ def fm_predict_numpy(
 
 
 # ----------------------------------------------------------------------------- Numba
-# Speed notes (serial SGD, ML-1M: bench_fm_knn.py). A step is short (k = 64 floats
-# per slot) and its cost is mostly latency, not flops:
-# * the side-feature rows (gender, age, genres ...) are shared by nearly every
-#   rating, so rating t+1 reads rows that rating t has just written: forward and
-#   update form one dependency chain. The forward accumulates s in passes of up to
-#   four slots (one load/store of s per pass instead of per slot), which shortens
-#   that chain; only the float32 summation order of s and Σ(v x)² changes.
-# * the padding slots (x = 0) are dropped once per epoch (`_left_align`), so the
-#   per-rating gather copies exactly m slots instead of testing every slot;
+# Speed notes (serial SGD, ML-1M: bench_fm_knn.py; benchmarks/results/fm_knn.md).
+# At k = 64 the epoch is bound by the instruction stream, not by memory or by the
+# chain through the side rows that consecutive ratings share (both measured), so
+# the kernel saves instructions per rating:
+# * the padding slots (x = 0) are dropped once per epoch (`_left_align`): each
+#   rating copies exactly its m slots, summing the linear term on the way;
+# * the forward makes one pass over k per four slots (not one per slot), the last
+#   pass also summing s_f², and Σ s_f² − Σ (v x)² is one reduction; passes read s
+#   from one row of a (3, k) scratch and write it to another, so LLVM vectorises
+#   every pass, and the first reads the zero row (zeroing s is a memset call);
+# * slot indices are unsigned (no negative-index wraparound code);
 # * the user-id and item-id rows are random reads: the rows of the rating
 #   `_PREFETCH` places ahead are prefetched (`_prefetch_row`), as MF's kernel
 #   overlaps its loads by gathering a block of indices first.
+# Only the float32 summation order differs from the spec; the ratings and the
+# slots are updated in the spec's order.
 _PREFETCH = 4  # ratings ahead (k = 128: 4 is ~5% faster than 2, 0 and 8 slower)
 
 if numba.config.DISABLE_JIT:
@@ -249,19 +253,20 @@ def _left_align(idx, val):
 
 
 @njit(inline="always", **_JIT)  # inlined at Numba IR level: ~10% faster
-def _fm_step_numba(jj, xx, m, yn, w0, w, V, s, lr32, rw, rv, logistic):
-    """One SGD step on the row (jj[:m], xx[:m]) (no padding); `s` is a (k,)
-    scratch array."""
+def _fm_step_numba(jj, xx, m, lin, yn, w0, w, V, S, lr32, rw, rv, logistic):
+    """One SGD step on the row (jj[:m], xx[:m]) (no padding) whose linear term
+    lin = Σ_j w_j x_j the caller has summed while gathering the slots; `S` is a
+    (3, k) scratch array with S[0] = 0."""
     k = V.shape[1]
-    pred = np.float32(w0[0])
-    for b in range(m):
-        pred += w[jj[b]] * xx[b]
+    pred = np.float32(w0[0]) + lin
     # pair = Σ_f s_f² − Σ_jf (v_jf x_j)² with s_f = Σ_j v_jf x_j, in passes of
-    # four slots; the last pass (1-4 slots) adds the s_f² (one reduction, not two)
-    for f in range(k):
-        s[f] = 0.0
+    # four slots; the last pass (1-4 slots) adds the s_f² (one reduction, not two).
+    # Each pass reads s from row `src` of S and writes it to another row `dst`
+    # (rows that LLVM sees apart, so every pass vectorises); the first pass reads
+    # S[0] = 0, since zeroing s would be a memset call per rating
     pair = np.float32(0.0)
     b = 0
+    src, dst = 0, 1
     while m - b > 4:
         j0, j1, j2, j3 = jj[b], jj[b + 1], jj[b + 2], jj[b + 3]
         x0, x1, x2, x3 = xx[b], xx[b + 1], xx[b + 2], xx[b + 3]
@@ -270,9 +275,10 @@ def _fm_step_numba(jj, xx, m, yn, w0, w, V, s, lr32, rw, rv, logistic):
             a1 = V[j1, f] * x1
             a2 = V[j2, f] * x2
             a3 = V[j3, f] * x3
-            s[f] += (a0 + a1) + (a2 + a3)
+            S[dst, f] = S[src, f] + ((a0 + a1) + (a2 + a3))
             pair -= (a0 * a0 + a1 * a1) + (a2 * a2 + a3 * a3)
         b += 4
+        src, dst = dst, 3 - dst
     r = m - b
     if r == 4:
         j0, j1, j2, j3 = jj[b], jj[b + 1], jj[b + 2], jj[b + 3]
@@ -282,8 +288,8 @@ def _fm_step_numba(jj, xx, m, yn, w0, w, V, s, lr32, rw, rv, logistic):
             a1 = V[j1, f] * x1
             a2 = V[j2, f] * x2
             a3 = V[j3, f] * x3
-            sf = s[f] + ((a0 + a1) + (a2 + a3))
-            s[f] = sf
+            sf = S[src, f] + ((a0 + a1) + (a2 + a3))
+            S[dst, f] = sf
             pair += sf * sf - ((a0 * a0 + a1 * a1) + (a2 * a2 + a3 * a3))
     elif r == 3:
         j0, j1, j2 = jj[b], jj[b + 1], jj[b + 2]
@@ -292,8 +298,8 @@ def _fm_step_numba(jj, xx, m, yn, w0, w, V, s, lr32, rw, rv, logistic):
             a0 = V[j0, f] * x0
             a1 = V[j1, f] * x1
             a2 = V[j2, f] * x2
-            sf = s[f] + ((a0 + a1) + a2)
-            s[f] = sf
+            sf = S[src, f] + ((a0 + a1) + a2)
+            S[dst, f] = sf
             pair += sf * sf - ((a0 * a0 + a1 * a1) + a2 * a2)
     elif r == 2:
         j0, j1 = jj[b], jj[b + 1]
@@ -301,16 +307,16 @@ def _fm_step_numba(jj, xx, m, yn, w0, w, V, s, lr32, rw, rv, logistic):
         for f in range(k):
             a0 = V[j0, f] * x0
             a1 = V[j1, f] * x1
-            sf = s[f] + (a0 + a1)
-            s[f] = sf
+            sf = S[src, f] + (a0 + a1)
+            S[dst, f] = sf
             pair += sf * sf - (a0 * a0 + a1 * a1)
     elif r == 1:
         j0 = jj[b]
         x0 = xx[b]
         for f in range(k):
             a0 = V[j0, f] * x0
-            sf = s[f] + a0
-            s[f] = sf
+            sf = S[src, f] + a0
+            S[dst, f] = sf
             pair += sf * sf - (a0 * a0)
     pred += np.float32(0.5) * pair
     if logistic:
@@ -330,7 +336,7 @@ def _fm_step_numba(jj, xx, m, yn, w0, w, V, s, lr32, rw, rv, logistic):
         d = lr32 * g * x
         c = keep + d * x
         for f in range(k):
-            V[j, f] = c * V[j, f] - d * s[f]
+            V[j, f] = c * V[j, f] - d * S[dst, f]
     return loss
 
 
@@ -341,21 +347,26 @@ def sgd_fm_epoch_numba(idx, val, y, order, w0, w, V, lr, reg_w, reg_V, logistic)
     Serial and bitwise reproducible run to run; differs from the spec only in
     float32 summation order (``fastmath``)."""
     W = idx.shape[1]
-    s = np.empty(V.shape[1], dtype=np.float32)
-    jj = np.empty(W, dtype=np.int64)
+    S = np.zeros((3, V.shape[1]), dtype=np.float32)
+    jj = np.empty(W, dtype=np.uint64)  # unsigned: no negative-index wraparound
     xx = np.empty(W, dtype=np.float32)
     lr32, rw, rv = np.float32(lr), np.float32(reg_w), np.float32(reg_V)
     loss = 0.0
     for t in range(len(order)):
         n = order[t]
         m = 0
+        lin = np.float32(0.0)
         for a in range(W):
             x = val[n, a]
             if x != 0:
-                jj[m] = idx[n, a]
+                j = idx[n, a]
+                jj[m] = j
                 xx[m] = x
+                lin += w[j] * x
                 m += 1
-        loss += _fm_step_numba(jj, xx, m, y[n], w0, w, V, s, lr32, rw, rv, logistic)
+        loss += _fm_step_numba(
+            jj, xx, m, lin, y[n], w0, w, V, S, lr32, rw, rv, logistic
+        )
     return loss
 
 
@@ -383,8 +394,8 @@ def sgd_fm_blocks_epoch_numba(
     #items·Wi)); each rating then copies exactly its nonzero slots."""
     uj, ux, um = _left_align(user_idx, user_val)
     ij, ix, im = _left_align(item_idx, item_val)
-    s = np.empty(V.shape[1], dtype=np.float32)
-    jj = np.empty(uj.shape[1] + ij.shape[1], dtype=np.int64)
+    S = np.zeros((3, V.shape[1]), dtype=np.float32)
+    jj = np.empty(uj.shape[1] + ij.shape[1], dtype=np.uint64)  # no wraparound
     xx = np.empty(uj.shape[1] + ij.shape[1], dtype=np.float32)
     lr32, rw, rv = np.float32(lr), np.float32(reg_w), np.float32(reg_V)
     loss = 0.0
@@ -399,13 +410,22 @@ def sgd_fm_blocks_epoch_numba(
         i = items[n]
         mu = um[u]
         m = mu + im[i]
+        lin = np.float32(0.0)
         for b in range(mu):
-            jj[b] = uj[u, b]
-            xx[b] = ux[u, b]
+            j = uj[u, b]
+            x = ux[u, b]
+            jj[b] = j
+            xx[b] = x
+            lin += w[j] * x
         for b in range(mu, m):
-            jj[b] = ij[i, b - mu]
-            xx[b] = ix[i, b - mu]
-        loss += _fm_step_numba(jj, xx, m, y[n], w0, w, V, s, lr32, rw, rv, logistic)
+            j = ij[i, b - mu]
+            x = ix[i, b - mu]
+            jj[b] = j
+            xx[b] = x
+            lin += w[j] * x
+        loss += _fm_step_numba(
+            jj, xx, m, lin, y[n], w0, w, V, S, lr32, rw, rv, logistic
+        )
     return loss
 
 
