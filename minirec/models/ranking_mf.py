@@ -134,6 +134,12 @@ class RankingMF(Recommender):
         best available.
     verbose : bool
         Print the mean logistic loss of each epoch.
+
+    Defaults: the paper's ML-1M settings with its largest dimension, k = 192
+    (checked on a validation split of the NCF ML-1M training data, see
+    benchmarks/accuracy_classic.py ``tune-ranking-mf``). An epoch is 9M steps
+    there: about 2.3 s of one core at k = 192 (ranking-mf section of
+    benchmarks/results/accuracy_classic.md).
     """
 
     name = "ranking-mf"
@@ -141,7 +147,7 @@ class RankingMF(Recommender):
 
     def __init__(
         self,
-        k: int = 128,
+        k: int = 192,
         lr: float = 0.002,
         reg: float = 0.005,
         n_negatives: int = 8,
