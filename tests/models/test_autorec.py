@@ -10,7 +10,7 @@ from minirec.autograd import Tensor
 from minirec.errors import TrainingDivergedError
 from minirec.metrics import rmse
 from minirec.models._train import gradcheck_module
-from minirec.models.autorec import AutoRec, AutoRecNet, autorec_loss
+from minirec.models.autorec import AutoRec, AutoRecNet, autorec_loss, full_objective
 
 
 def _batch(seed=0, n_items=5, n_users=7):
@@ -74,3 +74,90 @@ def test_errors(tiny_ratings):
         AutoRec(hidden=0)
     with pytest.raises(TrainingDivergedError, match="lower lr"):
         AutoRec(hidden=4, n_epochs=3, lr=1e30, optimizer="sgd").fit(tiny_ratings)
+
+
+# ---------------------------------------------------------------- normalisation
+def _paper_objective(net, R, M, reg):
+    """L = Σ_i ‖(r_i − h(r_i)) ⊙ O_i‖² + λ/2 (‖W‖² + ‖V‖²) in float64 NumPy."""
+    V, b1 = net.encoder.W.data.astype(np.float64), net.encoder.b.data
+    W, b2 = net.decoder.W.data.astype(np.float64), net.decoder.b.data
+    h = (1 / (1 + np.exp(-(R @ V + b1)))) @ W + b2
+    return (((R - h) * M) ** 2).sum() + reg / 2 * ((V**2).sum() + (W**2).sum())
+
+
+def test_batches_sum_to_the_paper_objective_once():
+    """The penalty is counted once per pass over the items, not once per batch:
+    Σ_batches B · loss(batch, frac = B/n) = L, with a short last batch too."""
+    R, M = _batch(2, n_items=11, n_users=6)
+    net = AutoRecNet(6, 4, rng=2)
+    reg = 3.0
+    total = 0.0
+    for s in range(0, 11, 4):  # batches of 4, 4, 3
+        B = min(4, 11 - s)
+        total += B * autorec_loss(net, R[s : s + B], M[s : s + B], reg, B / 11).item()
+    want = _paper_objective(net, R, M, reg)
+    assert total == pytest.approx(want, rel=1e-5)
+    net.zero_grad()
+    assert full_objective(net, R, M, reg, chunk=3) == pytest.approx(want, rel=1e-5)
+
+
+def test_full_objective_gradient():
+    """full_objective's chunked gradient is the gradient of L (gradchecked)."""
+    R, M = _batch(3, n_items=7, n_users=5)
+    net = AutoRecNet(5, 3, rng=3)
+    reg = 2.0
+    net.zero_grad()
+    full_objective(net, R, M, reg, chunk=3)
+    chunked = {n: p.grad.copy() for n, p in net.named_parameters()}
+    res = gradcheck_module(net, lambda: autorec_loss(net, R, M, reg) * len(R))
+    assert res.ok
+    net.zero_grad()
+    (autorec_loss(net, R, M, reg) * len(R)).backward()
+    for n, p in net.named_parameters():
+        np.testing.assert_allclose(chunked[n], p.grad, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- early stopping
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"optimizer": "adam", "lr": 0.05, "batch_size": 8},
+        {"optimizer": "lbfgs"},
+    ],
+)
+def test_early_stopping_restores_the_best_epoch(tiny_ratings, kw):
+    """A weakly regularised net overfits; the weights kept are those of the epoch
+    with the lowest validation RMSE, not the last."""
+    states = {}
+
+    def keep(model, epoch, rec):
+        states[epoch] = model.net_.state_dict()
+
+    m = AutoRec(
+        hidden=32, reg=0.001, n_epochs=80, early_stopping=True, patience=5, **kw
+    )
+    m.fit(tiny_ratings, on_epoch=keep)
+    val = [r["valid_rmse"] for r in m.history_]
+    assert m.best_epoch_ == int(np.argmin(val)) + 1
+    assert m.best_epoch_ < len(m.history_)  # it went on, got worse, stopped
+    assert len(m.history_) == m.best_epoch_ + 5
+    for name, a in m.net_.state_dict().items():
+        np.testing.assert_array_equal(a, states[m.best_epoch_][name])
+    # the validation ratings were held out of the inputs
+    n_val = round(0.05 * len(tiny_ratings))
+    assert len(m._R.data) == len(tiny_ratings) - n_val
+
+
+def test_pair_predictions_match_the_reconstruction(tiny_ratings):
+    m = AutoRec(hidden=8, n_epochs=3, batch_size=8, early_stopping=True)
+    m.fit(tiny_ratings)
+    u, i = tiny_ratings.users, tiny_ratings.items
+    want = np.clip(m.reconstruct()[i, u], *m.rating_range_)
+    np.testing.assert_allclose(m.predict_pairs(u, i), want, rtol=1e-5)
+
+
+def test_option_errors():
+    with pytest.raises(ValueError, match="optimizer='rprop'"):
+        AutoRec(optimizer="rprop")
+    with pytest.raises(ValueError, match="validation_fraction"):
+        AutoRec(validation_fraction=1.0)
