@@ -8,9 +8,13 @@ benchmarks/results/accuracy_neural.md):
   ``ncf/ml-1m.test.rating``), the positive ranked against the 99 sampled items of
   ``ncf/ml-1m.test.negative`` ("sampled 1+99"), HR@10 / NDCG@10, pessimistic ties.
   Training = all ML-1M ratings minus the test ratings, as implicit feedback, 4
-  negatives per positive re-drawn each epoch. Test metrics are printed after every
-  epoch for the curve; the number reported is the **last** epoch's (no selection on
-  the test set).
+  negatives per positive re-drawn each epoch. The epoch is selected by early
+  stopping on validation cases carved from the training part (one held-out training
+  interaction per user + 99 sampled items); the reported numbers are the test
+  metrics of the selected epoch, and of the last epoch run. Test metrics are
+  printed after every epoch for the curve only. Settings: ``NCF_*`` / ``NEUMF_*``
+  environment variables (``NCF_SETTINGS``).
+* ``neumf``: NeuMF variants (``NEUMF_*``) from the GMF / MLP saved by ``ncf``.
 * ``convncf``: ConvNCF on the same files, started from the GMF embeddings.
 * ``autorec``: I-AutoRec, ML-1M random 90/10 split of all ratings (seed 0), RMSE.
 * ``deepfm``: DeepFM vs logistic FM on the ML-1M CTR task (rating >= 4 = click;
@@ -29,6 +33,8 @@ import re
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import RESULTS, env_block, environment, markdown_table  # noqa: E402
@@ -72,106 +78,278 @@ def logger(name, tu, ti, negs, curve):
     return on_epoch
 
 
-def part_ncf() -> None:
-    from minirec.models.ncf import GMF, NCFMLP, NeuMF
+# ---------------------------------------------------------------- ncf / neumf
+# Settings of the ncf part (environment variables, defaults = the final run).
+NCF_SETTINGS = {
+    "NCF_BATCH": "256",  # paper: 256
+    "NCF_LR": "0.001",  # paper: Adam 0.001 (ours lazy on the embedding rows)
+    "NCF_EPOCHS": "20",  # the most; early stopping on the validation cases
+    "NCF_PATIENCE": "4",
+    "NCF_LAYERS": "128,128,64,32",  # paper §4.1: three hidden layers, emb 64
+    "NCF_REG": "0",
+    "NCF_LAZY": "1",  # 1: Adam updates only the batch's embedding rows; 0: dense
+    "NEUMF_OPT": "sgd",  # paper: plain SGD after pre-training
+    "NEUMF_LR": "0.05",
+    "NEUMF_EPOCHS": "8",
+    "NEUMF_PATIENCE": "3",
+    "NEUMF_ALPHA": "0.5",  # paper: 0.5; "valid" = the best blend on validation
+}
+# NCF_TAG=-x writes the section "ncf-x" (a variant) instead of "ncf"
+
+
+def ncf_settings() -> dict:
+    return {k: os.environ.get(k, v) for k, v in NCF_SETTINGS.items()}
+
+
+def ncf_data():
+    """(train minus validation, valid cases, test cases) on the NCF files.
+
+    Validation = one random training interaction per user + 99 sampled items the
+    user never rated (``ncf_validation`` of accuracy_classic, seed 1), as the
+    paper's §4.1 tunes: the epochs are selected on it, never on the test set.
+    """
+    from accuracy_classic import ncf_validation
 
     data = load_movielens("ml-1m")
     train, tu, ti, negs = ncf_protocol(data)
-    ep = 2 if QUICK else 20
-    common = dict(batch_size=2048, n_neg=4, seed=0, verbose=False)
-    curve: list[dict] = []
-    rows = []
-    t0 = time.perf_counter()
-    gmf = GMF(k=32, lr=0.003, n_epochs=ep, **common)
-    gmf.fit(train, on_epoch=logger("GMF", tu, ti, negs, curve))
-    rows.append({"model": "GMF (k=32)", **sampled_metrics(gmf, tu, ti, negs)})
-    rows[-1]["train s"] = time.perf_counter() - t0
-    gmf.save(CACHE / "gmf.npz")
-    t0 = time.perf_counter()
-    mlp = NCFMLP(layers=(128, 64, 32), lr=0.003, n_epochs=ep, **common)
-    mlp.fit(train, on_epoch=logger("MLP", tu, ti, negs, curve))
-    rows.append({"model": "MLP (128-64-32)", **sampled_metrics(mlp, tu, ti, negs)})
-    rows[-1]["train s"] = time.perf_counter() - t0
-    mlp.save(CACHE / "mlp.npz")
-    t0 = time.perf_counter()
+    tr, vu, vi, vneg = ncf_validation(data, train)
+    return tr, (vu, vi, vneg), (tu, ti, negs)
+
+
+def ncf_logger(name, valid, test, curve):
+    """Per-epoch validation and test HR/NDCG@10 (the test columns select nothing)."""
+
+    def on_epoch(model, epoch, rec):
+        v = sampled_metrics(model, *valid)
+        t = sampled_metrics(model, *test)
+        row = {"model": name, "epoch": epoch, "loss": rec["loss"]}
+        row.update({"val HR@10": v["HR@10"], "val NDCG@10": v["NDCG@10"]})
+        row.update({"test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"]})
+        row["s/epoch"] = rec["seconds"]
+        curve.append(row)
+        print(json.dumps(row), flush=True)
+
+    return on_epoch
+
+
+def blend_metrics(gmf, mlp, alpha, cases) -> dict:
+    """HR/NDCG@10 of the logit blend alpha z_GMF + (1 - alpha) z_MLP: NeuMF's
+    output right after the pre-trained weights are fused (before any tuning)."""
+    from minirec.metrics import leave_one_out_metrics, rank_of_positive
+
+    u, p, neg = cases
+    n, m = neg.shape
+    uu, nn = np.repeat(u, m), neg.ravel()
+    pos = alpha * gmf.predict_pairs(u, p) + (1 - alpha) * mlp.predict_pairs(u, p)
+    ns = alpha * gmf.predict_pairs(uu, nn) + (1 - alpha) * mlp.predict_pairs(uu, nn)
+    rank = rank_of_positive(pos, ns.reshape(n, m), valid=neg != p[:, None])
+    r = leave_one_out_metrics(rank, (10,))
+    return {"HR@10": r["HR@10"], "NDCG@10": r["NDCG@10"]}
+
+
+def selected_rows(label, curve, model) -> list[dict]:
+    """Two rows per model: the epoch selected on validation HR@10 (first maximum,
+    the weights the model keeps) and the last epoch run."""
+    rows = [r for r in curve if r["model"] == label]
+    best = max(rows, key=lambda r: (r["val HR@10"], -r["epoch"]))
+    out = []
+    for rule, r in (("best val HR@10", best), ("last epoch run", rows[-1])):
+        out.append(
+            {
+                "model": label,
+                "selection": rule,
+                "epoch": r["epoch"],
+                "val HR@10": r["val HR@10"],
+                "test HR@10": r["test HR@10"],
+                "test NDCG@10": r["test NDCG@10"],
+            }
+        )
+    if model is not None and getattr(model, "best_epoch_", None) not in (
+        None,
+        best["epoch"],
+    ):
+        print(f"warning: {label}: model kept epoch {model.best_epoch_}", flush=True)
+    return out
+
+
+def run_neumf(tr, valid, test, gmf, mlp, s, curve, rows) -> tuple:
+    """NeuMF from the pre-trained GMF and MLP; epoch 0 = the fused start."""
+    from minirec.models.ncf import NeuMF
+
+    def blend_row(a: float) -> dict:
+        v, t = blend_metrics(gmf, mlp, a, valid), blend_metrics(gmf, mlp, a, test)
+        return {
+            "alpha": a,
+            "val HR@10": v["HR@10"],
+            "val NDCG@10": v["NDCG@10"],
+            "test HR@10": t["HR@10"],
+            "test NDCG@10": t["NDCG@10"],
+        }
+
+    blend = [blend_row(round(0.1 * a, 1)) for a in range(11)]
+    if s["NEUMF_ALPHA"] == "valid":
+        alpha = max(blend, key=lambda r: (r["val HR@10"], r["val NDCG@10"]))["alpha"]
+    else:
+        alpha = float(s["NEUMF_ALPHA"])
+    start = blend_row(alpha)
+    label = "NeuMF"
+    start.update(model=label, epoch=0, loss=float("nan"), **{"s/epoch": 0.0})
+    del start["alpha"]
+    curve.append(start)
+    print(json.dumps(start), flush=True)
     neumf = NeuMF(
-        k=32,
-        layers=(128, 64, 32),
-        optimizer="sgd",
-        lr=0.05,
-        n_epochs=1 if QUICK else 5,
-        **common,
+        k=gmf.k,
+        layers=tuple(mlp.layers),
+        alpha=alpha,
+        optimizer=s["NEUMF_OPT"],
+        lr=float(s["NEUMF_LR"]),
+        n_epochs=1 if QUICK else int(s["NEUMF_EPOCHS"]),
+        patience=int(s["NEUMF_PATIENCE"]),
+        batch_size=int(s["NCF_BATCH"]),
+        seed=0,
     )
-    neumf.fit(train, gmf=gmf, mlp=mlp, on_epoch=logger("NeuMF", tu, ti, negs, curve))
-    rows.append(
-        {"model": "NeuMF + pre-training", **sampled_metrics(neumf, tu, ti, negs)}
+    t0 = time.perf_counter()
+    on_epoch = ncf_logger(label, valid, test, curve)
+    neumf.fit(tr, valid=valid, gmf=gmf, mlp=mlp, on_epoch=on_epoch)
+    secs = time.perf_counter() - t0
+    rows += selected_rows(label, curve, None)  # epoch 0 competes too
+    rows[-2]["train s"] = rows[-1]["train s"] = secs
+    return neumf, blend, alpha
+
+
+def ncf_protocol_text(s) -> str:
+    return f"""Protocol: NCF files (`ncf/ml-1m.test.rating` + `.test.negative`),
+leave-one-out, 1 positive + 99 sampled negatives per user (6,040 users), HR@10
+and NDCG@10, pessimistic ties; train = all ML-1M ratings minus the test ratings
+(994,169 pairs) minus one random training interaction per user held out for
+**validation** (with 99 sampled items the user never rated: `ncf_validation` of
+accuracy_classic.py, seed 1; 988,129 training pairs remain). 4 negatives per
+positive re-drawn each epoch, seed 0. **Selection rule**: after every epoch HR@10
+on the validation cases is measured; the model keeps the first epoch with the best
+validation HR@10 and stops after {s["NCF_PATIENCE"]} epochs (NeuMF:
+{s["NEUMF_PATIENCE"]}) without improvement; the test columns are logged for the
+picture and select nothing. Rows "best val HR@10" = the test metrics of the
+selected epoch (the reported numbers); "last epoch run" = the last epoch trained
+(after early stopping). The paper (Fig. 4 / Table 3, factors 32) reports its best
+iteration *on the test set*: GMF ~0.70, MLP ~0.69, NeuMF with pre-training 0.726
+/ 0.445. The models are trained without the validation interactions (not
+re-fitted on them)."""
+
+
+def part_ncf() -> None:
+    from minirec.models.ncf import GMF, NCFMLP
+
+    s = ncf_settings()
+    tr, valid, test = ncf_data()
+    ep = 2 if QUICK else int(s["NCF_EPOCHS"])
+    layers = tuple(int(x) for x in s["NCF_LAYERS"].split(","))
+    common = dict(
+        batch_size=int(s["NCF_BATCH"]),
+        lr=float(s["NCF_LR"]),
+        reg=float(s["NCF_REG"]),
+        n_neg=4,
+        n_epochs=ep,
+        patience=int(s["NCF_PATIENCE"]),
+        lazy=s["NCF_LAZY"] == "1",
+        seed=0,
     )
-    rows[-1]["train s"] = time.perf_counter() - t0
-    neumf.save(CACHE / "neumf.npz")
-    body = f"""## NCF (He et al. 2017) at 32 predictive factors
+    load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    curve: list[dict] = []
+    rows: list[dict] = []
+    models = {}
+    for label, make, path in (
+        ("GMF", lambda: GMF(k=layers[-1], **common), "ncf-gmf.npz"),
+        ("MLP", lambda: NCFMLP(layers=layers, **common), "ncf-mlp.npz"),
+    ):
+        m = make()
+        t0 = time.perf_counter()
+        m.fit(tr, valid=valid, on_epoch=ncf_logger(label, valid, test, curve))
+        secs = time.perf_counter() - t0
+        rows += selected_rows(label, curve, m)
+        rows[-2]["train s"] = rows[-1]["train s"] = secs
+        m.save(CACHE / path)
+        models[label] = m
+    gmf, mlp = models["GMF"], models["MLP"]
+    neumf, blend, alpha = run_neumf(tr, valid, test, gmf, mlp, s, curve, rows)
+    neumf.save(CACHE / "ncf-neumf.npz")
+    env = " ".join(f"{k}={v}" for k, v in s.items() if v != NCF_SETTINGS[k])
+    adam = (
+        "lazy: only the embedding rows of the batch are updated"
+        if s["NCF_LAZY"] == "1"
+        else "dense: every embedding row each step, as the paper's Keras code"
+    )
+    title = (
+        "NCF (He et al. 2017) at 32 predictive factors, epochs selected on validation"
+    )
+    body = f"""## {title}
 
-Protocol: NCF files (`ncf/ml-1m.test.rating` + `.test.negative`), leave-one-out,
-1 positive + 99 sampled negatives per user (6,040 users), HR@10 and NDCG@10,
-pessimistic ties; train = all ML-1M ratings minus the test ratings (994,169 pairs),
-4 negatives per positive re-drawn each epoch, seed 0. Reported: the **last** epoch
-(no selection on the test set). Paper (Table/Fig. 4, factors 32): GMF ~0.70,
-MLP ~0.69, NeuMF with pre-training 0.726 / 0.445.
+{ncf_protocol_text(s)}
 
-Settings: GMF k=32, MLP tower 128-64-32 (embeddings 64), {ep} epochs each, Adam
-lr 0.003 (lazy on embedding rows), batch 2048; NeuMF from these two (alpha 0.5),
-then SGD lr 0.05, batch 2048, {neumf.n_epochs} epochs.
+Settings: GMF k={gmf.k}; MLP `layers={layers}` (embeddings {layers[0] // 2},
+hidden layers {" -> ".join(map(str, layers[1:]))}: the paper's three hidden layers
+for 32 factors); both Adam lr {s["NCF_LR"]} ({adam}), batch {s["NCF_BATCH"]},
+reg {s["NCF_REG"]}, at most {ep} epochs. NeuMF: the selected GMF and MLP fused
+(output weights h = [alpha h_GMF; (1 - alpha) h_MLP], bias alpha b_GMF + (1 -
+alpha) b_MLP, alpha = {alpha:g}), then {s["NEUMF_OPT"]} lr {s["NEUMF_LR"]}, batch
+{s["NCF_BATCH"]}, at most {neumf.n_epochs} epochs; NeuMF epoch 0 = the fused start
+(it takes part in the selection).
 
-Command: `MINIREC_DATA=../shared/data OPENBLAS_NUM_THREADS=1 python
-benchmarks/accuracy_neural.py ncf`
+Command: `{env + " " if env else ""}MINIREC_DATA=../shared/data
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python
+benchmarks/accuracy_neural.py ncf` (load average at the start: {load0}).
 
 {markdown_table(rows)}
 
-Per-epoch curve (test metrics logged after each epoch, for the picture only):
+The fused start for each alpha (logit blend alpha z_GMF + (1 - alpha) z_MLP of
+the two selected models, no tuning; alpha = 0.5 is the paper's):
+
+{markdown_table(blend)}
+
+Per-epoch curve (validation selects; test logged for the picture only):
 
 {markdown_table(curve)}
 """
-    write_section("ncf", body)
+    write_section("ncf" + os.environ.get("NCF_TAG", ""), body)
 
 
 def part_neumf() -> None:
-    """NeuMF fine-tuning variants from the GMF / MLP saved by the ncf part."""
+    """NeuMF variants from the GMF / MLP that the ncf part selected and saved."""
     from minirec.models import Recommender
-    from minirec.models.ncf import NeuMF
 
-    data = load_movielens("ml-1m")
-    train, tu, ti, negs = ncf_protocol(data)
-    gmf = Recommender.load(CACHE / "gmf.npz")
-    mlp = Recommender.load(CACHE / "mlp.npz")
-    opt = os.environ.get("NEUMF_OPT", "adam")
-    lr = float(os.environ.get("NEUMF_LR", "0.0001"))
-    n_ep = int(os.environ.get("NEUMF_EPOCHS", "3"))
+    s = ncf_settings()
+    tr, valid, test = ncf_data()
+    gmf = Recommender.load(CACHE / "ncf-gmf.npz")
+    mlp = Recommender.load(CACHE / "ncf-mlp.npz")
+    load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
     curve: list[dict] = []
-    rows = [
-        {"model": "GMF (start)", **sampled_metrics(gmf, tu, ti, negs)},
-        {"model": "MLP (start)", **sampled_metrics(mlp, tu, ti, negs)},
-    ]
-    neumf = NeuMF(k=32, layers=(128, 64, 32), optimizer=opt, lr=lr, n_epochs=n_ep,
-                  batch_size=2048, seed=0)  # fmt: skip
-    t0 = time.perf_counter()
-    neumf.fit(train, gmf=gmf, mlp=mlp, on_epoch=logger("NeuMF", tu, ti, negs, curve))
-    rows.append(
-        {"model": f"NeuMF + pre-training ({opt}, lr {lr:g})",
-         **sampled_metrics(neumf, tu, ti, negs), "train s": time.perf_counter() - t0}
-    )  # fmt: skip
-    body = f"""## NeuMF fine-tuning variant: {opt}, lr {lr:g}, {n_ep} epochs
+    rows: list[dict] = []
+    for label, m in (("GMF", gmf), ("MLP", mlp)):
+        v, t = sampled_metrics(m, *valid), sampled_metrics(m, *test)
+        row = {"model": f"{label} (start, saved by ncf)", "selection": "-"}
+        row.update({"epoch": "-", "val HR@10": v["HR@10"]})
+        row.update({"test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"]})
+        row["train s"] = "-"
+        rows.append(row)
+    neumf, blend, alpha = run_neumf(tr, valid, test, gmf, mlp, s, curve, rows)
+    opt, lr = s["NEUMF_OPT"], s["NEUMF_LR"]
+    keys = ("NEUMF_OPT", "NEUMF_LR", "NEUMF_EPOCHS", "NEUMF_PATIENCE", "NEUMF_ALPHA")
+    env = " ".join(f"{k}={s[k]}" for k in keys)
+    body = f"""## NeuMF variant (validation selection): {opt}, lr {lr}, alpha {alpha:g}
 
-Same protocol as the ncf part (1 + 99 sampled, last epoch reported), starting from
-the GMF and MLP that the ncf part trained and saved (alpha 0.5), batch 2048.
+Same protocol and selection rule as the `ncf` section; starts from the GMF and MLP
+that the ncf part selected and saved; batch {s["NCF_BATCH"]}.
 
-Command: `NEUMF_OPT={opt} NEUMF_LR={lr:g} NEUMF_EPOCHS={n_ep}
-MINIREC_DATA=../shared/data OPENBLAS_NUM_THREADS=1 python
-benchmarks/accuracy_neural.py neumf` (after `ncf`)
+Command: `{env} MINIREC_DATA=../shared/data OPENBLAS_NUM_THREADS=1
+OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/accuracy_neural.py neumf`
+(after `ncf`; load average at the start: {load0}).
 
 {markdown_table(rows)}
 
+{markdown_table(blend)}
+
 {markdown_table(curve)}
 """
-    write_section(f"neumf-{opt}-{lr:g}", body)
+    write_section(f"neumf-val-{opt}-{lr}-a{alpha:g}", body)
 
 
 def part_convncf() -> None:
