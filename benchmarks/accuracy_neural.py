@@ -191,10 +191,10 @@ def run_neumf(tr, valid, test, gmf, mlp, s, curve, rows) -> tuple:
         alpha = max(blend, key=lambda r: (r["val HR@10"], r["val NDCG@10"]))["alpha"]
     else:
         alpha = float(s["NEUMF_ALPHA"])
-    start = blend_row(alpha)
     label = "NeuMF"
-    start.update(model=label, epoch=0, loss=float("nan"), **{"s/epoch": 0.0})
-    del start["alpha"]
+    start = {"model": label, "epoch": 0, "loss": float("nan")}
+    start.update({k: v for k, v in blend_row(alpha).items() if k != "alpha"})
+    start["s/epoch"] = 0.0
     curve.append(start)
     print(json.dumps(start), flush=True)
     neumf = NeuMF(
@@ -230,7 +230,7 @@ validation HR@10 and stops after {s["NCF_PATIENCE"]} epochs (NeuMF:
 {s["NEUMF_PATIENCE"]}) without improvement; the test columns are logged for the
 picture and select nothing. Rows "best val HR@10" = the test metrics of the
 selected epoch (the reported numbers); "last epoch run" = the last epoch trained
-(after early stopping). The paper (Fig. 4 / Table 3, factors 32) reports its best
+(after early stopping). The paper (factors 32) reports its best
 iteration *on the test set*: GMF ~0.70, MLP ~0.69, NeuMF with pre-training 0.726
 / 0.445. The models are trained without the validation interactions (not
 re-fitted on them)."""
