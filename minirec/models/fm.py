@@ -16,7 +16,9 @@ it is biased MF: ŷ = w0 + w_u + w_i + ⟨v_u, v_i⟩.
 Loss: regression ``task="regression"``: Σ (ŷ − r)² + λ_w‖w‖² + λ_V‖V‖² (per
 occurrence, as libFM's SGD); classification ``task="classification"``: every
 interaction is a positive, ``n_negatives`` unseen items per positive are drawn
-uniformly each epoch as 0-labels, logistic loss log(1 + e^{−tŷ}), t = ±1.
+uniformly each epoch as 0-labels, logistic loss log(1 + e^{−tŷ}), t = ±1; with
+``n_negatives=0`` the ratings column itself holds the 0/1 labels (a CTR task such
+as :func:`minirec.data.ctr.ctr_task`) and nothing is sampled.
 
 SGD update for a row, g = ∂ℓ/∂ŷ (ŷ − y, or σ(ŷ) − y), s_f = Σ_j v_jf x_j:
 w0 −= η g; w_i −= η (g x_i + λ_w w_i); v_if −= η (g (x_i s_f − v_if x_i²) + λ_V v_if)
@@ -53,6 +55,7 @@ from ..backends import get_kernels, resolve_backend
 from ..backends.device import to_host
 from ..data.features import FMFields, build_fm_fields
 from ..data.interactions import Interactions
+from ..errors import DataError
 from .base import Recommender
 from .mf import host_kernels
 
@@ -91,7 +94,8 @@ class FM(Recommender):
         Squared loss on ratings, or logistic loss on interactions vs sampled
         negatives.
     n_negatives : int
-        Negatives per positive and epoch (classification only).
+        Negatives per positive and epoch (classification only); 0: the ratings are
+        0/1 labels already (click data), no negatives are sampled.
     user_fields, item_fields : "auto", list of str or None
         Side fields (see :mod:`minirec.data.features`); None: ids only.
     clip : bool
@@ -147,7 +151,17 @@ class FM(Recommender):
         if task not in TASKS:
             raise ValueError(f"task={task!r}; choose one of {TASKS}")
         self.task = task
-        self.n_negatives = check_positive_int("n_negatives", n_negatives)
+        if isinstance(n_negatives, bool) or not isinstance(
+            n_negatives, int | np.integer
+        ):
+            raise ValueError(f"n_negatives={n_negatives!r}: must be an int >= 0")
+        if n_negatives < 0:
+            raise ValueError(f"n_negatives={n_negatives!r}: must be >= 0")
+        if n_negatives == 0 and task != "classification":
+            raise ValueError(
+                "n_negatives=0 (labelled clicks) needs task='classification'"
+            )
+        self.n_negatives = int(n_negatives)
         self.user_fields = _check_fields("user_fields", user_fields)
         self.item_fields = _check_fields("item_fields", item_fields)
         self.clip = bool(clip)
@@ -181,7 +195,15 @@ class FM(Recommender):
         w0 = np.array([0.0 if logistic else float(y.mean())], dtype=np.float32)
         w = np.zeros(n_feat, dtype=np.float32)
         V = (rng.standard_normal((n_feat, self.k)) * self.init_std).astype(np.float32)
-        if logistic:
+        labelled = logistic and self.n_negatives == 0  # click data: y is the label
+        if labelled and not np.isin(y, (0.0, 1.0)).all():
+            bad = float(y[~np.isin(y, (0.0, 1.0))][0])
+            raise DataError(
+                "FM(task='classification', n_negatives=0) needs 0/1 labels in the "
+                f"ratings column; found {bad!r} (build click data with "
+                "minirec.data.ctr.ctr_task, or set n_negatives > 0 to sample negatives)"
+            )
+        if logistic and not labelled:
             seen_keys = np.unique(
                 data.users.astype(np.int64) * data.n_items + data.items
             )
@@ -202,7 +224,7 @@ class FM(Recommender):
         lr = self.lr
         bufs = None
         for e in progress(range(self.n_epochs), desc="FM", total=self.n_epochs):
-            if logistic:  # new rows every epoch
+            if logistic and not labelled:  # new rows every epoch
                 users, items, target = self._with_negatives(data, seen_keys, rng)
             else:
                 users, items, target = data.users, data.items, y

@@ -157,6 +157,28 @@ def test_classification_ranks_the_planted_side():
     assert auc > 0.75, auc
 
 
+def test_labelled_clicks_with_n_negatives_zero():
+    """CTR data (0/1 labels in the ratings column): n_negatives=0 trains on the
+    labels as given, beats a constant predictor, and rejects non-0/1 labels."""
+    from minirec.data import synthetic_ratings
+    from minirec.data.ctr import ctr_task, evaluate_ctr
+
+    task = ctr_task(synthetic_ratings(400, 200, density=0.1, seed=1), 0.2, seed=0)
+    m = FM(task="classification", n_negatives=0, k=8, n_epochs=10, lr=0.02)
+    r = evaluate_ctr(m.fit(task.train), task.test)
+    assert r["AUC"] > 0.65  # 0.697 here; a constant predictor has 0.5
+    p = task.train.ratings.mean()
+    y = task.test.ratings
+    const = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert r["logloss"] < const
+    with pytest.raises(DataError, match="0/1 labels"):
+        FM(task="classification", n_negatives=0).fit(_side_data())
+    with pytest.raises(ValueError, match="needs task='classification'"):
+        FM(n_negatives=0)
+    with pytest.raises(ValueError, match=">= 0"):
+        FM(task="classification", n_negatives=-1)
+
+
 def test_divergence_and_bad_arguments():
     data = _side_data()
     with pytest.raises(TrainingDivergedError, match="lower lr"):
