@@ -9,6 +9,7 @@ FULL=1 is set, with the lessons folder as working directory so `import _course` 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,11 @@ def build(path: Path, execute: bool = True, timeout: int = 600) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    # the notebooks run with lessons/ as working directory: a relative MINIREC_DATA
+    # (e.g. ../shared/data from the repo root) must be made absolute first
+    data = os.environ.get("MINIREC_DATA")
+    if data and data.lower() != "none":
+        os.environ["MINIREC_DATA"] = str(Path(data).resolve())
     names = argv or [p.stem for p in sorted(HERE.glob("[0-9][0-9]_*.py"))]
     failed = []
     for name in names:
