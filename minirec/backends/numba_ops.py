@@ -148,6 +148,51 @@ _BLOCK = 1024  # ratings gathered at a time (see _sgd_mf_range)
 
 
 @njit(**_JIT)
+def _is_identity(order, start, stop):
+    """order[start:stop] == start..stop-1 (the models pass the identity after
+    copying the triples shuffled; one sequential pass, ~1% of an epoch)."""
+    ok = True
+    for t in range(start, stop):
+        ok &= order[t] == t
+    return ok
+
+
+@njit(**_JIT)
+def _sgd_mf_rows(
+    users, items, ratings, start, stop, P, Q, bu, bi, mu, lr, reg, reg_bias, biased
+):
+    """The SGD loop over the triples start..stop-1 in their stored order (no
+    gather): the fast path. Same arithmetic as the gathered loop below."""
+    k = P.shape[1]
+    lr32 = np.float32(lr)
+    reg32 = np.float32(reg)
+    rb32 = np.float32(reg_bias)
+    mu32 = np.float32(mu)
+    loss = 0.0
+    for t in range(start, stop):
+        u = users[t]
+        i = items[t]
+        p_u = P[u]  # row views: the compiler vectorises the two loops over f
+        q_i = Q[i]
+        pred = np.float32(0.0)
+        for f in range(k):
+            pred += p_u[f] * q_i[f]
+        if biased:
+            pred += mu32 + bu[u] + bi[i]
+        err = ratings[t] - pred
+        loss += err * err
+        if biased:
+            bu[u] += lr32 * (err - rb32 * bu[u])
+            bi[i] += lr32 * (err - rb32 * bi[i])
+        for f in range(k):
+            pf = p_u[f]  # old p_u for the q_i update
+            qf = q_i[f]
+            p_u[f] = pf + lr32 * (err * qf - reg32 * pf)
+            q_i[f] = qf + lr32 * (err * pf - reg32 * qf)
+    return loss
+
+
+@njit(**_JIT)
 def _sgd_mf_range(
     users,
     items,
@@ -171,8 +216,15 @@ def _sgd_mf_range(
     random access into three 3.6 MB arrays per rating; done inside the dependent
     update loop those cache misses stall it (4x slower on ML-1M here). So each block
     of ratings is first gathered into small contiguous buffers (independent loads,
-    which the CPU overlaps), then updated. Same arithmetic, same order.
+    which the CPU overlaps), then updated. Same arithmetic, same order. When
+    `order` is the identity there (what the models pass: they copy the triples
+    shuffled), the triples are read directly instead: ~15% faster on ML-1M.
     """
+    if _is_identity(order, start, stop):
+        return _sgd_mf_rows(
+            users, items, ratings, start, stop, P, Q, bu, bi, mu, lr, reg, reg_bias,
+            biased,
+        )  # fmt: skip
     k = P.shape[1]
     lr32 = np.float32(lr)
     reg32 = np.float32(reg)

@@ -81,10 +81,16 @@ def _close(a, b, rtol=2e-4, atol=2e-6):
 
 
 # ----------------------------------------------------------------------------- SGD MF
+@pytest.mark.parametrize("ordering", ["permutation", "identity"])
 @pytest.mark.parametrize("biased", [True, False])
-def test_sgd_mf_numba_matches_numpy_spec(biased):
+def test_sgd_mf_numba_matches_numpy_spec(biased, ordering):
+    """Both paths of the Numba kernel: a shuffled `order` (gathered in blocks) and
+    the identity (the triples read directly, what the models pass)."""
     u, i, r, m, n = _ratings()
     order = np.random.default_rng(5).permutation(len(u))
+    if ordering == "identity":
+        u, i, r = u[order], i[order], r[order]
+        order = np.arange(len(u))
     out = {}
     for mod in (NP, NB):
         P, Q, bu, bi = _factors(m, n, 6)
