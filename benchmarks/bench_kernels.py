@@ -18,7 +18,9 @@ Work measured (all on the 1,000,209 ML-1M ratings, float32, in one process):
 JIT compile time (or the load from Numba's cache) is measured apart, on the first
 call. Each timing is the median of ``--repeat`` runs; ratios come from the same run.
 The SGD-MF variants and Surprise are timed in interleaved rounds (one of each per
-round), so that noise from other jobs on the machine hits them alike.
+round), so that noise from other jobs on the machine hits them alike; besides the
+ratio of the medians, the "per round" column gives min / median / max of the
+ratios Surprise time / variant time within each round (the spread of the noise).
 
     MINIREC_DATA=../shared/data python benchmarks/bench_kernels.py [--repeat 5]
 """
@@ -211,10 +213,16 @@ def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
             }
         )
         ref["surprise"] = t_s
+    names = {"serial": rows[2], "hogwild": rows[3], "dsgd": rows[4], "index": rows[1]}
     for row in rows:
         if "surprise" in ref:
             row["vs Surprise"] = f"{ref['surprise'] / row['seconds']:.2f}x faster"
+            row["per round"] = ""
         row["ratings/s"] = f"{n / row['seconds'] / 1e6:.1f} M"
+    if "surprise" in ref:  # paired ratios: Surprise / variant within each round
+        for name, row in names.items():
+            q = np.array(samples["surprise"]) / np.array(samples[name])
+            row["per round"] = f"{q.min():.2f} / {np.median(q):.2f} / {q.max():.2f}"
     rows.append(
         {
             "work": f"  of which the shuffle of the {n:,} triples",
@@ -470,7 +478,7 @@ def targets(rows: list[dict], ks: list[int]) -> list[dict]:
     """The issue's speed targets, checked against this run's own ratios."""
     out = []
 
-    def add(what, ratio, goal, ok):
+    def add(what, ratio, goal, ok, rounds=""):
         if ratio is not None:
             out.append(
                 {
@@ -478,8 +486,15 @@ def targets(rows: list[dict], ks: list[int]) -> list[dict]:
                     "measured": f"{ratio:.2f}x",
                     "goal": goal,
                     "met": "yes" if ok(ratio) else "**no**",
+                    "per-round ratios min / median / max": rounds,
                 }
             )
+
+    def rounds(work, impl):
+        for r in rows:
+            if r["work"].startswith(work) and r["impl"].startswith(impl):
+                return r.get("per round", "")
+        return ""
 
     for k in ks:
         w = f"SGD-MF epoch, k={k}"
@@ -494,6 +509,7 @@ def targets(rows: list[dict], ks: list[int]) -> list[dict]:
                 s / ser,
                 ">= 4x",
                 lambda x: x >= 4,
+                rounds(w, "minirec numba serial"),
             )
         if s and hog:
             add(
@@ -501,6 +517,7 @@ def targets(rows: list[dict], ks: list[int]) -> list[dict]:
                 s / hog,
                 ">= 6x",
                 lambda x: x >= 6,
+                rounds(w, "minirec numba hogwild"),
             )
         dsgd = _sec(rows, w, "minirec numba DSGD")
         if s and dsgd:
@@ -510,6 +527,7 @@ def targets(rows: list[dict], ks: list[int]) -> list[dict]:
                 s / dsgd,
                 ">= 6x",
                 lambda x: x >= 6,
+                rounds(w, "minirec numba DSGD"),
             )
         w = f"ImplicitALS iteration (CG, 3 steps), k={k}"
         a, b = _sec(rows, w, "minirec"), _sec(rows, w, "implicit")

@@ -16,7 +16,7 @@ and dropout before the output layer::
 
 Gradients by the autograd (conv2d / max_pool2d backward); Adam. The paper starts
 from MF-BPR embeddings: ``fit(data, init_from=model)`` copies P and Q from a trained
-GMF (or any model whose net has P and Q embedding tables of the same size).
+``BPR`` (or MF, or GMF) with the same k.
 
 Cost per epoch O(|R| · C · (k² + C k²/4 · 4/3)) ≈ O(|R| C² k²) — by far the most
 expensive model here; scoring all items of a user costs n_items forward passes.
@@ -121,6 +121,8 @@ class ConvNCF(NeuralRecommender):
     sample_fraction : float
         Share of the positives (drawn afresh each epoch) an epoch visits; < 1 makes
         CPU runs affordable (an "epoch" is then a partial pass).
+    patience : int
+        Early-stopping patience (with ``valid``: the best epoch's weights are kept).
     seed, verbose : int, bool
     """
 
@@ -138,6 +140,7 @@ class ConvNCF(NeuralRecommender):
         n_epochs: int = 5,
         batch_size: int = 512,
         sample_fraction: float = 1.0,
+        patience: int = 3,
         seed: int = 0,
         verbose: bool = False,
     ) -> None:
@@ -155,6 +158,7 @@ class ConvNCF(NeuralRecommender):
         self.sample_fraction = check_positive("sample_fraction", sample_fraction)
         if self.sample_fraction > 1:
             raise ValueError(f"sample_fraction={sample_fraction!r}: must be in (0, 1]")
+        self.patience = check_positive_int("patience", patience)
         self.seed = int(seed)
         self.verbose = bool(verbose)
 
@@ -162,9 +166,10 @@ class ConvNCF(NeuralRecommender):
         return ConvNCFNet(n_users, n_items, self.k, self.channels, self.dropout, rng)
 
     def fit(self, data: Interactions, valid=None, on_epoch=None, init_from=None):
-        """As :meth:`NeuralRecommender.fit`; `init_from` is a trained model whose
-        ``net_`` has P and Q embedding tables of this shape (e.g. a GMF with the
-        same k) to start from, as the paper starts from MF-BPR."""
+        """As :meth:`NeuralRecommender.fit`; `init_from` is a trained model with
+        user and item factor tables of this shape to start from: a BPR (as the
+        paper starts from MF-BPR), an MF (``P_``, ``Q_``) or a GMF (``net_``),
+        trained on the same data with the same k."""
         self._init_from = init_from
         try:
             return super().fit(data, valid=valid, on_epoch=on_epoch)
@@ -177,7 +182,15 @@ class ConvNCF(NeuralRecommender):
         self.net_ = net = self._build(data.n_users, data.n_items, rng)
         src = getattr(self, "_init_from", None)
         if src is not None:
-            sp, sq = src.net_.P.W.data, src.net_.Q.W.data
+            if hasattr(src, "net_"):  # GMF and the other autograd models
+                sp, sq = src.net_.P.W.data, src.net_.Q.W.data
+            elif hasattr(src, "P_") and hasattr(src, "Q_"):  # BPR, MF, ...
+                sp, sq = src.P_, src.Q_
+            else:
+                raise TypeError(
+                    f"init_from: a {type(src).__name__} has no factor tables; pass "
+                    "a trained BPR (the paper's MF-BPR), MF or GMF"
+                )
             if sp.shape != net.P.W.shape or sq.shape != net.Q.W.shape:
                 raise ValueError(
                     f"init_from: embedding shapes {sp.shape}, {sq.shape} differ from "
@@ -212,6 +225,7 @@ class ConvNCF(NeuralRecommender):
             step=step,
             rng=rng,
             valid=self._valid_fn(),
+            patience=self.patience,
             advice="lower lr (e.g. 1e-4) or raise reg",
             verbose=self.verbose,
             on_epoch=self._epoch_hook(),

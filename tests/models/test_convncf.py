@@ -78,3 +78,17 @@ def test_errors():
         ConvNCF(batch_size=0)
     with pytest.raises(ValueError, match="sample_fraction"):
         ConvNCF(sample_fraction=1.5)
+
+
+def test_init_from_bpr_copies_its_factor_tables():
+    """The paper's start: ConvNCF's embeddings begin as a trained MF-BPR's."""
+    from minirec.models.bpr import BPR
+
+    data = _groups()
+    bpr = BPR(k=8, n_epochs=3, seed=0).fit(data)
+    m = ConvNCF(k=8, channels=2, n_epochs=1, lr=1e-12, batch_size=512)
+    m.fit(data, init_from=bpr)
+    np.testing.assert_allclose(m.net_.P.W.data, bpr.P_, atol=1e-6)
+    np.testing.assert_allclose(m.net_.Q.W.data, bpr.Q_, atol=1e-6)
+    with pytest.raises(TypeError, match="no factor tables"):
+        ConvNCF(k=8, n_epochs=1).fit(data, init_from=object())
