@@ -14,8 +14,13 @@ benchmarks/results/accuracy_neural.md):
   metrics of the selected epoch, and of the last epoch run. Test metrics are
   printed after every epoch for the curve only. Settings: ``NCF_*`` / ``NEUMF_*``
   environment variables (``NCF_SETTINGS``).
+  ``NCF_LAZY=0 NCF_TAG=-dense`` (dense Adam, as the paper's Keras code) is the
+  section ``ncf-dense``, the best run.
+* ``ncf-refit``: GMF and MLP re-trained on all training pairs for the epochs
+  validation selected in ``ncf-dense``; NeuMF = their fused start.
 * ``neumf``: NeuMF variants (``NEUMF_*``) from the GMF / MLP saved by ``ncf``.
-* ``convncf``: ConvNCF on the same files, started from the GMF embeddings.
+* ``convncf``: ConvNCF on the same files, started from MF-BPR embeddings (as the
+  paper), epoch selected on the same validation cases.
 * ``autorec``: I-AutoRec, ML-1M random 90/10 split of all ratings (seed 0), RMSE.
 * ``deepfm``: DeepFM vs logistic FM on the ML-1M CTR task (rating >= 4 = click;
   fields user, item, gender, age, occupation, genres; random 80/20, seed 0), AUC
@@ -304,6 +309,7 @@ def part_ncf() -> None:
     )
     title = (
         "NCF (He et al. 2017) at 32 predictive factors, epochs selected on validation"
+        + ("" if s["NCF_LAZY"] == "1" else ", dense Adam")
     )
     body = f"""## {title}
 
@@ -334,6 +340,82 @@ Per-epoch curve (validation selects; test logged for the picture only):
 {markdown_table(curve)}
 """
     write_section("ncf" + tag, body)
+
+
+def part_ncf_refit() -> None:
+    """GMF and MLP re-trained on all training pairs (validation interactions
+    included) for the epochs that validation selected in section ``ncf-dense``;
+    NeuMF = their alpha = 0.5 fused start (what that section selected)."""
+    from minirec.models.ncf import GMF, NCFMLP
+
+    s = ncf_settings()
+    data = load_movielens("ml-1m")
+    train, tu, ti, negs = ncf_protocol(data)
+    test = (tu, ti, negs)
+    ep = {"GMF": int(os.environ.get("NCF_REFIT_GMF_EPOCHS", "18")),
+          "MLP": int(os.environ.get("NCF_REFIT_MLP_EPOCHS", "11"))}  # fmt: skip
+    if QUICK:
+        ep = {"GMF": 1, "MLP": 1}
+    layers = tuple(int(x) for x in s["NCF_LAYERS"].split(","))
+    common = dict(batch_size=int(s["NCF_BATCH"]), lr=float(s["NCF_LR"]),
+                  reg=float(s["NCF_REG"]), n_neg=4, lazy=s["NCF_LAZY"] == "1",
+                  seed=0)  # fmt: skip
+    load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    curve: list[dict] = []
+    rows: list[dict] = []
+    models = {}
+    for label, make in (
+        ("GMF", lambda: GMF(k=layers[-1], n_epochs=ep["GMF"], **common)),
+        ("MLP", lambda: NCFMLP(layers=layers, n_epochs=ep["MLP"], **common)),
+    ):
+        m = make()
+
+        def on_epoch(model, epoch, rec, label=label):
+            row = {"model": label, "epoch": epoch, "loss": rec["loss"]}
+            met = sampled_metrics(model, *test)
+            row.update({f"test {k}": v for k, v in met.items()})
+            row["s/epoch"] = rec["seconds"]
+            curve.append(row)
+            print(json.dumps(row), flush=True)
+
+        t0 = time.perf_counter()
+        m.fit(train, on_epoch=on_epoch)
+        secs = time.perf_counter() - t0
+        last = curve[-1]
+        rows.append({"model": label, "epochs": ep[label],
+                     "test HR@10": last["test HR@10"],
+                     "test NDCG@10": last["test NDCG@10"],
+                     "train s": secs})  # fmt: skip
+        m.save(CACHE / f"ncf-{label.lower()}-refit.npz")
+        models[label] = m
+    t = blend_metrics(models["GMF"], models["MLP"], 0.5, test)
+    rows.append({"model": "NeuMF (fused start, alpha 0.5)", "epochs": "-",
+                 "test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"],
+                 "train s": "-"})  # fmt: skip
+    env = " ".join(f"{k}={v}" for k, v in s.items() if v != NCF_SETTINGS[k])
+    body = f"""## NCF at 32 factors, re-fitted on all training pairs
+
+Protocol: the NCF test files as in `ncf-dense`, but the models train on **all**
+994,169 training pairs (the validation interactions put back) for the number of
+epochs that validation selected in section `ncf-dense` (GMF {ep["GMF"]}, MLP
+{ep["MLP"]}); nothing is selected here and the test cases are scored once per
+epoch for the curve only (the reported row is the last epoch). NeuMF = the two
+models fused with alpha = 0.5, the start that validation selected in `ncf-dense`
+over every fine-tuned epoch. Settings as `ncf-dense` (Adam lr {s["NCF_LR"]},
+{"lazy" if s["NCF_LAZY"] == "1" else "dense"}, batch {s["NCF_BATCH"]}, 4 negatives,
+reg {s["NCF_REG"]}, seed 0).
+
+Command: `{env + " " if env else ""}MINIREC_DATA=../shared/data
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python
+benchmarks/accuracy_neural.py ncf-refit` (load average at the start: {load0}).
+
+{markdown_table(rows)}
+
+Per-epoch test curve (for the picture; nothing is selected on it):
+
+{markdown_table(curve)}
+"""
+    write_section("ncf-refit", body)
 
 
 def part_neumf() -> None:
@@ -405,14 +487,18 @@ def part_convncf() -> None:
     secs = time.perf_counter() - t0
     rows += selected_rows("ConvNCF", curve, m)
     rows[-2]["train s"] = rows[-1]["train s"] = secs
-    neumf_path = CACHE / "ncf-neumf.npz"
-    if neumf_path.exists():
-        neumf = Recommender.load(neumf_path)
-        v, t = sampled_metrics(neumf, *valid), sampled_metrics(neumf, *test)
-        rows.append({"model": "NeuMF (saved by the ncf part)", "selection":
-                     "best val HR@10", "epoch": "-", "val HR@10": v["HR@10"],
-                     "test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"],
-                     "train s": "-"})  # fmt: skip
+    m.save(CACHE / "convncf.npz")
+    # NeuMF as the ncf part selects it: the alpha = 0.5 fused start of the saved
+    # GMF and MLP (validation picked it over every fine-tuned epoch)
+    tag = os.environ.get("CONVNCF_NEUMF_TAG", "-dense")
+    paths = [CACHE / f"ncf-{name}{tag}.npz" for name in ("gmf", "mlp")]
+    if all(p.exists() for p in paths):
+        gmf, mlp = (Recommender.load(p) for p in paths)
+        v, t = blend_metrics(gmf, mlp, 0.5, valid), blend_metrics(gmf, mlp, 0.5, test)
+        rows.append({"model": f"NeuMF (section ncf{tag}: fused start, alpha 0.5)",
+                     "selection": "best val HR@10", "epoch": 0,
+                     "val HR@10": v["HR@10"], "test HR@10": t["HR@10"],
+                     "test NDCG@10": t["NDCG@10"], "train s": "-"})  # fmt: skip
     body = f"""## ConvNCF (He et al. 2018) on the NCF files, started from MF-BPR
 
 Protocol: as the `ncf` part: NCF test files (1 + 99 sampled, leave-one-out, HR@10
@@ -431,7 +517,8 @@ allows here.
 Command: `CONVNCF_EPOCHS={n_ep} CONVNCF_FRACTION={frac:g} CONVNCF_CHANNELS={ch}
 CONVNCF_LR={lr:g} MINIREC_DATA=../shared/data OPENBLAS_NUM_THREADS=1 python
 benchmarks/accuracy_neural.py convncf` (load average at the start: {load0}; the
-NeuMF row is the model the `ncf` part saved, when it is there)
+NeuMF row: the GMF and MLP that the `ncf{tag}` part selected and saved, fused with
+alpha 0.5 = the NeuMF that part reports; `CONVNCF_NEUMF_TAG` picks the section)
 
 {markdown_table(rows)}
 
@@ -566,6 +653,7 @@ benchmarks/accuracy_neural.py deepfm`
 
 PARTS = {
     "ncf": part_ncf,
+    "ncf-refit": part_ncf_refit,
     "neumf": part_neumf,
     "convncf": part_convncf,
     "autorec": part_autorec,

@@ -446,13 +446,23 @@ def compile_times() -> dict:
 
 NOTES = """Reading the SGD-MF rows:
 
-* **Noise.** This VM's speed drifts from minute to minute (the same kernel on
-  the same data takes 37 ms in one round and 59 ms in the next). In six runs of
-  this script on the evening of 2026-12-01 with the other jobs paused, Surprise
-  time / serial time at k=64 was 5.0, 3.8, 3.4, 3.2, 2.8, 3.6 (goal 4: missed in
-  five of six) and Surprise time / DSGD time 8.8, 5.7, 6.0, 5.7, 4.9 (goal 6: met
-  in two of five). The variants are timed in interleaved rounds, so the ratios
-  of one run are fair; a single run is not the last word.
+* **Noise.** This VM's speed drifts from minute to minute: within one run the
+  per-round ratio Surprise time / serial time at k = 64 spans 1.8x to 8.2x
+  (column "per round" of the targets table). On 2026-12-02 00:23-00:29, the
+  machine otherwise idle, three runs before the one below gave at k = 64
+  Surprise / serial 3.51, 3.59, 3.13 (goal 4: **missed**), Surprise / Hogwild
+  3.26, 3.25, 3.07 (goal 6: **missed**) and Surprise / DSGD 6.68, 7.26, 6.44
+  (met in all three; k = 128: 6.37, 7.67, 7.49). The serial epoch is 79-88 ms,
+  of which the shuffle is 29-31 ms, against Surprise's 275-288 ms; the kernel
+  alone (~50-57 ms) is ~5x faster than Surprise, the uniform reshuffle of the
+  12 MB of triples every epoch (which Surprise skips: it keeps one order) is
+  what keeps the ratio under 4. Fewer buckets (256 or 1024 instead of 4096) or
+  a two-level scatter did not make the shuffle faster here (measured).
+* **Kernel change of 2026-12-02.** When `order` is the identity (the models pass
+  it after copying the triples shuffled), the kernel reads the triples directly
+  with row views of P and Q instead of gathering them in blocks of 1,024: about
+  8 ms less per epoch at k = 64 in paired micro-benchmarks. A software prefetch
+  of the rows a few ratings ahead was tried and gave nothing measurable.
 * **Hogwild does not scale here** (2 threads are no faster than 1, even at
   k = 16 where everything fits in L1/L2): the threads keep writing the same
   cache lines (popular items' rows of Q and, 16 items per line, the bias vector
@@ -464,7 +474,9 @@ NOTES = """Reading the SGD-MF rows:
 * **Same accuracy.** ML-1M random 90/10 split, seed 0, `MF()` defaults (k = 128,
   60 epochs): RMSE 0.8434 serial, 0.8434 DSGD (2 threads), 0.8434 Hogwild;
   fit 8.4 s, 5.4 s, 7.9 s (`MF(**kw).fit(train)` with kw = {}, {"dsgd": True},
-  {"hogwild": True}; `random_split(load_movielens("ml-1m"), 0.1, seed=0)`)."""
+  {"hogwild": True}; `random_split(load_movielens("ml-1m"), 0.1, seed=0)`).
+  After the kernel change of 2026-12-02: RMSE 0.8434 serial (fit 9.5 s) and
+  DSGD (fit 3.8 s), same command."""
 
 
 def _sec(rows: list[dict], work: str, impl: str) -> float | None:
