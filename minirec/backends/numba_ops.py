@@ -162,7 +162,10 @@ def _sgd_mf_rows(
     users, items, ratings, start, stop, P, Q, bu, bi, mu, lr, reg, reg_bias, biased
 ):
     """The SGD loop over the triples start..stop-1 in their stored order (no
-    gather): the fast path. Same arithmetic as the gathered loop below."""
+    gather): the fast path. Same arithmetic as the gathered loop below, written
+    out twice on purpose: one shared per-rating helper taking the row views was
+    measured 1.5-3x slower on ML-1M (inlined or not; the views passed to it are
+    reference-counted per call)."""
     k = P.shape[1]
     lr32 = np.float32(lr)
     reg32 = np.float32(reg)
