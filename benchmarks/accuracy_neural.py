@@ -101,7 +101,7 @@ NCF_SETTINGS = {
 }
 # NCF_TAG=-x writes the section "ncf-x" (a variant) instead of "ncf" and saves the
 # models as ncf-*-x.npz; NCF_MODELS=mlp trains only the MLP and loads the GMF that
-# the plain ncf run saved
+# a previous ncf run saved (NCF_GMF_FROM, default ncf-gmf.npz)
 
 
 def ncf_settings() -> dict:
@@ -269,9 +269,10 @@ def part_ncf() -> None:
     if "gmf" not in todo:
         from minirec.models import Recommender
 
-        models["GMF"] = gmf = Recommender.load(CACHE / "ncf-gmf.npz")
+        gmf_from = os.environ.get("NCF_GMF_FROM", "ncf-gmf.npz")
+        models["GMF"] = gmf = Recommender.load(CACHE / gmf_from)
         v, t = sampled_metrics(gmf, *valid), sampled_metrics(gmf, *test)
-        rows.append({"model": "GMF (saved by the plain ncf run)", "selection":
+        rows.append({"model": f"GMF (saved: {gmf_from})", "selection":
                      "best val HR@10", "epoch": "-", "val HR@10": v["HR@10"],
                      "test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"],
                      "train s": "-"})  # fmt: skip
@@ -293,7 +294,7 @@ def part_ncf() -> None:
     neumf, blend, alpha = run_neumf(tr, valid, test, gmf, mlp, s, curve, rows)
     neumf.save(CACHE / f"ncf-neumf{tag}.npz")
     env = " ".join(f"{k}={v}" for k, v in s.items() if v != NCF_SETTINGS[k])
-    for k in ("NCF_TAG", "NCF_MODELS"):
+    for k in ("NCF_TAG", "NCF_MODELS", "NCF_GMF_FROM"):
         env += f" {k}={os.environ[k]}" if k in os.environ else ""
     env = env.strip()
     adam = (
@@ -304,8 +305,8 @@ def part_ncf() -> None:
     loaded = (
         ""
         if "gmf" in todo
-        else "\nOnly the MLP is trained here; the GMF is the one the plain ncf run "
-        "selected and saved (trained with the default NCF_* settings, reg 0).\n"
+        else "\nOnly the MLP is trained here; the GMF is the one a previous ncf run "
+        f"selected and saved ({os.environ.get('NCF_GMF_FROM', 'ncf-gmf.npz')}).\n"
     )
     title = (
         "NCF (He et al. 2017) at 32 predictive factors, epochs selected on validation"
@@ -316,8 +317,9 @@ def part_ncf() -> None:
 {ncf_protocol_text(s)}
 {loaded}
 Settings: GMF k={gmf.k}; MLP `layers={layers}` (embeddings {layers[0] // 2},
-hidden layers {" -> ".join(map(str, layers[1:]))}: the paper's three hidden layers
-for 32 factors); both Adam lr {s["NCF_LR"]} ({adam}), batch {s["NCF_BATCH"]},
+hidden layers {" -> ".join(map(str, layers[1:]))}{
+        ": the paper's three hidden layers for 32 factors" if len(layers) == 4 else ""
+    }); both Adam lr {s["NCF_LR"]} ({adam}), batch {s["NCF_BATCH"]},
 reg {s["NCF_REG"]}, at most {ep} epochs. NeuMF: the selected GMF and MLP fused
 (output weights h = [alpha h_GMF; (1 - alpha) h_MLP], bias alpha b_GMF + (1 -
 alpha) b_MLP, alpha = {alpha:g}), then {s["NEUMF_OPT"]} lr {s["NEUMF_LR"]}, batch
