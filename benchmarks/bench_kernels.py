@@ -460,9 +460,10 @@ NOTES = """Reading the SGD-MF rows:
   a two-level scatter did not make the shuffle faster here (measured).
 * **Kernel change of 2026-12-02.** When `order` is the identity (the models pass
   it after copying the triples shuffled), the kernel reads the triples directly
-  with row views of P and Q instead of gathering them in blocks of 1,024: about
-  8 ms less per epoch at k = 64 in paired micro-benchmarks. A software prefetch
-  of the rows a few ratings ahead was tried and gave nothing measurable.
+  with row views of P and Q instead of gathering them in blocks of 1,024 (about
+  8 ms less per epoch at k = 64 in one-off paired comparisons with the previous
+  kernel, scripts not kept; the reproducible figure is the serial row below). A
+  software prefetch of the rows a few ratings ahead gave nothing measurable.
 * **Hogwild does not scale here** (2 threads are no faster than 1, even at
   k = 16 where everything fits in L1/L2): the threads keep writing the same
   cache lines (popular items' rows of Q and, 16 items per line, the bias vector
