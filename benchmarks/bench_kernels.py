@@ -7,6 +7,9 @@ Work measured (all on the 1,000,209 ML-1M ratings, float32, in one process):
   them front to back) is *included* in every minirec time. NumPy =
   the readable spec (a Python loop; timed on a 20,000-rating slice and scaled to
   the full epoch, marked "extrapolated"); Numba serial; Numba Hogwild on all Numba
+  threads; DSGD (``MF(dsgd=True)``) with one block per thread, and with
+  ``--blocks`` x ``--blocks`` blocks on one thread (a cache-blocked serial epoch,
+  ``MF(dsgd=True, blocks=B)`` under ``numba.set_num_threads(1)``) and on all
   threads. Surprise ``SVD``: (fit with n_epochs=3 − fit with n_epochs=1) / 2, so
   its set-up is not counted; ``biased=True``, the same k.
 * ImplicitALS iteration (users + items, CG with 3 steps, YᵀY included) vs the
@@ -66,7 +69,7 @@ def first_call(fn) -> float:
     return time.perf_counter() - t0
 
 
-def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
+def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
     u, i, r = data.users, data.items, data.ratings
     n = len(u)
     rng = np.random.default_rng(0)
@@ -123,6 +126,25 @@ def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
         )
         NB.sgd_mf_epoch_strata(su, si, sr, order, bounds, P, Q, bu, bi, *args)
 
+    # more blocks than threads: what MF(dsgd=True, blocks=B) runs; a block's rows of
+    # P and Q then fit the cache. On one thread it is a cache-blocked serial epoch.
+    B = blocks
+    bperm, bbounds = NB.strata_layout(u, i, data.n_users, data.n_items, B)
+    bu_, bi_, br_ = u[bperm], i[bperm], r[bperm]
+
+    def blocked(threads):
+        def run():
+            numba.set_num_threads(threads)
+            try:
+                NB.shuffle_ratings_blocks(
+                    bu_, bi_, br_, bbounds, int(rng.integers(2**63)), su, si, sr
+                )
+                NB.sgd_mf_epoch_strata(su, si, sr, order, bbounds, P, Q, bu, bi, *args)
+            finally:
+                numba.set_num_threads(T)
+
+        return run
+
     def index_shuffle_only():  # the previous way: shuffle an index, gather in-kernel
         rng.shuffle(perm)
 
@@ -137,6 +159,8 @@ def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
         "serial": serial,
         "hogwild": hogwild,
         "dsgd": dsgd,
+        "blocked 1": blocked(1),
+        "blocked T": blocked(T),
         "index shuffle": index_shuffle_only,
         "index": index_serial,
     }
@@ -201,6 +225,17 @@ def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
             "impl": f"minirec numba DSGD ({T} threads, no races)",
             "seconds": t_dsgd,
         },
+        {
+            "work": f"SGD-MF epoch, k={k}",
+            "impl": f"minirec numba blocked serial: DSGD order, {B}x{B} blocks, "
+            "1 thread",
+            "seconds": med["blocked 1"],
+        },
+        {
+            "work": f"SGD-MF epoch, k={k}",
+            "impl": f"minirec numba DSGD, {B}x{B} blocks, {T} threads",
+            "seconds": med["blocked T"],
+        },
     ]
     ref = {"numba serial": t_serial, "numba hogwild": t_hog, "shuffle": t_shuffle}
     if "surprise" in med:
@@ -214,6 +249,7 @@ def mf_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
         )
         ref["surprise"] = t_s
     names = {"serial": rows[2], "hogwild": rows[3], "dsgd": rows[4], "index": rows[1]}
+    names.update({"blocked 1": rows[5], "blocked T": rows[6]})
     for row in rows:
         if "surprise" in ref:
             row["vs Surprise"] = f"{ref['surprise'] / row['seconds']:.2f}x faster"
@@ -447,17 +483,36 @@ def compile_times() -> dict:
 NOTES = """Reading the SGD-MF rows:
 
 * **Noise.** This VM's speed drifts from minute to minute: within one run the
-  per-round ratio Surprise time / serial time at k = 64 spans 1.8x to 8.2x
-  (column "per round" of the targets table). On 2026-12-02 00:23-00:29, the
-  machine otherwise idle, three runs before the one below gave at k = 64
-  Surprise / serial 3.51, 3.59, 3.13 (goal 4: **missed**), Surprise / Hogwild
-  3.26, 3.25, 3.07 (goal 6: **missed**) and Surprise / DSGD 6.68, 7.26, 6.44
-  (met in all three; k = 128: 6.37, 7.67, 7.49). The serial epoch is 79-88 ms,
-  of which the shuffle is 29-31 ms, against Surprise's 275-288 ms; the kernel
-  alone (~50-57 ms) is ~5x faster than Surprise, the uniform reshuffle of the
-  12 MB of triples every epoch (which Surprise skips: it keeps one order) is
-  what keeps the ratio under 4. Fewer buckets (256 or 1024 instead of 4096) or
-  a two-level scatter did not make the shuffle faster here (measured).
+  per-round ratio Surprise time / serial time at k = 64 spans about 1.2x to 5.7x
+  (column "per round" of the targets table), and Surprise's own epoch took 0.20
+  to 0.27 s at k = 64 across the four runs below.
+* **Four runs of 2026-12-02 02:00-02:05 UTC**, machine otherwise idle, this
+  command with `--repeat 11 --blocks 8`; ratio Surprise time / minirec time at
+  k = 64 (k = 128 in brackets):
+  - uniform serial (one new uniform order per epoch, what `MF()` does):
+    3.43, 4.11, 3.46, 3.95 [3.40, 3.50, 3.67, 3.48]; goal 4: met in 1 run of 4;
+  - **blocked serial** (one thread, `MF(dsgd=True, blocks=8)`: the DSGD order,
+    stratum by stratum, each block shuffled): 5.37, 5.91, 4.46, 5.35 [5.88,
+    4.43, 5.08, 5.49]; goal 4: **met in all four**;
+  - Hogwild (2 threads): 2.76, 3.31, 3.26, 3.08 [3.94, 3.13, 3.77, 3.29]; goal 6:
+    **missed** in all four (see below);
+  - DSGD, 2 threads, one block per thread: 6.35, 6.76, 6.95, 5.87; DSGD, 2
+    threads, 8 x 8 blocks: 7.71, 8.21, 8.96, 7.62 [11.49, 8.13, 10.37, 8.08]:
+    the race-free parallel variant reaches the ">= 6x" goal in all four.
+* **Why blocks help one thread.** At k = 64, P and Q take 2.5 MB (k = 128: 5 MB),
+  more than the 2 MB of L2 per core here, and a uniform order touches all of it
+  all the time. A block of the 8 x 8 grid touches an eighth of the users and an
+  eighth of the items (~0.3 MB at k = 64), which stays in L2 (LIBMF, Zhuang et
+  al. 2013, blocks its epochs for the same reason). Each epoch still visits every
+  rating once in a new random order inside each block; the blocks of a stratum
+  share no row, so the result is the same on any number of threads.
+* **Shuffle.** The uniform reshuffle of the 12 MB of triples costs 20-31 ms of
+  the serial epoch (row "of which the shuffle"); its scatter to 4096 buckets is
+  bound by stores that miss L1. `shuffle_ratings` now sizes the bucket count to
+  the data (about 256 triples per bucket, at most 4096): a DSGD block of ~15,600
+  ratings uses 64 buckets, whose write streams stay in L1. That made the 8 x 8
+  blocked shuffle 18.0 -> 12.7 ms (median of 21, one-off comparison on
+  2026-12-02, script not kept); ML-1M's million ratings still use 4096 buckets.
 * **Kernel change of 2026-12-02.** When `order` is the identity (the models pass
   it after copying the triples shuffled), the kernel reads the triples directly
   with row views of P and Q instead of gathering them in blocks of 1,024 (about
@@ -471,13 +526,14 @@ NOTES = """Reading the SGD-MF rows:
   Gemulla et al. 2011) gives each thread contiguous user and item blocks that no
   other thread touches in the same sub-epoch: no races, bit-for-bit reproducible,
   and about 2x the serial kernel. It is the parallel variant that reaches the
-  ">= 6x" goal (in all four runs of 2026-12-02); the Hogwild one does not.
-* **Same accuracy.** ML-1M random 90/10 split, seed 0, `MF()` defaults (k = 128,
-  60 epochs): RMSE 0.8434 serial, 0.8434 DSGD (2 threads), 0.8434 Hogwild;
-  fit 8.4 s, 5.4 s, 7.9 s (`MF(**kw).fit(train)` with kw = {}, {"dsgd": True},
-  {"hogwild": True}; `random_split(load_movielens("ml-1m"), 0.1, seed=0)`).
-  After the kernel change of 2026-12-02: RMSE 0.8434 serial (fit 9.5 s) and
-  DSGD (fit 3.8 s), same command."""
+  ">= 6x" goal; the Hogwild one does not.
+* **Same accuracy.** `benchmarks/mf_schedules.py` (ML-1M random 90/10 split,
+  seed 0, `MF()` defaults: k = 128, 60 epochs): RMSE 0.8434 for the uniform order
+  and for `dsgd=True` with `blocks` = 2, 8 and 16, on one thread and on two. Fit
+  seconds on 2026-12-02, machine idle, the same fits: one thread
+  (`NUMBA_NUM_THREADS=1`) 6.4 (uniform), 6.0, 3.7, 3.3; two threads 6.1, 3.5,
+  2.8, 2.9. The script run with one thread while two NCF trainings used the
+  cores: 10.7, 7.6, 6.1, 5.7 (same RMSE)."""
 
 
 def _sec(rows: list[dict], work: str, impl: str) -> float | None:
@@ -532,16 +588,30 @@ def targets(rows: list[dict], ks: list[int]) -> list[dict]:
                 lambda x: x >= 6,
                 rounds(w, "minirec numba hogwild"),
             )
-        dsgd = _sec(rows, w, "minirec numba DSGD")
-        if s and dsgd:
+        blk = _sec(rows, w, "minirec numba blocked serial")
+        if s and blk:
             add(
-                f"{w}: Surprise time / Numba DSGD time (the parallel variant "
-                "without races, instead of Hogwild)",
-                s / dsgd,
-                ">= 6x",
-                lambda x: x >= 6,
-                rounds(w, "minirec numba DSGD"),
+                f"{w}: Surprise time / Numba blocked serial time (one thread, the "
+                "DSGD order: stratum by stratum, shuffled inside each)",
+                s / blk,
+                ">= 4x",
+                lambda x: x >= 4,
+                rounds(w, "minirec numba blocked serial"),
             )
+        for impl, grid in (
+            ("minirec numba DSGD (", "one block per thread"),
+            ("minirec numba DSGD,", "more blocks than threads"),
+        ):
+            dsgd = _sec(rows, w, impl)
+            if s and dsgd:
+                add(
+                    f"{w}: Surprise time / Numba DSGD time ({grid}; the parallel "
+                    "variant without races, instead of Hogwild)",
+                    s / dsgd,
+                    ">= 6x",
+                    lambda x: x >= 6,
+                    rounds(w, impl),
+                )
         w = f"ImplicitALS iteration (CG, 3 steps), k={k}"
         a, b = _sec(rows, w, "minirec"), _sec(rows, w, "implicit")
         if a and b:
@@ -571,15 +641,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--ks", type=int, nargs="+", default=[64, 128])
+    ap.add_argument(
+        "--blocks", type=int, default=8, help="user and item ranges of the blocked rows"
+    )
     args = ap.parse_args()
     env = environment(("surprise", "implicit", "scipy"))
     env["numba threads"] = str(numba.get_num_threads())
-    env["command"] = f"{CMD} --repeat {args.repeat}"
+    env["command"] = f"{CMD} --repeat {args.repeat} --blocks {args.blocks}"
     data = load_movielens("ml-1m")
     rows, jit = [], {}
     for k in args.ks:
         for fn in (mf_rows, ials_rows, bpr_rows):
-            r, j = fn(data, k, args.repeat)
+            extra = (args.blocks,) if fn is mf_rows else ()
+            r, j = fn(data, k, args.repeat, *extra)
             rows += r
             jit.update(j)
             print(markdown_table(r), flush=True)

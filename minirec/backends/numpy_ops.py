@@ -30,7 +30,7 @@ __all__ = [
 # ----------------------------------------------------------------------------- shuffle
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
-SHUFFLE_BUCKETS = 4096
+SHUFFLE_BUCKETS = 4096  # the most; see shuffle_bucket_bits
 
 
 def _splitmix64(seed: int, first: int, count: int) -> np.ndarray:
@@ -47,6 +47,19 @@ def _splitmix64(seed: int, first: int, count: int) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def shuffle_bucket_bits(n: int) -> int:
+    """log2 of the number of buckets :func:`shuffle_ratings` uses for n triples:
+    the fewest that leave at most 256 triples per bucket on average, and at most
+    12 bits (4096 buckets; ~250 triples each on ML-1M's million ratings). Few
+    buckets for a small block (a DSGD block of ML-1M in 8 x 8 has ~15,600 triples:
+    64 buckets) keep the scatter's write streams in L1, which made that shuffle
+    ~1.4x faster than with 4096 buckets (benchmarks/results/kernels.md)."""
+    bits = 0
+    while bits < 12 and (256 << bits) < n:
+        bits += 1
+    return bits
+
+
 def shuffle_ratings(
     users: np.ndarray,
     items: np.ndarray,
@@ -60,8 +73,9 @@ def shuffle_ratings(
     uniformly random order drawn from `seed` (the per-epoch shuffle of SGD).
 
     Two passes, so that the fast twin never jumps around a large array
-    (Rao 1961, Sandelius 1962): (1) every triple draws one of 4096 buckets (top 12
-    bits of its draw) and the triples are written bucket after bucket, keeping
+    (Rao 1961, Sandelius 1962): (1) every triple draws one of 2^b buckets (the top
+    b bits of its draw, b = :func:`shuffle_bucket_bits` (n): up to 4096 buckets of
+    ~250 triples) and the triples are written bucket after bucket, keeping
     their order inside a bucket; (2) each bucket is shuffled by Fisher-Yates. Given
     the bucket sizes every arrangement is equally likely, so the result is a uniform
     permutation. Random integers in [0, m) are ``(hi32 * m) >> 32`` of a draw's
@@ -73,8 +87,10 @@ def shuffle_ratings(
     ``order = arange(n)``): sequential reads instead of a random gather per rating.
     """
     n = len(users)
-    B = SHUFFLE_BUCKETS
-    bucket = (_splitmix64(seed, 0, n) >> np.uint64(52)).astype(np.int64)
+    bits = shuffle_bucket_bits(n)
+    B = 1 << bits
+    top12 = _splitmix64(seed, 0, n) >> np.uint64(52)
+    bucket = (top12 >> np.uint64(12 - bits)).astype(np.int64)
     where = np.argsort(bucket, kind="stable")  # bucket by bucket, original order
     out_users[:] = users[where]
     out_items[:] = items[where]
@@ -131,14 +147,17 @@ def _id_blocks(ids: np.ndarray, n_ids: int, T: int) -> np.ndarray:
 def strata_layout(
     users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, T: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The DSGD layout of the ratings for T threads (Gemulla et al. 2011).
+    """The DSGD layout of the ratings in T x T blocks (Gemulla et al. 2011).
 
     Users and items are cut into T contiguous blocks each (about equal rating
     counts); the rating (u, i) lies in stratum (s, t) with t = block(u) and
-    s = (block(i) - t) mod T. In sub-epoch s, thread t updates only rows of user
-    block t and item block (t + s) mod T, so the T threads of a sub-epoch never
-    touch the same row. Returns ``perm`` (the ratings sorted by stratum s * T + t,
-    stable) and ``bounds`` (T² + 1 offsets into it)."""
+    s = (block(i) - t) mod T. In sub-epoch s, block t holds only rows of user
+    block t and item block (t + s) mod T, so the T blocks of a sub-epoch never
+    touch the same row and can run on as many threads. T may exceed the thread
+    count (each thread then runs several blocks of a sub-epoch in turn): smaller
+    blocks keep their rows of P and Q in the CPU cache. Returns ``perm`` (the
+    ratings sorted by stratum s * T + t, stable) and ``bounds`` (T² + 1 offsets
+    into it)."""
     ub = _id_blocks(users, n_users, T)[users]
     ib = _id_blocks(items, n_items, T)[items]
     key = ((ib - ub) % T) * T + ub

@@ -54,6 +54,8 @@ class Recommender:
     name: ClassVar[str] = "base"
     #: True for models that predict ratings (RMSE makes sense), False for rankers
     predicts_ratings: ClassVar[bool] = False
+    # hyperparameters renamed since a model file may have been saved: old -> new
+    renamed_params: ClassVar[dict[str, str]] = {}
 
     # ------------------------------------------------------------------ params
     def get_params(self) -> dict:
@@ -378,8 +380,11 @@ class Recommender:
                 f"{path} holds a {model_cls.__name__}, not a {cls.__name__}; load it "
                 "with Recommender.load"
             )
+        params = {
+            model_cls.renamed_params.get(k, k): v for k, v in meta["params"].items()
+        }
         try:
-            model = model_cls(**meta["params"])
+            model = model_cls(**params)
         except TypeError as e:
             raise ModelFileError(
                 f"{path}: hyperparameters do not fit {model_cls.__name__}: {e}"

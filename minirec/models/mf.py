@@ -132,12 +132,20 @@ class MF(Recommender):
         Use the lock-free parallel kernel (Numba threads; nondeterministic).
     dsgd : bool
         Parallel SGD without races (DSGD, Gemulla et al. 2011): users and items are
-        cut into ``threads`` blocks, and the threads work on blocks that share no
-        row. Reproducible bit for bit for a given ``threads``; the epoch visits the
-        ratings stratum by stratum (shuffled inside each) instead of in one uniform
-        order. Faster than Hogwild on a multi-core CPU (benchmarks/results/kernels.md).
-    threads : int or None
-        Number of DSGD blocks (None: Numba's thread count). The result depends on it.
+        each cut into ``blocks`` ranges, and the threads work on blocks that share
+        no row. Reproducible bit for bit for a given ``blocks``; the epoch visits
+        the ratings stratum by stratum (shuffled inside each) instead of in one
+        uniform order. Faster than Hogwild on a multi-core CPU
+        (benchmarks/results/kernels.md).
+    blocks : int or None
+        Number of DSGD ranges of users and of items (None: Numba's thread count).
+        The result depends on it, not on the thread count. More blocks than threads
+        is allowed (each thread then takes several blocks of a stratum in turn) and
+        makes the rows a block touches fit the CPU cache: on one thread,
+        ``dsgd=True, blocks=8`` is a cache-blocked serial schedule that runs an
+        ML-1M epoch 1.3-1.6x faster than the uniform order, to the same RMSE
+        (benchmarks/results/kernels.md, benchmarks/mf_schedules.py). Called ``threads`` before 2026-12-02;
+        model files saved with that name still load.
     seed : int
         Seed of the initialisation, the shuffles and the validation split.
     backend : str or None
@@ -156,6 +164,7 @@ class MF(Recommender):
 
     #: hyperparameters tuned on a validation split carved from the training part
     #: (benchmarks/accuracy_classic.py tune-ml1m / tune-ml100k); "ml-1m" = defaults
+    renamed_params: ClassVar[dict[str, str]] = {"threads": "blocks"}
     PRESETS: ClassVar[dict[str, dict]] = {
         "ml-1m": {
             "k": 128,
@@ -201,7 +210,7 @@ class MF(Recommender):
         clip: bool = True,
         hogwild: bool = False,
         dsgd: bool = False,
-        threads: int | None = None,
+        blocks: int | None = None,
         seed: int = 0,
         backend: str | None = None,
         verbose: bool = False,
@@ -228,9 +237,7 @@ class MF(Recommender):
         self.dsgd = bool(dsgd)
         if self.hogwild and self.dsgd:
             raise ValueError("hogwild=True and dsgd=True: choose one parallel scheme")
-        self.threads = (
-            None if threads is None else check_positive_int("threads", threads)
-        )
+        self.blocks = None if blocks is None else check_positive_int("blocks", blocks)
         self.seed = int(seed)
         self.backend = check_backend(backend)
         self.verbose = bool(verbose)
@@ -272,7 +279,7 @@ class MF(Recommender):
                     f"MF(dsgd=True) needs backend 'numpy' or 'numba', not "
                     f"{resolve_backend(self.backend)!r}; use hogwild=True on the GPU"
                 )
-            T = self.threads or _numba_threads()
+            T = self.blocks or _numba_threads()
             perm, bounds = K.strata_layout(users, items, n_users, n_items, T)
             users, items, ratings = users[perm], items[perm], ratings[perm]
 

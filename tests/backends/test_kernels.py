@@ -313,7 +313,14 @@ def test_topk_rows_backends_agree_with_ties_and_nan(rows, cols, k, seed):
 
 
 # ----------------------------------------------------------------------------- shuffle
-@pytest.mark.parametrize("n", [0, 1, 2, 7, 300, 5000])
+def test_shuffle_bucket_count_numba_is_the_spec():
+    sizes = [0, 1, 256, 257, 512, 513, 15_600, 2**20, 2**30]
+    bits = [NP.shuffle_bucket_bits(n) for n in sizes]
+    assert bits == [0, 0, 0, 1, 1, 2, 6, 12, 12]
+    assert bits == [NB._bucket_bits(n) for n in sizes]
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 300, 5000, 70_000])
 def test_shuffle_ratings_numba_is_the_spec_permutation(n):
     u, i, r, _, _ = _ratings(seed=n, m=50, n=40, nnz=n)
     outs = []

@@ -73,13 +73,13 @@ def test_hogwild_trains_as_well_as_serial(planted):
     assert abs(a - b) < 0.05
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_dsgd_is_race_free_equals_the_spec_and_trains_as_well(planted, threads):
+@pytest.mark.parametrize("blocks", [2, 3])
+def test_dsgd_is_race_free_equals_the_spec_and_trains_as_well(planted, blocks):
     """DSGD strata share no row, so the parallel Numba run equals the NumPy spec's
     serial order (up to float32 summation order) and repeats bit for bit."""
     train, test = planted
     small = train.subset(np.arange(900))
-    kw = dict(k=4, n_epochs=3, lr=0.02, seed=3, dsgd=True, threads=threads)
+    kw = dict(k=4, n_epochs=3, lr=0.02, seed=3, dsgd=True, blocks=blocks)
     a = MF(backend="numpy", **kw).fit(small)
     b = MF(backend="numba", **kw).fit(small)
     c = MF(backend="numba", **kw).fit(small)
@@ -89,15 +89,55 @@ def test_dsgd_is_race_free_equals_the_spec_and_trains_as_well(planted, threads):
     np.testing.assert_array_equal(b.Q_, c.Q_)
     kw = dict(k=3, lr=0.03, reg=0.001, n_epochs=30, backend="numba")
     serial = evaluate_ratings(MF(**kw).fit(train), test).metrics["RMSE"]
-    dsgd = MF(dsgd=True, threads=threads, **kw).fit(train)
+    dsgd = MF(dsgd=True, blocks=blocks, **kw).fit(train)
     assert abs(evaluate_ratings(dsgd, test).metrics["RMSE"] - serial) < 0.05
+
+
+def test_dsgd_result_depends_on_blocks_not_on_threads(planted):
+    """More blocks than threads (a cache-blocked schedule on one thread): the
+    blocks of a stratum share no row, so 1 or 2 threads give the same bits."""
+    numba = pytest.importorskip("numba")
+    train, _ = planted
+    kw = dict(k=4, n_epochs=3, lr=0.02, seed=3, dsgd=True, blocks=4, backend="numba")
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = MF(**kw).fit(train)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = MF(**kw).fit(train)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one.P_, two.P_)
+    np.testing.assert_array_equal(one.Q_, two.Q_)
+    np.testing.assert_array_equal(one.bi_, two.bi_)
+
+
+def test_model_saved_with_the_old_threads_name_loads(planted, tmp_path):
+    """`threads` was renamed `blocks`: files saved before still load."""
+    import json
+
+    train, test = planted
+    m = MF(k=3, n_epochs=2, dsgd=True, blocks=2).fit(train)
+    path = m.save(tmp_path / "mf.npz")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    meta["params"]["threads"] = meta["params"].pop("blocks")
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    old = MF.load(tmp_path / "old.npz")
+    assert old.blocks == 2
+    np.testing.assert_array_equal(
+        old.predict(test.user_ids[test.users[:5]], test.item_ids[test.items[:5]]),
+        m.predict(test.user_ids[test.users[:5]], test.item_ids[test.items[:5]]),
+    )
 
 
 def test_dsgd_errors():
     with pytest.raises(ValueError, match="choose one"):
         MF(hogwild=True, dsgd=True)
-    with pytest.raises(ValueError, match="threads"):
-        MF(dsgd=True, threads=0)
+    with pytest.raises(ValueError, match="blocks"):
+        MF(dsgd=True, blocks=0)
 
 
 def test_early_stopping_keeps_the_best_epoch(planted):
