@@ -42,8 +42,6 @@ _JIT = {"cache": True, "nogil": True, "fastmath": True, "error_model": "numpy"}
 
 
 # ----------------------------------------------------------------------------- shuffle
-
-
 @njit(**_JIT)
 def _splitmix64_draw(seed, c):
     """Draw number c of the SplitMix64 stream of `seed` (see numpy_ops._splitmix64)."""

@@ -144,8 +144,9 @@ class MF(Recommender):
         makes the rows a block touches fit the CPU cache: on one thread,
         ``dsgd=True, blocks=8`` is a cache-blocked serial schedule that runs an
         ML-1M epoch 1.3-1.6x faster than the uniform order, to the same RMSE
-        (benchmarks/results/kernels.md, benchmarks/mf_schedules.py). Called ``threads`` before 2026-12-02;
-        model files saved with that name still load.
+        (benchmarks/results/kernels.md, benchmarks/mf_schedules.py). Needs
+        ``dsgd=True``. Called ``threads`` before 2026-12-02; model files saved
+        with that name still load.
     seed : int
         Seed of the initialisation, the shuffles and the validation split.
     backend : str or None
@@ -162,9 +163,9 @@ class MF(Recommender):
     name = "mf"
     predicts_ratings = True
 
+    renamed_params: ClassVar[dict[str, str]] = {"threads": "blocks"}
     #: hyperparameters tuned on a validation split carved from the training part
     #: (benchmarks/accuracy_classic.py tune-ml1m / tune-ml100k); "ml-1m" = defaults
-    renamed_params: ClassVar[dict[str, str]] = {"threads": "blocks"}
     PRESETS: ClassVar[dict[str, dict]] = {
         "ml-1m": {
             "k": 128,
@@ -238,6 +239,11 @@ class MF(Recommender):
         if self.hogwild and self.dsgd:
             raise ValueError("hogwild=True and dsgd=True: choose one parallel scheme")
         self.blocks = None if blocks is None else check_positive_int("blocks", blocks)
+        if self.blocks is not None and not self.dsgd:
+            raise ValueError(
+                f"blocks={blocks!r} sets the DSGD grid: pass dsgd=True with it "
+                "(blocks=None for the uniform order)"
+            )
         self.seed = int(seed)
         self.backend = check_backend(backend)
         self.verbose = bool(verbose)

@@ -138,6 +138,8 @@ def test_dsgd_errors():
         MF(hogwild=True, dsgd=True)
     with pytest.raises(ValueError, match="blocks"):
         MF(dsgd=True, blocks=0)
+    with pytest.raises(ValueError, match="dsgd=True"):
+        MF(blocks=8)
 
 
 def test_early_stopping_keeps_the_best_epoch(planted):
