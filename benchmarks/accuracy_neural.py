@@ -93,6 +93,7 @@ NCF_SETTINGS = {
     "NCF_LAYERS": "128,128,64,32",  # paper §4.1: three hidden layers, emb 64
     "NCF_REG": "0",
     "NCF_LAZY": "1",  # 1: Adam updates only the batch's embedding rows; 0: dense
+    "NCF_SEED": "0",  # seed of the GMF / MLP initialisation and negatives
     "NEUMF_OPT": "sgd",  # paper: plain SGD after pre-training
     "NEUMF_LR": "0.05",
     "NEUMF_EPOCHS": "8",
@@ -101,7 +102,13 @@ NCF_SETTINGS = {
 }
 # NCF_TAG=-x writes the section "ncf-x" (a variant) instead of "ncf" and saves the
 # models as ncf-*-x.npz; NCF_MODELS=mlp trains only the MLP and loads the GMF that
-# a previous ncf run saved (NCF_GMF_FROM, default ncf-gmf.npz)
+# a previous ncf run saved (NCF_GMF_FROM, default ncf-gmf.npz); NCF_MODELS=neumf
+# loads both (NCF_MLP_FROM likewise) and only tunes NeuMF
+
+
+def saved_from(label: str) -> str:
+    """The cached model file that an ``NCF_MODELS`` run without `label` loads."""
+    return os.environ.get(f"NCF_{label}_FROM", f"ncf-{label.lower()}.npz")
 
 
 def ncf_settings() -> dict:
@@ -231,9 +238,9 @@ and NDCG@10, pessimistic ties; train = all ML-1M ratings minus the test ratings
 (994,169 pairs) minus one random training interaction per user held out for
 **validation** (with 99 sampled items the user never rated: `ncf_validation` of
 accuracy_classic.py, seed 1; 988,129 training pairs remain). 4 negatives per
-positive re-drawn each epoch, seed 0. **Selection rule**: after every epoch HR@10
-on the validation cases is measured; the model keeps the first epoch with the best
-validation HR@10 and stops after {s["NCF_PATIENCE"]} epochs (NeuMF:
+positive re-drawn each epoch, seed {s["NCF_SEED"]}. **Selection rule**: after every
+epoch HR@10 on the validation cases is measured; the model keeps the first epoch
+with the best validation HR@10 and stops after {s["NCF_PATIENCE"]} epochs (NeuMF:
 {s["NEUMF_PATIENCE"]}) without improvement; the test columns are logged for the
 picture and select nothing. Rows "best val HR@10" = the test metrics of the
 selected epoch (the reported numbers); "last epoch run" = the last epoch trained
@@ -258,7 +265,7 @@ def part_ncf() -> None:
         n_epochs=ep,
         patience=int(s["NCF_PATIENCE"]),
         lazy=s["NCF_LAZY"] == "1",
-        seed=0,
+        seed=int(s["NCF_SEED"]),
     )
     load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
     curve: list[dict] = []
@@ -266,13 +273,15 @@ def part_ncf() -> None:
     models = {}
     tag = os.environ.get("NCF_TAG", "")
     todo = os.environ.get("NCF_MODELS", "gmf,mlp").split(",")
-    if "gmf" not in todo:
+    for label in ("GMF", "MLP"):  # not trained here: a saved one
+        if label.lower() in todo:
+            continue
         from minirec.models import Recommender
 
-        gmf_from = os.environ.get("NCF_GMF_FROM", "ncf-gmf.npz")
-        models["GMF"] = gmf = Recommender.load(CACHE / gmf_from)
-        v, t = sampled_metrics(gmf, *valid), sampled_metrics(gmf, *test)
-        rows.append({"model": f"GMF (saved: {gmf_from})", "selection":
+        src = saved_from(label)
+        models[label] = m = Recommender.load(CACHE / src)
+        v, t = sampled_metrics(m, *valid), sampled_metrics(m, *test)
+        rows.append({"model": f"{label} (saved: {src})", "selection":
                      "best val HR@10", "epoch": "-", "val HR@10": v["HR@10"],
                      "test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"],
                      "train s": "-"})  # fmt: skip
@@ -294,7 +303,7 @@ def part_ncf() -> None:
     neumf, blend, alpha = run_neumf(tr, valid, test, gmf, mlp, s, curve, rows)
     neumf.save(CACHE / f"ncf-neumf{tag}.npz")
     env = " ".join(f"{k}={v}" for k, v in s.items() if v != NCF_SETTINGS[k])
-    for k in ("NCF_TAG", "NCF_MODELS", "NCF_GMF_FROM"):
+    for k in ("NCF_TAG", "NCF_MODELS", "NCF_GMF_FROM", "NCF_MLP_FROM"):
         env += f" {k}={os.environ[k]}" if k in os.environ else ""
     env = env.strip()
     adam = (
@@ -302,11 +311,14 @@ def part_ncf() -> None:
         if s["NCF_LAZY"] == "1"
         else "dense: every embedding row each step, as the paper's Keras code"
     )
+    saved = [
+        f"the {x} ({saved_from(x)})" for x in ("GMF", "MLP") if x.lower() not in todo
+    ]
     loaded = (
-        ""
-        if "gmf" in todo
-        else "\nOnly the MLP is trained here; the GMF is the one a previous ncf run "
-        f"selected and saved ({os.environ.get('NCF_GMF_FROM', 'ncf-gmf.npz')}).\n"
+        f"\nNot trained here: {' and '.join(saved)}, as selected and saved by a "
+        "previous ncf run.\n"
+        if saved
+        else ""
     )
     title = (
         "NCF (He et al. 2017) at 32 predictive factors, epochs selected on validation"
