@@ -187,4 +187,7 @@ assert not np.allclose(A[0], Bm[0], rtol=1e-6, atol=1e-7)  # another algorithm
 # happens to the RMSE? (2) Time `numba_ops.sgd_mf_epoch_hogwild` with
 # `numba.set_num_threads(1)` and 2, then `MF(dsgd=True)`: why does one scale and
 # the other not? (3) Replace `np.add.at` by `np.bincount`-based
-# scatter for the biases and time it again.
+# scatter for the biases and time it again. (4) Under `numba.set_num_threads(1)`,
+# time `MF(dsgd=True, blocks=B, n_epochs=5)` on ML-1M for B = 1, 2, 4, 8, 16, 32
+# at k = 64 and k = 128: from which B do the rows of a block fit in L2 (2 MB per
+# core here), and why does the gain stop growing after that?
