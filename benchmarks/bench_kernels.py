@@ -496,9 +496,10 @@ NOTES = """Reading the SGD-MF rows:
     4.43, 5.08, 5.49]; goal 4: **met in all four**;
   - Hogwild (2 threads): 2.76, 3.31, 3.26, 3.08 [3.94, 3.13, 3.77, 3.29]; goal 6:
     **missed** in all four (see below);
-  - DSGD, 2 threads, one block per thread: 6.35, 6.76, 6.95, 5.87; DSGD, 2
-    threads, 8 x 8 blocks: 7.71, 8.21, 8.96, 7.62 [11.49, 8.13, 10.37, 8.08]:
-    the race-free parallel variant reaches the ">= 6x" goal in all four.
+  - DSGD, 2 threads, one block per thread (`MF(dsgd=True)`): 6.35, 6.76, 6.95,
+    5.87 [7.48, 6.89, 7.81, 6.80], ">= 6x" in 3 runs of 4; DSGD, 2 threads,
+    8 x 8 blocks (`MF(dsgd=True, blocks=8)`): 7.71, 8.21, 8.96, 7.62 [11.49,
+    8.13, 10.37, 8.08], ">= 6x" in all four: the race-free parallel variant.
 * **Why blocks help one thread.** At k = 64, P and Q take 2.5 MB (k = 128: 5 MB),
   more than the 2 MB of L2 per core here, and a uniform order touches all of it
   all the time. A block of the 8 x 8 grid touches an eighth of the users and an
