@@ -132,14 +132,17 @@ def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
     bperm, bbounds = NB.strata_layout(u, i, data.n_users, data.n_items, B)
     bu_, bi_, br_ = u[bperm], i[bperm], r[bperm]
 
-    def blocked(threads):
+    def blocked(threads, train=True):
         def run():
             numba.set_num_threads(threads)
             try:
                 NB.shuffle_ratings_blocks(
                     bu_, bi_, br_, bbounds, int(rng.integers(2**63)), su, si, sr
                 )
-                NB.sgd_mf_epoch_strata(su, si, sr, order, bbounds, P, Q, bu, bi, *args)
+                if train:
+                    NB.sgd_mf_epoch_strata(
+                        su, si, sr, order, bbounds, P, Q, bu, bi, *args
+                    )
             finally:
                 numba.set_num_threads(T)
 
@@ -160,6 +163,7 @@ def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
         "hogwild": hogwild,
         "dsgd": dsgd,
         "blocked 1": blocked(1),
+        "blocked shuffle": blocked(1, train=False),
         "blocked T": blocked(T),
         "index shuffle": index_shuffle_only,
         "index": index_serial,
@@ -264,6 +268,14 @@ def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
             "work": f"  of which the shuffle of the {n:,} triples",
             "impl": "shuffle_ratings (numba)",
             "seconds": t_shuffle,
+        }
+    )
+    rows.append(
+        {
+            "work": f"  of which, in the blocked serial epoch, the shuffle of the "
+            f"{B}x{B} blocks",
+            "impl": "shuffle_ratings_blocks (numba, 1 thread)",
+            "seconds": med["blocked shuffle"],
         }
     )
     rows.append(
@@ -485,21 +497,24 @@ NOTES = """Reading the SGD-MF rows:
 * **Noise.** This VM's speed drifts from minute to minute: within one run the
   per-round ratio Surprise time / serial time at k = 64 spans about 1.2x to 5.7x
   (column "per round" of the targets table), and Surprise's own epoch took 0.20
-  to 0.27 s at k = 64 across the four runs below.
-* **Four runs of 2026-12-02 02:00-02:05 UTC**, machine otherwise idle, this
-  command with `--repeat 11 --blocks 8`; ratio Surprise time / minirec time at
-  k = 64 (k = 128 in brackets):
+  to 0.27 s at k = 64 across the six runs below.
+* **Six runs of 2026-12-02 02:00-02:47 UTC**, machine otherwise idle, this
+  command with `--repeat 11 --blocks 8` (the table below is the sixth; the
+  first five lacked the row of the blocks' shuffle); ratio Surprise time /
+  minirec time at k = 64 (k = 128 in brackets):
   - uniform serial (one new uniform order per epoch, what `MF()` does):
-    3.43, 4.11, 3.46, 3.95 [3.40, 3.50, 3.67, 3.48]; goal 4: met in 1 run of 4;
+    3.43, 4.11, 3.46, 3.95, 3.43, 3.59 [3.40, 3.50, 3.67, 3.48, 3.18, 3.88];
+    goal 4: met in 1 run of 6;
   - **blocked serial** (one thread, `MF(dsgd=True, blocks=8)`: the DSGD order,
-    stratum by stratum, each block shuffled): 5.37, 5.91, 4.46, 5.35 [5.88,
-    4.43, 5.08, 5.49]; goal 4: **met in all four**;
-  - Hogwild (2 threads): 2.76, 3.31, 3.26, 3.08 [3.94, 3.13, 3.77, 3.29]; goal 6:
-    **missed** in all four (see below);
+    stratum by stratum, each block shuffled): 5.37, 5.91, 4.46, 5.35, 4.93, 4.45
+    [5.88, 4.43, 5.08, 5.49, 5.25, 5.66]; goal 4: **met in all six**;
+  - Hogwild (2 threads): 2.76, 3.31, 3.26, 3.08, 2.97, 3.08 [3.94, 3.13, 3.77,
+    3.29, 3.02, 4.19]; goal 6: **missed** in all six (see below);
   - DSGD, 2 threads, one block per thread (`MF(dsgd=True)`): 6.35, 6.76, 6.95,
-    5.87 [7.48, 6.89, 7.81, 6.80], ">= 6x" in 3 runs of 4; DSGD, 2 threads,
-    8 x 8 blocks (`MF(dsgd=True, blocks=8)`): 7.71, 8.21, 8.96, 7.62 [11.49,
-    8.13, 10.37, 8.08], ">= 6x" in all four: the race-free parallel variant.
+    5.87, 6.20, 6.19 [7.48, 6.89, 7.81, 6.80, 6.60, 8.67], ">= 6x" in 5 runs of
+    6; DSGD, 2 threads, 8 x 8 blocks (`MF(dsgd=True, blocks=8)`): 7.71, 8.21,
+    8.96, 7.62, 8.02, 8.87 [11.49, 8.13, 10.37, 8.08, 8.11, 11.36], ">= 6x" in
+    all six: the race-free parallel variant.
 * **Why blocks help one thread.** At k = 64, P and Q take 2.5 MB (k = 128: 5 MB),
   more than the 2 MB of L2 per core here, and a uniform order touches all of it
   all the time. A block of the 8 x 8 grid touches an eighth of the users and an
@@ -514,6 +529,8 @@ NOTES = """Reading the SGD-MF rows:
   ratings uses 64 buckets, whose write streams stay in L1. That made the 8 x 8
   blocked shuffle 18.0 -> 12.7 ms (median of 21, one-off comparison on
   2026-12-02, script not kept); ML-1M's million ratings still use 4096 buckets.
+  In the sixth run below the blocks' shuffle takes 14.0 ms against 22.9 ms for
+  the uniform one (rows "of which ...").
 * **Kernel change of 2026-12-02.** When `order` is the identity (the models pass
   it after copying the triples shuffled), the kernel reads the triples directly
   with row views of P and Q instead of gathering them in blocks of 1,024 (about
