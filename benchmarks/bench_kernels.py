@@ -46,10 +46,12 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import environment, markdown_table, write_result  # noqa: E402
 
+from minirec._utils import aligned_empty  # noqa: E402
 from minirec.backends import numba_ops as NB  # noqa: E402
 from minirec.backends import numpy_ops as NP  # noqa: E402
 from minirec.data.movielens import load_movielens  # noqa: E402
 from minirec.models.bpr import sample_triples, seen_index  # noqa: E402
+from minirec.models.mf import init_factors  # noqa: E402
 
 CMD = "MINIREC_DATA=../shared/data python benchmarks/bench_kernels.py"
 
@@ -78,8 +80,8 @@ def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
     def params():
         g = np.random.default_rng(1)
         return (
-            g.normal(0, 0.02, (data.n_users, k)).astype(np.float32),
-            g.normal(0, 0.02, (data.n_items, k)).astype(np.float32),
+            init_factors(g, data.n_users, k, 0.02),  # as the models: cache-aligned
+            init_factors(g, data.n_items, k, 0.02),
             np.zeros(data.n_users, np.float32),
             np.zeros(data.n_items, np.float32),
         )
@@ -157,6 +159,21 @@ def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
 
     perm = order.copy()
 
+    # the kernel alone on shuffled triples, P and Q on cache lines (as init_factors
+    # allocates them) or 16 bytes off (where NumPy's own allocation put them here)
+    def off_line(a):
+        out = aligned_empty((a.size + 16,), np.float32)[4 : 4 + a.size]
+        out = out.reshape(a.shape)
+        out[...] = a
+        return out
+
+    Pm, Qm = off_line(P), off_line(Q)
+    ku, ki, kr = np.empty_like(u), np.empty_like(i), np.empty_like(r)
+    NB.shuffle_ratings(u, i, r, 12345, ku, ki, kr)  # one uniform order, kept
+
+    def kernel(P, Q):
+        return lambda: NB.sgd_mf_epoch(ku, ki, kr, order, P, Q, bu, bi, *args)
+
     variants = {
         "shuffle": shuffle_only,
         "serial": serial,
@@ -167,6 +184,8 @@ def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
         "blocked T": blocked(T),
         "index shuffle": index_shuffle_only,
         "index": index_serial,
+        "kernel aligned": kernel(P, Q),
+        "kernel off-line": kernel(Pm, Qm),
     }
     try:  # Surprise's epoch: (fit with 3 epochs - fit with 1 epoch) / 2
         from surprise import SVD, Dataset, Reader
@@ -278,6 +297,17 @@ def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
             "seconds": med["blocked shuffle"],
         }
     )
+    for name, what in (
+        ("kernel aligned", "on cache lines (init_factors)"),
+        ("kernel off-line", "16 bytes off a cache line"),
+    ):
+        rows.append(
+            {
+                "work": f"  serial kernel alone (no shuffle), P and Q {what}",
+                "impl": "sgd_mf_epoch (numba)",
+                "seconds": med[name],
+            }
+        )
     rows.append(
         {
             "work": f"  (rng.shuffle of a {n:,} int32 index, for comparison)",
@@ -295,8 +325,8 @@ def ials_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
     cu = np.full(len(R_u.data), 3.0, np.float32)  # c = 1 + alpha * 1, alpha = 2
     ci = np.full(len(R_i.data), 3.0, np.float32)
     g = np.random.default_rng(0)
-    P = g.normal(0, 0.01, (data.n_users, k)).astype(np.float32)
-    Q = g.normal(0, 0.01, (data.n_items, k)).astype(np.float32)
+    P = init_factors(g, data.n_users, k, 0.01)
+    Q = init_factors(g, data.n_items, k, 0.01)
     m = ImplicitALS(k=k, reg=0.05, cg_steps=3)
     jit = {
         "implicit_als_cg": first_call(
@@ -357,8 +387,8 @@ def bpr_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
     n_items = data.n_items
     keys, bitmap = seen_index(data)
     g = np.random.default_rng(0)
-    P = g.normal(0, 0.1, (data.n_users, k)).astype(np.float32)
-    Q = g.normal(0, 0.1, (n_items, k)).astype(np.float32)
+    P = init_factors(g, data.n_users, k, 0.1)
+    Q = init_factors(g, n_items, k, 0.1)
     bi = np.zeros(n_items, np.float32)
     rng = np.random.default_rng(1)
     n = len(data)
@@ -495,26 +525,38 @@ def compile_times() -> dict:
 NOTES = """Reading the SGD-MF rows:
 
 * **Noise.** This VM's speed drifts from minute to minute: within one run the
-  per-round ratio Surprise time / serial time at k = 64 spans about 1.2x to 5.7x
+  per-round ratio Surprise time / serial time at k = 64 spans about 1.2x to 6.3x
   (column "per round" of the targets table), and Surprise's own epoch took 0.20
-  to 0.27 s at k = 64 across the six runs below.
-* **Six runs of 2026-12-02 02:00-02:47 UTC**, machine otherwise idle, this
-  command with `--repeat 11 --blocks 8` (the table below is the sixth; the
-  first five lacked the row of the blocks' shuffle); ratio Surprise time /
-  minirec time at k = 64 (k = 128 in brackets):
-  - uniform serial (one new uniform order per epoch, what `MF()` does):
-    3.43, 4.11, 3.46, 3.95, 3.43, 3.59 [3.40, 3.50, 3.67, 3.48, 3.18, 3.88];
-    goal 4: met in 1 run of 6;
+  to 0.27 s at k = 64 across the ten runs below.
+* **Ten runs of 2026-12-02 between 02:00 and 02:56 UTC**, machine otherwise
+  idle, this command with `--repeat 11 --blocks 8` (the table below is the
+  tenth; runs 1-5 lacked the row of the blocks' shuffle, runs 1-6 had P and Q
+  where NumPy put them, 16 bytes off a cache line, runs 7-10 on cache lines as
+  `init_factors` now allocates them). Ratio Surprise time / minirec time at
+  k = 64 (k = 128 in brackets), runs 1 to 10:
+  - uniform serial (one new uniform order per epoch, what `MF()` does): 3.43,
+    4.11, 3.46, 3.95, 3.43, 3.59, 3.59, 3.57, 3.76, 2.89 [3.40, 3.50, 3.67,
+    3.48, 3.18, 3.88, 3.25, 4.28, 4.04, 2.83]; goal 4 met in 1 run of 10;
   - **blocked serial** (one thread, `MF(dsgd=True, blocks=8)`: the DSGD order,
-    stratum by stratum, each block shuffled): 5.37, 5.91, 4.46, 5.35, 4.93, 4.45
-    [5.88, 4.43, 5.08, 5.49, 5.25, 5.66]; goal 4: **met in all six**;
-  - Hogwild (2 threads): 2.76, 3.31, 3.26, 3.08, 2.97, 3.08 [3.94, 3.13, 3.77,
-    3.29, 3.02, 4.19]; goal 6: **missed** in all six (see below);
+    stratum by stratum, each block shuffled): 5.37, 5.91, 4.46, 5.35, 4.93,
+    4.45, 4.87, 4.94, 4.62, 4.98 [5.88, 4.43, 5.08, 5.49, 5.25, 5.66, 5.36,
+    5.98, 5.53, 4.61]; goal 4: **met in all ten**;
+  - Hogwild (2 threads): 2.76, 3.31, 3.26, 3.08, 2.97, 3.08, 3.48, 2.93, 3.50,
+    2.94 [3.94, 3.13, 3.77, 3.29, 3.02, 4.19, 3.41, 3.56, 4.22, 3.08]; goal 6:
+    **missed** in all ten (see below);
   - DSGD, 2 threads, one block per thread (`MF(dsgd=True)`): 6.35, 6.76, 6.95,
-    5.87, 6.20, 6.19 [7.48, 6.89, 7.81, 6.80, 6.60, 8.67], ">= 6x" in 5 runs of
-    6; DSGD, 2 threads, 8 x 8 blocks (`MF(dsgd=True, blocks=8)`): 7.71, 8.21,
-    8.96, 7.62, 8.02, 8.87 [11.49, 8.13, 10.37, 8.08, 8.11, 11.36], ">= 6x" in
-    all six: the race-free parallel variant.
+    5.87, 6.20, 6.19, 7.20, 6.51, 6.80, 5.58 [7.48, 6.89, 7.81, 6.80, 6.60,
+    8.67, 7.66, 8.46, 8.58, 6.05], ">= 6x" in 8 runs of 10; DSGD, 2 threads,
+    8 x 8 blocks (`MF(dsgd=True, blocks=8)`): 7.71, 8.21, 8.96, 7.62, 8.02,
+    8.87, 9.49, 8.13, 8.10, 6.70 [11.49, 8.13, 10.37, 8.08, 8.11, 11.36, 10.48,
+    9.97, 10.68, 8.29], ">= 6x" in all ten: the race-free parallel variant.
+* **Rows on cache lines.** NumPy's allocator put P and Q 16 bytes past a cache
+  line here, so at k = 64 each 256-byte row spanned 5 lines. `init_factors`
+  now starts them on a line (`_utils.aligned_empty`; same values). The serial
+  kernel alone, P and Q on lines vs 16 bytes off: 1.15x, 1.27x and 1.19x faster
+  in three one-off paired comparisons (15 interleaved rounds each, k = 64,
+  script not kept); the two rows "serial kernel alone" of runs 9 and 10 give
+  0.88x and 1.24x at k = 64, 1.13x and 1.03x at k = 128: inside this VM's noise.
 * **Why blocks help one thread.** At k = 64, P and Q take 2.5 MB (k = 128: 5 MB),
   more than the 2 MB of L2 per core here, and a uniform order touches all of it
   all the time. A block of the 8 x 8 grid touches an eighth of the users and an
@@ -529,8 +571,8 @@ NOTES = """Reading the SGD-MF rows:
   ratings uses 64 buckets, whose write streams stay in L1. That made the 8 x 8
   blocked shuffle 18.0 -> 12.7 ms (median of 21, one-off comparison on
   2026-12-02, script not kept); ML-1M's million ratings still use 4096 buckets.
-  In the sixth run below the blocks' shuffle takes 14.0 ms against 22.9 ms for
-  the uniform one (rows "of which ...").
+  In runs 6, 9 and 10 the blocks' shuffle took 14.0, 18.8 and 14.2 ms against
+  22.9, 25.1 and 28.3 ms for the uniform one (rows "of which ...", k = 64).
 * **Kernel change of 2026-12-02.** When `order` is the identity (the models pass
   it after copying the triples shuffled), the kernel reads the triples directly
   with row views of P and Q instead of gathering them in blocks of 1,024 (about

@@ -115,6 +115,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def aligned_empty(shape: tuple[int, ...], dtype, align: int = 64) -> np.ndarray:
+    """An uninitialised C-contiguous array whose first byte sits on an `align`-byte
+    boundary (NumPy only promises 16). With 64, a cache line: a float32 factor
+    matrix with k a multiple of 16 then has every row on whole cache lines, so an
+    SGD step that updates one row touches k/16 lines instead of k/16 + 1."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes == 0:  # no first byte to place
+        return np.empty(shape, dtype=dtype)
+    buf = np.empty(nbytes + align, dtype=np.uint8)
+    start = -buf.ctypes.data % align
+    return buf[start : start + nbytes].view(dtype).reshape(shape)
+
+
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A NumPy Generator from a seed, a Generator, or None (fresh entropy)."""
     if isinstance(seed, np.random.Generator):

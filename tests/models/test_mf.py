@@ -133,6 +133,17 @@ def test_model_saved_with_the_old_threads_name_loads(planted, tmp_path):
     )
 
 
+@pytest.mark.parametrize("n,k", [(1, 64), (37, 64), (5, 3), (0, 16)])
+def test_factors_start_on_a_cache_line_with_the_same_values(n, k):
+    from minirec.models.mf import init_factors
+
+    a = init_factors(np.random.default_rng(4), n, k, 0.1)
+    assert a.shape == (n, k) and a.dtype == np.float32 and a.flags.c_contiguous
+    assert a.size == 0 or a.ctypes.data % 64 == 0
+    plain = np.random.default_rng(4).normal(0.0, 0.1, size=(n, k)).astype(np.float32)
+    np.testing.assert_array_equal(a, plain)
+
+
 def test_dsgd_errors():
     with pytest.raises(ValueError, match="choose one"):
         MF(hogwild=True, dsgd=True)
