@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import environment, markdown_table  # noqa: E402
 from accuracy_fm import write_section  # noqa: E402
 
+from minirec._utils import aligned_empty  # noqa: E402
 from minirec.backends import fm_ops, knn_ops, numba_ops  # noqa: E402
 from minirec.data import load_ml100k_split, load_movielens  # noqa: E402
 from minirec.data.features import build_fm_fields  # noqa: E402
@@ -64,16 +65,21 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
     n = len(y)
     rng = np.random.default_rng(0)
 
+    def aligned(shape):  # as the models allocate V, P and Q: rows on cache lines
+        out = aligned_empty(shape, np.float32)
+        out[...] = 0.05 * rng.standard_normal(shape)
+        return out
+
     def fm_state(fields):
         return (
             np.array([y.mean()], np.float32),
             np.zeros(fields.n_features, np.float32),
-            (0.05 * rng.standard_normal((fields.n_features, k))).astype(np.float32),
+            aligned((fields.n_features, k)),
         )
 
     st_side, st_ids = fm_state(side), fm_state(ids)
-    P = (0.05 * rng.standard_normal((data.n_users, k))).astype(np.float32)
-    Q = (0.05 * rng.standard_normal((data.n_items, k))).astype(np.float32)
+    P = aligned((data.n_users, k))
+    Q = aligned((data.n_items, k))
     bu = np.zeros(data.n_users, np.float32)
     bi = np.zeros(data.n_items, np.float32)
     mu = float(y.mean())

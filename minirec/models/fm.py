@@ -43,6 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._utils import (
+    aligned_empty,
     as_rng,
     check_finite_arrays,
     check_finite_loss,
@@ -194,7 +195,8 @@ class FM(Recommender):
         y = data.ratings.astype(np.float32)
         w0 = np.array([0.0 if logistic else float(y.mean())], dtype=np.float32)
         w = np.zeros(n_feat, dtype=np.float32)
-        V = (rng.standard_normal((n_feat, self.k)) * self.init_std).astype(np.float32)
+        V = aligned_empty((n_feat, self.k), np.float32)  # rows on cache lines
+        V[...] = rng.standard_normal((n_feat, self.k)) * self.init_std
         labelled = logistic and self.n_negatives == 0  # click data: y is the label
         if labelled and not np.isin(y, (0.0, 1.0)).all():
             bad = float(y[~np.isin(y, (0.0, 1.0))][0])
