@@ -570,7 +570,8 @@ NOTES = """Reading the SGD-MF rows:
   the data (about 256 triples per bucket, at most 4096): a DSGD block of ~15,600
   ratings uses 64 buckets, whose write streams stay in L1. That made the 8 x 8
   blocked shuffle 18.0 -> 12.7 ms (median of 21, one-off comparison on
-  2026-12-02, script not kept); ML-1M's million ratings still use 4096 buckets.
+  2026-12-02, script not kept); ML-1M's million ratings still use 4096 buckets
+  (for them, 256 or 1024 buckets or a two-level scatter were not faster).
   In runs 6, 9 and 10 the blocks' shuffle took 14.0, 18.8 and 14.2 ms against
   22.9, 25.1 and 28.3 ms for the uniform one (rows "of which ...", k = 64).
 * **Kernel change of 2026-12-02.** When `order` is the identity (the models pass
