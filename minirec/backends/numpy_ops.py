@@ -30,7 +30,7 @@ __all__ = [
 # ----------------------------------------------------------------------------- shuffle
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
-SHUFFLE_BUCKETS = 4096  # the most; see shuffle_bucket_bits
+SHUFFLE_MAX_BITS = 12  # at most 2^12 = 4096 buckets; see shuffle_bucket_bits
 
 
 def _splitmix64(seed: int, first: int, count: int) -> np.ndarray:
@@ -55,7 +55,7 @@ def shuffle_bucket_bits(n: int) -> int:
     64 buckets) keep the scatter's write streams in L1, which made that shuffle
     ~1.4x faster than with 4096 buckets (benchmarks/results/kernels.md)."""
     bits = 0
-    while bits < 12 and (256 << bits) < n:
+    while bits < SHUFFLE_MAX_BITS and (256 << bits) < n:
         bits += 1
     return bits
 
@@ -89,8 +89,8 @@ def shuffle_ratings(
     n = len(users)
     bits = shuffle_bucket_bits(n)
     B = 1 << bits
-    top12 = _splitmix64(seed, 0, n) >> np.uint64(52)
-    bucket = (top12 >> np.uint64(12 - bits)).astype(np.int64)
+    top12 = _splitmix64(seed, 0, n) >> np.uint64(64 - SHUFFLE_MAX_BITS)
+    bucket = (top12 >> np.uint64(SHUFFLE_MAX_BITS - bits)).astype(np.int64)
     where = np.argsort(bucket, kind="stable")  # bucket by bucket, original order
     out_users[:] = users[where]
     out_items[:] = items[where]
