@@ -528,7 +528,7 @@ NOTES = """Reading the SGD-MF rows:
   per-round ratio Surprise time / serial time at k = 64 spans about 1.2x to 6.3x
   (column "per round" of the targets table), and Surprise's own epoch took 0.20
   to 0.27 s at k = 64 across the ten runs below.
-* **Ten runs of 2026-12-02 between 02:00 and 02:56 UTC**, machine otherwise
+* **Ten runs of 2026-12-02 between 01:59 and 02:56 UTC**, machine otherwise
   idle, this command with `--repeat 11 --blocks 8` (the table below is the
   tenth; runs 1-5 lacked the row of the blocks' shuffle, runs 1-6 had P and Q
   where NumPy put them, 16 bytes off a cache line, runs 7-10 on cache lines as
