@@ -36,12 +36,10 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-from llvmlite import ir
 from numba import njit, prange
-from numba.core import cgutils, types
-from numba.extending import intrinsic
+
+from ._codegen import prefetch_row, wide_vectors
 
 __all__ = [
     "sgd_fm_epoch_numpy",
@@ -182,54 +180,14 @@ def fm_predict_numpy(
 #   every pass, and the first reads the zero row (zeroing s is a memset call);
 # * slot indices are unsigned (no negative-index wraparound code);
 # * the user-id and item-id rows are random reads: the rows of the rating
-#   `_PREFETCH` places ahead are prefetched (`_prefetch_row`), as MF's kernel
+#   `_PREFETCH` places ahead are prefetched (`_codegen.prefetch_row`), as MF's kernel
 #   overlaps its loads by gathering a block of indices first.
+# * both kernels call `wide_vectors()` (512-bit vectors on AVX-512 CPUs), and the
+#   block kernel (what `FM` trains with) compiles its loop once more for each k in
+#   `SPECIALIZED_K` with k a constant (see `_codegen` for the measured gains).
 # Only the float32 summation order differs from the spec; the ratings and the
 # slots are updated in the spec's order.
 _PREFETCH = 4  # ratings ahead (k = 128: 4 is ~5% faster than 2, 0 and 8 slower)
-
-if numba.config.DISABLE_JIT:
-
-    def _prefetch_row(A, r):
-        """No-op without the JIT (a prefetch changes no value)."""
-
-else:
-
-    @intrinsic
-    def _prefetch_row(typingctx, A, r):
-        """Software prefetch (``llvm.prefetch``: read, keep in all cache levels)
-        of the 64-byte lines of row ``A[r]`` of a 2-D array (its first element
-        and the row's length in bytes after it: the whole row when C-contiguous).
-        A hint only: no value changes, and no address faults."""
-
-        def codegen(context, builder, sig, args):
-            aty, rty = sig.args
-            ary = context.make_array(aty)(context, builder, args[0])
-            row = context.cast(builder, args[1], rty, types.intp)
-            zero = context.get_constant(types.intp, 0)
-            ptr = cgutils.get_item_pointer(
-                context, builder, aty, ary, [row, zero], wraparound=False
-            )
-            i8p = ir.IntType(8).as_pointer()
-            i32 = ir.IntType(32)
-            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-            fn = cgutils.get_or_insert_function(
-                builder.module, fnty, "llvm.prefetch.p0i8"
-            )
-            base = builder.bitcast(ptr, i8p)
-            ncols = cgutils.unpack_tuple(builder, ary.shape, 2)[1]
-            size = context.get_abi_sizeof(context.get_data_type(aty.dtype))
-            nbytes = builder.mul(ncols, context.get_constant(types.intp, size))
-            line = context.get_constant(types.intp, 64)
-            with cgutils.for_range_slice(builder, zero, nbytes, line) as (off, _):
-                builder.call(fn, [builder.gep(base, [off]), i32(0), i32(3), i32(1)])
-            return context.get_dummy_value()
-
-        if not (isinstance(A, types.Array) and A.ndim == 2) or not isinstance(
-            r, types.Integer
-        ):
-            return None
-        return types.void(A, r), codegen
 
 
 @njit(**_JIT)
@@ -253,11 +211,11 @@ def _left_align(idx, val):
 
 
 @njit(inline="always", **_JIT)  # inlined at Numba IR level: ~10% faster
-def _fm_step_numba(jj, xx, m, lin, yn, w0, w, V, S, lr32, rw, rv, logistic):
+def _fm_step_numba(jj, xx, m, lin, yn, w0, w, V, S, lr32, rw, rv, logistic, k):
     """One SGD step on the row (jj[:m], xx[:m]) (no padding) whose linear term
     lin = Σ_j w_j x_j the caller has summed while gathering the slots; `S` is a
-    (3, k) scratch array with S[0] = 0."""
-    k = V.shape[1]
+    (3, k) scratch array with S[0] = 0; k = V.shape[1] (a constant when the
+    caller passes one)."""
     pred = np.float32(w0[0]) + lin
     # pair = Σ_f s_f² − Σ_jf (v_jf x_j)² with s_f = Σ_j v_jf x_j, in passes of
     # four slots; the last pass (1-4 slots) adds the s_f² (one reduction, not two).
@@ -345,9 +303,12 @@ def sgd_fm_epoch_numba(idx, val, y, order, w0, w, V, lr, reg_w, reg_V, logistic)
     """Numba twin of :func:`sgd_fm_epoch_numpy` (same arguments, same updates).
 
     Serial and bitwise reproducible run to run; differs from the spec only in
-    float32 summation order (``fastmath``)."""
+    float32 summation order (``fastmath``). Not what `FM` trains with (that is
+    the block form below), so k is not a constant here (compile time)."""
+    wide_vectors()
+    k = V.shape[1]
     W = idx.shape[1]
-    S = np.zeros((3, V.shape[1]), dtype=np.float32)
+    S = np.zeros((3, k), dtype=np.float32)
     jj = np.empty(W, dtype=np.uint64)  # unsigned: no negative-index wraparound
     xx = np.empty(W, dtype=np.float32)
     lr32, rw, rv = np.float32(lr), np.float32(reg_w), np.float32(reg_V)
@@ -365,7 +326,47 @@ def sgd_fm_epoch_numba(idx, val, y, order, w0, w, V, lr, reg_w, reg_V, logistic)
                 lin += w[j] * x
                 m += 1
         loss += _fm_step_numba(
-            jj, xx, m, lin, y[n], w0, w, V, S, lr32, rw, rv, logistic
+            jj, xx, m, lin, y[n], w0, w, V, S, lr32, rw, rv, logistic, k
+        )
+    return loss
+
+
+@njit(inline="always", **_JIT)
+def _fm_blocks_k(
+    users, items, y, order, uj, ux, um, ij, ix, im, w0, w, V, lr, reg_w, reg_V,
+    logistic, k,
+):  # fmt: skip
+    S = np.zeros((3, k), dtype=np.float32)
+    jj = np.empty(uj.shape[1] + ij.shape[1], dtype=np.uint64)  # no wraparound
+    xx = np.empty(uj.shape[1] + ij.shape[1], dtype=np.float32)
+    lr32, rw, rv = np.float32(lr), np.float32(reg_w), np.float32(reg_V)
+    loss = 0.0
+    N = len(order)
+    for t in range(N):
+        if t + _PREFETCH < N:  # the id rows of a rating ahead (random reads)
+            ahead = order[t + _PREFETCH]
+            prefetch_row(V, uj[users[ahead], 0])
+            prefetch_row(V, ij[items[ahead], 0])
+        n = order[t]
+        u = users[n]
+        i = items[n]
+        mu = um[u]
+        m = mu + im[i]
+        lin = np.float32(0.0)
+        for b in range(mu):
+            j = uj[u, b]
+            x = ux[u, b]
+            jj[b] = j
+            xx[b] = x
+            lin += w[j] * x
+        for b in range(mu, m):
+            j = ij[i, b - mu]
+            x = ix[i, b - mu]
+            jj[b] = j
+            xx[b] = x
+            lin += w[j] * x
+        loss += _fm_step_numba(
+            jj, xx, m, lin, y[n], w0, w, V, S, lr32, rw, rv, logistic, k
         )
     return loss
 
@@ -392,41 +393,29 @@ def sgd_fm_blocks_epoch_numba(
 
     The blocks are left-aligned once per call (padding dropped, O(#users·Wu +
     #items·Wi)); each rating then copies exactly its nonzero slots."""
+    wide_vectors()
     uj, ux, um = _left_align(user_idx, user_val)
     ij, ix, im = _left_align(item_idx, item_val)
-    S = np.zeros((3, V.shape[1]), dtype=np.float32)
-    jj = np.empty(uj.shape[1] + ij.shape[1], dtype=np.uint64)  # no wraparound
-    xx = np.empty(uj.shape[1] + ij.shape[1], dtype=np.float32)
-    lr32, rw, rv = np.float32(lr), np.float32(reg_w), np.float32(reg_V)
-    loss = 0.0
-    N = len(order)
-    for t in range(N):
-        if t + _PREFETCH < N:  # the id rows of a rating ahead (random reads)
-            ahead = order[t + _PREFETCH]
-            _prefetch_row(V, uj[users[ahead], 0])
-            _prefetch_row(V, ij[items[ahead], 0])
-        n = order[t]
-        u = users[n]
-        i = items[n]
-        mu = um[u]
-        m = mu + im[i]
-        lin = np.float32(0.0)
-        for b in range(mu):
-            j = uj[u, b]
-            x = ux[u, b]
-            jj[b] = j
-            xx[b] = x
-            lin += w[j] * x
-        for b in range(mu, m):
-            j = ij[i, b - mu]
-            x = ix[i, b - mu]
-            jj[b] = j
-            xx[b] = x
-            lin += w[j] * x
-        loss += _fm_step_numba(
-            jj, xx, m, lin, y[n], w0, w, V, S, lr32, rw, rv, logistic
-        )
-    return loss
+    k = V.shape[1]  # the loop compiled with k constant for SPECIALIZED_K
+    if k == 32:
+        return _fm_blocks_k(
+            users, items, y, order, uj, ux, um, ij, ix, im, w0, w, V, lr, reg_w, reg_V,
+            logistic, 32,
+        )  # fmt: skip
+    if k == 64:
+        return _fm_blocks_k(
+            users, items, y, order, uj, ux, um, ij, ix, im, w0, w, V, lr, reg_w, reg_V,
+            logistic, 64,
+        )  # fmt: skip
+    if k == 128:
+        return _fm_blocks_k(
+            users, items, y, order, uj, ux, um, ij, ix, im, w0, w, V, lr, reg_w, reg_V,
+            logistic, 128,
+        )  # fmt: skip
+    return _fm_blocks_k(
+        users, items, y, order, uj, ux, um, ij, ix, im, w0, w, V, lr, reg_w, reg_V,
+        logistic, k,
+    )  # fmt: skip
 
 
 @njit(parallel=True, **_JIT)

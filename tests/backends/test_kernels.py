@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from minirec.backends import base, get_kernels
 from minirec.backends import numba_ops as NB
 from minirec.backends import numpy_ops as NP
+from minirec.backends._codegen import SPECIALIZED_K
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,11 +82,14 @@ def _close(a, b, rtol=2e-4, atol=2e-6):
 
 
 # ----------------------------------------------------------------------------- SGD MF
+@pytest.mark.parametrize("k", [6, *SPECIALIZED_K])
 @pytest.mark.parametrize("ordering", ["permutation", "identity"])
 @pytest.mark.parametrize("biased", [True, False])
-def test_sgd_mf_numba_matches_numpy_spec(biased, ordering):
+def test_sgd_mf_numba_matches_numpy_spec(biased, ordering, k):
     """Both paths of the Numba kernel: a shuffled `order` (gathered in blocks) and
-    the identity (the triples read directly, what the models pass)."""
+    the identity (the triples read directly, what the models pass); k = 6 runs
+    the loop with k read from the array, the others its copies compiled with k
+    constant."""
     u, i, r, m, n = _ratings()
     order = np.random.default_rng(5).permutation(len(u))
     if ordering == "identity":
@@ -93,7 +97,7 @@ def test_sgd_mf_numba_matches_numpy_spec(biased, ordering):
         order = np.arange(len(u))
     out = {}
     for mod in (NP, NB):
-        P, Q, bu, bi = _factors(m, n, 6)
+        P, Q, bu, bi = _factors(m, n, k)
         loss = mod.sgd_mf_epoch(
             u, i, r, order, P, Q, bu, bi, 3.0, 0.02, 0.05, 0.01, biased
         )
@@ -102,7 +106,7 @@ def test_sgd_mf_numba_matches_numpy_spec(biased, ordering):
     for a, b in zip(out[NP][1:], out[NB][1:]):
         _close(a, b)
     if not biased:  # Funk SVD leaves the biases alone
-        _, _, bu0, bi0 = _factors(m, n, 6)
+        _, _, bu0, bi0 = _factors(m, n, k)
         np.testing.assert_array_equal(out[NB][3], bu0)
 
 
