@@ -527,36 +527,50 @@ NOTES = """Reading the SGD-MF rows:
 * **Noise.** This VM's speed drifts from minute to minute: within one run the
   per-round ratio Surprise time / serial time at k = 64 spans about 1.2x to 6.3x
   (column "per round" of the targets table), and Surprise's own epoch took 0.20
-  to 0.27 s at k = 64 across the ten runs below.
-* **Ten runs of 2026-12-02 between 01:59 and 02:56 UTC**, machine otherwise
-  idle, this command with `--repeat 11 --blocks 8` (the table below is the
-  tenth; runs 1-5 lacked the row of the blocks' shuffle, runs 1-6 had P and Q
-  where NumPy put them, 16 bytes off a cache line, runs 7-10 on cache lines as
-  `init_factors` now allocates them). Ratio Surprise time / minirec time at
-  k = 64 (k = 128 in brackets), runs 1 to 10:
-  - uniform serial (one new uniform order per epoch, what `MF()` does): 3.43,
-    4.11, 3.46, 3.95, 3.43, 3.59, 3.59, 3.57, 3.76, 2.89 [3.40, 3.50, 3.67,
-    3.48, 3.18, 3.88, 3.25, 4.28, 4.04, 2.83]; goal 4 met in 1 run of 10;
-  - **blocked serial** (one thread, `MF(dsgd=True, blocks=8)`: the DSGD order,
-    stratum by stratum, each block shuffled): 5.37, 5.91, 4.46, 5.35, 4.93,
-    4.45, 4.87, 4.94, 4.62, 4.98 [5.88, 4.43, 5.08, 5.49, 5.25, 5.66, 5.36,
-    5.98, 5.53, 4.61]; goal 4: **met in all ten**;
-  - Hogwild (2 threads): 2.76, 3.31, 3.26, 3.08, 2.97, 3.08, 3.48, 2.93, 3.50,
-    2.94 [3.94, 3.13, 3.77, 3.29, 3.02, 4.19, 3.41, 3.56, 4.22, 3.08]; goal 6:
+  to 0.27 s at k = 64 across the runs below.
+* **Ten runs of 2026-12-02 between 03:50 and 04:11 UTC**, after the kernel
+  change below, machine otherwise idle, this command with `--repeat 11
+  --blocks 8`, each followed by a run of bench_fm_knn.py (the table below is
+  the tenth). Ratio Surprise time / minirec time at k = 64 (k = 128 in
+  brackets), runs 1 to 10:
+  - uniform serial (one new uniform order per epoch, what `MF()` does): 4.08,
+    4.43, 4.21, 4.87, 4.61, 4.78, 4.47, 4.00, 4.94, 4.71 [4.92, 4.58, 5.23,
+    3.79, 5.50, 5.25, 5.09, 4.75, 4.88, 4.68]; goal 4: **met in all ten** at
+    k = 64, in nine at k = 128;
+  - blocked serial (one thread, `MF(dsgd=True, blocks=8)`: the DSGD order,
+    stratum by stratum, each block shuffled): 5.54, 5.50, 5.89, 6.48, 6.49,
+    7.42, 6.72, 5.25, 6.78, 6.89 [8.17, 5.50, 7.85, 6.01, 7.07, 7.14, 7.09,
+    6.73, 7.71, 6.45];
+  - Hogwild (2 threads): 3.75, 3.63, 3.81, 4.12, 3.84, 3.94, 3.85, 3.29, 4.46,
+    3.90 [4.85, 4.07, 4.78, 3.74, 4.81, 4.73, 4.58, 4.77, 4.64, 4.96]; goal 6:
     **missed** in all ten (see below);
-  - DSGD, 2 threads, one block per thread (`MF(dsgd=True)`): 6.35, 6.76, 6.95,
-    5.87, 6.20, 6.19, 7.20, 6.51, 6.80, 5.58 [7.48, 6.89, 7.81, 6.80, 6.60,
-    8.67, 7.66, 8.46, 8.58, 6.05], ">= 6x" in 8 runs of 10; DSGD, 2 threads,
-    8 x 8 blocks (`MF(dsgd=True, blocks=8)`): 7.71, 8.21, 8.96, 7.62, 8.02,
-    8.87, 9.49, 8.13, 8.10, 6.70 [11.49, 8.13, 10.37, 8.08, 8.11, 11.36, 10.48,
-    9.97, 10.68, 8.29], ">= 6x" in all ten: the race-free parallel variant.
+  - DSGD, 2 threads, one block per thread (`MF(dsgd=True)`): 7.42, 7.27, 8.04,
+    9.24, 6.87, 7.89, 7.49, 7.58, 9.60, 8.57 [9.62, 7.22, 8.87, 7.47, 8.75,
+    8.85, 8.86, 9.19, 8.90, 10.03], ">= 6x" in all ten; DSGD, 2 threads, 8 x 8
+    blocks (`MF(dsgd=True, blocks=8)`): 8.75, 10.01, 10.68, 11.86, 8.57, 9.93,
+    12.51, 9.88, 12.83, 10.43 [12.45, 9.78, 11.22, 9.63, 11.49, 10.75, 12.26,
+    12.07, 12.61, 11.98]: the race-free parallel variant;
+  - ImplicitALS CG iteration, minirec / implicit time: 0.44-0.67x (k = 64),
+    0.57-0.82x (k = 128); BPR epoch: 0.43-0.73x, 0.45-0.66x.
+  The ten runs before the change (01:59-02:56 UTC, same command) gave 2.89-4.11
+  for the uniform serial epoch (goal met in 1 of 10), 4.45-5.91 blocked serial,
+  2.76-3.50 Hogwild, 5.58-7.20 and 6.70-9.49 DSGD (k = 64).
+* **Kernel change of 2026-12-02, 03:40 UTC** (`minirec/backends/_codegen.py`):
+  the serial loop is compiled with 512-bit vectors (LLVM prefers 256-bit ones on
+  this AVX-512 CPU unless told otherwise per function) and once more for k = 32,
+  64 and 128 with k a constant (no remainder loop, fewer runtime checks in front
+  of the vectorised loops over k). The kernel alone takes 0.71-0.74x its previous
+  time (one-off paired comparisons, script not kept; row "serial kernel alone"
+  of the tenth run: 29.6 ms at k = 64, 62.3 ms at k = 128, against 35.2 and
+  92.3 ms in the tenth run before the change). Same RMSE (0.8434 on ML-1M).
 * **Rows on cache lines.** NumPy's allocator put P and Q 16 bytes past a cache
   line here, so at k = 64 each 256-byte row spanned 5 lines. `init_factors`
   now starts them on a line (`_utils.aligned_empty`; same values). The serial
   kernel alone, P and Q on lines vs 16 bytes off: 1.15x, 1.27x and 1.19x faster
   in three one-off paired comparisons (15 interleaved rounds each, k = 64,
-  script not kept); the two rows "serial kernel alone" of runs 9 and 10 give
-  0.88x and 1.24x at k = 64, 1.13x and 1.03x at k = 128: inside this VM's noise.
+  script not kept); the rows "serial kernel alone" of the last two runs before
+  the kernel change give 0.88x and 1.24x at k = 64, 1.13x and 1.03x at k = 128:
+  inside this VM's noise.
 * **Why blocks help one thread.** At k = 64, P and Q take 2.5 MB (k = 128: 5 MB),
   more than the 2 MB of L2 per core here, and a uniform order touches all of it
   all the time. A block of the 8 x 8 grid touches an eighth of the users and an
@@ -572,11 +586,12 @@ NOTES = """Reading the SGD-MF rows:
   blocked shuffle 18.0 -> 12.7 ms (median of 21, one-off comparison on
   2026-12-02, script not kept); ML-1M's million ratings still use 4096 buckets
   (for them, 256 or 1024 buckets or a two-level scatter were not faster).
-  In runs 6, 9 and 10 the blocks' shuffle took 14.0, 18.8 and 14.2 ms against
-  22.9, 25.1 and 28.3 ms for the uniform one (rows "of which ...", k = 64).
-* **Kernel change of 2026-12-02.** When `order` is the identity (the models pass
-  it after copying the triples shuffled), the kernel reads the triples directly
-  with row views of P and Q instead of gathering them in blocks of 1,024 (about
+  In the tenth run after the kernel change the blocks' shuffle took 12.5 ms
+  against 25.8 ms for the uniform one (rows "of which ...", k = 64).
+* **Kernel change of 2026-12-01, 23:00 UTC.** When `order` is the identity (the
+  models pass it after copying the triples shuffled), the kernel reads the
+  triples directly with row views of P and Q instead of gathering them in blocks
+  of 1,024 (about
   8 ms less per epoch at k = 64 in one-off paired comparisons with the previous
   kernel, scripts not kept; the reproducible figure is the serial row below). A
   software prefetch of the rows a few ratings ahead gave nothing measurable.
@@ -596,10 +611,10 @@ NOTES = """Reading the SGD-MF rows:
 * **Same accuracy.** `benchmarks/mf_schedules.py` (ML-1M random 90/10 split,
   seed 0, `MF()` defaults: k = 128, 60 epochs): RMSE 0.8434 for the uniform order
   and for `dsgd=True` with `blocks` = 2, 8 and 16, on one thread and on two. Fit
-  seconds on 2026-12-02, machine idle, the same fits: one thread
-  (`NUMBA_NUM_THREADS=1`) 6.4 (uniform), 6.0, 3.7, 3.3; two threads 6.1, 3.5,
-  2.8, 2.9. The script run with one thread while two NCF trainings used the
-  cores: 10.7, 7.6, 6.1, 5.7 (same RMSE)."""
+  seconds on 2026-12-02, machine idle, the same fits, before the 03:40 kernel
+  change: one thread (`NUMBA_NUM_THREADS=1`) 6.4 (uniform), 6.0, 3.7, 3.3; two
+  threads 6.1, 3.5, 2.8, 2.9; after it, one thread: 4.8, 4.0, 4.1, 3.7 (same
+  RMSE; one run, machine idle)."""
 
 
 def _sec(rows: list[dict], work: str, impl: str) -> float | None:

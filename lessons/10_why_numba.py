@@ -178,6 +178,15 @@ assert not np.allclose(A[0], Bm[0], rtol=1e-6, atol=1e-7)  # another algorithm
 #   L2 (LIBMF, Zhuang et al. 2013, blocks its epochs for the same reason). On one
 #   thread that is 1.3-1.6x faster per epoch, to the same RMSE on ML-1M
 #   (kernels.md, the "blocked serial" rows).
+# * **Vector width and a known trip count.** LLVM vectorises the two loops over k,
+#   but its tuning for this AVX-512 CPU prefers 256-bit registers, and with k read
+#   from the array each vectorised loop sits behind runtime checks (do the rows
+#   overlap? how many iterations are left over?) about as long as the loop itself
+#   at k = 64. The kernel calls `_codegen.wide_vectors()` (512-bit registers, for
+#   that kernel only) and is compiled once more for k = 32, 64 and 128 with k a
+#   constant. Each change alone gained little (0.81-0.88x and 0.91-1.01x of the
+#   time); together the loop takes 0.71-0.74x its previous time, to the same
+#   RMSE (`minirec/backends/_codegen.py`).
 #
 # **Summary.** For loop-shaped, dependent, tiny-per-step work, compile the loop.
 # For big independent operations (scoring all items: `P[u] @ Q.T`), NumPy's BLAS is

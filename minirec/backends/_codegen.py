@@ -16,11 +16,17 @@
   over k, which for a 64- or 128-float row are about as long as the loop itself.
   Other k use the same body with k read from the array.
 
-Measured on ML-1M, 1,000,209 ratings, serial, on this 2-core Xeon (Emerald
-Rapids), paired time ratios over 15-21 interleaved rounds (kernel alone, triples
-pre-shuffled): SGD-MF with both 0.73x (k=64) and 0.66x (k=128) of the previous
-kernel (wide vectors alone 0.81-0.88x, the constant k alone 0.91-1.01x); FM with
-side features 0.76x and 0.70x (benchmarks/results/kernels.md, fm_knn.md).
+Measured on ML-1M (1,000,209 ratings, triples pre-shuffled, kernel alone,
+serial) on this 2-core Xeon (Emerald Rapids), in one-off paired comparisons with
+the previous kernels (15-21 interleaved rounds, median of the per-round time
+ratios, 2026-12-02, script not kept): the SGD-MF kernel takes 0.71-0.74x its
+previous time at k = 64 and 128 (wide vectors alone 0.81-0.88x, the constant k
+alone 0.91-1.01x: the two together are what pays), the FM block kernel with side
+features 0.72-0.86x. Results change only in float32 summation order (the ML-1M
+RMSEs of `MF` and `FM` are unchanged to 4 decimals). The price is compile time,
+paid once per machine (``cache=True``): the FM block kernel's first call went
+from 3.7 to 11.8 s, ``sgd_mf_epoch``'s from 2.5 to 4.1 s. The reproducible
+figures are the rows of benchmarks/bench_kernels.py and bench_fm_knn.py.
 
 ``prefetch_row`` is the software prefetch of one row of a 2-D array.
 """
@@ -56,8 +62,13 @@ else:
             attributes = builder.function.attributes
             for attr in _WIDE_ATTRIBUTES:
                 # llvmlite's add() accepts only the attribute keywords it knows;
-                # string attributes ("key"="value") are written out as given
-                set.add(attributes, attr)
+                # string attributes ("key"="value") are written out as given.
+                # A hint only: if a future llvmlite stores attributes otherwise,
+                # the kernel compiles without it
+                try:
+                    set.add(attributes, attr)
+                except TypeError:
+                    pass
             return context.get_dummy_value()
 
         return types.void(), codegen
