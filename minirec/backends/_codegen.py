@@ -40,6 +40,8 @@ from numba.extending import intrinsic
 
 __all__ = ["SPECIALIZED_K", "wide_vectors", "prefetch_row"]
 
+# The kernels spell these out as `if k == 32:` ... (the body needs a literal);
+# tests/backends/test_codegen.py checks that they match this tuple.
 SPECIALIZED_K = (32, 64, 128)
 
 _WIDE_ATTRIBUTES = ('"prefer-vector-width"="512"', '"min-legal-vector-width"="512"')

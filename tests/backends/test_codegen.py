@@ -3,16 +3,28 @@ value."""
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import numba
 import numpy as np
 import pytest
 from numba import njit
 
-from minirec.backends._codegen import prefetch_row, wide_vectors
+from minirec.backends import fm_ops, numba_ops
+from minirec.backends._codegen import SPECIALIZED_K, prefetch_row, wide_vectors
 
-pytestmark = pytest.mark.skipif(
+jit_only = pytest.mark.skipif(
     numba.config.DISABLE_JIT, reason="inspects the code the JIT generates"
 )
+
+
+@pytest.mark.parametrize(
+    "kernel", [numba_ops._sgd_mf_rows, fm_ops.sgd_fm_blocks_epoch_numba]
+)
+def test_the_kernels_dispatch_on_exactly_the_specialized_k(kernel):
+    src = inspect.getsource(getattr(kernel, "py_func", kernel))
+    assert tuple(int(x) for x in re.findall(r"if k == (\d+):", src)) == SPECIALIZED_K
 
 
 @njit(inline="always", fastmath=True)
@@ -33,6 +45,7 @@ def _wide(x, y, a):
     return _axpy(x, y, a)
 
 
+@jit_only
 def test_wide_vectors_sets_the_function_attributes_and_changes_no_value():
     x = np.arange(64, dtype=np.float32)
     np.testing.assert_array_equal(
@@ -46,6 +59,7 @@ def test_wide_vectors_sets_the_function_attributes_and_changes_no_value():
         assert attr not in ir_plain
 
 
+@jit_only
 def test_prefetch_row_is_a_hint_only():
     @njit(cache=False)
     def f(A, r):
