@@ -25,7 +25,9 @@ alone 0.91-1.01x: the two together are what pays), the FM block kernel with side
 features 0.72-0.86x. Results change only in float32 summation order (the ML-1M
 RMSEs of `MF` and `FM` are unchanged to 4 decimals). The price is compile time,
 paid once per machine (``cache=True``): the FM block kernel's first call went
-from 3.7 to 11.8 s, ``sgd_mf_epoch``'s from 2.5 to 4.1 s. The reproducible
+from 3.7 to 11.8 s (14.6 s with its eight-slot forward for k <= 64, measured
+while a training used the other core), ``sgd_mf_epoch``'s from 2.5 to 4.1 s
+(figures of the bench's "first call" rows load Numba's cache). The reproducible
 figures are the rows of benchmarks/bench_kernels.py and bench_fm_knn.py.
 
 ``prefetch_row`` is the software prefetch of one row of a 2-D array.

@@ -99,7 +99,7 @@ def test_numpy_and_numba_agree_on_the_same_order(logistic, k):
     assert not np.allclose(a[2], params[2])
 
 
-@pytest.mark.parametrize("k", [1, 5, 33, *SPECIALIZED_K])
+@pytest.mark.parametrize("k", [1, 5, 33, 65, *SPECIALIZED_K])
 def test_blocks_with_padding_anywhere_match_the_spec(k):
     """Padding (x = 0) in any slot of a block, blocks with no nonzero slot, and
     rows of 0-13 nonzero slots (every pass shape of the Numba forward); with k
