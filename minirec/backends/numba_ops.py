@@ -169,21 +169,7 @@ def _is_identity(order, start, stop):
 
 @njit(inline="always", **_JIT)
 def _sgd_mf_rows_k(
-    users,
-    items,
-    ratings,
-    start,
-    stop,
-    P,
-    Q,
-    bu,
-    bi,
-    mu,
-    lr,
-    reg,
-    reg_bias,
-    biased,
-    k,
+    users, items, ratings, start, stop, P, Q, bu, bi, mu, lr, reg, reg_bias, biased, k
 ):
     """The SGD loop over the triples start..stop-1 in their stored order (no
     gather): the fast path. Same arithmetic as the gathered loop below, written
