@@ -248,39 +248,22 @@ def _fm_step_numba(jj, xx, m, lin, yn, w0, w, V, S, lr32, rw, rv, logistic, k):
             j4, j5, j6, j7 = jj[b + 4], jj[b + 5], jj[b + 6], jj[b + 7]
             x0, x1, x2, x3 = xx[b], xx[b + 1], xx[b + 2], xx[b + 3]
             x4, x5, x6, x7 = xx[b + 4], xx[b + 5], xx[b + 6], xx[b + 7]
-            last = b + 8 >= m
-            if last:  # the last pass: also Σ s_f²
-                for f in range(k):
-                    a0 = V[j0, f] * x0
-                    a1 = V[j1, f] * x1
-                    a2 = V[j2, f] * x2
-                    a3 = V[j3, f] * x3
-                    a4 = V[j4, f] * x4
-                    a5 = V[j5, f] * x5
-                    a6 = V[j6, f] * x6
-                    a7 = V[j7, f] * x7
-                    sf = S[src, f] + (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)))
-                    S[dst, f] = sf
-                    pair += sf * sf - (
-                        ((a0 * a0 + a1 * a1) + (a2 * a2 + a3 * a3))
-                        + ((a4 * a4 + a5 * a5) + (a6 * a6 + a7 * a7))
-                    )
-            else:
-                for f in range(k):
-                    a0 = V[j0, f] * x0
-                    a1 = V[j1, f] * x1
-                    a2 = V[j2, f] * x2
-                    a3 = V[j3, f] * x3
-                    a4 = V[j4, f] * x4
-                    a5 = V[j5, f] * x5
-                    a6 = V[j6, f] * x6
-                    a7 = V[j7, f] * x7
-                    S[dst, f] = S[src, f] + (
-                        ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-                    )
-                    pair -= ((a0 * a0 + a1 * a1) + (a2 * a2 + a3 * a3)) + (
-                        (a4 * a4 + a5 * a5) + (a6 * a6 + a7 * a7)
-                    )
+            last = b + 8 >= m  # the last pass also sums s_f²
+            for f in range(k):
+                a0 = V[j0, f] * x0
+                a1 = V[j1, f] * x1
+                a2 = V[j2, f] * x2
+                a3 = V[j3, f] * x3
+                a4 = V[j4, f] * x4
+                a5 = V[j5, f] * x5
+                a6 = V[j6, f] * x6
+                a7 = V[j7, f] * x7
+                sf = S[src, f] + (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)))
+                S[dst, f] = sf
+                sq = ((a0 * a0 + a1 * a1) + (a2 * a2 + a3 * a3)) + (
+                    (a4 * a4 + a5 * a5) + (a6 * a6 + a7 * a7)
+                )
+                pair += (sf * sf - sq) if last else -sq  # `last` is loop-invariant
             b += 8
             if not last:
                 src, dst = dst, 3 - dst
