@@ -237,8 +237,9 @@ def _fm_step_numba(jj, xx, m, lin, yn, w0, w, V, S, lr32, rw, rv, logistic, k):
     # memset call per rating. The eight-slot passes run over the padding slots
     # (x = 0), so they need no remainder code: at k = 64 on ML-1M (m = 7 on
     # average) they take 0.90-0.92x the time of the four-slot passes, at k = 128
-    # 1.10-1.16x. (The same code as two inlined helpers returning (pair, dst)
-    # was 1.7x slower: keep it in one body.)
+    # 1.10-1.16x (one-off paired comparisons, 2026-12-02, fm_knn.md). The same
+    # code as two inlined helpers returning (pair, dst) was 1.7x slower: keep it
+    # in one body.
     if k <= 64:
         pair = np.float32(0.0)
         b = 0
