@@ -30,6 +30,7 @@ __all__ = [
     "sgd_mf_epoch",
     "sgd_mf_epoch_strata",
     "sgd_mf_epoch_hogwild",
+    "sgd_mf_epoch_hogwild_strata",
     "bpr_epoch",
     "bpr_epoch_hogwild",
     "als_solve",
@@ -445,6 +446,51 @@ def sgd_mf_epoch_strata(
         reg_bias,
         biased,
     )
+
+
+@njit(parallel=True, **_JIT)
+def _sgd_mf_hogwild_strata(
+    users, items, ratings, order, bounds, P, Q, bu, bi, mu, lr, reg, reg_bias, biased, T
+):
+    B = int(round(math.sqrt(len(bounds) - 1)))
+    losses = np.zeros(T)
+    for t in prange(T):  # thread t: user blocks j0..j1-1, stratum after stratum
+        j0 = t * B // T
+        j1 = (t + 1) * B // T
+        loss = 0.0
+        for s in range(B):  # no barrier between the strata
+            for j in range(j0, j1):
+                b = s * B + j
+                loss += _sgd_mf_range(
+                    users, items, ratings, order, bounds[b], bounds[b + 1], P, Q,
+                    bu, bi, mu, lr, reg, reg_bias, biased,
+                )  # fmt: skip
+        losses[t] = loss
+    return losses.sum()
+
+
+def sgd_mf_epoch_hogwild_strata(
+    users, items, ratings, order, bounds, P, Q, bu, bi, mu, lr, reg, reg_bias, biased
+):
+    """Hogwild over the DSGD grid of :func:`strata_layout` (B x B blocks): each
+    of T = min(threads, B) threads owns a contiguous share of the B user blocks
+    and runs its blocks of stratum 0, then of stratum 1, ..., lock-free and
+    **without the barrier** that `sgd_mf_epoch_strata` puts between strata.
+
+    No two threads ever share a row of P or b_u. A row of Q is shared only when
+    the threads drift apart by about B / T blocks, so races are rare but
+    possible: **nondeterministic** like any Hogwild (one thread gives exactly
+    `sgd_mf_epoch_strata`'s order and result). Why not the uniform order of
+    `sgd_mf_epoch_hogwild`: there every row of P and Q is written by both threads
+    in turn, its cache lines move between the cores on nearly every update, and
+    two threads were no faster than one here (benchmarks/results/kernels.md);
+    here each thread keeps its rows in its own cache for a whole block."""
+    B = int(round(math.sqrt(len(bounds) - 1)))
+    T = max(1, min(numba.get_num_threads(), B))
+    return _sgd_mf_hogwild_strata(
+        users, items, ratings, order, bounds, P, Q, bu, bi, mu, lr, reg, reg_bias,
+        biased, T,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- BPR

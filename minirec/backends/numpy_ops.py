@@ -18,6 +18,7 @@ __all__ = [
     "sgd_mf_epoch",
     "sgd_mf_epoch_strata",
     "sgd_mf_epoch_hogwild",
+    "sgd_mf_epoch_hogwild_strata",
     "bpr_epoch",
     "bpr_epoch_hogwild",
     "als_solve",
@@ -268,6 +269,32 @@ def sgd_mf_epoch_strata(
             biased,
         )
     return loss
+
+
+def sgd_mf_epoch_hogwild_strata(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    order: np.ndarray,
+    bounds: np.ndarray,
+    P: np.ndarray,
+    Q: np.ndarray,
+    bu: np.ndarray,
+    bi: np.ndarray,
+    mu: float,
+    lr: float,
+    reg: float,
+    reg_bias: float,
+    biased: bool,
+) -> float:
+    """Hogwild over the DSGD grid: each thread owns a contiguous share of the user
+    blocks and runs its blocks stratum after stratum, lock-free and without
+    barriers (nondeterministic, see the Numba twin). The NumPy spec has one
+    thread: it is `sgd_mf_epoch_strata`."""
+    return sgd_mf_epoch_strata(
+        users, items, ratings, order, bounds, P, Q, bu, bi, mu, lr, reg, reg_bias,
+        biased,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- BPR

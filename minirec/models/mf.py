@@ -25,7 +25,8 @@ update::
 O((m + n) k) memory; the loop is the kernel ``sgd_mf_epoch`` of the chosen backend
 (``numpy`` = the readable spec, ``numba`` = compiled; ``hogwild=True`` runs it
 lock-free on all Numba threads, Niu et al. 2011, which is *not* reproducible bit for
-bit; ``dsgd=True`` runs it on all threads without races, Gemulla et al. 2011).
+bit, over one uniform order or, with ``blocks``, over the DSGD grid; ``dsgd=True``
+runs it on all threads without races, Gemulla et al. 2011).
 With ``early_stopping`` a validation part is carved from the training data,
 its RMSE is measured after each epoch and the best epoch's parameters are kept.
 The shuffle is the kernel ``shuffle_ratings``: the triples are copied in a new
@@ -135,14 +136,21 @@ class MF(Recommender):
         Clip predicted ratings to the training rating range (ranking scores from
         ``recommend`` are never clipped, so they keep their order).
     hogwild : bool
-        Use the lock-free parallel kernel (Numba threads; nondeterministic).
+        Use the lock-free parallel kernel (Hogwild!, Niu et al. 2011; Numba threads;
+        nondeterministic). Without ``blocks`` the threads split one uniform order;
+        on a multi-core CPU that is no faster than one thread, because both threads
+        write every row of P and Q in turn and its cache lines move between the
+        cores. With ``blocks=B`` it runs over the DSGD grid instead: each thread
+        owns a share of the B user blocks and walks the strata without barriers
+        (rows of Q are shared only when the threads drift apart), about 2x the
+        serial epoch on 2 threads (benchmarks/results/kernels.md).
     dsgd : bool
         Parallel SGD without races (DSGD, Gemulla et al. 2011): users and items are
         each cut into ``blocks`` ranges, and the threads work on blocks that share
         no row. Reproducible bit for bit for a given ``blocks``; the epoch visits
         the ratings stratum by stratum (shuffled inside each) instead of in one
-        uniform order. Faster than Hogwild on a multi-core CPU
-        (benchmarks/results/kernels.md).
+        uniform order. Faster than uniform-order Hogwild on a multi-core CPU,
+        as fast as Hogwild over the same grid (benchmarks/results/kernels.md).
     blocks : int or None
         Number of DSGD ranges of users and of items (None: Numba's thread count).
         The result depends on it, not on the thread count. More blocks than threads
@@ -151,8 +159,9 @@ class MF(Recommender):
         ``dsgd=True, blocks=8`` is a cache-blocked serial schedule that runs an
         ML-1M epoch 1.3-1.6x faster than the uniform order, to the same RMSE
         (benchmarks/results/kernels.md, benchmarks/mf_schedules.py). Needs
-        ``dsgd=True``. Called ``threads`` before 2026-12-02; model files saved
-        with that name still load.
+        ``dsgd=True`` or ``hogwild=True`` (there: the Hogwild grid, whose result
+        is not reproducible). Called ``threads`` before 2026-12-02; model files
+        saved with that name still load.
     seed : int
         Seed of the initialisation, the shuffles and the validation split.
     backend : str or None
@@ -245,10 +254,10 @@ class MF(Recommender):
         if self.hogwild and self.dsgd:
             raise ValueError("hogwild=True and dsgd=True: choose one parallel scheme")
         self.blocks = None if blocks is None else check_positive_int("blocks", blocks)
-        if self.blocks is not None and not self.dsgd:
+        if self.blocks is not None and not (self.dsgd or self.hogwild):
             raise ValueError(
-                f"blocks={blocks!r} sets the DSGD grid: pass dsgd=True with it "
-                "(blocks=None for the uniform order)"
+                f"blocks={blocks!r} sets the grid of dsgd=True or hogwild=True: pass "
+                "one of them with it (blocks=None for the uniform serial order)"
             )
         self.seed = int(seed)
         self.backend = check_backend(backend)
@@ -285,21 +294,29 @@ class MF(Recommender):
         H = K if resolve_backend(self.backend) != "cuda" else host_kernels()
         su, si, sr = np.empty_like(users), np.empty_like(items), np.empty_like(ratings)
         order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)  # identity
-        if self.dsgd:
-            if not hasattr(K, "sgd_mf_epoch_strata"):
+        if self.dsgd or (self.hogwild and self.blocks is not None):
+            grid_fn = (
+                "sgd_mf_epoch_strata" if self.dsgd else "sgd_mf_epoch_hogwild_strata"
+            )
+            if not hasattr(K, grid_fn):
+                what = (
+                    "dsgd=True" if self.dsgd else f"hogwild=True, blocks={self.blocks}"
+                )
                 raise ValueError(
-                    f"MF(dsgd=True) needs backend 'numpy' or 'numba', not "
-                    f"{resolve_backend(self.backend)!r}; use hogwild=True on the GPU"
+                    f"MF({what}) needs backend 'numpy' or 'numba', not "
+                    f"{resolve_backend(self.backend)!r}; use hogwild=True without "
+                    "blocks on the GPU"
                 )
             T = self.blocks or _numba_threads()
             perm, bounds = K.strata_layout(users, items, n_users, n_items, T)
             users, items, ratings = users[perm], items[perm], ratings[perm]
+            grid_epoch = getattr(K, grid_fn)
 
             def shuffle(u, i, r, seed, *out):  # within each stratum
                 H.shuffle_ratings_blocks(u, i, r, bounds, seed, *out)
 
             def epoch_fn(u, i, r, o, *rest):
-                return K.sgd_mf_epoch_strata(u, i, r, o, bounds, *rest)
+                return grid_epoch(u, i, r, o, bounds, *rest)
 
         else:
             shuffle = H.shuffle_ratings

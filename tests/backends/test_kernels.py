@@ -384,6 +384,42 @@ def test_sgd_mf_strata_numba_matches_spec_and_is_reproducible():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("B", [2, 3, 4])
+def test_sgd_mf_hogwild_strata_on_one_thread_is_the_dsgd_order(B):
+    """Hogwild over the grid: thread t runs its user blocks stratum after stratum
+    without barriers; on one thread that is exactly the DSGD (= spec) order."""
+    numba = pytest.importorskip("numba")
+    u, i, r, m, n = _ratings(seed=B, nnz=900)
+    perm, bounds = NP.strata_layout(u, i, m, n, B)
+    u, i, r = u[perm], i[perm], r[perm]
+    order = np.arange(len(u), dtype=np.int32)
+    args = (3.0, 0.02, 0.05, 0.01, True)
+    before = numba.get_num_threads()
+    res = []
+    try:
+        numba.set_num_threads(1)
+        for fn in (
+            NB.sgd_mf_epoch_strata,
+            NB.sgd_mf_epoch_hogwild_strata,
+            NP.sgd_mf_epoch_hogwild_strata,
+        ):
+            P, Q, bu, bi = _factors(m, n, 5)
+            res.append((fn(u, i, r, order, bounds, P, Q, bu, bi, *args), P, Q, bu, bi))
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        P, Q, bu, bi = _factors(m, n, 5)  # two threads: every rating still visited
+        loss2 = NB.sgd_mf_epoch_hogwild_strata(
+            u, i, r, order, bounds, P, Q, bu, bi, *args
+        )
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(res[0], res[1]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(res[1], res[2]):
+        _close(a, b)
+    assert not np.array_equal(P, _factors(m, n, 5)[0])  # it trained
+    np.testing.assert_allclose(loss2, res[0][0], rtol=0.05)
+
+
 def test_shuffle_ratings_is_uniform_and_changes_with_the_seed():
     """All 24 orders of 4 triples, each about equally often (chi-square, 23 dof:
     the 0.999 quantile is 49.7), and another seed gives another order."""
@@ -409,6 +445,7 @@ def test_shuffle_ratings_is_uniform_and_changes_with_the_seed():
 
 # ----------------------------------------------------------------------------- no JIT
 _NOJIT = """
+import numba
 import numpy as np
 from minirec.backends import numba_ops as NB, numpy_ops as NP
 assert not hasattr(NB.sgd_mf_epoch, "py_func"), "JIT was not disabled"
@@ -444,6 +481,9 @@ for mod in (NP, NB):
     P2, Q2 = P.copy(), Q.copy()
     l1 += mod.sgd_mf_epoch_strata(*sb, np.arange(60), bounds, P2, Q2, bu.copy(),
                                   bi.copy(), 3.0, .02, .05, .01, True)
+    numba.set_num_threads(1)  # else thread 0's strata, then thread 1's
+    l1 += mod.sgd_mf_epoch_hogwild_strata(*sb, np.arange(60), bounds, P2, Q2,
+                                          bu.copy(), bi.copy(), 3., .02, .05, .01, 1)
     sh += sb + [P2, Q2]
     res.append((l1, l2, l3, l4, l5, P, Q, X, X2, X3, t, *sh))
 for a, b in zip(*res):

@@ -93,6 +93,23 @@ def test_dsgd_is_race_free_equals_the_spec_and_trains_as_well(planted, blocks):
     assert abs(evaluate_ratings(dsgd, test).metrics["RMSE"] - serial) < 0.05
 
 
+@pytest.mark.parametrize("blocks", [2, 4])
+def test_hogwild_over_the_grid_trains_as_well_as_serial(planted, blocks):
+    """hogwild=True with blocks: the NumPy spec is the DSGD order (one thread), and
+    the lock-free Numba run on all threads trains as well as the serial order."""
+    train, test = planted
+    small = train.subset(np.arange(900))
+    kw = dict(k=4, n_epochs=3, lr=0.02, seed=3, blocks=blocks, backend="numpy")
+    a = MF(hogwild=True, **kw).fit(small)
+    b = MF(dsgd=True, **kw).fit(small)
+    np.testing.assert_array_equal(a.P_, b.P_)
+    np.testing.assert_array_equal(a.Q_, b.Q_)
+    kw = dict(k=3, lr=0.03, reg=0.001, n_epochs=30, backend="numba")
+    serial = evaluate_ratings(MF(**kw).fit(train), test).metrics["RMSE"]
+    hog = MF(hogwild=True, blocks=blocks, **kw).fit(train)
+    assert abs(evaluate_ratings(hog, test).metrics["RMSE"] - serial) < 0.05
+
+
 def test_dsgd_result_depends_on_blocks_not_on_threads(planted):
     """More blocks than threads (a cache-blocked schedule on one thread): the
     blocks of a stratum share no row, so 1 or 2 threads give the same bits."""
