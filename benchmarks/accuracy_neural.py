@@ -94,6 +94,7 @@ NCF_SETTINGS = {
     "NCF_REG": "0",
     "NCF_LAZY": "1",  # 1: Adam updates only the batch's embedding rows; 0: dense
     "NCF_SEED": "0",  # seed of the GMF / MLP initialisation and negatives
+    "NCF_INIT": "he",  # the MLP tower's init; "xavier" = the released code's Keras
     "NEUMF_OPT": "sgd",  # paper: plain SGD after pre-training
     "NEUMF_LR": "0.05",
     "NEUMF_EPOCHS": "8",
@@ -287,7 +288,11 @@ def part_ncf() -> None:
                      "train s": "-"})  # fmt: skip
     for label, make, path in (
         ("GMF", lambda: GMF(k=layers[-1], **common), f"ncf-gmf{tag}.npz"),
-        ("MLP", lambda: NCFMLP(layers=layers, **common), f"ncf-mlp{tag}.npz"),
+        (
+            "MLP",
+            lambda: NCFMLP(layers=layers, init=s["NCF_INIT"], **common),
+            f"ncf-mlp{tag}.npz",
+        ),
     ):
         if label.lower() not in todo:
             continue
@@ -331,12 +336,12 @@ def part_ncf() -> None:
 Settings: GMF k={gmf.k}; MLP `layers={layers}` (embeddings {layers[0] // 2},
 hidden layers {" -> ".join(map(str, layers[1:]))}{
         ": the paper's three hidden layers for 32 factors" if len(layers) == 4 else ""
-    }); both Adam lr {s["NCF_LR"]} ({adam}), batch {s["NCF_BATCH"]},
-reg {s["NCF_REG"]}, at most {ep} epochs. NeuMF: the selected GMF and MLP fused
-(output weights h = [alpha h_GMF; (1 - alpha) h_MLP], bias alpha b_GMF + (1 -
-alpha) b_MLP, alpha = {alpha:g}), then {s["NEUMF_OPT"]} lr {s["NEUMF_LR"]}, batch
-{s["NCF_BATCH"]}, at most {neumf.n_epochs} epochs; NeuMF epoch 0 = the fused start
-(it takes part in the selection).
+    }, tower init {s["NCF_INIT"]}); both Adam lr {s["NCF_LR"]} ({adam}), batch
+{s["NCF_BATCH"]}, reg {s["NCF_REG"]}, at most {ep} epochs. NeuMF: the selected GMF
+and MLP fused (output weights h = [alpha h_GMF; (1 - alpha) h_MLP], bias alpha
+b_GMF + (1 - alpha) b_MLP, alpha = {alpha:g}), then {s["NEUMF_OPT"]} lr
+{s["NEUMF_LR"]}, batch {s["NCF_BATCH"]}, at most {neumf.n_epochs} epochs; NeuMF
+epoch 0 = the fused start (it takes part in the selection).
 
 Command: `{env + " " if env else ""}MINIREC_DATA=../shared/data
 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python

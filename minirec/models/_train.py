@@ -201,6 +201,7 @@ def train_loop(
     advice: str = "lower lr (e.g. by 10x) or raise reg",
     verbose: bool = False,
     on_epoch: Callable[[int, dict], None] | None = None,
+    score_start: bool = False,
 ) -> list[dict]:
     """Run mini-batch training; returns the history (one dict per epoch).
 
@@ -209,9 +210,17 @@ def train_loop(
     users); with it the best epoch's parameters are kept and training stops after
     `patience` epochs without improvement. Raises TrainingDivergedError (naming the
     epoch, batch and what to change) when the loss or a parameter is NaN/inf.
+    With `score_start` (a network that starts from trained weights, e.g. NeuMF
+    fused from pre-trained GMF and MLP) the starting weights are scored too, as
+    "epoch 0" of the history, and kept if no epoch beats them.
     """
     history: list[dict] = []
     best, best_state, bad = -math.inf, None, 0
+    if valid is not None and score_start:
+        best, best_state = float(valid()), net.state_dict()
+        history.append({"epoch": 0, "valid": best, "best": True})
+        if verbose:
+            print(f"{model} epoch=0 (start), valid={best:.5g}", flush=True)
     for epoch in progress(range(1, n_epochs + 1), desc=model, unit="epoch"):
         t0 = time.perf_counter()
         arrays = make_epoch(epoch, rng)

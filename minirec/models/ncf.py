@@ -101,7 +101,7 @@ class GMFNet(Module):
 class MLPNet(Module):
     """σ⁻¹(ŷ) = hᵀ tower([p_u; q_i]) + b; layers[0] = 2 × embedding size."""
 
-    def __init__(self, n_users, n_items, layers, rng, std=0.01, dropout=0.0):
+    def __init__(self, n_users, n_items, layers, rng, std=0.01, dropout=0.0, init="he"):
         if len(layers) < 2 or layers[0] % 2:
             raise ValueError(
                 f"layers={list(layers)}: need at least two sizes and an even first "
@@ -110,7 +110,7 @@ class MLPNet(Module):
         d = layers[0] // 2
         self.P = Embedding(n_users, d, std=std, sparse=True, rng=rng)
         self.Q = Embedding(n_items, d, std=std, sparse=True, rng=rng)
-        self.tower = MLP(list(layers), dropout=dropout, rng=rng)
+        self.tower = MLP(list(layers), dropout=dropout, init=init, rng=rng)
         self.h = Linear(layers[-1], 1, rng=rng)
 
     def features(self, u, i) -> Tensor:
@@ -159,7 +159,7 @@ class _NCFBase(NeuralRecommender):
         self.lr_schedule = lr_schedule
         self.lr_decay = check_positive("lr_decay", lr_decay)
 
-    def _train(self, data: Interactions, rng) -> None:
+    def _train(self, data: Interactions, rng, score_start: bool = False) -> None:
         check_n_neg(data, self.n_neg, type(self).__name__)
         net = self.net_
         lazy = getattr(self, "lazy", True)
@@ -194,8 +194,10 @@ class _NCFBase(NeuralRecommender):
             advice=_ADVICE,
             verbose=self.verbose,
             on_epoch=self._epoch_hook(),
+            score_start=score_start,
         )
-        # the epoch whose weights the model holds: the best on `valid`, else the last
+        # the epoch whose weights the model holds: the best on `valid`, else the
+        # last (0: the starting weights, NeuMF's fused pre-trained models)
         best = [h["epoch"] for h in self.history_ if h.get("best")]
         self.best_epoch_ = best[-1] if best else self.history_[-1]["epoch"]
 
@@ -301,6 +303,10 @@ class NCFMLP(_NCFBase):
         paper's three hidden layers for 32 factors (embeddings of 64).
     dropout : float
         Dropout after each hidden layer (paper: 0).
+    init : str
+        Initialisation of the tower's weights: "he" (He normal, for ReLU) or
+        "xavier" (Glorot uniform: the Keras default that the released NCF code
+        runs with).
     Others as :class:`GMF`.
     """
 
@@ -322,7 +328,11 @@ class NCFMLP(_NCFBase):
         patience: int = 3,
         seed: int = 0,
         verbose: bool = False,
+        init: str = "he",
     ) -> None:
+        if init not in ("he", "xavier"):
+            raise ValueError(f"init={init!r}: choose 'he' or 'xavier'")
+        self.init = init
         self.layers = [check_positive_int("layers", int(x)) for x in layers]
         if len(self.layers) < 2 or self.layers[0] % 2:
             raise ValueError(
@@ -339,7 +349,14 @@ class NCFMLP(_NCFBase):
         self.verbose = bool(verbose)
 
     def _build(self, n_users, n_items, rng) -> Module:
-        return MLPNet(n_users, n_items, self.layers, as_rng(rng), dropout=self.dropout)
+        return MLPNet(
+            n_users,
+            n_items,
+            self.layers,
+            as_rng(rng),
+            dropout=self.dropout,
+            init=getattr(self, "init", "he"),  # files saved before `init` existed
+        )
 
 
 class NeuMF(_NCFBase):
@@ -464,7 +481,8 @@ class NeuMF(_NCFBase):
     def _fit(self, data: Interactions) -> None:
         rng = as_rng(self.seed)
         self.net_ = net = self._build(data.n_users, data.n_items, rng)
-        if self.pretrain or any(m is not None for m in getattr(self, "_pre", ())):
+        fused = self.pretrain or any(m is not None for m in getattr(self, "_pre", ()))
+        if fused:
             gmf, mlp = self._pretrained(data)
             net.gmf.load_state_dict(gmf.net_.state_dict())
             net.mlp.load_state_dict(mlp.net_.state_dict())
@@ -477,7 +495,9 @@ class NeuMF(_NCFBase):
                 "gmf": getattr(gmf, "history_", []),
                 "mlp": getattr(mlp, "history_", []),
             }
-        self._train(data, rng)
+        # with `valid`, the fused start competes with the fine-tuned epochs (the
+        # released NCF code scores it first too); on ML-1M it is often the best
+        self._train(data, rng, score_start=fused)
 
 
 # ====================================================================== explicit

@@ -163,13 +163,33 @@ def test_early_stopping_restores_the_best_epochs_weights(planted):
             scores[epoch] = mm.predict_pairs(u, i)
 
         m.fit(data, valid=(tu, ti, negs), on_epoch=keep)
-        valid = [h["valid"] for h in m.history_]
-        assert m.best_epoch_ == 1 + int(np.argmax(valid))  # first maximum
+        valid = [h["valid"] for h in m.history_]  # NeuMF: from its fused start, 0
+        assert [h["epoch"] for h in m.history_][0] == (1 if m.name == "gmf" else 0)
+        assert m.best_epoch_ == m.history_[int(np.argmax(valid))]["epoch"]
+        assert m.best_epoch_ > 0  # here an epoch beats the start (see below)
         np.testing.assert_array_equal(m.predict_pairs(u, i), scores[m.best_epoch_])
     # NeuMF's own pre-training was selected on `valid` too
     assert all("valid" in h for h in m.pretrain_history_["gmf"])
     no_valid = GMF(k=4, n_epochs=2, batch_size=64).fit(data)
     assert no_valid.best_epoch_ == 2
+
+
+def test_neumf_keeps_its_fused_start_when_no_epoch_beats_it(planted):
+    """With `valid`, the fused pre-trained start competes as epoch 0: with a
+    vanishing step no epoch beats it (they tie), and the start is what the model
+    keeps (the first maximum)."""
+    data, tu, ti, negs = planted
+    gmf = GMF(k=4, n_epochs=4, batch_size=64, lr=0.02).fit(data)
+    mlp = NCFMLP(layers=(8, 4), n_epochs=4, batch_size=64, lr=0.02).fit(data)
+    m = NeuMF(k=4, layers=(8, 4), alpha=0.5, optimizer="sgd", lr=1e-12, n_epochs=2,
+              batch_size=64, patience=2)  # fmt: skip
+    m.fit(data, gmf=gmf, mlp=mlp, valid=(tu, ti, negs))
+    assert m.history_[0]["epoch"] == 0 and m.history_[0]["best"]
+    assert len(m.history_) == 3 and not any(h.get("best") for h in m.history_[1:])
+    assert m.best_epoch_ == 0
+    u, i = data.users[:20], data.items[:20]
+    want = 0.5 * gmf.predict_pairs(u, i) + 0.5 * mlp.predict_pairs(u, i)
+    np.testing.assert_allclose(m.predict_pairs(u, i), want, rtol=1e-5, atol=1e-6)
 
 
 def test_default_mlp_tower_is_the_papers_three_hidden_layers():
