@@ -363,8 +363,11 @@ Per-epoch curve (validation selects; test logged for the picture only):
 
 def part_ncf_refit() -> None:
     """GMF and MLP re-trained on all training pairs (validation interactions
-    included) for the epochs that validation selected in section ``ncf-dense``;
-    NeuMF = their alpha = 0.5 fused start (what that section selected)."""
+    included) for the epochs that validation selected in section ``ncf-dense``
+    (``NCF_REFIT_FROM`` names another); NeuMF = their alpha = 0.5 fused start
+    (what that section selected). ``NCF_MODELS=mlp`` loads the GMF that an
+    earlier ncf-refit run saved; ``NCF_TAG`` as in part ``ncf``."""
+    from minirec.models import Recommender
     from minirec.models.ncf import GMF, NCFMLP
 
     s = ncf_settings()
@@ -383,10 +386,27 @@ def part_ncf_refit() -> None:
     curve: list[dict] = []
     rows: list[dict] = []
     models = {}
+    tag = os.environ.get("NCF_TAG", "")
+    source = os.environ.get("NCF_REFIT_FROM", "ncf-dense")
+    todo = os.environ.get("NCF_MODELS", "gmf,mlp").split(",")
     for label, make in (
         ("GMF", lambda: GMF(k=layers[-1], n_epochs=ep["GMF"], **common)),
-        ("MLP", lambda: NCFMLP(layers=layers, n_epochs=ep["MLP"], **common)),
+        (
+            "MLP",
+            lambda: NCFMLP(
+                layers=layers, n_epochs=ep["MLP"], init=s["NCF_INIT"], **common
+            ),
+        ),
     ):
+        if label.lower() not in todo:  # the one an earlier ncf-refit run saved
+            m = models[label] = Recommender.load(
+                CACHE / f"ncf-{label.lower()}-refit.npz"
+            )
+            t = sampled_metrics(m, *test)
+            rows.append({"model": f"{label} (saved: ncf-{label.lower()}-refit.npz)",
+                         "epochs": ep[label], "test HR@10": t["HR@10"],
+                         "test NDCG@10": t["NDCG@10"], "train s": "-"})  # fmt: skip
+            continue
         m = make()
 
         def on_epoch(model, epoch, rec, label=label):
@@ -405,24 +425,28 @@ def part_ncf_refit() -> None:
                      "test HR@10": last["test HR@10"],
                      "test NDCG@10": last["test NDCG@10"],
                      "train s": secs})  # fmt: skip
-        m.save(CACHE / f"ncf-{label.lower()}-refit.npz")
+        m.save(CACHE / f"ncf-{label.lower()}-refit{tag}.npz")
         models[label] = m
     t = blend_metrics(models["GMF"], models["MLP"], 0.5, test)
     rows.append({"model": "NeuMF (fused start, alpha 0.5)", "epochs": "-",
                  "test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"],
                  "train s": "-"})  # fmt: skip
     env = " ".join(f"{k}={v}" for k, v in s.items() if v != NCF_SETTINGS[k])
+    for k in ("NCF_TAG", "NCF_MODELS", "NCF_REFIT_FROM", "NCF_REFIT_GMF_EPOCHS",
+              "NCF_REFIT_MLP_EPOCHS"):  # fmt: skip
+        env += f" {k}={os.environ[k]}" if k in os.environ else ""
+    env = env.strip()
     body = f"""## NCF at 32 factors, re-fitted on all training pairs
 
-Protocol: the NCF test files as in `ncf-dense`, but the models train on **all**
+Protocol: the NCF test files as in `{source}`, but the models train on **all**
 994,169 training pairs (the validation interactions put back) for the number of
-epochs that validation selected in section `ncf-dense` (GMF {ep["GMF"]}, MLP
+epochs that validation selected in section `{source}` (GMF {ep["GMF"]}, MLP
 {ep["MLP"]}); nothing is selected here and the test cases are scored once per
 epoch for the curve only (the reported row is the last epoch). NeuMF = the two
-models fused with alpha = 0.5, the start that validation selected in `ncf-dense`
-over every fine-tuned epoch. Settings as `ncf-dense` (Adam lr {s["NCF_LR"]},
+models fused with alpha = 0.5, the start that validation selected in `{source}`
+over every fine-tuned epoch. Settings as `{source}` (Adam lr {s["NCF_LR"]},
 {"lazy" if s["NCF_LAZY"] == "1" else "dense"}, batch {s["NCF_BATCH"]}, 4 negatives,
-reg {s["NCF_REG"]}, seed 0).
+reg {s["NCF_REG"]}, seed 0, MLP tower init {s["NCF_INIT"]}).
 
 Command: `{env + " " if env else ""}MINIREC_DATA=../shared/data
 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python
@@ -434,7 +458,7 @@ Per-epoch test curve (for the picture; nothing is selected on it):
 
 {markdown_table(curve)}
 """
-    write_section("ncf-refit", body)
+    write_section("ncf-refit" + tag, body)
 
 
 def part_neumf() -> None:

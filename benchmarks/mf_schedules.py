@@ -2,8 +2,11 @@
 
 Schedules: the uniform order (one new uniform shuffle of all ratings per epoch,
 ``MF()``), and the DSGD order (``MF(dsgd=True, blocks=B)``: stratum by stratum, each
-block shuffled) for several B. The thread count is Numba's (``NUMBA_NUM_THREADS``);
-the DSGD results do not depend on it, their speed does. Protocol: ML-1M random
+block shuffled) for several B, and the two Hogwild schedules (``hogwild=True``:
+the uniform order cut into a chunk per thread; with ``blocks=8``: over the DSGD
+grid without barriers). The thread count is Numba's (``NUMBA_NUM_THREADS``); the
+DSGD results do not depend on it, their speed does; the Hogwild ones are not
+reproducible on more than one thread. Protocol: ML-1M random
 90/10 split, seed 0, ``MF()`` defaults otherwise (the ml-1m preset: k = 128,
 60 epochs); fit time in seconds, one fit each.
 
@@ -31,6 +34,8 @@ SCHEDULES = {
     "dsgd, blocks=2": {"dsgd": True, "blocks": 2},
     "dsgd, blocks=8": {"dsgd": True, "blocks": 8},
     "dsgd, blocks=16": {"dsgd": True, "blocks": 16},
+    "hogwild (uniform order)": {"hogwild": True},
+    "hogwild, blocks=8 (the grid, no barriers)": {"hogwild": True, "blocks": 8},
 }
 
 

@@ -114,7 +114,9 @@ hr = {
 print({k: round(v, 3) for k, v in hr.items()})
 print("epochs kept (best on validation):",
       {"GMF": gmf.best_epoch_, "MLP": mlp.best_epoch_, "NeuMF": neumf.best_epoch_})  # fmt: skip
-# the fused start is α z_GMF + (1 − α) z_MLP (a test checks it exactly)
+# the fused start is α z_GMF + (1 − α) z_MLP (a test checks it exactly); with
+# `valid` it competes as epoch 0, and NeuMF's best_epoch_ == 0 means no fine-tuned
+# epoch beat it (the case in every ML-1M run of accuracy_neural.md)
 
 # %% [markdown]
 # ## 3. Erratum E2: φ(p·q) is not an MLP on [p; q]

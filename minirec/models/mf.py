@@ -138,12 +138,13 @@ class MF(Recommender):
     hogwild : bool
         Use the lock-free parallel kernel (Hogwild!, Niu et al. 2011; Numba threads;
         nondeterministic). Without ``blocks`` the threads split one uniform order;
-        on a multi-core CPU that is no faster than one thread, because both threads
-        write every row of P and Q in turn and its cache lines move between the
-        cores. With ``blocks=B`` it runs over the DSGD grid instead: each thread
-        owns a share of the B user blocks and walks the strata without barriers
-        (rows of Q are shared only when the threads drift apart), about 2x the
-        serial epoch on 2 threads (benchmarks/results/kernels.md).
+        on this project's 2-core machine that is no faster than one thread,
+        because both threads write every row of P and Q in turn and its cache
+        lines move between the cores. With ``blocks=B`` it runs over the DSGD grid
+        instead: each thread owns a share of the B user blocks and walks the strata
+        without barriers (rows of Q are shared only when the threads drift apart):
+        2-2.8x the uniform serial epoch on 2 threads there, as fast as
+        ``dsgd=True`` (benchmarks/results/kernels.md).
     dsgd : bool
         Parallel SGD without races (DSGD, Gemulla et al. 2011): users and items are
         each cut into ``blocks`` ranges, and the threads work on blocks that share
