@@ -203,6 +203,26 @@ def test_default_mlp_tower_is_the_papers_three_hidden_layers():
     assert net.P.W.shape == (5, 64)
 
 
+def test_mlp_tower_init_he_or_glorot_uniform():
+    """init="xavier" (the released code's Keras default) draws the tower from
+    U(-a, a), a = sqrt(6 / (fan_in + fan_out)); "he" is N(0, 2 / fan_in), wider."""
+    from minirec.nn import Linear
+
+    def tower(init):
+        m = NCFMLP(layers=(128, 128, 64, 32), init=init)
+        return [
+            x.W.data for x in m._build(5, 6, 0).tower.layers if isinstance(x, Linear)
+        ]
+
+    for W in tower("xavier"):
+        a = np.sqrt(6.0 / sum(W.shape))
+        assert np.abs(W).max() <= a and np.abs(W).max() > 0.9 * a
+    for W in tower("he"):
+        assert np.abs(W).max() > np.sqrt(6.0 / sum(W.shape))  # normal tails go past
+    with pytest.raises(ValueError, match="init"):
+        NCFMLP(init="glorot")
+
+
 def test_deep_als_matches_mf_kernel(tiny_ratings):
     """Doc 003: MF's P and Q as embedding layers trained by autograd = the MF model
     (same init, same shuffles, per-rating SGD)."""
