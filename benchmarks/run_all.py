@@ -24,7 +24,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-SPEED = ["bench_kernels", "bench_fm_knn", "bench_autograd", "bench_models"]
+SPEED = [
+    "bench_kernels",
+    "bench_fm_knn",
+    "bench_autograd",
+    "bench_models",
+    "bench_flush",
+]
 ACCURACY = [
     "accuracy_baselines",
     "accuracy_classic",

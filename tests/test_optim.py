@@ -12,6 +12,7 @@ import pytest
 from minirec.autograd import RowGrad, Tensor
 from minirec.backends import get_namespace
 from minirec.optim import (
+    FLUSH_EVERY,
     SGD,
     Adagrad,
     Adam,
@@ -125,6 +126,40 @@ def test_lazy_adam_touches_only_rows_in_the_batch(xp):
     # dense mode with a RowGrad is exact Adam
     d2, s2, _ = _sparse_vs_dense(xp, lambda p: Adam(p, lr=0.1, lazy=False), steps)
     np.testing.assert_allclose(s2, d2, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda p: Adam(p, lr=0.01), lambda p: SGD(p, lr=0.01)]
+)
+def test_tiny_values_are_flushed_every_flush_every_steps(xp, make):
+    """Parameter entries below √tiny (a dead factor column) are zeroed every
+    FLUSH_EVERY steps, subnormal optimizer state too; the rest is left alone."""
+    tiny = np.finfo(np.float32).tiny
+    w0 = np.array([[0.5, 1e-20, 1e-18], [-0.25, -tiny / 2, -1e-18]], dtype=np.float32)
+    p = Tensor(xp.asarray(w0.copy()), requires_grad=True)
+    opt = make([p])
+    for t in range(1, FLUSH_EVERY + 1):
+        p.grad = xp.zeros_like(p.data)  # no gradient: nothing else moves p
+        opt.step()
+        w = _np(p.data)
+        if t < FLUSH_EVERY:
+            np.testing.assert_array_equal(w, w0)
+    np.testing.assert_array_equal(w[:, 1], 0.0)
+    np.testing.assert_array_equal(w[:, [0, 2]], w0[:, [0, 2]])
+    # the Adam moments: a subnormal one is flushed, normal ones (even 1e-20) kept
+    opt = Adam([p], lr=0.01)
+    p.grad = xp.asarray(np.full((2, 3), 1e-19, dtype=np.float32))
+    opt.step()  # m = 0.1 g = 1e-20 (normal), v = 0.001 g² = 1e-41 (subnormal)
+    m, v = (_np(a) for a in opt._state(p, "m", "v"))
+    assert (m > 0).all() and ((0 < v) & (v < tiny)).all()
+    p.data[0, 0] = 1e-20  # a tiny entry: zeroed with its moments
+    before = _np(p.data).copy()
+    opt.flush_tiny()
+    m2, v2 = (_np(a) for a in opt._state(p, "m", "v"))
+    assert _np(p.data)[0, 0] == 0 and m2[0, 0] == 0
+    np.testing.assert_array_equal(_np(p.data).ravel()[1:], before.ravel()[1:])
+    np.testing.assert_array_equal(m2.ravel()[1:], m.ravel()[1:])
+    np.testing.assert_array_equal(v2, 0.0)
 
 
 def test_clip_grad_norm(xp):
