@@ -321,7 +321,8 @@ def part_ncf() -> None:
     ]
     loaded = (
         f"\nNot trained here: {' and '.join(saved)}, as selected and saved by a "
-        "previous ncf run.\n"
+        "previous ncf run (the section with the file's tag gives its training "
+        "settings; those below are this run's: its command, and the NeuMF).\n"
         if saved
         else ""
     )
@@ -365,8 +366,10 @@ def part_ncf_refit() -> None:
     """GMF and MLP re-trained on all training pairs (validation interactions
     included) for the epochs that validation selected in section ``ncf-dense``
     (``NCF_REFIT_FROM`` names another); NeuMF = their alpha = 0.5 fused start
-    (what that section selected). ``NCF_MODELS=mlp`` loads the GMF that an
-    earlier ncf-refit run saved; ``NCF_TAG`` as in part ``ncf``."""
+    (what that section selected), and ``NCF_REFIT_ALPHA``'s when it is given (the
+    blend validation chose there). ``NCF_MODELS=mlp`` loads the GMF that an
+    earlier ncf-refit run saved, and ``NCF_MODELS=gmf`` the MLP (``NCF_GMF_FROM`` /
+    ``NCF_MLP_FROM`` name other files); ``NCF_TAG`` as in part ``ncf``."""
     from minirec.models import Recommender
     from minirec.models.ncf import GMF, NCFMLP
 
@@ -399,11 +402,10 @@ def part_ncf_refit() -> None:
         ),
     ):
         if label.lower() not in todo:  # the one an earlier ncf-refit run saved
-            m = models[label] = Recommender.load(
-                CACHE / f"ncf-{label.lower()}-refit.npz"
-            )
+            src = os.environ.get(f"NCF_{label}_FROM", f"ncf-{label.lower()}-refit.npz")
+            m = models[label] = Recommender.load(CACHE / src)
             t = sampled_metrics(m, *test)
-            rows.append({"model": f"{label} (saved: ncf-{label.lower()}-refit.npz)",
+            rows.append({"model": f"{label} (saved: {src})",
                          "epochs": ep[label], "test HR@10": t["HR@10"],
                          "test NDCG@10": t["NDCG@10"], "train s": "-"})  # fmt: skip
             continue
@@ -427,13 +429,18 @@ def part_ncf_refit() -> None:
                      "train s": secs})  # fmt: skip
         m.save(CACHE / f"ncf-{label.lower()}-refit{tag}.npz")
         models[label] = m
-    t = blend_metrics(models["GMF"], models["MLP"], 0.5, test)
-    rows.append({"model": "NeuMF (fused start, alpha 0.5)", "epochs": "-",
-                 "test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"],
-                 "train s": "-"})  # fmt: skip
+    # alpha 0.5 (the paper's), and NCF_REFIT_ALPHA when given: the blend that
+    # validation chose in section `source` (its alpha table)
+    alphas = sorted({0.5, float(os.environ.get("NCF_REFIT_ALPHA", "0.5"))})
+    for a in alphas:
+        t = blend_metrics(models["GMF"], models["MLP"], a, test)
+        rows.append({"model": f"NeuMF (fused start, alpha {a:g})", "epochs": "-",
+                     "test HR@10": t["HR@10"], "test NDCG@10": t["NDCG@10"],
+                     "train s": "-"})  # fmt: skip
     env = " ".join(f"{k}={v}" for k, v in s.items() if v != NCF_SETTINGS[k])
     for k in ("NCF_TAG", "NCF_MODELS", "NCF_REFIT_FROM", "NCF_REFIT_GMF_EPOCHS",
-              "NCF_REFIT_MLP_EPOCHS"):  # fmt: skip
+              "NCF_REFIT_MLP_EPOCHS", "NCF_GMF_FROM", "NCF_MLP_FROM",
+              "NCF_REFIT_ALPHA"):  # fmt: skip
         env += f" {k}={os.environ[k]}" if k in os.environ else ""
     env = env.strip()
     body = f"""## NCF at 32 factors, re-fitted on all training pairs
@@ -443,8 +450,14 @@ Protocol: the NCF test files as in `{source}`, but the models train on **all**
 epochs that validation selected in section `{source}` (GMF {ep["GMF"]}, MLP
 {ep["MLP"]}); nothing is selected here and the test cases are scored once per
 epoch for the curve only (the reported row is the last epoch). NeuMF = the two
-models fused with alpha = 0.5, the start that validation selected in `{source}`
-over every fine-tuned epoch. Settings as `{source}` (Adam lr {s["NCF_LR"]},
+models fused with alpha = 0.5 (the paper's{
+        "".join(
+            f"; and alpha = {a:g}, the blend validation chose in `{source}`"
+            for a in alphas
+            if a != 0.5
+        )
+    }), the start that validation selected in `{source}` over every fine-tuned
+epoch. Settings as `{source}` (Adam lr {s["NCF_LR"]},
 {"lazy" if s["NCF_LAZY"] == "1" else "dense"}, batch {s["NCF_BATCH"]}, 4 negatives,
 reg {s["NCF_REG"]}, seed 0, MLP tower init {s["NCF_INIT"]}).
 
