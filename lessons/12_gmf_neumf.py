@@ -117,8 +117,9 @@ print("epochs kept (best on validation):",
 # the fused start is α z_GMF + (1 − α) z_MLP (a test checks it exactly); with
 # `valid` it competes as epoch 0, and NeuMF's best_epoch_ == 0 means no fine-tuned
 # epoch beat it (the case in every ML-1M run of accuracy_neural.md). α is a
-# hyperparameter like any other: on ML-1M the validation cases chose α = 0.6 for
-# the best GMF and MLP (section `ncf-dense-best` there), the paper fixes 0.5.
+# hyperparameter like any other: `NeuMF(alpha="valid")` picks it on the validation
+# cases (on ML-1M: 0.6 for the best GMF and MLP, section `ncf-dense-best` of
+# accuracy_neural.md); the paper fixes 0.5.
 
 # %% [markdown]
 # ## 3. Erratum E2: φ(p·q) is not an MLP on [p; q]

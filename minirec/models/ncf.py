@@ -373,8 +373,11 @@ class NeuMF(_NCFBase):
         ``fit(data, gmf=..., mlp=...)`` uses already trained models instead.
         With ``fit(data, valid=...)`` the pre-training epochs are selected on
         `valid` as well (early stopping with ``patience``).
-    alpha : float
+    alpha : float or "valid"
         Weight of the GMF branch in the initial output layer (paper: 0.5).
+        ``"valid"``: the weight among 0, 0.1, ..., 1 whose fused start has the best
+        HR@10 on `valid` (``fit(..., valid=...)`` is then required); the choice is
+        kept in ``alpha_`` (on ML-1M it picks 0.6, see accuracy_neural.md).
     pretrain_epochs, pretrain_lr : int, float
     Others as :class:`GMF`.
     """
@@ -386,7 +389,7 @@ class NeuMF(_NCFBase):
         k: int = 32,
         layers: Sequence[int] = (128, 128, 64, 32),
         pretrain: bool = True,
-        alpha: float = 0.5,
+        alpha: float | str = 0.5,
         pretrain_epochs: int = 20,
         pretrain_lr: float = 0.001,
         n_neg: int = 4,
@@ -408,9 +411,14 @@ class NeuMF(_NCFBase):
         if len(self.layers) < 2 or self.layers[0] % 2:
             raise ValueError(f"layers={list(layers)}: need >= 2 sizes, even first")
         self.pretrain = bool(pretrain)
-        self.alpha = check_nonnegative("alpha", alpha)
-        if self.alpha > 1:
-            raise ValueError(f"alpha={alpha!r}: must be in [0, 1]")
+        if alpha == "valid":
+            self.alpha = alpha
+        else:
+            if isinstance(alpha, str):
+                raise ValueError(f"alpha={alpha!r}: give a number in [0, 1] or 'valid'")
+            self.alpha = check_nonnegative("alpha", alpha)
+            if self.alpha > 1:
+                raise ValueError(f"alpha={alpha!r}: must be in [0, 1]")
         self.pretrain_epochs = check_positive_int("pretrain_epochs", pretrain_epochs)
         self.pretrain_lr = check_positive("pretrain_lr", pretrain_lr)
         self.dropout = check_nonnegative("dropout", dropout)
@@ -439,6 +447,11 @@ class NeuMF(_NCFBase):
         must have been trained on the same id space with ``k`` / ``layers`` equal to
         this model's). Without them and with ``pretrain=True`` they are trained
         here."""
+        if self.alpha == "valid" and valid is None:
+            raise ValueError(
+                "NeuMF(alpha='valid') chooses the blend on validation cases: call "
+                "fit(data, valid=(users, pos_items, neg_items))"
+            )
         self._pre = (gmf, mlp)
         try:
             return super().fit(data, valid=valid, on_epoch=on_epoch)
@@ -486,11 +499,24 @@ class NeuMF(_NCFBase):
             gmf, mlp = self._pretrained(data)
             net.gmf.load_state_dict(gmf.net_.state_dict())
             net.mlp.load_state_dict(mlp.net_.state_dict())
-            a = self.alpha
-            net.h.W.data[...] = np.concatenate(
-                [a * gmf.net_.h.W.data, (1 - a) * mlp.net_.h.W.data], axis=0
-            )
-            net.h.b.data[...] = a * gmf.net_.h.b.data + (1 - a) * mlp.net_.h.b.data
+
+            def fuse(a: float) -> None:
+                net.h.W.data[...] = np.concatenate(
+                    [a * gmf.net_.h.W.data, (1 - a) * mlp.net_.h.W.data], axis=0
+                )
+                net.h.b.data[...] = a * gmf.net_.h.b.data + (1 - a) * mlp.net_.h.b.data
+
+            if self.alpha == "valid":  # fit() checked that `valid` is given
+                hr10 = self._valid_fn()
+                scores = []
+                for a in np.round(np.arange(11) * 0.1, 1):
+                    fuse(float(a))
+                    scores.append((hr10(), float(a)))
+                self.alpha_scores_ = [(a, hr) for hr, a in scores]
+                self.alpha_ = max(scores, key=lambda t: t[0])[1]  # first best
+            else:
+                self.alpha_ = float(self.alpha)
+            fuse(self.alpha_)
             self.pretrain_history_ = {
                 "gmf": getattr(gmf, "history_", []),
                 "mlp": getattr(mlp, "history_", []),

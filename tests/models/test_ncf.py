@@ -192,6 +192,41 @@ def test_neumf_keeps_its_fused_start_when_no_epoch_beats_it(planted):
     np.testing.assert_allclose(m.predict_pairs(u, i), want, rtol=1e-5, atol=1e-6)
 
 
+def test_neumf_alpha_valid_picks_the_best_blend_on_validation(planted):
+    """alpha='valid' scores the fused start α z_GMF + (1 − α) z_MLP on `valid` for
+    α = 0, 0.1, ..., 1 and keeps the first best."""
+    data, tu, ti, negs = planted
+    gmf = GMF(k=4, n_epochs=1, batch_size=64, lr=0.01, seed=1).fit(data)
+    mlp = NCFMLP(layers=(8, 4), n_epochs=1, batch_size=64, lr=0.01, seed=2).fit(data)
+    # a hard case: the user's own held-out item against its other own items
+    hard = np.array([[x for x in np.arange(15) + (15 if u % 2 else 0) if x != t][:12]
+                     for u, t in zip(tu, ti, strict=True)])  # fmt: skip
+
+    def hr10(a):
+        pos = a * gmf.predict_pairs(tu, ti) + (1 - a) * mlp.predict_pairs(tu, ti)
+        u, i = np.repeat(tu, hard.shape[1]), hard.ravel()
+        neg = a * gmf.predict_pairs(u, i) + (1 - a) * mlp.predict_pairs(u, i)
+        rank = (neg.reshape(hard.shape) >= pos[:, None]).sum(axis=1)
+        return float((rank < 10).mean())
+
+    want = [hr10(a / 10) for a in range(11)]
+    assert len(set(want)) > 1  # the blend matters on these cases
+    m = NeuMF(k=4, layers=(8, 4), alpha="valid", optimizer="sgd", lr=1e-12,
+              n_epochs=1, batch_size=64)  # fmt: skip
+    m.fit(data, gmf=gmf, mlp=mlp, valid=(tu, ti, hard))
+    assert [a for a, _ in m.alpha_scores_] == [a / 10 for a in range(11)]
+    np.testing.assert_allclose([h for _, h in m.alpha_scores_], want)
+    assert m.alpha_ == int(np.argmax(want)) / 10
+    u, i = data.users[:20], data.items[:20]
+    a = m.alpha_
+    blend = a * gmf.predict_pairs(u, i) + (1 - a) * mlp.predict_pairs(u, i)
+    np.testing.assert_allclose(m.predict_pairs(u, i), blend, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="valid="):
+        NeuMF(k=4, layers=(8, 4), alpha="valid", n_epochs=1).fit(data, gmf=gmf, mlp=mlp)
+    with pytest.raises(ValueError, match="'valid'"):
+        NeuMF(alpha="best")
+
+
 def test_default_mlp_tower_is_the_papers_three_hidden_layers():
     """32 predictive factors: embeddings 64, hidden layers 128 -> 64 -> 32 (§4.1)."""
     from minirec.nn import Linear
