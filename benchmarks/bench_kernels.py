@@ -51,7 +51,7 @@ from minirec.backends import numba_ops as NB  # noqa: E402
 from minirec.backends import numpy_ops as NP  # noqa: E402
 from minirec.data.movielens import load_movielens  # noqa: E402
 from minirec.models.bpr import sample_triples, seen_index  # noqa: E402
-from minirec.models.mf import init_factors  # noqa: E402
+from minirec.models.factor import init_factors  # noqa: E402
 
 CMD = "MINIREC_DATA=../shared/data python benchmarks/bench_kernels.py"
 

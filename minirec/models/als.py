@@ -48,13 +48,12 @@ from .._utils import (
 )
 from ..backends import get_kernels
 from ..data.interactions import Interactions
-from .base import Recommender
-from .mf import check_backend, init_factors
+from .factor import FactorModel, check_backend, init_factors
 
 _ADVICE = "raise reg (it keeps the per-row systems well conditioned) or lower k"
 
 
-class ALS(Recommender):
+class ALS(FactorModel):
     """Explicit-feedback ALS with weighted-λ regularization (ALS-WR) and biases.
 
     Parameters
@@ -85,6 +84,8 @@ class ALS(Recommender):
 
     name = "als"
     predicts_ratings = True
+    factor_state = ("P", "Q", "bu", "bi")
+    iterative = True
 
     def __init__(
         self,
@@ -154,31 +155,6 @@ class ALS(Recommender):
             if self.verbose:
                 print(f"iter {it}: train RMSE {rec['train_rmse']:.4f}")
 
-    def _raw(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        s = np.einsum("ij,ij->i", self.P_[u], self.Q_[i])
-        if self.biased:
-            s = s + (self.mu_ + self.bu_[u] + self.bi_[i])
-        return s.astype(np.float32)
-
-    def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        s = self._raw(u, i)
-        return np.clip(s, *self.rating_range_) if self.clip else s
-
-    def _score(self, u: np.ndarray) -> np.ndarray:
-        s = self.P_[u] @ self.Q_.T
-        if self.biased:
-            s += (self.mu_ + self.bu_[u])[:, None] + self.bi_[None, :]
-        return s
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.Q_
-
-    def _state(self) -> dict:
-        return {"P": self.P_, "Q": self.Q_, "bu": self.bu_, "bi": self.bi_}
-
-    def _set_state(self, s: dict) -> None:
-        self.P_, self.Q_, self.bu_, self.bi_ = s["P"], s["Q"], s["bu"], s["bi"]
-
     def _meta_extra(self) -> dict:
         return {"mu": self.mu_, "rating_range": list(self.rating_range_)}
 
@@ -187,7 +163,7 @@ class ALS(Recommender):
         self.rating_range_ = tuple(extra["rating_range"])
 
 
-class ImplicitALS(Recommender):
+class ImplicitALS(FactorModel):
     """Implicit-feedback ALS (Hu, Koren, Volinsky 2008) with the YᵀY trick.
 
     Parameters
@@ -221,6 +197,7 @@ class ImplicitALS(Recommender):
 
     name = "implicit-als"
     predicts_ratings = False
+    iterative = True
 
     def __init__(
         self,
@@ -278,18 +255,3 @@ class ImplicitALS(Recommender):
             self.history_.append({"iter": it, "observed_loss": loss})
             if self.verbose:
                 print(f"iter {it}: observed-entry loss {loss:.5g}")
-
-    def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        return np.einsum("ij,ij->i", self.P_[u], self.Q_[i]).astype(np.float32)
-
-    def _score(self, u: np.ndarray) -> np.ndarray:
-        return self.P_[u] @ self.Q_.T
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.Q_
-
-    def _state(self) -> dict:
-        return {"P": self.P_, "Q": self.Q_}
-
-    def _set_state(self, s: dict) -> None:
-        self.P_, self.Q_ = s["P"], s["Q"]

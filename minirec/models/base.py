@@ -20,17 +20,20 @@ holding the state arrays, the id maps, the seen-item CSR and a JSON metadata str
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
 import inspect
 import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .._utils import atomic_write_bytes, check_positive_int
+from .._utils import atomic_write_bytes, check_positive_int, did_you_mean
 from ..data.interactions import CSR, Interactions
 from ..errors import ModelFileError, NotFittedError, UnknownIdError
 
@@ -58,29 +61,129 @@ class Recommender:
     renamed_params: ClassVar[dict[str, str]] = {}
 
     # ------------------------------------------------------------------ params
-    def get_params(self) -> dict:
-        """Hyperparameters: the constructor's keyword arguments and their values."""
-        sig = inspect.signature(type(self).__init__)
-        return {
-            k: getattr(self, k)
-            for k in sig.parameters
-            if k != "self" and hasattr(self, k)
-        }
+    def __init_subclass__(cls, **kwargs):
+        """Old hyperparameter names (``renamed_params``) keep working in the
+        constructor, with a DeprecationWarning naming the new one."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_renames_params", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kw):
+            renamed = type(self).renamed_params
+            for old in [k for k in kw if k in renamed]:
+                new = renamed[old]
+                warnings.warn(
+                    f"{type(self).__name__}({old}=...) is deprecated; it is now "
+                    f"called {new}",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                if new in kw:
+                    raise TypeError(
+                        f"{type(self).__name__}: pass {new} only, not {old} too"
+                    )
+                kw[new] = kw.pop(old)
+            init(self, *args, **kw)
+
+        __init__._renames_params = True
+        cls.__init__ = __init__
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            k
+            for k, p in sig.parameters.items()
+            if k != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Hyperparameters: the constructor's keyword arguments and their values.
+
+        With ``deep`` the parameters of a parameter that is itself a model (e.g. a
+        pre-trained start) are included as ``name__param``, as scikit-learn's
+        ``clone`` expects."""
+        out = {k: getattr(self, k) for k in self._param_names() if hasattr(self, k)}
+        if deep:
+            for k, v in list(out.items()):
+                if isinstance(v, Recommender):
+                    out.update({f"{k}__{kk}": vv for kk, vv in v.get_params().items()})
+        return out
+
+    def set_params(self, **params) -> Recommender:
+        """Set hyperparameters (validated as the constructor validates them) and
+        return self; unknown names raise ValueError with the closest valid name."""
+        names = self._param_names()
+        nested: dict[str, dict] = {}
+        for k in list(params):
+            if "__" in k:
+                head, _, rest = k.partition("__")
+                nested.setdefault(head, {})[rest] = params.pop(k)
+        for k in list(params) + list(nested):
+            if k not in names:
+                raise ValueError(
+                    f"{type(self).__name__} has no hyperparameter {k!r}"
+                    f"{did_you_mean(k, names)}; its hyperparameters are "
+                    f"{', '.join(names)}"
+                )
+        merged = {**self.get_params(deep=False), **params}
+        fresh = type(self)(**merged)  # validates every value
+        for k in names:
+            if hasattr(fresh, k):
+                setattr(self, k, getattr(fresh, k))
+        for k, sub in nested.items():
+            getattr(self, k).set_params(**sub)
+        return self
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: Interactions) -> Recommender:
-        """Learn from `data` and return self."""
-        if not isinstance(data, Interactions):
-            raise TypeError(
-                f"fit() takes an Interactions, got {type(data).__name__}; build one "
-                "with Interactions.from_arrays / from_dataframe or a loader"
-            )
+    #: True for models trained in passes over the data: ``fit(on_epoch=...)``
+    #: calls ``on_epoch(model, epoch, record)`` after each pass, and ``_fit``
+    #: takes the ``on_epoch`` keyword
+    iterative: ClassVar[bool] = False
+    #: True for models that select epochs on validation cases: ``fit(valid=...)``
+    #: is passed on to ``_fit(data, valid=...)``
+    accepts_valid: ClassVar[bool] = False
+
+    def fit(self, data: Any, *, valid: Any = None, on_epoch: Any = None) -> Recommender:
+        """Learn from `data` and return self.
+
+        Parameters
+        ----------
+        data : Interactions or scipy.sparse matrix
+            The training interactions; a sparse users x items matrix (as
+            ``implicit`` takes it) is read with :meth:`Interactions.from_csr`.
+        valid : optional
+            Validation cases, for models with ``accepts_valid`` (see the model).
+        on_epoch : callable, optional
+            ``on_epoch(model, epoch, record)`` after every epoch of an iterative
+            model (``record`` is the dict appended to ``history_``).
+        """
+        data = _as_interactions(data)
         if len(data) == 0:
             raise ValueError("fit(): the training data is empty")
+        kw: dict[str, Any] = {}
+        if valid is not None:
+            if not self.accepts_valid:
+                raise TypeError(
+                    f"{type(self).__name__}.fit() takes no valid=...: it does not "
+                    "select on validation cases"
+                )
+            kw["valid"] = valid
+        if on_epoch is not None:
+            if not self.iterative:
+                raise TypeError(
+                    f"{type(self).__name__} fits in one pass, it has no epochs for "
+                    "on_epoch to report"
+                )
+            if not callable(on_epoch):
+                raise TypeError("on_epoch must be callable(model, epoch, record)")
+            kw["on_epoch"] = on_epoch
         self.user_ids_ = data.user_ids
         self.item_ids_ = data.item_ids
         self._seen = data.by_user
@@ -95,7 +198,8 @@ class Recommender:
             ).astype(np.float32)
         titles = data.item_titles
         self.item_titles_ = None if titles is None else np.asarray(titles).astype(str)
-        self._fit(data)
+        self.fit_info_ = {}
+        self._fit(data, **kw)
         return self
 
     def _fit(self, data: Interactions) -> None:
@@ -217,12 +321,28 @@ class Recommender:
         self._check_fitted()
         return self._seen.row(u)
 
+    def _item_mask(self, items: Any, filter_items: Any) -> np.ndarray | None:
+        """Boolean mask of the items a ranking may return (None: all of them)."""
+        if items is None and filter_items is None:
+            return None
+        keep = np.ones(self.n_items, dtype=bool)
+        if items is not None:
+            keep[:] = False
+            keep[self.item_index(np.asarray(items).ravel())] = True
+        if filter_items is not None:
+            keep[self.item_index(np.asarray(filter_items).ravel())] = False
+        return keep
+
     def recommend(
         self,
         users: Any,
         n: int = 10,
         filter_seen: bool = True,
         unknown: str = "raise",
+        *,
+        items: Any = None,
+        filter_items: Any = None,
+        user_items: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-`n` items for each user: ``(ids, scores)``, both (len(users), n).
 
@@ -230,6 +350,12 @@ class Recommender:
         of each user are excluded; if fewer than `n` items remain, the tail is padded
         with score ``-inf``. ``unknown="popular"`` recommends the most popular items
         to users not seen in training instead of raising UnknownIdError.
+
+        ``items`` (raw ids) ranks only that candidate set; ``filter_items`` (raw ids)
+        never returns those. ``user_items`` gives one history (a sequence of raw
+        item ids) per user: each user is then scored as if folded in with that
+        history (:meth:`fold_in`; the user may be unknown to the model), without
+        changing the model, and ``filter_seen`` excludes that history.
         """
         self._check_fitted()
         n = check_positive_int("n", n)
@@ -240,6 +366,12 @@ class Recommender:
         if unknown not in ("raise", "popular"):
             raise ValueError(f"unknown={unknown!r}; choose 'raise' or 'popular'")
         users = np.atleast_1d(users)
+        if user_items is not None:
+            model = self._folded_copy(users, user_items)
+            return model.recommend(
+                users, n, filter_seen, items=items, filter_items=filter_items
+            )
+        keep = self._item_mask(items, filter_items)
         u = self.user_index(users, "raise" if unknown == "raise" else "ignore")
         idx = np.empty((len(u), n), dtype=np.int64)
         scores = np.empty((len(u), n), dtype=np.float32)
@@ -255,6 +387,8 @@ class Recommender:
                 for r, user in enumerate(uu):
                     if user >= 0:
                         s[r, self._seen.row(user)] = -np.inf
+            if keep is not None:
+                s[:, ~keep] = -np.inf
             top = top_k(s, n)
             idx[start : start + len(uu)] = top
             scores[start : start + len(uu)] = np.take_along_axis(s, top, axis=1)
@@ -266,22 +400,180 @@ class Recommender:
             "defined for it; use a factor model (MF, ALS, BPR, ...) or ItemKNN"
         )
 
-    def similar_items(self, items: Any, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The `n` items most similar to each item (cosine of item vectors), itself
-        excluded: ``(ids, scores)`` of shape (len(items), n)."""
+    def _user_vectors(self) -> np.ndarray:
+        raise NotImplementedError(
+            f"{type(self).__name__} has no user vectors, so similar_users() is not "
+            "defined for it; use a factor model (MF, ALS, BPR, ...) or UserKNN"
+        )
+
+    def _similar(
+        self,
+        which: str,
+        query: Any,
+        n: int,
+        candidates: Any,
+        filtered: Any,
+        include_self: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine top-`n` among user or item vectors (see similar_items)."""
         self._check_fitted()
         n = check_positive_int("n", n)
-        if n >= self.n_items:
-            raise ValueError(f"n={n} must be smaller than the number of items")
-        i = self.item_index(items)
-        V = np.asarray(self._item_vectors(), dtype=np.float32)
+        ids = self.user_ids_ if which == "user" else self.item_ids_
+        index = self.user_index if which == "user" else self.item_index
+        limit = len(ids) if include_self else len(ids) - 1
+        if n > limit:
+            raise ValueError(
+                f"n={n} is larger than the {limit:,} other {which}s"
+                if not include_self
+                else f"n={n} is larger than the number of {which}s ({limit:,})"
+            )
+        q = index(query)
+        V = self._user_vectors() if which == "user" else self._item_vectors()
+        V = np.asarray(V, dtype=np.float32)
         norms = np.linalg.norm(V, axis=1)
         norms[norms == 0] = 1.0
         Vn = V / norms[:, None]
-        s = Vn[i] @ Vn.T
-        s[np.arange(len(i)), i] = -np.inf
+        s = Vn[q] @ Vn.T
+        if candidates is not None or filtered is not None:
+            keep = np.ones(len(ids), dtype=bool)
+            if candidates is not None:
+                keep[:] = False
+                keep[index(np.asarray(candidates).ravel())] = True
+            if filtered is not None:
+                keep[index(np.asarray(filtered).ravel())] = False
+            s[:, ~keep] = -np.inf
+        if not include_self:
+            s[np.arange(len(q)), q] = -np.inf
         top = top_k(s, n)
-        return self.item_ids_[top], np.take_along_axis(s, top, axis=1)
+        return ids[top], np.take_along_axis(s, top, axis=1)
+
+    def similar_items(
+        self,
+        item_ids: Any,
+        n: int = 10,
+        *,
+        items: Any = None,
+        filter_items: Any = None,
+        include_self: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` items most similar to each item: ``(ids, scores)`` of shape
+        (len(item_ids), n), best first.
+
+        Similarity is the cosine of item vectors (factor models) or the stored
+        neighbourhood (ItemKNN). The query item itself is left out unless
+        ``include_self=True`` (``implicit`` lists it first, with cosine 1).
+        ``items`` (raw ids) restricts the answer to a candidate set and
+        ``filter_items`` excludes ids; ranks with no candidate left score -inf.
+        """
+        return self._similar("item", item_ids, n, items, filter_items, include_self)
+
+    def similar_users(
+        self,
+        user_ids: Any,
+        n: int = 10,
+        *,
+        users: Any = None,
+        filter_users: Any = None,
+        include_self: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` users most similar to each user, as :meth:`similar_items` does
+        for items: ``(ids, scores)``, the query user left out unless
+        ``include_self=True``."""
+        return self._similar("user", user_ids, n, users, filter_users, include_self)
+
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """The learned vectors by name (``"user"``, ``"item"``) for export; raises
+        NotImplementedError for models that have none."""
+        self._check_fitted()
+        out = {}
+        for name, get in (("user", self._user_vectors), ("item", self._item_vectors)):
+            try:
+                out[name] = np.asarray(get())
+            except NotImplementedError:
+                continue
+        if not out:
+            raise NotImplementedError(
+                f"{type(self).__name__} learns no user or item vectors to export"
+            )
+        return out
+
+    # ------------------------------------------------------------------ fold-in
+    def _fold_in(self, u: np.ndarray, rows: CSR) -> None:
+        """Recompute the state of internal users `u` from their histories `rows`
+        (a CSR over `u`, internal item indices, ratings as values), the item side
+        frozen. Indices in `u` may lie past the fitted users (new users): grow the
+        user arrays. Assign new arrays, never write into the fitted ones in place,
+        so that a shallow copy of the model stays independent."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot fold in users without refitting; refit "
+            "it on data that includes them"
+        )
+
+    def fold_in(self, users: Any, items: Any, ratings: Any = None) -> Recommender:
+        """Add or recalculate users from their interactions, without refitting.
+
+        `users` and `items` are raw ids of (user, item) pairs, `ratings` their
+        values (1 when omitted). Each user named gets its state computed from the
+        pairs given here alone (its whole history; for factor models one half-step
+        of ALS, or SGD steps with the item factors frozen), becomes known to
+        :meth:`recommend` and :meth:`predict`, and these items become its seen
+        items. Unknown items raise UnknownIdError. Returns self.
+        """
+        self._check_fitted()
+        users = np.atleast_1d(np.asarray(users))
+        items = np.atleast_1d(np.asarray(items))
+        if len(users) != len(items):
+            raise ValueError(
+                f"fold_in(): {len(users)} users but {len(items)} items; pass one "
+                "user per (user, item) pair"
+            )
+        if ratings is None:
+            vals = np.ones(len(items), dtype=np.float32)
+        else:
+            vals = np.atleast_1d(np.asarray(ratings, dtype=np.float32))
+            if len(vals) != len(items):
+                raise ValueError(
+                    f"fold_in(): {len(vals)} ratings for {len(items)} pairs"
+                )
+            if not np.isfinite(vals).all():
+                raise ValueError("fold_in(): ratings must be finite")
+        if len(users) == 0:
+            raise ValueError("fold_in(): no interactions given")
+        i = self.item_index(items)
+        uniq, inv = np.unique(users, return_inverse=True)
+        u = self.user_index(uniq, "ignore")
+        new = u < 0
+        if new.any():
+            added = np.asarray(uniq[new]).astype(self.user_ids_.dtype, copy=False)
+            u[new] = len(self.user_ids_) + np.arange(int(new.sum()))
+            self.user_ids_ = np.concatenate([self.user_ids_, added])
+            self._lookups = (None, self._lookups[1])
+        order = np.lexsort((i, inv))
+        counts = np.bincount(inv, minlength=len(uniq))
+        indptr = np.zeros(len(uniq) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        rows = CSR(indptr, i[order].astype(np.int32), vals[order], order)
+        self._fold_in(u.astype(np.int64), rows)
+        self._seen = _replace_rows(self._seen, u, rows, len(self.user_ids_))
+        return self
+
+    def _folded_copy(self, users: np.ndarray, user_items: Any) -> Recommender:
+        """A shallow copy of the model with `users` folded in from `user_items`."""
+        if isinstance(user_items, (str, bytes)) or len(user_items) != len(users):
+            raise ValueError(
+                f"user_items must hold one sequence of item ids per user "
+                f"({len(users)} users)"
+            )
+        hist = [np.atleast_1d(np.asarray(h)).ravel() for h in user_items]
+        for k, h in enumerate(hist):
+            if len(h) == 0:
+                raise ValueError(
+                    f"user_items[{k}] (user {users[k]!r}) is empty: fold-in needs "
+                    "at least one item"
+                )
+        model = copy.copy(self)
+        model.fold_in(np.repeat(users, [len(h) for h in hist]), np.concatenate(hist))
+        return model
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:
@@ -307,12 +599,13 @@ class Recommender:
                 if path.suffix
                 else path.with_suffix(".npz")
             )
-        params = self.get_params()
+        params = self.get_params(deep=False)
         try:
             json.dumps(params)
+            json.dumps(meta_fit_info := getattr(self, "fit_info_", {}))
         except TypeError as e:
             raise TypeError(
-                f"hyperparameters of {type(self).__name__} are not "
+                f"hyperparameters or fit_info_ of {type(self).__name__} are not "
                 f"JSON-serialisable: {e}"
             ) from None
         meta = {
@@ -323,6 +616,7 @@ class Recommender:
             "params": params,
             "global_mean": self.global_mean_,
             "extra": self._meta_extra(),
+            "fit_info": meta_fit_info,
         }
         arrays = {f"state/{k}": np.asarray(v) for k, v in self._state().items()}
         for k, v in arrays.items():
@@ -408,7 +702,45 @@ class Recommender:
         except KeyError as e:
             raise ModelFileError(f"{path}: state array {e} is missing") from None
         model._set_meta_extra(meta.get("extra", {}))
+        model.fit_info_ = meta.get("fit_info", {})
         return model
+
+
+def _as_interactions(data: Any) -> Interactions:
+    """`data` as Interactions: itself, or a scipy.sparse users x items matrix."""
+    if isinstance(data, Interactions):
+        return data
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        sp = None
+    if sp is not None and sp.issparse(data):
+        return Interactions.from_csr(data)
+    raise TypeError(
+        f"fit() takes an Interactions or a scipy.sparse users x items matrix, got "
+        f"{type(data).__name__}; build one with Interactions.from_arrays / "
+        "from_dataframe or a loader"
+    )
+
+
+def _replace_rows(seen: CSR, u: np.ndarray, rows: CSR, n_users: int) -> CSR:
+    """`seen` with the rows of users `u` replaced by `rows` (and grown to
+    `n_users` rows)."""
+    n_old = seen.n_rows
+    replaced = np.zeros(n_users, dtype=bool)
+    replaced[u] = True
+    old_row = np.repeat(np.arange(n_old), seen.lengths())
+    kept = ~replaced[old_row]
+    new_row = np.repeat(u, rows.lengths())
+    row = np.concatenate([old_row[kept], new_row])
+    col = np.concatenate([seen.indices[kept], rows.indices]).astype(np.int32)
+    order = np.argsort(row, kind="stable")
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n_users), out=indptr[1:])
+    indices = col[order]
+    return CSR(
+        indptr, indices, np.ones(len(indices), np.float32), np.arange(len(indices))
+    )
 
 
 def _resolve_class(spec: str, path: Path) -> type:

@@ -38,8 +38,7 @@ from .._utils import (
 )
 from ..backends import get_kernels
 from ..data.interactions import Interactions
-from .base import Recommender
-from .mf import check_backend, init_factors
+from .factor import FactorModel, check_backend, init_factors
 
 _ADVICE = "lower lr (e.g. divide it by 10) or raise reg"
 
@@ -99,7 +98,7 @@ def sample_triples(
     )
 
 
-class BPR(Recommender):
+class BPR(FactorModel):
     """Matrix factorization trained with the BPR pairwise ranking loss.
 
     Parameters
@@ -135,6 +134,8 @@ class BPR(Recommender):
 
     name = "bpr"
     predicts_ratings = False
+    factor_state = ("P", "Q", "bi")
+    iterative = True
 
     def __init__(
         self,
@@ -201,19 +202,3 @@ class BPR(Recommender):
             self.history_.append({"epoch": epoch, "bpr_loss": loss / n_s})
             if self.verbose:
                 print(f"epoch {epoch}: mean BPR loss {loss / n_s:.5f}")
-
-    def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        s = np.einsum("ij,ij->i", self.P_[u], self.Q_[i]) + self.bi_[i]
-        return s.astype(np.float32)
-
-    def _score(self, u: np.ndarray) -> np.ndarray:
-        return self.P_[u] @ self.Q_.T + self.bi_[None, :]
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.Q_
-
-    def _state(self) -> dict:
-        return {"P": self.P_, "Q": self.Q_, "bi": self.bi_}
-
-    def _set_state(self, s: dict) -> None:
-        self.P_, self.Q_, self.bi_ = s["P"], s["Q"], s["bi"]

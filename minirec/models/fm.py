@@ -58,7 +58,7 @@ from ..data.features import FMFields, build_fm_fields
 from ..data.interactions import Interactions
 from ..errors import DataError
 from .base import Recommender
-from .mf import host_kernels
+from .factor import host_kernels
 
 TASKS = ("regression", "classification")
 _ADVICE = "lower lr (try lr/3), raise reg_V, or use a smaller init_std"

@@ -46,7 +46,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._utils import (
-    aligned_empty,
     as_rng,
     check_finite_arrays,
     check_finite_loss,
@@ -57,23 +56,12 @@ from .._utils import (
 )
 from ..backends import get_kernels, resolve_backend
 from ..data.interactions import Interactions
-from ..errors import BackendUnavailableError
-from .base import Recommender
+from .factor import FactorModel, check_backend, host_kernels, init_factors
 
 _LR_ADVICE = (
     "the learning rate is too large for these ratings: lower lr (e.g. divide it by "
     "10) or raise reg"
 )
-
-
-def check_backend(backend: str | None) -> str | None:
-    """Validate a ``backend=`` argument early (the module is loaded at fit time)."""
-    if backend is None:
-        return None
-    if not isinstance(backend, str):
-        raise ValueError(f"backend={backend!r}: must be 'numpy', 'numba' or 'cuda'")
-    resolve_backend(backend)  # raises ValueError naming the choices
-    return backend.lower()
 
 
 def _numba_threads() -> int:
@@ -85,25 +73,7 @@ def _numba_threads() -> int:
         return 1
 
 
-def host_kernels():
-    """The fastest host kernel module (for host-side work of GPU models)."""
-    try:
-        return get_kernels("numba")
-    except BackendUnavailableError:
-        return get_kernels("numpy")
-
-
-def init_factors(rng: np.random.Generator, n: int, k: int, std: float) -> np.ndarray:
-    """An (n, k) float32 matrix with N(0, std²) entries, starting on a cache line
-    (``aligned_empty``): with k = 64 a row is then 4 whole lines, not parts of 5
-    (the serial SGD-MF kernel on ML-1M: 1.15-1.27x faster in paired one-off
-    comparisons here, inside the noise of bench_kernels; kernels.md)."""
-    out = aligned_empty((n, k), np.float32)
-    out[...] = rng.normal(0.0, std, size=(n, k))
-    return out
-
-
-class MF(Recommender):
+class MF(FactorModel):
     """Matrix factorization trained by SGD (biased MF by default, Funk SVD with
     ``biased=False``).
 
@@ -179,6 +149,8 @@ class MF(Recommender):
     name = "mf"
     predicts_ratings = True
 
+    factor_state = ("P", "Q", "bu", "bi")
+    iterative = True
     renamed_params: ClassVar[dict[str, str]] = {"threads": "blocks"}
     #: hyperparameters tuned on a validation split carved from the training part
     #: (benchmarks/accuracy_classic.py tune-ml1m / tune-ml100k); "ml-1m" = defaults
@@ -367,33 +339,6 @@ class MF(Recommender):
             lr *= self.lr_decay
         if best_state is not None:
             self.P_, self.Q_, self.bu_, self.bi_ = best_state
-
-    # ------------------------------------------------------------------ scoring
-    def _raw(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        s = np.einsum("ij,ij->i", self.P_[u], self.Q_[i])
-        if self.biased:
-            s = s + (self.mu_ + self.bu_[u] + self.bi_[i])
-        return s.astype(np.float32)
-
-    def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        s = self._raw(u, i)
-        return np.clip(s, *self.rating_range_) if self.clip else s
-
-    def _score(self, u: np.ndarray) -> np.ndarray:
-        s = self.P_[u] @ self.Q_.T
-        if self.biased:
-            s += (self.mu_ + self.bu_[u])[:, None] + self.bi_[None, :]
-        return s
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.Q_
-
-    # ------------------------------------------------------------------ persistence
-    def _state(self) -> dict:
-        return {"P": self.P_, "Q": self.Q_, "bu": self.bu_, "bi": self.bi_}
-
-    def _set_state(self, s: dict) -> None:
-        self.P_, self.Q_, self.bu_, self.bi_ = s["P"], s["Q"], s["bu"], s["bi"]
 
     def _meta_extra(self) -> dict:
         return {

@@ -75,7 +75,7 @@ from ._train import (
     pointwise_epoch,
     train_loop,
 )
-from .mf import host_kernels
+from .factor import host_kernels
 
 __all__ = ["GMF", "NCFMLP", "NeuMF", "PhiMF", "RatingMLP", "DeepALS"]
 

@@ -56,8 +56,7 @@ from .._utils import (
 from ..backends import get_kernels, ranking_ops, resolve_backend
 from ..data.interactions import Interactions
 from ..errors import BackendUnavailableError
-from .base import Recommender
-from .mf import check_backend, init_factors
+from .factor import FactorModel, check_backend, init_factors
 
 _ADVICE = "lower lr (e.g. divide it by 10) or raise reg"
 
@@ -107,7 +106,7 @@ def _kernel_backend(backend: str | None) -> str:
     return name
 
 
-class RankingMF(Recommender):
+class RankingMF(FactorModel):
     """Dot-product MF with biases, trained by per-example SGD on logistic loss with
     ``n_negatives`` uniformly sampled negatives per positive and epoch.
 
@@ -144,6 +143,8 @@ class RankingMF(Recommender):
 
     name = "ranking-mf"
     predicts_ratings = False
+    factor_state = ("P", "Q", "bu", "bi", "b")
+    iterative = True
 
     def __init__(
         self,
@@ -170,26 +171,6 @@ class RankingMF(Recommender):
         _kernel_backend(self.backend)  # raises early for cuda or a missing numba
         self.verbose = bool(verbose)
 
-    def fit(
-        self,
-        data: Interactions,
-        on_epoch: Callable[[RankingMF, int, dict], None] | None = None,
-    ) -> RankingMF:
-        """Learn from `data` (every interaction is a positive).
-
-        Parameters
-        ----------
-        data : Interactions
-        on_epoch : callable, optional
-            ``on_epoch(model, epoch, record)`` after every epoch (for logging, e.g.
-            validation metrics at some epochs; it does not select anything).
-        """
-        self._on_epoch = on_epoch
-        try:
-            return super().fit(data)
-        finally:
-            self._on_epoch = None
-
     def _kernels(self) -> tuple[Callable, Callable]:
         """(SGD epoch kernel, shuffle) of the backend, resolved at fit time."""
         name = _kernel_backend(self.backend)
@@ -197,7 +178,7 @@ class RankingMF(Recommender):
         epoch_fn = getattr(ranking_ops, f"sgd_logistic_mf_epoch{kind}_{name}")
         return epoch_fn, get_kernels(name).shuffle_ratings
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, on_epoch: Callable | None = None) -> None:
         epoch_fn, shuffle = self._kernels()
         rng = as_rng(self.seed)
         n = len(data)
@@ -210,7 +191,6 @@ class RankingMF(Recommender):
         self.bu_ = np.zeros(data.n_users, dtype=np.float32)
         self.bi_ = np.zeros(data.n_items, dtype=np.float32)
         self.b_ = np.zeros(1, dtype=np.float32)
-        on_epoch = getattr(self, "_on_epoch", None)
         self.history_: list[dict] = []
         for epoch in progress(
             range(1, self.n_epochs + 1), desc="RankingMF", unit="epoch"
@@ -237,28 +217,3 @@ class RankingMF(Recommender):
                 on_epoch(self, epoch, rec)
             if self.verbose:
                 print(f"epoch {epoch}: mean logistic loss {loss / n_rows:.5f}")
-
-    def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        s = np.einsum("ij,ij->i", self.P_[u], self.Q_[i])
-        return (s + (self.b_[0] + self.bu_[u] + self.bi_[i])).astype(np.float32)
-
-    def _score(self, u: np.ndarray) -> np.ndarray:
-        s = self.P_[u] @ self.Q_.T
-        s += (self.b_[0] + self.bu_[u])[:, None] + self.bi_[None, :]
-        return s
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.Q_
-
-    def _state(self) -> dict:
-        return {
-            "P": self.P_,
-            "Q": self.Q_,
-            "bu": self.bu_,
-            "bi": self.bi_,
-            "b": self.b_,
-        }
-
-    def _set_state(self, s: dict) -> None:
-        self.P_, self.Q_, self.bu_, self.bi_ = s["P"], s["Q"], s["bu"], s["bi"]
-        self.b_ = s["b"]

@@ -152,7 +152,7 @@ def test_model_saved_with_the_old_threads_name_loads(planted, tmp_path):
 
 @pytest.mark.parametrize("n,k", [(1, 64), (37, 64), (5, 3), (0, 16)])
 def test_factors_start_on_a_cache_line_with_the_same_values(n, k):
-    from minirec.models.mf import init_factors
+    from minirec.models.factor import init_factors
 
     a = init_factors(np.random.default_rng(4), n, k, 0.1)
     assert a.shape == (n, k) and a.dtype == np.float32 and a.flags.c_contiguous
