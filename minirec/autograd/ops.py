@@ -2,12 +2,55 @@
 ``backward(g)`` right under it returns the gradient for each input (None to skip),
 with the derivative on one comment line. ``g`` is dL/d(out). Written once against
 ``xp`` (see the contract in tensor.py). Every op here is checked by gradcheck in
-tests/autograd/.
+tests/autograd/ and against PyTorch (forward and gradients) in tests/reference/.
 """
 
 from __future__ import annotations
 
 import math
+
+__all__ = [  # the public ops; tests/reference/ checks each one against PyTorch
+    "abs",
+    "add",
+    "bce_with_logits",
+    "clip",
+    "concat",
+    "conv2d",
+    "div",
+    "dropout",
+    "embedding",
+    "exp",
+    "getitem",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log",
+    "log1p",
+    "log_sigmoid",
+    "log_softmax",
+    "logsumexp",
+    "matmul",
+    "max",
+    "max_pool2d",
+    "mean",
+    "min",
+    "mul",
+    "neg",
+    "outer",
+    "pow",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "stack",
+    "sub",
+    "sum",
+    "tanh",
+    "transpose",
+    "where",
+]
 
 from .tensor import (
     RowGrad,
@@ -49,8 +92,15 @@ def _keep(g, axis, ndim, keepdims):
 
 
 def _pair(a, b):
+    """Both operands as Tensors; an integer / bool one takes the dtype of a floating
+    partner (PyTorch's promotion: int64 * float32 is float32, not NumPy's float64)."""
     a = as_tensor(a, b if isinstance(b, Tensor) else None)
-    return a, as_tensor(b, a)
+    b = as_tensor(b, a)
+    if a.dtype.kind != "f" and b.dtype.kind == "f":
+        a = Tensor(a.data.astype(b.dtype))
+    elif b.dtype.kind != "f" and a.dtype.kind == "f":
+        b = Tensor(b.data.astype(a.dtype))
+    return a, b
 
 
 # -- arithmetic (broadcasting) --------------------------------------------------------
@@ -104,26 +154,33 @@ def neg(a: Tensor) -> Tensor:
 
 
 def pow(a, p) -> Tensor:
-    """``a ** p``; `p` a number or a Tensor (then ``a`` must be positive)."""
+    """``a ** p``; `p` a number or a Tensor (then ``a`` must be >= 0 for a real
+    result). As in PyTorch, d/da is 0 where p == 0 and d/dp is 0 where a == 0 and
+    p >= 0 (the limits of p a^(p-1) and a^p log a), not the NaN of ``0 * inf``."""
     a = as_tensor(a, p if isinstance(p, Tensor) else None)
     if not isinstance(p, Tensor):
         out = a.data**p
 
-        def backward(g):  # d(a^p)/da = p a^(p-1)
+        def backward(g):  # d(a^p)/da = p a^(p-1); 0 when p == 0
+            if p == 0:
+                return (a.xp.zeros(a.shape, dtype=g.dtype),)
             return (g * p * a.data ** (p - 1),)
 
         return make_node(out, (a,), backward)
-    p = as_tensor(p, a)
+    a, p = _pair(a, p)
     out = a.data**p.data
 
     def backward2(g):  # d(a^p)/da = p a^(p-1), d(a^p)/dp = a^p log a
         xp = a.xp
-        return (
-            _unb(g * p.data * a.data ** (p.data - 1), a.shape)
-            if a.requires_grad
-            else None,
-            _unb(g * out * xp.log(a.data), p.shape) if p.requires_grad else None,
-        )
+        ga = gp = None
+        if a.requires_grad:
+            d = xp.where(p.data == 0, 0, p.data * a.data ** (p.data - 1))
+            ga = _unb(g * d, a.shape)
+        if p.requires_grad:
+            zero = (a.data == 0) & (p.data >= 0)
+            d = xp.where(zero, 0, out * xp.log(xp.where(zero, 1, a.data)))
+            gp = _unb(g * d, p.shape)
+        return ga, gp
 
     return make_node(out, (a, p), backward2)
 
@@ -243,6 +300,8 @@ def log_sigmoid(a: Tensor) -> Tensor:
 def matmul(a, b) -> Tensor:
     """``a @ b`` with NumPy's rules: batched over leading axes, 1-D operands allowed."""
     a, b = _pair(a, b)
+    if a.ndim == 1 and b.ndim == 1:  # the dot product: a scalar, shape ()
+        return reshape(matmul(reshape(a, (1, -1)), b), ())
     if a.ndim == 1:
         out = matmul(reshape(a, (1, -1)), b)
         return reshape(out, out.shape[:-2] + out.shape[-1:])
@@ -328,8 +387,11 @@ def min(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def logsumexp(a: Tensor, axis=-1, keepdims: bool = False) -> Tensor:
+    """log Σ exp(a) along `axis`; -inf for an all -inf slice, +inf for a slice with
+    +inf (as in PyTorch; the gradient there is NaN in both)."""
     xp = a.xp
     m = xp.max(a.data, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)  # an infinite max would give inf - inf = NaN
     lse = m + xp.log(xp.exp(a.data - m).sum(axis=axis, keepdims=True))
 
     def backward(g):  # d lse(a)/da = softmax(a)
@@ -370,7 +432,20 @@ def reshape(a: Tensor, shape) -> Tensor:
 
 
 def transpose(a: Tensor, axes=None) -> Tensor:
-    inv = None if axes is None else tuple(sorted(range(a.ndim), key=lambda k: axes[k]))
+    """Permute the axes (reverse them when `axes` is None); negative axes count from
+    the end, and an int is a 1-axis permutation (``x.transpose(0)`` of a 1-D x)."""
+    if axes is not None:
+        axes = (axes,) if isinstance(axes, int) else tuple(axes)
+        n = a.ndim
+        if len(axes) != n or sorted(k % n if -n <= k < n else n for k in axes) != list(
+            range(n)
+        ):
+            raise ValueError(
+                f"transpose: axes {axes} are not a permutation of the {n} axes of a "
+                f"tensor of shape {a.shape}"
+            )
+        axes = tuple(k % n for k in axes)
+    inv = None if axes is None else tuple(sorted(range(a.ndim), key=axes.__getitem__))
 
     def backward(g):  # transpose back with the inverse permutation
         return (g.transpose(inv),)
@@ -420,6 +495,8 @@ def embedding(weight: Tensor, idx, sparse: bool = False) -> Tensor:
 
     def backward(g):  # d W[idx]/dW: row idx[k] gets g[k] (summed over repeats)
         flat, g2 = idx.reshape(-1), g.reshape(-1, dim)
+        if flat.dtype.kind == "i":  # a negative index -k is row n - k
+            flat = weight.xp.where(flat < 0, flat + weight.shape[0], flat)
         if sparse:
             return (RowGrad(*scatter_add_rows(flat, g2), weight.shape),)
         return (scatter_add_dense(flat, g2, weight.shape[0]),)
@@ -583,11 +660,11 @@ def bce_with_logits(z: Tensor, y, weight=None) -> Tensor:
     """Fused, stable mean binary cross-entropy of logits `z` vs targets `y` in [0, 1]:
     mean(w * (softplus(z) - y z)). Never computes log(sigmoid) directly."""
     xp = z.xp
-    y = y.data if isinstance(y, Tensor) else xp.asarray(y, dtype=z.dtype)
+    y = xp.asarray(y.data if isinstance(y, Tensor) else y, dtype=z.dtype)
     w = (
         None
         if weight is None
-        else (weight.data if isinstance(weight, Tensor) else weight)
+        else xp.asarray(weight.data if isinstance(weight, Tensor) else weight, z.dtype)
     )
     per = _softplus(xp, z.data) - y * z.data
     if w is not None:
@@ -614,6 +691,7 @@ def _install() -> None:
     T.__rtruediv__ = lambda a, b: div(b, a)
     T.__neg__ = neg
     T.__pow__ = pow
+    T.__rpow__ = lambda a, b: pow(b, a)
     T.__matmul__ = matmul
     T.__rmatmul__ = lambda a, b: matmul(b, a)
     T.__getitem__ = getitem

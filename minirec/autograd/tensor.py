@@ -16,10 +16,14 @@ fastest kernel per namespace (a CSR matrix product from scipy / cupyx when insta
 else sort + ``add.reduceat``), with the same result on every path.
 
 Dtypes: ``float32`` by default (for speed): Python scalars, lists and tuples
-(``Tensor([1.0, 2.0])``) and integer or bool arrays become ``float32``. Arrays (and
-NumPy scalars) that already have a floating dtype keep it, so ``float64`` arrays give
-``float64`` graphs: that is what :func:`~minirec.autograd.gradcheck` uses, and the
-way to ask for float64 is an explicit ``dtype=`` or a float64 array.
+(``Tensor([1.0, 2.0])``) become ``float32``. Arrays (and NumPy scalars) keep their
+dtype: ``float64`` arrays give ``float64`` graphs (what
+:func:`~minirec.autograd.gradcheck` uses; the other way to ask for float64 is an
+explicit ``dtype=``), and integer or bool arrays stay integer / bool, so that an
+integer Tensor can index (``x[Tensor(idx)]``) as in PyTorch. Only a floating Tensor
+can require grad. A binary op between an integer / bool Tensor and a floating one
+computes in the floating dtype (PyTorch's promotion rule); an integer Tensor on its
+own follows NumPy's rules.
 
 Semantics of ``backward()``
 ---------------------------
@@ -161,9 +165,10 @@ def _sparse_module(xp):
 class Tensor:
     """An array with a gradient. See the module docstring for the xp contract.
 
-    ``dtype=None`` gives float32 for Python scalars / lists / tuples and for
-    integer or bool arrays, and keeps the dtype of floating arrays (float64 stays
-    float64, as gradcheck needs); pass ``dtype=`` to choose explicitly.
+    ``dtype=None`` gives float32 for Python scalars / lists / tuples and keeps the
+    dtype of arrays (float64 stays float64, as gradcheck needs; integer and bool
+    arrays stay integer / bool, e.g. to index); pass ``dtype=`` to choose
+    explicitly. ``requires_grad=True`` needs a floating dtype (TypeError otherwise).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "name")
@@ -188,8 +193,13 @@ class Tensor:
             data = xp.asarray(data, dtype=dtype)
         else:
             data = xp.asarray(data)
-            if from_python or data.dtype.kind != "f":
+            if from_python or data.dtype.kind not in "fiub":
                 data = data.astype(DEFAULT_DTYPE)
+        if requires_grad and data.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor(requires_grad=True) needs floating data, got {data.dtype}; "
+                "pass dtype=np.float32 (or float64) to make a parameter of it"
+            )
         self.data = data
         self.grad = None
         self.requires_grad = bool(requires_grad)
@@ -322,11 +332,13 @@ def make_node(data, parents: tuple[Tensor, ...], backward: Callable) -> Tensor:
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
-    """`x` if it is a Tensor; else a constant Tensor (dtype of `like` for scalars)."""
+    """`x` if it is a Tensor; else a constant Tensor (for Python scalars and lists:
+    the dtype of `like` when that is floating, else float32)."""
     if isinstance(x, Tensor):
         return x
     if like is not None and not hasattr(x, "dtype"):
-        return Tensor(like.xp.asarray(x, dtype=like.dtype))
+        dtype = like.dtype if like.dtype.kind == "f" else DEFAULT_DTYPE
+        return Tensor(like.xp.asarray(x, dtype=dtype))
     if like is not None:
         return Tensor(like.xp.asarray(x))
     return Tensor(x)

@@ -420,7 +420,16 @@ def test_default_dtype_is_float32_and_float64_is_kept(xp):
     assert Tensor([1.0], dtype=np.float64).dtype == np.float64  # explicit
     assert Tensor(np.float64(1.0)).dtype == np.float64  # a NumPy float64 scalar
     assert Tensor(xp.zeros(2, dtype=xp.float64)).dtype == np.float64
-    assert Tensor(xp.zeros(2, dtype=xp.int64)).dtype == np.float32
+    # integer and bool arrays keep their dtype (index tensors) and promote to the
+    # floating partner's dtype in a binary op, as in PyTorch
+    i = Tensor(xp.zeros(2, dtype=xp.int64))
+    assert i.dtype == np.int64 and Tensor(xp.zeros(2, dtype=bool)).dtype == bool
+    f32 = Tensor(xp.ones(2, dtype=xp.float32))
+    for y in (i * f32, f32 + i, i - 2.5, 2.5 * Tensor(xp.ones(2, dtype=bool))):
+        assert y.dtype == np.float32
+    np.testing.assert_array_equal(_np((i - 2.5).data), [-2.5, -2.5])
+    with pytest.raises(TypeError, match="needs floating data, got int64"):
+        Tensor(xp.zeros(2, dtype=xp.int64), requires_grad=True)
     x = Tensor(xp.ones((2, 2), dtype=xp.float32), requires_grad=True)
     y = F.sigmoid(x @ x + 1.0).mean()
     y.backward()
