@@ -12,8 +12,11 @@ from .tensor import RowGrad, Tensor, array_namespace
 
 @dataclass
 class GradcheckResult:
-    """What :func:`gradcheck` found. ``worst`` names the input and element with the
-    largest error, with the analytic and the numeric value there."""
+    """What :func:`gradcheck` found. ``max_abs_err`` / ``max_rel_err`` are the largest
+    errors over all checked elements; ``worst_input`` / ``worst_index`` name the
+    element furthest past the tolerance (largest ``err - (atol + rtol |numeric|)``),
+    with the analytic and the numeric value there. ``message`` says what failed when
+    it is not an element (a gradient of the wrong shape)."""
 
     ok: bool
     max_abs_err: float
@@ -22,9 +25,12 @@ class GradcheckResult:
     worst_index: tuple[int, ...]
     analytic: float
     numeric: float
+    message: str = ""
 
     def __str__(self) -> str:
         verdict = "passed" if self.ok else "FAILED"
+        if self.message:
+            return f"gradcheck {verdict}: {self.message}"
         return (
             f"gradcheck {verdict}: worst element is input {self.worst_input} at index "
             f"{self.worst_index}: autograd {self.analytic:.8g} vs finite differences "
@@ -50,7 +56,9 @@ def gradcheck(
     The output (any shape) is reduced to a scalar ``L = Σ out * w`` with fixed random
     weights ``w``, so every output element is checked. For each element x of each
     input, the numeric derivative is ``(L(x + eps) - L(x - eps)) / (2 eps)``; an element
-    fails when ``|analytic - numeric| > atol + rtol * |numeric|``.
+    fails when ``|analytic - numeric| > atol + rtol * |numeric|``. A gradient whose
+    shape is not its input's shape fails outright (e.g. a backward that forgot to sum
+    over broadcast axes).
 
     Parameters
     ----------
@@ -90,13 +98,27 @@ def gradcheck(
 
     (out * Tensor(w)).sum().backward()
     best = GradcheckResult(True, 0.0, 0.0, -1, (), 0.0, 0.0)
-    worst_score = -np.inf
+    worst_score = max_abs = max_rel = -np.inf
     for k, t in enumerate(ts):
         if not t.requires_grad:
             continue
         g = t.grad
         if isinstance(g, RowGrad):
             g = g.dense()
+        if g is not None and tuple(g.shape) != t.shape:
+            best = GradcheckResult(
+                False,
+                np.inf,
+                np.inf,
+                k,
+                (),
+                np.nan,
+                np.nan,
+                f"input {k} has shape {t.shape} but its gradient has shape "
+                f"{tuple(g.shape)}; its backward must return a gradient of the "
+                "input's shape (sum over the axes broadcasting added)",
+            )
+            break
         analytic = np.zeros(t.shape) if g is None else np.asarray(_host(g), dtype=float)
         flat = t.data.reshape(-1)  # a view: perturb in place
         for e in range(flat.size):
@@ -110,21 +132,24 @@ def gradcheck(
             idx = np.unravel_index(e, t.shape) if t.shape else ()
             ana = float(analytic[idx])
             err = abs(ana - num)
+            rel = err / max(abs(num), 1e-12)
+            max_abs, max_rel = _nanmax(max_abs, err), _nanmax(max_rel, rel)
             score = err - (atol + rtol * abs(num))
-            if score > worst_score:
-                worst_score = score
+            if not score <= worst_score:  # a NaN score is the worst of all
+                worst_score = np.inf if np.isnan(score) else score
                 best = GradcheckResult(
-                    score <= 0,
-                    err,
-                    err / max(abs(num), 1e-12),
-                    k,
-                    tuple(int(i) for i in idx),
-                    ana,
-                    num,
+                    score <= 0, err, rel, k, tuple(int(i) for i in idx), ana, num
                 )
+    if not best.message:
+        best.max_abs_err, best.max_rel_err = max(max_abs, 0.0), max(max_rel, 0.0)
     if raise_on_fail and not best.ok:
         raise AssertionError(str(best))
     return best
+
+
+def _nanmax(a: float, b: float) -> float:
+    """max(a, b), NaN when either is NaN (a NaN error must not hide)."""
+    return float("nan") if a != a or b != b else max(a, b)
 
 
 def _host(a):
