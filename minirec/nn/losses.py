@@ -65,7 +65,9 @@ def bpr_max(pos: Tensor, neg: Tensor, reg: float = 1.0) -> Tensor:
 
 
 def hinge(pos: Tensor, neg: Tensor, margin: float = 1.0) -> Tensor:
-    """Pairwise hinge: mean of max(0, margin - pos + neg)."""
+    """Pairwise hinge: mean of max(0, margin - pos + neg). At the kink (margin - pos
+    + neg = 0) the gradient is 0, relu's subgradient (torch's margin_ranking_loss
+    takes 1 there)."""
     return F.mean(F.relu(margin - _pairs(pos, neg) + neg))
 
 
