@@ -34,7 +34,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import env_block, environment, markdown_table  # noqa: E402
 
-from minirec.data import load_movielens, load_sasrec, load_session_split  # noqa: E402
+from minirec.data import (  # noqa: E402
+    load_movielens,
+    load_sasrec,
+    load_session_split,
+    sasrec_split,
+)
 from minirec.evaluation_seq import (  # noqa: E402
     evaluate_next_item,
     evaluate_sampled_next,
@@ -85,7 +90,7 @@ def run_rsc15(root: Path, epochs: int) -> str:
     rows = []
     models = [SessionPop(), MarkovChain(), SessionItemKNN()]
     models += [
-        GRU4Rec(loss=loss, epochs=epochs, seed=0)
+        GRU4Rec(loss=loss, n_epochs=epochs, seed=0)
         for loss in ("top1", "bpr", "bpr-max", "cross-entropy")
     ]
     for m in models:
@@ -101,13 +106,13 @@ def run_rsc15(root: Path, epochs: int) -> str:
                 "MRR@20": r.metrics["MRR@20"],
                 "fit s": fit_s,
                 "last epoch loss": (
-                    m.loss_history_[-1] if hasattr(m, "loss_history_") else ""
+                    m.history_[-1]["loss"] if hasattr(m, "history_") else ""
                 ),
             }
         )
         log(f"rsc15 {rows[-1]}")
     g = GRU4Rec()
-    hp = {k: v for k, v in g.get_params().items() if k not in ("loss", "epochs")}
+    hp = {k: v for k, v in g.get_params().items() if k not in ("loss", "n_epochs")}
     return (
         "## rsc15-100k: session-rec next-item, full ranking\n\n"
         "Protocol `session-next-item(full)`: train_full -> test (time split), every "
@@ -119,12 +124,18 @@ def run_rsc15(root: Path, epochs: int) -> str:
     )
 
 
-def _sasrec_rows(name, data, sasrec: SASRec, items=None) -> tuple[list[dict], dict]:
+def _sasrec_rows(
+    name, data, sasrec: SASRec, whole_catalog: bool = False
+) -> tuple[list[dict], dict]:
+    """Baselines and `sasrec` under SASRec's protocol. With `whole_catalog` every
+    item of the data set is ranked (fit on the training Interactions, whose catalog
+    is the data set's); otherwise the items of the training sequences."""
     c = sasrec_cases(data)
+    train = sasrec_split(data)[0] if whole_catalog else c.train
     rows = []
     for m in (SessionPop(), MarkovChain(), sasrec):
         t0 = time.perf_counter()
-        m.fit(c.train, items=items)
+        m.fit(train)
         fit_s = time.perf_counter() - t0
         rv = evaluate_sampled_next(
             m, c.valid_prefix, c.valid, history=c.history, seed=1
@@ -140,7 +151,7 @@ def _sasrec_rows(name, data, sasrec: SASRec, items=None) -> tuple[list[dict], di
                 "users": rt.n_test,
                 "fit s": fit_s,
                 "last epoch loss": (
-                    m.loss_history_[-1] if hasattr(m, "loss_history_") else ""
+                    m.history_[-1]["loss"] if hasattr(m, "history_") else ""
                 ),
             }
         )
@@ -151,8 +162,8 @@ def _sasrec_rows(name, data, sasrec: SASRec, items=None) -> tuple[list[dict], di
 
 def run_games(root: Path, epochs: int, lr: float = 0.001) -> str:
     data = load_sasrec(root / "sasrec" / "Video.txt")
-    s = SASRec(epochs=epochs, lr=lr, seed=0)
-    rows, info = _sasrec_rows("games", data, s, items=data.item_ids)
+    s = SASRec(n_epochs=epochs, lr=lr, seed=0)
+    rows, info = _sasrec_rows("games", data, s, whole_catalog=True)
     return (
         "## Games (Amazon Video Games): SASRec's protocol\n\n"
         "Protocol `sasrec-sampled(1+100)`: last item test, second-to-last "
@@ -169,7 +180,7 @@ def run_games(root: Path, epochs: int, lr: float = 0.001) -> str:
 
 def run_ml100k(root: Path, epochs: int) -> str:
     data = load_movielens("ml-100k", path=root)
-    s = SASRec(epochs=epochs, maxlen=200, dropout=0.2, seed=0)
+    s = SASRec(n_epochs=epochs, maxlen=200, dropout=0.2, seed=0)
     rows, info = _sasrec_rows("ml100k", data, s)
     return (
         "## ML-100k user histories (by timestamp): SASRec's protocol\n\n"

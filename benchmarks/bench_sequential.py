@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import env_block, environment, markdown_table  # noqa: E402
 
 from minirec.data import (  # noqa: E402
+    as_sequences,  # noqa: E402
     load_sasrec,
     load_session_split,
     sasrec_split,
@@ -41,13 +42,10 @@ from minirec.data import (  # noqa: E402
 )
 from minirec.models.gru4rec import GRU4Rec  # noqa: E402
 from minirec.models.sasrec import SASRec  # noqa: E402
-from minirec.models.session_baselines import as_sequences  # noqa: E402
 
-GRU_KW = dict(
-    hidden=100, batch_size=32, n_sample=128, loss="bpr-max", lr=0.005, clip=5.0
-)
+GRU_KW = dict(k=100, batch_size=32, n_negatives=128, loss="bpr-max", lr=0.005, clip=5.0)
 SAS_KW = dict(
-    dim=50, maxlen=50, n_blocks=2, heads=1, dropout=0.5, lr=0.001, batch_size=128
+    k=50, maxlen=50, n_blocks=2, heads=1, dropout=0.5, lr=0.001, batch_size=128
 )
 
 
@@ -252,7 +250,7 @@ def run(n_sessions: int = 4000, n_users: int = 4000, repeat: int = 1) -> list[di
     except ImportError:
         torch, tv = None, None
 
-    g = GRU4Rec(**GRU_KW, epochs=1)
+    g = GRU4Rec(**GRU_KW, n_epochs=1)
     warm = {"minirec": _timed(lambda: g.fit(sess[:64]), 1)}  # first calls, apart
     t_m = _timed(lambda: g.fit(sess), repeat)
     n_items = g.n_items
@@ -266,10 +264,10 @@ def run(n_sessions: int = 4000, n_users: int = 4000, repeat: int = 1) -> list[di
         f"{warm['minirec']:.2f} / {warm.get('torch', float('nan')):.2f}"
     )
 
-    s = SASRec(**SAS_KW, epochs=1)
+    s = SASRec(**SAS_KW, n_epochs=1)
     t_m = _timed(lambda: s.fit(seqs), repeat)
     enc = [s.item_index(q) for q in seqs if len(q) >= 2]
-    warm = {"minirec": _timed(lambda: SASRec(**SAS_KW, epochs=1).fit(seqs[:128]), 1)}
+    warm = {"minirec": _timed(lambda: SASRec(**SAS_KW, n_epochs=1).fit(seqs[:128]), 1)}
     if torch:
         warm["torch"] = _timed(lambda: torch_sasrec_epoch(enc[:128], s.n_items), 1)
     t_t = _timed(lambda: torch_sasrec_epoch(enc, s.n_items), repeat) if torch else None
@@ -287,8 +285,8 @@ def run(n_sessions: int = 4000, n_users: int = 4000, repeat: int = 1) -> list[di
 def blas_threads_check(sess, repeat: int = 2) -> dict:
     """One GRU4Rec epoch on `sess` with one BLAS thread (the default) and with
     OpenBLAS's default thread count: why the models train with ``threads=1``."""
-    one = _timed(lambda: GRU4Rec(**GRU_KW, epochs=1, threads=1).fit(sess), repeat)
-    many = _timed(lambda: GRU4Rec(**GRU_KW, epochs=1, threads=None).fit(sess), repeat)
+    one = _timed(lambda: GRU4Rec(**GRU_KW, n_epochs=1, threads=1).fit(sess), repeat)
+    many = _timed(lambda: GRU4Rec(**GRU_KW, n_epochs=1, threads=None).fit(sess), repeat)
     return {
         "GRU4Rec epoch on": f"{len(sess)} sessions",
         "threads=1 s": one,

@@ -241,7 +241,7 @@ for m in (SessionPop(), MarkovChain(), SessionItemKNN()):
 models = {}
 for loss in NAMES:
     t0 = time.perf_counter()
-    m = GRU4Rec(loss=loss, hidden=64, epochs=3 if FULL else 1, seed=0).fit(train)
+    m = GRU4Rec(loss=loss, k=64, n_epochs=3 if FULL else 1, seed=0).fit(train)
     models[loss] = m
     r = evaluate_next_item(m, test)
     rows.append((f"GRU4Rec {loss}", r.metrics["Recall@20"], r.metrics["MRR@20"]))
@@ -275,13 +275,13 @@ _course.savefig(fig, "17_losses.png")
 #
 # ```python
 # from minirec.models.gru4rec import GRU4Rec
-# model = GRU4Rec(loss="bpr-max", hidden=100, epochs=5).fit(train_sessions)
-# ids, scores = model.predict_next([[214716935, 214716935]], n=20)
+# model = GRU4Rec(loss="bpr-max", k=100, n_epochs=5).fit(train_sessions)
+# ids, scores = model.recommend_next([[214716935, 214716935]], n=20)
 # ```
 
 # %%
 base = models["bpr-max"]
-ids, scores = base.predict_next([test[0][:2]], n=5)
+ids, scores = base.recommend_next([test[0][:2]], n=5)
 print("session", [int(v) for v in test[0][:2]], "-> next", [int(v) for v in ids[0]])
 assert ids.shape == (1, 5)
 
@@ -298,5 +298,6 @@ assert ids.shape == (1, 5)
 #
 # 1. Carry the gradient through k steps (truncated BPTT with k > 1) using
 #    `nn.GRU` over windows: does MRR@20 change?
-# 2. Set `n_sample=0` (in-batch negatives only) and compare popularity bias.
-# 3. Plot the training loss per epoch (`model.loss_history_`) for the four losses.
+# 2. Set `n_negatives=0` (in-batch negatives only) and compare popularity bias.
+# 3. Plot the training loss per epoch (`model.history_`, or an `on_epoch`
+#    callback passed to `fit`) for the four losses.

@@ -169,17 +169,17 @@ print(
 )
 t0 = time.perf_counter()
 kw = dict(
-    dim=50,
+    k=50,
     maxlen=200 if FULL else 50,
     dropout=0.2,
-    epochs=40 if FULL else 6,
+    n_epochs=40 if FULL else 6,
     lr=0.002,
     seed=0,
 )
 sas = SASRec(**kw).fit(train)
 print(
     f"SASRec {kw}: fit {time.perf_counter() - t0:.1f} s, loss per epoch "
-    f"{np.round(sas.loss_history_, 3).tolist()}"
+    f"{[round(r['loss'], 3) for r in sas.history_]}"
 )
 rows = {}
 for m in (SessionPop().fit(train), MarkovChain().fit(train), sas):
@@ -189,7 +189,7 @@ for m in (SessionPop().fit(train), MarkovChain().fit(train), sas):
         f"{type(m).__name__:12s} {r.protocol}: HR@10 {r.metrics['HR@10']:.4f} "
         f"NDCG@10 {r.metrics['NDCG@10']:.4f} ({r.n_test} users)"
     )
-assert sas.loss_history_[-1] < sas.loss_history_[0]
+assert sas.history_[-1]["loss"] < sas.history_[0]["loss"]
 assert rows["SASRec"]["HR@10"] > rows["SessionPop"]["HR@10"] - 0.05
 
 # %% [markdown]
@@ -208,7 +208,7 @@ with no_grad():
     x = F.embedding(net.E, tok) * net.scale + net.P[: sas.maxlen]
     q = net.blocks[0].ln1(x)
     blk = net.blocks[0].attn
-    s = (blk.Wq(q).data @ blk.Wk(q).data.transpose(0, 2, 1)) / np.sqrt(sas.dim)
+    s = (blk.Wq(q).data @ blk.Wk(q).data.transpose(0, 2, 1)) / np.sqrt(sas.k)
 L = sas.maxlen
 allowed = np.tril(np.ones((L, L), bool)) & (tok[0] > 0)[None, :]
 s = np.where(allowed, s[0], -1e9)
@@ -235,8 +235,8 @@ _course.savefig(fig, "18_sasrec_attention.png")
 #
 # ```python
 # from minirec.models.sasrec import SASRec
-# model = SASRec(dim=50, maxlen=50, epochs=20).fit(user_sequences)
-# ids, scores = model.predict_next([history], n=10)
+# model = SASRec(k=50, maxlen=50, n_epochs=20).fit(user_sequences)
+# ids, scores = model.recommend_next([history], n=10)
 # ```
 #
 # ## Summary

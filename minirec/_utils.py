@@ -142,3 +142,20 @@ def did_you_mean(name: str, choices) -> str:
 
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def blas_threads(n: int | None):
+    """Context manager limiting BLAS threads to `n` (None: leave as is).
+
+    Sequence models multiply small matrices thousands of times per epoch, where
+    OpenBLAS's extra threads on a loaded machine cost far more than they give
+    (``benchmarks/bench_sequential.py`` measures it). Needs threadpoolctl."""
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(n), user_api="blas")

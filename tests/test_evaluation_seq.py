@@ -31,7 +31,7 @@ class Fixed(SequentialRecommender):
     def __init__(self, seed: int = 0):
         self.seed = seed
 
-    def _fit(self, indptr, items):
+    def _fit_sequences(self, indptr, items):
         self.W = np.random.default_rng(self.seed).random((self.n_items, self.n_items))
 
     def _score_prefixes(self, prefixes):

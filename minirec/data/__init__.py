@@ -31,6 +31,7 @@ from .ncf import NCFTest, load_ncf_test, ncf_protocol
 from .sampling import sample_negatives
 from .sequences import (
     Sessions,
+    as_sequences,
     load_sasrec,
     load_session_split,
     load_sessions,
@@ -46,6 +47,7 @@ __all__ = [
     "Interactions",
     "NCFTest",
     "Sessions",
+    "as_sequences",
     "checkerboard",
     "datasets",
     "download_and_extract",

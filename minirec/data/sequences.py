@@ -380,3 +380,57 @@ def load_session_split(
         name=f"{name} {test}",
     )
     return tr, te
+
+
+def as_sequences(data, what: str = "sequences") -> list[np.ndarray]:
+    """A list of 1-d raw-id arrays from a list of sequences, a
+    :class:`minirec.data.Sessions` (one per session), an
+    :class:`~minirec.data.Interactions` (one per user, in time order, by
+    :func:`minirec.data.user_sequences`) or a session-rec frame.
+
+    A DataFrame must have ``SessionId`` and ``ItemId`` columns (``Time`` optional);
+    rows are grouped by SessionId in order of first appearance and, when ``Time`` is
+    present, sorted by it (stable) inside each session.
+    """
+    if hasattr(data, "offsets") and hasattr(data, "item_ids"):  # data.Sessions
+        raw = np.asarray(data.item_ids)[data.items]
+        return np.split(raw, np.asarray(data.offsets)[1:-1])
+    if hasattr(data, "users") and hasattr(data, "item_ids"):  # data.Interactions
+        indptr, items = user_sequences(data)
+        return np.split(np.asarray(data.item_ids)[items], indptr[1:-1])
+    if isinstance(data, pd.DataFrame):
+        missing = [c for c in ("SessionId", "ItemId") if c not in data.columns]
+        if missing:
+            raise DataError(
+                f"{what}: the DataFrame lacks column(s) {missing}; expected the "
+                "session-rec columns SessionId, ItemId[, Time]"
+            )
+        df = data
+        if "Time" in df.columns:
+            df = df.sort_values(["SessionId", "Time"], kind="stable")
+        else:
+            df = df.sort_values("SessionId", kind="stable")
+        sid = df["SessionId"].to_numpy()
+        items = df["ItemId"].to_numpy()
+        if len(sid) == 0:
+            return []
+        cut = np.flatnonzero(sid[1:] != sid[:-1]) + 1
+        return np.split(items, cut)
+    from collections.abc import Sequence
+
+    if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+        raise TypeError(
+            f"{what}: expected a list of sequences of item ids or a session-rec "
+            f"DataFrame, got {type(data).__name__}"
+        )
+    out = []
+    for k, s in enumerate(data):
+        a = np.asarray(s)
+        if a.ndim != 1:
+            raise DataError(
+                f"{what}[{k}] has shape {a.shape}; each sequence must be 1-d item ids"
+            )
+        if a.dtype == object:
+            a = a.astype(str)
+        out.append(a)
+    return out

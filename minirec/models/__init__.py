@@ -31,6 +31,11 @@ REGISTRY: dict[str, str] = {
     "deepfm": "deepfm:DeepFM",
     "convncf": "convncf:ConvNCF",
     "autorec": "autorec:AutoRec",
+    "session-pop": "session_baselines:SessionPop",
+    "markov": "session_baselines:MarkovChain",
+    "session-itemknn": "session_baselines:SessionItemKNN",
+    "gru4rec": "gru4rec:GRU4Rec",
+    "sasrec": "sasrec:SASRec",
 }
 
 
@@ -46,6 +51,16 @@ def get_model_class(name: str) -> type[Recommender]:
         return getattr(importlib.import_module(f"{__name__}.{mod}"), cls)
     except (ImportError, AttributeError) as e:
         raise ValueError(f"model {name!r} is not available in this build ({e})") from e
+
+
+def __getattr__(name: str):
+    """Every registered model class by its class name, imported on first use
+    (``from minirec.models import MF, NeuMF, GRU4Rec``)."""
+    for spec in REGISTRY.values():
+        mod, _, cls = spec.partition(":")
+        if cls == name:
+            return getattr(importlib.import_module(f"{__name__}.{mod}"), cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def available_models() -> list[str]:

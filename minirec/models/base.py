@@ -27,7 +27,6 @@ import inspect
 import io
 import json
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -164,26 +163,10 @@ class Recommender:
             ``on_epoch(model, epoch, record)`` after every epoch of an iterative
             model (``record`` is the dict appended to ``history_``).
         """
+        kw = self._fit_kwargs(valid, on_epoch)
         data = _as_interactions(data)
         if len(data) == 0:
             raise ValueError("fit(): the training data is empty")
-        kw: dict[str, Any] = {}
-        if valid is not None:
-            if not self.accepts_valid:
-                raise TypeError(
-                    f"{type(self).__name__}.fit() takes no valid=...: it does not "
-                    "select on validation cases"
-                )
-            kw["valid"] = valid
-        if on_epoch is not None:
-            if not self.iterative:
-                raise TypeError(
-                    f"{type(self).__name__} fits in one pass, it has no epochs for "
-                    "on_epoch to report"
-                )
-            if not callable(on_epoch):
-                raise TypeError("on_epoch must be callable(model, epoch, record)")
-            kw["on_epoch"] = on_epoch
         self.user_ids_ = data.user_ids
         self.item_ids_ = data.item_ids
         self._seen = data.by_user
@@ -201,6 +184,27 @@ class Recommender:
         self.fit_info_ = {}
         self._fit(data, **kw)
         return self
+
+    def _fit_kwargs(self, valid: Any, on_epoch: Any) -> dict[str, Any]:
+        """The keywords fit passes on to ``_fit``, checked against the flags."""
+        kw: dict[str, Any] = {}
+        if valid is not None:
+            if not self.accepts_valid:
+                raise TypeError(
+                    f"{type(self).__name__}.fit() takes no valid=...: it does not "
+                    "select on validation cases"
+                )
+            kw["valid"] = valid
+        if on_epoch is not None:
+            if not self.iterative:
+                raise TypeError(
+                    f"{type(self).__name__} fits in one pass, it has no epochs for "
+                    "on_epoch to report"
+                )
+            if not callable(on_epoch):
+                raise TypeError("on_epoch must be callable(model, epoch, record)")
+            kw["on_epoch"] = on_epoch
+        return kw
 
     def _fit(self, data: Interactions) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement _fit")

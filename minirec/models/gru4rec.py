@@ -41,9 +41,17 @@ on unknown items, empty prefixes and short sessions.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
+from .._utils import (
+    as_rng,
+    blas_threads,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 from ..autograd import Tensor, no_grad
 from ..autograd import ops as F
 from ..errors import TrainingDivergedError
@@ -51,7 +59,7 @@ from ..nn import GRU, Dropout, Module, losses
 from ..nn import init as inits
 from ..nn.module import Parameter
 from ..optim import Adam, clip_grad_norm
-from .session_baselines import SequentialRecommender, blas_threads
+from .sequential import SequentialRecommender
 
 LOSSES = ("top1", "bpr", "bpr-max", "cross-entropy")
 
@@ -83,14 +91,16 @@ class GRU4Rec(SequentialRecommender):
 
     Parameters
     ----------
-    hidden : GRU state size H (also the item embedding size when ``tied``)
+    k : GRU state size H, the latent size (also the item embedding size when
+        ``tied``; formerly ``hidden``)
     emb_dim : input embedding size (ignored when ``tied``: then it is H)
     loss : "top1", "bpr", "bpr-max" or "cross-entropy"
     batch_size : B, sessions in parallel
-    n_sample : S, extra negatives per step sampled ∝ popularity^sample_alpha
+    n_negatives : S, extra negatives per step sampled ∝ popularity^sample_alpha
+        (formerly ``n_sample``)
     sample_alpha : 0 = uniform, 1 = popularity
     bpreg : λ of BPR-max's score regularization
-    lr, epochs : Adam learning rate, passes over the data
+    lr, n_epochs : Adam learning rate, passes over the data
     dropout : dropout on the session state before scoring
     clip : max joint gradient norm per step
     tied : share the input and output item embeddings (E = O)
@@ -101,37 +111,44 @@ class GRU4Rec(SequentialRecommender):
     """
 
     name = "gru4rec"
+    iterative = True
+    renamed_params: ClassVar[dict[str, str]] = {
+        "hidden": "k",
+        "epochs": "n_epochs",
+        "n_sample": "n_negatives",
+    }
 
     def __init__(
         self,
-        hidden: int = 100,
+        k: int = 100,
         emb_dim: int = 100,
         loss: str = "bpr-max",
         batch_size: int = 32,
-        n_sample: int = 128,
+        n_negatives: int = 128,
         sample_alpha: float = 0.5,
         bpreg: float = 1.0,
         lr: float = 0.005,
-        epochs: int = 5,
+        n_epochs: int = 5,
         dropout: float = 0.0,
         clip: float = 5.0,
         tied: bool = True,
         seed: int = 0,
         threads: int | None = 1,
     ) -> None:
-        self.hidden = check_positive_int("hidden", hidden)
+        self.k = check_positive_int("k", k)
         self.emb_dim = check_positive_int("emb_dim", emb_dim)
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r}: choose one of {LOSSES}")
         self.loss = loss
         self.batch_size = check_positive_int("batch_size", batch_size)
-        if isinstance(n_sample, bool) or not isinstance(n_sample, int) or n_sample < 0:
-            raise ValueError(f"n_sample={n_sample!r}: must be an integer >= 0")
-        self.n_sample = n_sample
+        S = n_negatives
+        if isinstance(S, bool) or not isinstance(S, int) or S < 0:
+            raise ValueError(f"n_negatives={S!r}: must be an integer >= 0")
+        self.n_negatives = S
         self.sample_alpha = check_nonnegative("sample_alpha", sample_alpha)
         self.bpreg = check_nonnegative("bpreg", bpreg)
         self.lr = check_positive("lr", lr)
-        self.epochs = check_positive_int("epochs", epochs)
+        self.n_epochs = check_positive_int("n_epochs", n_epochs)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout={dropout!r}: must be in [0, 1)")
         self.dropout = float(dropout)
@@ -144,8 +161,8 @@ class GRU4Rec(SequentialRecommender):
 
     # ------------------------------------------------------------------ training
     def _build(self, n_items: int, rng) -> None:
-        d = self.hidden if self.tied else self.emb_dim
-        self.net_ = _Net(n_items, d, self.hidden, self.tied, self.dropout, rng)
+        d = self.k if self.tied else self.emb_dim
+        self.net_ = _Net(n_items, d, self.k, self.tied, self.dropout, rng)
 
     def _loss(self, R: Tensor, B: int) -> Tensor:
         C = R.shape[1]
@@ -160,11 +177,11 @@ class GRU4Rec(SequentialRecommender):
             return losses.bpr(pos, neg)
         return losses.bpr_max(pos, neg, reg=self.bpreg)
 
-    def _fit(self, indptr: np.ndarray, items: np.ndarray) -> None:
+    def _fit_sequences(self, indptr, items, on_epoch=None) -> None:
         with blas_threads(self.threads):
-            self._train(indptr, items)
+            self._train(indptr, items, on_epoch)
 
-    def _train(self, indptr: np.ndarray, items: np.ndarray) -> None:
+    def _train(self, indptr: np.ndarray, items: np.ndarray, on_epoch) -> None:
         rng = as_rng(self.seed)
         self._build(self.n_items, rng)
         net = self.net_
@@ -174,9 +191,9 @@ class GRU4Rec(SequentialRecommender):
         w = self.item_popularity_.astype(np.float64) ** self.sample_alpha
         cdf = np.cumsum(w / w.sum())
         lengths = np.diff(indptr)
-        n_sess, H = len(lengths), self.hidden
-        self.loss_history_ = []
-        for epoch in range(1, self.epochs + 1):
+        n_sess, H = len(lengths), self.k
+        self.history_ = []
+        for epoch in range(1, self.n_epochs + 1):
             order = rng.permutation(n_sess)
             B = min(self.batch_size, n_sess)
             sess, pos = order[:B].copy(), np.zeros(B, dtype=np.int64)
@@ -187,10 +204,10 @@ class GRU4Rec(SequentialRecommender):
                 start = indptr[sess] + pos
                 x, y = items[start], items[start + 1]
                 negs = (
-                    np.searchsorted(cdf, rng.random(self.n_sample)).clip(
+                    np.searchsorted(cdf, rng.random(self.n_negatives)).clip(
                         0, self.n_items - 1
                     )
-                    if self.n_sample
+                    if self.n_negatives
                     else np.zeros(0, dtype=np.int64)
                 )
                 cols = np.concatenate([y, negs]).astype(np.int64)
@@ -226,13 +243,18 @@ class GRU4Rec(SequentialRecommender):
                 if (sess < 0).any():
                     live = sess >= 0
                     sess, pos, h = sess[live], pos[live], h[live]
-            self.loss_history_.append(total / max(steps, 1))
             for name, p in net.named_parameters():
                 if not np.all(np.isfinite(p.data)):
                     raise TrainingDivergedError(
                         f"GRU4Rec: parameter {name} became NaN/inf at epoch {epoch}; "
                         "lower lr or clip."
                     )
+            rec = {"epoch": epoch, "loss": total / max(steps, 1)}
+            self.history_.append(rec)
+            if on_epoch is not None:
+                net.eval()
+                on_epoch(self, epoch, rec)
+                net.train()
         net.eval()
 
     # ------------------------------------------------------------------ scoring
@@ -275,6 +297,9 @@ class GRU4Rec(SequentialRecommender):
         S = self._states_padded(seqs)
         return S[np.arange(len(seqs)), [len(s) - 1 for s in seqs]]
 
+    def _item_vectors(self) -> np.ndarray:
+        return self.net_.out_table().data
+
     # ------------------------------------------------------------------ saving
     def _state(self):
         return self.net_.state_dict()
@@ -283,9 +308,3 @@ class GRU4Rec(SequentialRecommender):
         self._build(self.n_items, as_rng(0))
         self.net_.load_state_dict(state)
         self.net_.eval()
-
-    def _meta_extra(self):
-        return {"loss_history": [float(v) for v in getattr(self, "loss_history_", [])]}
-
-    def _set_meta_extra(self, extra):
-        self.loss_history_ = list(extra.get("loss_history", []))

@@ -29,10 +29,17 @@ policy on unknown items, empty prefixes and short sequences.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 
-from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
+from .._utils import (
+    as_rng,
+    blas_threads,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 from ..autograd import Tensor, no_grad
 from ..autograd import ops as F
 from ..errors import TrainingDivergedError
@@ -40,7 +47,7 @@ from ..nn import Dropout, LayerNorm, Linear, Module, MultiHeadSelfAttention
 from ..nn import init as inits
 from ..nn.module import Parameter
 from ..optim import Adam, clip_grad_norm
-from .session_baselines import SequentialRecommender, blas_threads
+from .sequential import SequentialRecommender
 
 
 class _Block(Module):
@@ -99,11 +106,12 @@ class SASRec(SequentialRecommender):
 
     Parameters
     ----------
-    dim : d, embedding and hidden size (paper: 50)
+    k : d, the latent size: embedding and hidden width (paper: 50; formerly ``dim``)
     maxlen : n, the sequence window (paper: 50 for Games/Beauty, 200 for ML-1M)
     n_blocks, heads : attention blocks and heads (paper: 2, 1)
     dropout : dropout rate (paper: 0.5 on the sparse Amazon sets, 0.2 on ML-1M)
-    lr, batch_size, epochs : Adam learning rate (paper: 0.001), users per step (128)
+    lr, batch_size, n_epochs : Adam learning rate (paper: 0.001), users per step
+        (128), passes over the users
     l2_emb : L2 penalty on the item embeddings of a batch (paper code: 0)
     clip : max joint gradient norm per step
     seed : seed of initialization, user order, negatives and dropout
@@ -111,34 +119,36 @@ class SASRec(SequentialRecommender):
     """
 
     name = "sasrec"
+    iterative = True
+    renamed_params: ClassVar[dict[str, str]] = {"dim": "k", "epochs": "n_epochs"}
 
     def __init__(
         self,
-        dim: int = 50,
+        k: int = 50,
         maxlen: int = 50,
         n_blocks: int = 2,
         heads: int = 1,
         dropout: float = 0.5,
         lr: float = 0.001,
         batch_size: int = 128,
-        epochs: int = 20,
+        n_epochs: int = 20,
         l2_emb: float = 0.0,
         clip: float = 5.0,
         seed: int = 0,
         threads: int | None = 1,
     ) -> None:
-        self.dim = check_positive_int("dim", dim)
+        self.k = check_positive_int("k", k)
         self.maxlen = check_positive_int("maxlen", maxlen)
         self.n_blocks = check_positive_int("n_blocks", n_blocks)
         self.heads = check_positive_int("heads", heads)
-        if dim % heads:
-            raise ValueError(f"dim={dim} must be divisible by heads={heads}")
+        if k % heads:
+            raise ValueError(f"k={k} must be divisible by heads={heads}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout={dropout!r}: must be in [0, 1)")
         self.dropout = float(dropout)
         self.lr = check_positive("lr", lr)
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.epochs = check_positive_int("epochs", epochs)
+        self.n_epochs = check_positive_int("n_epochs", n_epochs)
         self.l2_emb = check_nonnegative("l2_emb", l2_emb)
         self.clip = check_positive("clip", clip)
         self.seed = int(seed)
@@ -148,12 +158,12 @@ class SASRec(SequentialRecommender):
 
     def _build(self, n_items: int, rng) -> None:
         self.net_ = _Net(
-            n_items, self.dim, self.maxlen, self.n_blocks, self.heads, self.dropout, rng
+            n_items, self.k, self.maxlen, self.n_blocks, self.heads, self.dropout, rng
         )
 
-    def _fit(self, indptr: np.ndarray, items: np.ndarray) -> None:
+    def _fit_sequences(self, indptr, items, on_epoch=None) -> None:
         with blas_threads(self.threads):
-            self._train(indptr, items)
+            self._train(indptr, items, on_epoch)
 
     def _batch(self, users, indptr, items, rng):
         """(input tokens, positive tokens, negative tokens), each (B, maxlen)."""
@@ -177,7 +187,7 @@ class SASRec(SequentialRecommender):
         neg[pos == 0] = 0
         return inp, pos, neg
 
-    def _train(self, indptr, items):
+    def _train(self, indptr, items, on_epoch):
         rng = as_rng(self.seed)
         self._build(self.n_items, rng)
         net = self.net_
@@ -185,8 +195,8 @@ class SASRec(SequentialRecommender):
         params = net.parameters()
         opt = Adam(params, lr=self.lr, betas=(0.9, 0.98), lazy=True)
         n_users = len(indptr) - 1
-        self.loss_history_ = []
-        for epoch in range(1, self.epochs + 1):
+        self.history_ = []
+        for epoch in range(1, self.n_epochs + 1):
             order = rng.permutation(n_users)
             total, steps = 0.0, 0
             for a in range(0, n_users, self.batch_size):
@@ -218,7 +228,12 @@ class SASRec(SequentialRecommender):
                 opt.step()
                 total += lv
                 steps += 1
-            self.loss_history_.append(total / max(steps, 1))
+            rec = {"epoch": epoch, "loss": total / max(steps, 1)}
+            self.history_.append(rec)
+            if on_epoch is not None:
+                net.eval()
+                on_epoch(self, epoch, rec)
+                net.train()
         net.eval()
 
     # ------------------------------------------------------------------ scoring
@@ -236,6 +251,9 @@ class SASRec(SequentialRecommender):
             out.append(self._final_states(prefixes[a : a + 512]) @ E.T)
         return np.concatenate(out)
 
+    def _item_vectors(self) -> np.ndarray:
+        return self.net_.E.data[1:]
+
     # ------------------------------------------------------------------ saving
     def _state(self):
         return self.net_.state_dict()
@@ -244,9 +262,3 @@ class SASRec(SequentialRecommender):
         self._build(self.n_items, as_rng(0))
         self.net_.load_state_dict(state)
         self.net_.eval()
-
-    def _meta_extra(self):
-        return {"loss_history": [float(v) for v in getattr(self, "loss_history_", [])]}
-
-    def _set_meta_extra(self, extra):
-        self.loss_history_ = list(extra.get("loss_history", []))

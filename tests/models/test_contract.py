@@ -43,6 +43,11 @@ FAST_PARAMS: dict[str, dict] = {
     "implicit-als": {"k": 4, "n_iters": 3},
     "bpr": {"k": 4, "n_epochs": 3},
     "ranking-mf": {"k": 4, "n_epochs": 3, "lr": 0.05},
+    "session-pop": {},
+    "markov": {},
+    "session-itemknn": {"n_neighbors": 5},
+    "gru4rec": {"k": 8, "batch_size": 8, "n_negatives": 4, "n_epochs": 1},
+    "sasrec": {"k": 8, "maxlen": 8, "n_blocks": 1, "n_epochs": 1, "batch_size": 16},
 }
 
 # models whose constructor takes backend= are tested on every kernel backend that
@@ -264,3 +269,37 @@ def test_fit_type_and_empty_errors():
     d = Interactions.from_arrays([1, 2], [3, 4], [5.0, 4.0])
     with pytest.raises(ValueError, match="empty"):
         BiasedBaseline().fit(d.subset(np.array([], dtype=int)))
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_sklearn_clone_and_params(name):
+    """scikit-learn's clone rebuilds every model from get_params; set_params
+    validates like the constructor and names the closest valid hyperparameter."""
+    base = pytest.importorskip("sklearn.base", reason="scikit-learn (dev extra)")
+    m = _make(name, None)
+    c = base.clone(m)
+    assert type(c) is type(m) and c is not m
+    assert repr(c) == repr(m)
+    assert c.get_params(deep=False) == m.get_params(deep=False)
+    names = list(m.get_params(deep=False))
+    if names:
+        with pytest.raises(ValueError, match="did you mean"):
+            m.set_params(**{names[0] + "x": 1})
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_class_importable_from_models(name):
+    import minirec.models as models
+
+    cls = get_model_class(name)
+    assert getattr(models, cls.__name__) is cls
+    assert cls.name == name
+
+
+def test_fit_rejects_callbacks_it_cannot_honour(tiny_ratings):
+    from minirec.models import BiasedBaseline
+
+    with pytest.raises(TypeError, match="no epochs"):
+        BiasedBaseline().fit(tiny_ratings, on_epoch=lambda *a: None)
+    with pytest.raises(TypeError, match="valid"):
+        BiasedBaseline().fit(tiny_ratings, valid=([0], [0], [[1]]))

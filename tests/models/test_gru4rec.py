@@ -17,7 +17,7 @@ from minirec.models.session_baselines import (
     as_sequences,
 )
 
-FAST = dict(hidden=16, batch_size=16, n_sample=8, epochs=2, lr=0.02)
+FAST = dict(k=16, batch_size=16, n_negatives=8, n_epochs=2, lr=0.02)
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +35,21 @@ def fitted(planted):
 def test_bad_hyperparameters():
     with pytest.raises(ValueError, match="loss='hinge'"):
         GRU4Rec(loss="hinge")
-    with pytest.raises(ValueError, match="n_sample"):
-        GRU4Rec(n_sample=-1)
+    with pytest.raises(ValueError, match="n_negatives"):
+        GRU4Rec(n_negatives=-1)
     with pytest.raises(ValueError, match="dropout"):
         GRU4Rec(dropout=1.0)
-    with pytest.raises(ValueError, match="hidden"):
-        GRU4Rec(hidden=0)
+    with pytest.raises(ValueError, match="k="):
+        GRU4Rec(k=0)
+    with pytest.warns(DeprecationWarning, match="now called k"):
+        assert GRU4Rec(hidden=8).k == 8
 
 
 def test_shapes_and_session_embedding(fitted, planted):
     q = [planted[450][:1], planted[451][:3], [1, 2, 99999]]
     S = fitted.score_next(q)
     assert S.shape == (3, fitted.n_items) and np.isfinite(S).all()
-    ids, sc = fitted.predict_next(q, n=5, exclude_seen=True)
+    ids, sc = fitted.recommend_next(q, n=5, filter_seen=True)
     assert ids.shape == (3, 5)
     assert not set(ids[1]) & set(planted[451][:3])
     h = fitted.session_embedding(q)
@@ -83,7 +85,7 @@ def test_save_load_round_trip(fitted, planted, tmp_path):
     p = fitted.save(tmp_path / "g.npz")
     m = SequentialRecommender.load(p)
     assert isinstance(m, GRU4Rec) and m.get_params() == fitted.get_params()
-    assert m.loss_history_ == fitted.loss_history_
+    assert m.history_ == fitted.history_
     q = [planted[3][:4], planted[7][:1]]
     np.testing.assert_allclose(m.score_next(q), fitted.score_next(q), rtol=1e-6)
 
@@ -91,12 +93,12 @@ def test_save_load_round_trip(fitted, planted, tmp_path):
 @pytest.mark.parametrize("loss", ["top1", "bpr", "bpr-max", "cross-entropy"])
 def test_every_loss_learns_planted_markov(loss, planted):
     """Successors are fixed (noise 5%): every loss beats session popularity."""
-    kw = {**FAST, "epochs": 3, "loss": loss}
+    kw = {**FAST, "n_epochs": 3, "loss": loss}
     m = GRU4Rec(**kw).fit(planted[:400])
     r = evaluate_next_item(m, planted[400:], k=3).metrics["Recall@3"]
     pop = evaluate_next_item(SessionPop().fit(planted[:400]), planted[400:], k=3)
     assert r > 0.6 and r > pop.metrics["Recall@3"] + 0.3, (loss, r)
-    assert m.loss_history_[-1] < m.loss_history_[0]
+    assert m.history_[-1]["loss"] < m.history_[0]["loss"]
 
 
 def test_gradients_are_clipped(planted, monkeypatch):
@@ -119,7 +121,7 @@ def test_gradients_are_clipped(planted, monkeypatch):
 
     monkeypatch.setitem(g4.__dict__, "_orig_clip", g4.clip_grad_norm)
     monkeypatch.setattr(g4, "clip_grad_norm", spy)
-    GRU4Rec(**{**FAST, "epochs": 1, "clip": 1e-3}).fit(planted[:50])
+    GRU4Rec(**{**FAST, "n_epochs": 1, "clip": 1e-3}).fit(planted[:50])
     assert seen
     assert any(before > 1e-3 for before, _, _ in seen)  # something was clipped
     assert all(after <= 1e-3 * 1.001 for _, after, _ in seen)

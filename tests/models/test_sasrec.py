@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minirec.data import synthetic_sessions
+from minirec.data import Interactions, synthetic_sessions
 from minirec.errors import TrainingDivergedError
 from minirec.evaluation_seq import evaluate_sampled_next, sasrec_cases
 from minirec.models.sasrec import SASRec
@@ -17,7 +17,7 @@ from minirec.models.session_baselines import (
 )
 
 FAST = dict(
-    dim=16, maxlen=8, n_blocks=1, heads=2, dropout=0.1, lr=0.01, batch_size=64, epochs=2
+    k=16, maxlen=8, n_blocks=1, heads=2, dropout=0.1, lr=0.01, batch_size=64, n_epochs=2
 )
 
 
@@ -40,7 +40,7 @@ def fitted(planted):
 
 def test_bad_hyperparameters():
     with pytest.raises(ValueError, match="divisible"):
-        SASRec(dim=10, heads=3)
+        SASRec(k=10, heads=3)
     with pytest.raises(ValueError, match="dropout"):
         SASRec(dropout=-0.1)
     with pytest.raises(ValueError, match="maxlen"):
@@ -51,7 +51,7 @@ def test_shapes_and_window(fitted, planted):
     q = [planted[310][:2], planted[311], [1, 99999]]
     S = fitted.score_next(q)
     assert S.shape == (3, fitted.n_items) and np.isfinite(S).all()
-    ids, sc = fitted.predict_next(q, n=4)
+    ids, sc = fitted.recommend_next(q, n=4)
     assert ids.shape == (3, 4) and (np.diff(sc, axis=1) <= 0).all()
     long = np.concatenate([planted[312], planted[313], planted[314]])
     assert len(long) > fitted.maxlen
@@ -93,19 +93,31 @@ def test_save_load_round_trip(fitted, planted, tmp_path):
     np.testing.assert_allclose(m.score_next(q), fitted.score_next(q), rtol=1e-6)
 
 
-def test_catalog_items_argument(planted):
-    m = SASRec(**{**FAST, "epochs": 1}).fit(planted[:50], items=np.arange(1, 40))
-    assert m.n_items == 39  # items 26..39 are in no sequence but can be ranked
+def test_catalog_is_the_data_sets_items(planted):
+    seqs = planted[:50]
+    users = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+    # items 26..39 are in no sequence: an Interactions that names them still
+    # ranks them, as SASRec's protocol ranks every item of the data set
+    data = Interactions.from_arrays(
+        users,
+        np.concatenate(seqs),
+        timestamps=np.arange(len(users), dtype=np.float64),
+        item_ids=np.arange(1, 40),
+        duplicates="keep",
+    )
+    m = SASRec(**{**FAST, "n_epochs": 1}).fit(data)
+    assert m.n_items == 39 and list(m.item_ids_) == list(range(1, 40))
+    assert m.recommend([0], n=5)[0].shape == (1, 5)
 
 
 def test_learns_planted_markov_under_sasrec_protocol(planted_sessions):
     c = sasrec_cases(planted_sessions.to_interactions())
-    m = SASRec(**{**FAST, "epochs": 8}).fit(c.train)
+    m = SASRec(**{**FAST, "n_epochs": 8}).fit(c.train)
     kw = dict(history=c.history, n_neg=20, ks=(3,))
     r = evaluate_sampled_next(m, c.test_prefix, c.test, **kw).metrics
     p = evaluate_sampled_next(SessionPop().fit(c.train), c.test_prefix, c.test, **kw)
     assert r["HR@3"] > 0.6 and r["HR@3"] > p.metrics["HR@3"] + 0.2, r
-    assert m.loss_history_[-1] < m.loss_history_[0]
+    assert m.history_[-1]["loss"] < m.history_[0]["loss"]
 
 
 def test_nan_stops_training(planted):
@@ -115,4 +127,4 @@ def test_nan_stops_training(planted):
             self.net_.E.data[3] = np.nan  # a poisoned embedding row -> NaN loss
 
     with pytest.raises(TrainingDivergedError, match="lower lr"):
-        Poisoned(**{**FAST, "epochs": 1}).fit(planted[:50])
+        Poisoned(**{**FAST, "n_epochs": 1}).fit(planted[:50])

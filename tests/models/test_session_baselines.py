@@ -35,25 +35,25 @@ def test_shapes_and_order(cls):
     assert list(m.item_ids_) == [10, 11, 12]  # 13 only in a dropped session
     S = m.score_next([[10], [11, 12]])
     assert S.shape == (2, 3) and S.dtype == np.float32
-    ids, sc = m.predict_next([[10], [11, 12]], n=2)
+    ids, sc = m.recommend_next([[10], [11, 12]], n=2)
     assert ids.shape == (2, 2) and sc.shape == (2, 2)
     assert (np.diff(sc, axis=1) <= 0).all()
-    ids, _ = m.predict_next([[10]], n=50)  # n > n_items is cut
-    assert ids.shape == (1, 3)
+    with pytest.raises(ValueError, match="larger than the number of items"):
+        m.recommend_next([[10]], n=50)  # as recommend() does
 
 
 def test_markov_counts_transitions():
     m = MarkovChain().fit(SESS)
     # transitions from 12: 12->10 once; from 11: 11->12 three times
-    ids, _ = m.predict_next([[12]], n=1)
+    ids, _ = m.recommend_next([[12]], n=1)
     assert ids[0, 0] == 10
-    ids, _ = m.predict_next([[10, 11]], n=1)
+    ids, _ = m.recommend_next([[10, 11]], n=1)
     assert ids[0, 0] == 12
 
 
 def test_session_pop_counts_prefix():
     m = SessionPop().fit(SESS)
-    ids, _ = m.predict_next([[10, 10, 11]], n=3)
+    ids, _ = m.recommend_next([[10, 10, 11]], n=3)
     assert list(ids[0]) == [10, 11, 12]
 
 
@@ -80,9 +80,9 @@ def test_bad_input(cls):
         cls().score_next([[1]])
     m = cls().fit(SESS)
     with pytest.raises(ValueError, match="n=0"):
-        m.predict_next([[10]], n=0)
+        m.recommend_next([[10]], n=0)
     with pytest.raises(ValueError, match="n=-3"):
-        m.predict_next([[10]], n=-3)
+        m.recommend_next([[10]], n=-3)
     with pytest.raises(ValueError, match=r"prefixes\[1\] is empty"):
         m.score_next([[10], []])
     with pytest.raises(ValueError, match="only unknown"):
@@ -126,10 +126,10 @@ def test_save_load_round_trip(cls, planted, tmp_path):
 
 def test_string_item_ids_round_trip(tmp_path):
     m = MarkovChain().fit([["a", "b", "c"], ["b", "c"]])
-    ids, _ = m.predict_next([["b"]], n=1)
+    ids, _ = m.recommend_next([["b"]], n=1)
     assert ids[0, 0] == "c"
     m2 = SequentialRecommender.load(m.save(tmp_path / "s.npz"))
-    assert m2.predict_next([["b"]], n=1)[0][0, 0] == "c"
+    assert m2.recommend_next([["b"]], n=1)[0][0, 0] == "c"
 
 
 def test_planted_markov_is_recovered(planted):
@@ -146,5 +146,7 @@ def test_planted_markov_is_recovered(planted):
 def test_itemknn_params_checked():
     with pytest.raises(ValueError, match="alpha"):
         SessionItemKNN(alpha=2)
-    with pytest.raises(ValueError, match="k="):
-        SessionItemKNN(k=-1)
+    with pytest.raises(ValueError, match="n_neighbors="):
+        SessionItemKNN(n_neighbors=-1)
+    with pytest.warns(DeprecationWarning, match="n_neighbors"):
+        assert SessionItemKNN(k=5).n_neighbors == 5
