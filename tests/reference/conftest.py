@@ -48,11 +48,32 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
+def coverage():
+    """``(covered, covers)``: a set of names and the decorator ``@covers(*names)``
+    that adds to it, so a test module can assert that every public op / layer has a
+    reference case."""
+    covered: set[str] = set()
+
+    def covers(*names):
+        covered.update(names)
+        return lambda fn: fn
+
+    return covered, covers
+
+
 # -- shapes ---------------------------------------------------------------------------
 dims = st.integers(1, 4)
 shapes = st.lists(dims, min_size=0, max_size=3).map(tuple)
 nonempty = st.lists(dims, min_size=1, max_size=3).map(tuple)
 seeds = st.integers(0, 2**16)
+# the keyword strategies of a 2-D convolution case: image size, kernel, stride...
+CONV = {
+    "hw": st.tuples(st.integers(3, 6), st.integers(3, 6)),
+    "k": st.integers(1, 3),
+    "stride": st.integers(1, 2),
+    "padding": st.integers(0, 1),
+    "bias": st.booleans(),
+}
 
 
 @st.composite

@@ -21,10 +21,12 @@ from minirec.autograd import Tensor
 from minirec.autograd import ops as F
 
 from .conftest import (
+    CONV,
     SETTINGS,
     axis_of,
     broadcast_pair,
     compare,
+    coverage,
     dims,
     documented_difference,
     grid,
@@ -42,13 +44,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*encountered in.*:RuntimeWarning"  # log(0), 0 * inf: compared as values
 )
 
-COVERED: set[str] = set()  # the ops / Tensor attributes some reference case runs
-
-
-def covers(*names):
-    """Declare the ops and Tensor methods a test compares with torch."""
-    COVERED.update(names)
-    return lambda fn: fn
+COVERED, covers = coverage()  # the names some reference case below compares
 
 
 def with_extremes(x, seed, values):
@@ -620,12 +616,8 @@ def test_layer_norm(shape, seed, eps, scale):
 @SETTINGS
 @given(
     nco=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3)),
-    hw=st.tuples(st.integers(3, 6), st.integers(3, 6)),
-    k=st.integers(1, 3),
-    stride=st.integers(1, 2),
-    padding=st.integers(0, 1),
-    bias=st.booleans(),
     seed=seeds,
+    **CONV,
 )
 def test_conv2d(nco, hw, k, stride, padding, bias, seed):
     n, c, o = nco

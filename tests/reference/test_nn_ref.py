@@ -17,18 +17,21 @@ from minirec import nn
 from minirec.autograd import Tensor
 from minirec.nn import init, losses
 
-from .conftest import SETTINGS, compare, documented_difference, grid, normal, seeds
+from .conftest import (
+    CONV,
+    SETTINGS,
+    compare,
+    coverage,
+    documented_difference,
+    grid,
+    normal,
+    seeds,
+)
 
 torch = pytest.importorskip("torch", reason="PyTorch (the dev extra) is the reference")
 TF = torch.nn.functional
 
-COVERED: set[str] = set()
-
-
-def covers(*names):
-    """Declare the layers / losses a test compares with torch."""
-    COVERED.update(names)
-    return lambda fn: fn
+COVERED, covers = coverage()  # the names some reference case below compares
 
 
 def f64(module, seed=0):
@@ -179,12 +182,8 @@ def test_mlp(widths, act, last, seed):
 @SETTINGS
 @given(
     co=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    hw=st.tuples(st.integers(3, 6), st.integers(3, 6)),
-    k=st.integers(1, 3),
-    stride=st.integers(1, 2),
-    padding=st.integers(0, 1),
-    bias=st.booleans(),
     seed=seeds,
+    **CONV,
 )
 def test_conv2d_module(co, hw, k, stride, padding, bias, seed):
     m = f64(nn.Conv2d(*co, k, stride=stride, padding=padding, bias=bias), seed)
