@@ -76,15 +76,132 @@ def _build_csr(row: np.ndarray, col: np.ndarray, val: np.ndarray, n_rows: int) -
     )
 
 
-def _encode(raw: np.ndarray, catalog: np.ndarray | None, what: str) -> tuple:
-    """Map raw ids to 0..n-1. With a catalog, ids outside it raise UnknownIdError."""
+_INT64_MAX = np.iinfo(np.int64).max
+_FLOAT_EXACT = 2**53  # from here on floats skip integers (2**53 + 1 reads as 2**53)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _where(k: int, lines: np.ndarray | None) -> str:
+    """``row k`` of an array, or ``line n`` of the file the rows were read from."""
+    return f"row {k}" if lines is None else f"line {int(lines[k])}"
+
+
+def _plain(v: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (for messages)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _missing(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    if isinstance(v, (float, np.floating)):
+        return bool(np.isnan(v))
+    if isinstance(v, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(v))
+    return False
+
+
+def clean_ids(
+    raw: Any, what: str, source: str = "input", lines: np.ndarray | None = None
+) -> np.ndarray:
+    """Ids checked and in one form: integers (also integral floats and Python ints)
+    as int64, strings as they are.
+
+    Raises DataError naming the row (``lines``: the file line) of the first id that
+    is missing (NaN, None, pd.NA, NaT), a boolean, a float that is not integral (or
+    above 2**53, where floats skip integers), an integer outside int64, a mix of
+    numbers and strings, or of any other type.
+    """
     raw = np.asarray(raw)
+
+    def fail(k: int, why: str) -> None:
+        raise DataError(
+            f"{source} {_where(k, lines)}: {what} id {_plain(raw[k])!r} {why}; ids "
+            "are integers or strings"
+        )
+
+    kind = raw.dtype.kind
+    if len(raw) == 0 or kind in "US":
+        return raw
+    if kind == "b":
+        fail(0, "is a boolean")
+    if kind == "i":
+        return raw.astype(np.int64, copy=False)
+    if kind == "u":
+        if raw.max() > _INT64_MAX:
+            fail(int(np.argmax(raw)), "is above the int64 range")
+        return raw.astype(np.int64)
+    if kind == "f":
+        bad = np.flatnonzero(np.isnan(raw))
+        if len(bad):
+            fail(int(bad[0]), "is missing (NaN)")
+        bad = np.flatnonzero(np.abs(raw) >= _FLOAT_EXACT)
+        if len(bad):
+            fail(int(bad[0]), "is a float too large to be an exact integer")
+        bad = np.flatnonzero(raw != np.floor(raw))
+        if len(bad):
+            fail(int(bad[0]), "is not an integer")
+        return raw.astype(np.int64)
+    if kind != "O":
+        fail(0, f"has dtype {raw.dtype}")
+    inferred = pd.api.types.infer_dtype(raw, skipna=False)
+    if inferred == "string":
+        return raw
+    if inferred == "integer":
+        try:
+            return np.array(raw.tolist(), dtype=np.int64)
+        except OverflowError:
+            pass  # the loop below names the row
+    seen: dict[str, int] = {}  # "number" / "string" -> first row
+    for k, v in enumerate(raw.tolist()):
+        if _missing(v):
+            fail(k, "is missing")
+        if isinstance(v, (bool, np.bool_)):
+            fail(k, "is a boolean")
+        if isinstance(v, (int, np.integer)):
+            if not -_INT64_MAX - 1 <= v <= _INT64_MAX:
+                fail(k, "is outside the int64 range")
+            seen.setdefault("number", k)
+        elif isinstance(v, (float, np.floating)):
+            if abs(v) >= _FLOAT_EXACT:
+                fail(k, "is a float too large to be an exact integer")
+            if not float(v).is_integer():
+                fail(k, "is not an integer")
+            seen.setdefault("number", k)
+        elif isinstance(v, str):
+            seen.setdefault("string", k)
+        else:
+            fail(k, f"is a {type(v).__name__}")
+        if len(seen) == 2:
+            other = min(seen.values())
+            fail(
+                k,
+                f"mixes types with the id {_plain(raw[other])!r} at "
+                f"{_where(other, lines)}",
+            )
+    if "number" in seen:
+        return np.array([int(v) for v in raw.tolist()], dtype=np.int64)
+    return raw
+
+
+def _encode(
+    raw: np.ndarray, catalog: Any, what: str, source: str = "input"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map raw ids to 0..n-1. With a catalog, ids outside it raise UnknownIdError."""
+    raw = clean_ids(raw, what, source)
     if catalog is None:
         catalog, codes = np.unique(raw, return_inverse=True)
         return catalog, codes.astype(np.int32)
-    catalog = np.asarray(catalog)
+    catalog = clean_ids(catalog, what, f"{source}: the {what} catalog")
+    raw_int, cat_int = raw.dtype.kind == "i", catalog.dtype.kind == "i"
+    if raw_int != cat_int:
+        kind = {True: "integers", False: "strings"}
+        raise UnknownIdError(
+            f"{source}: the {what} ids are {kind[raw_int]} but the given {what} "
+            f"catalog holds {kind[cat_int]}; pass ids of the catalog's type"
+        )
     if len(np.unique(catalog)) != len(catalog):
-        raise DataError(f"the {what} id catalog has repeated ids")
+        raise DataError(f"{source}: the {what} id catalog has repeated ids")
     sorter = np.argsort(catalog, kind="stable")
     pos = np.searchsorted(catalog, raw, sorter=sorter)
     pos = np.clip(pos, 0, len(catalog) - 1)
@@ -93,8 +210,8 @@ def _encode(raw: np.ndarray, catalog: np.ndarray | None, what: str) -> tuple:
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise UnknownIdError(
-            f"{what} id {raw[k]!r} (row {k}) is not in the given {what} catalog "
-            f"of {len(catalog)} ids"
+            f"{source} row {k}: {what} id {_plain(raw[k])!r} is not in the given "
+            f"{what} catalog of {len(catalog)} ids"
         )
     return catalog, codes.astype(np.int32)
 
@@ -102,8 +219,9 @@ def _encode(raw: np.ndarray, catalog: np.ndarray | None, what: str) -> tuple:
 class Interactions:
     """(user, item, rating[, timestamp]) events with id maps and CSR views.
 
-    Build with :meth:`from_arrays`, :meth:`from_dataframe`, or a loader such as
-    :func:`minirec.data.load_movielens`. Internal indices are ``int32`` in
+    Build with :meth:`from_arrays`, :meth:`from_dataframe`, :meth:`from_csr` (a
+    scipy.sparse users x items matrix; :meth:`to_csr` goes back), or a loader such
+    as :func:`minirec.data.load_movielens`. Internal indices are ``int32`` in
     ``[0, n_users)`` and ``[0, n_items)``; ratings are ``float32`` (all ones for
     implicit feedback); timestamps are ``int64`` seconds or ``None``.
     """
@@ -175,11 +293,14 @@ class Interactions:
         name: str = "",
         source: str = "input",
     ) -> Interactions:
-        """Build from raw ids (any hashable, sortable dtype).
+        """Build from raw ids: integers (int64; integral floats are read as
+        integers) or strings.
 
         ``user_ids`` / ``item_ids`` fix the catalogs (e.g. every movie in movies.dat,
         also the unrated ones); otherwise the sorted distinct ids seen are used.
-        ``source`` names the data in error messages (a file name, say).
+        ``source`` names the data in error messages (a file name, say). A missing
+        (NaN, None, pd.NA), boolean, fractional or out-of-int64 id, a rating that is
+        not a finite float32 and a missing timestamp raise DataError naming the row.
         """
         users = np.asarray(users)
         items = np.asarray(items)
@@ -197,16 +318,13 @@ class Interactions:
         if ratings is not None:
             ratings = _check_ratings(ratings, source)
         if timestamps is not None:
-            timestamps = np.asarray(timestamps)
-            if not np.issubdtype(timestamps.dtype, np.number):
-                timestamps = pd.to_datetime(timestamps).astype("int64") // 10**9
-            timestamps = timestamps.astype(np.int64)
+            timestamps = _check_timestamps(timestamps, source)
         if duplicates not in DUPLICATE_POLICIES:
             raise ValueError(
                 f"duplicates={duplicates!r}; choose one of {DUPLICATE_POLICIES}"
             )
-        ucat, u = _encode(users, user_ids, "user")
-        icat, i = _encode(items, item_ids, "item")
+        ucat, u = _encode(users, user_ids, "user", source)
+        icat, i = _encode(items, item_ids, "item", source)
         u, i, ratings, timestamps = _dedupe(
             u, i, ratings, timestamps, duplicates, ucat, icat, source
         )
@@ -254,6 +372,88 @@ class Interactions:
         return cls.from_arrays(
             df[user_col].to_numpy(), df[item_col].to_numpy(), r, t, **kwargs
         )
+
+    @classmethod
+    def from_csr(
+        cls,
+        matrix: Any,
+        user_ids: Any = None,
+        item_ids: Any = None,
+        *,
+        implicit: bool | None = None,
+        name: str = "",
+        source: str = "matrix",
+    ) -> Interactions:
+        """Build from a users x items ``scipy.sparse`` matrix (CSR as ``implicit``
+        takes it, or any other sparse format).
+
+        Every row and column is kept, so internal user ``u`` is row ``u`` and internal
+        item ``i`` is column ``i``; the raw ids default to ``0..n-1`` (``user_ids`` /
+        ``item_ids`` name them, one distinct id per row / column). The stored values
+        are the ratings (or confidences); stored zeros are not interactions, and
+        repeated entries (a COO matrix) are summed, as scipy reads them.
+        ``implicit=None`` marks the data implicit when every stored value is 1.
+        """
+        import scipy.sparse as sp
+
+        if not sp.issparse(matrix):
+            raise TypeError(
+                f"{source}: from_csr takes a scipy.sparse matrix, got "
+                f"{type(matrix).__name__}; wrap a dense array as "
+                "scipy.sparse.csr_matrix(array), or use from_arrays for id triples"
+            )
+        if matrix.ndim != 2:
+            raise DataError(
+                f"{source}: a {matrix.ndim}-d sparse array; pass users x items"
+            )
+        m = sp.csr_matrix(matrix, copy=True)  # the caller's matrix is left as it is
+        n_users, n_items = m.shape
+        if max(n_users, n_items) > np.iinfo(np.int32).max:
+            raise DataError(
+                f"{source}: shape {m.shape} exceeds the int32 range of internal indices"
+            )
+        if m.dtype.kind not in "biuf":
+            raise DataError(f"{source}: values of dtype {m.dtype} are not ratings")
+        m.sum_duplicates()  # also sorts the columns of each row
+        m.data = m.data.astype(np.float64)
+        users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(m.indptr))
+        bad = np.flatnonzero(~np.isfinite(m.data) | (np.abs(m.data) > _FLOAT32_MAX))
+        if len(bad):
+            k = int(bad[0])
+            raise DataError(
+                f"{source} row {users[k]}, column {m.indices[k]}: value {m.data[k]} is "
+                f"NaN, inf or beyond the float32 range; fix or drop that entry"
+            )
+        keep = m.data != 0
+        ratings = m.data[keep].astype(np.float32)
+        ucat = _default_ids(user_ids, n_users, "user", source, "rows")
+        icat = _default_ids(item_ids, n_items, "item", source, "columns")
+        if implicit is None:
+            implicit = bool(np.all(ratings == 1))
+        return cls(
+            users[keep],
+            m.indices[keep],
+            ratings,
+            None,
+            user_ids=ucat,
+            item_ids=icat,
+            name=name,
+            implicit=implicit,
+        )
+
+    def to_csr(self) -> Any:
+        """The ``n_users x n_items`` ``scipy.sparse.csr_matrix`` of the ratings
+        (float32; row ``u`` is internal user ``u``, column ``i`` internal item ``i``).
+        Repeated (user, item) pairs (``duplicates="keep"``) are summed into one
+        entry; :meth:`from_csr` reads the matrix back (stored zeros aside)."""
+        import scipy.sparse as sp
+
+        c = self.by_user
+        m = sp.csr_matrix(
+            (c.data.copy(), c.indices.copy(), c.indptr.copy()), shape=self.shape
+        )
+        m.sum_duplicates()
+        return m
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -321,17 +521,14 @@ class Interactions:
 
     def _index(self, which: str, raw: Any, missing: str) -> np.ndarray:
         table = self._lookup(which)
+        ids = self.user_ids if which == "user" else self.item_ids
+        numeric = ids.dtype.kind in "iu"
         scalar = np.ndim(raw) == 0
-        values = np.atleast_1d(np.asarray(raw)).tolist()
+        values = np.atleast_1d(np.asarray(raw, dtype=object)).tolist()
         out = np.empty(len(values), dtype=np.int64)
         for k, v in enumerate(values):
-            idx = table.get(v)
-            if idx is None:
-                # ids read from text arrive as str; catalogs of ints accept "42" too
-                try:
-                    idx = table.get(type(next(iter(table)))(v)) if table else None
-                except (TypeError, ValueError):
-                    idx = None
+            key = _lookup_key(v, numeric)
+            idx = None if key is None else table.get(key)
             if idx is None:
                 if missing == "raise":
                     raise UnknownIdError(
@@ -427,24 +624,121 @@ class Interactions:
         )
 
 
-def _check_ratings(ratings: Any, source: str) -> np.ndarray:
+def _check_ratings(
+    ratings: Any, source: str, lines: np.ndarray | None = None
+) -> np.ndarray:
+    """Ratings as float32; a non-number, NaN, inf or a value beyond float32 raises
+    DataError naming the row (``lines``: the file line)."""
     r = np.asarray(ratings)
     if not np.issubdtype(r.dtype, np.number) or r.dtype == bool:
         num = pd.to_numeric(pd.Series(r), errors="coerce").to_numpy()
         bad = np.flatnonzero(np.isnan(num) & ~pd.isna(pd.Series(r)).to_numpy())
         if len(bad):
             raise DataError(
-                f"{source}: rating {r[bad[0]]!r} at row {bad[0]} is not a number"
+                f"{source} {_where(int(bad[0]), lines)}: rating "
+                f"{_plain(r[bad[0]])!r} is not a number"
             )
         r = num
     r = r.astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(r))
     if len(bad):
         raise DataError(
-            f"{source}: rating at row {bad[0]} is {r[bad[0]]} (NaN or inf); "
-            "drop or fill missing ratings before building Interactions"
+            f"{source} {_where(int(bad[0]), lines)}: rating is {r[bad[0]]} (NaN or "
+            "inf); drop or fill missing ratings before building Interactions"
+        )
+    bad = np.flatnonzero(np.abs(r) > _FLOAT32_MAX)
+    if len(bad):
+        raise DataError(
+            f"{source} {_where(int(bad[0]), lines)}: rating {r[bad[0]]:g} is beyond "
+            f"the float32 range (|rating| <= {_FLOAT32_MAX:.3g}); rescale the ratings"
         )
     return r.astype(np.float32)
+
+
+def _check_timestamps(timestamps: Any, source: str) -> np.ndarray:
+    """Timestamps as int64 seconds (numbers: seconds, fractions dropped; dates and
+    date strings: seconds since 1970 UTC); a missing (NaN, NaT, None) or unreadable
+    one raises DataError naming the row."""
+    t = np.asarray(timestamps)
+    if t.dtype == object and pd.api.types.infer_dtype(t, skipna=False) in (
+        "integer",
+        "floating",
+        "mixed-integer-float",
+    ):
+        t = t.astype(np.float64)
+    if t.dtype.kind in "iu":
+        if t.dtype.kind == "u" and len(t) and t.max() > _INT64_MAX:
+            k = int(np.argmax(t))
+            raise DataError(
+                f"{source} row {k}: timestamp {t[k]} is above the int64 range"
+            )
+        return t.astype(np.int64)
+    if t.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(t) | (np.abs(t) >= 2.0**63))
+        if len(bad):
+            k = int(bad[0])
+            raise DataError(
+                f"{source} row {k}: timestamp is {t[k]} (missing or out of range); "
+                "drop or fill missing timestamps before building Interactions"
+            )
+        return np.floor(t).astype(np.int64)
+    if t.dtype.kind == "b":
+        raise DataError(f"{source} row 0: timestamp {t[0]!r} is a boolean")
+    series = pd.Series(t)
+    missing = series.isna().to_numpy()
+    try:
+        dates = pd.to_datetime(series, errors="coerce", utc=True)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{source}: timestamps are not dates or numbers ({e})") from e
+    bad = np.flatnonzero(missing | dates.isna().to_numpy())
+    if len(bad):
+        k = int(bad[0])
+        why = "missing (NaN, NaT or None)" if missing[k] else "not a date"
+        raise DataError(
+            f"{source} row {k}: timestamp {_plain(t[k])!r} is {why}; drop or fill "
+            "missing timestamps before building Interactions"
+        )
+    return pd.DatetimeIndex(dates).as_unit("s").asi8.astype(np.int64)
+
+
+def _default_ids(ids: Any, n: int, what: str, source: str, axis: str) -> np.ndarray:
+    """``0..n-1``, or the given ids checked: one distinct id per row / column."""
+    if ids is None:
+        return np.arange(n, dtype=np.int64)
+    ids = clean_ids(ids, what, f"{source} {what}_ids")
+    if ids.ndim != 1 or len(ids) != n:
+        raise DataError(
+            f"{source}: {what}_ids has {len(ids)} entries but the matrix has {n} "
+            f"{axis}; pass one id per {axis[:-1]}"
+        )
+    if len(np.unique(ids)) != n:
+        raise DataError(f"{source}: {what}_ids has repeated ids; each must be distinct")
+    return ids
+
+
+def _lookup_key(v: Any, numeric: bool) -> Any:
+    """The catalog key a looked-up id stands for, or None when it stands for none:
+    an integer catalog takes ints, integral floats and integer strings ("42", as ids
+    read from text arrive); a string catalog takes strings and ints (42 -> "42").
+    Booleans, NaN and fractional floats match nothing."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if numeric:
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            return int(v) if float(v).is_integer() else None
+        if isinstance(v, str):
+            try:
+                return int(v.strip())
+            except ValueError:
+                return None
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (int, np.integer)):
+        return str(v)
+    return None
 
 
 def _dedupe(u, i, r, t, policy, ucat, icat, source):

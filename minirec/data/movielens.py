@@ -4,7 +4,7 @@ Formats (detected from the files in the dataset folder):
 
 ``ml-100k``
     ``u.data``: ``user<TAB>item<TAB>rating<TAB>timestamp``; ``u.item``: ``|``-separated
-    Latin-1, ``id|title|release date|video release date|IMDb URL|`` + 19 genre flags
+    text, ``id|title|release date|video release date|IMDb URL|`` + 19 genre flags
     (names from ``u.genre``); ``u.user``: ``id|age|gender|occupation|zip``. The
     GroupLens splits ``u1..u5.base/.test`` and ``ua/ub`` have the u.data format
     (:func:`load_ml100k_split`).
@@ -12,12 +12,12 @@ Formats (detected from the files in the dataset folder):
     ``ratings.dat``: ``UserID::MovieID::Rating::Timestamp``; a 3-column file
     ``UserID::MovieID::Rating`` (``ratings_no_timestamp.dat``, as in the shared copy)
     is read too and gives ``timestamps=None``. ``movies.dat``:
-    ``MovieID::Title::Genre|Genre`` (Latin-1); ``users.dat`` (ml-1m only):
+    ``MovieID::Title::Genre|Genre``; ``users.dat`` (ml-1m only):
     ``UserID::Gender::Age::Occupation::Zip`` where Age and Occupation are the codes
     of the ml-1m README.
 ``ml-latest-small`` / ``ml-latest`` / ``ml-20m`` / ``ml-25m`` (CSV)
     ``ratings.csv`` with header ``userId,movieId,rating,timestamp``; ``movies.csv``
-    with header ``movieId,title,genres`` (UTF-8, quoted titles).
+    with header ``movieId,title,genres`` (quoted titles).
 
 What you get: an :class:`~minirec.data.Interactions` whose users are the users who
 rated and whose item catalog is every *rated* movie (ml-1m: 3,706 of the 3,883 in
@@ -27,11 +27,21 @@ column ``genre:<Name>`` per genre; ``user_features`` has ``gender, age, occupati
 zip`` where the format has them (ml-100k: age in years and occupation names; ml-1m:
 the README's codes).
 
-Parsing uses pandas' C engine; ``'::'`` is replaced by a one-byte separator in memory
-first (ml-1m loads in well under a second). Errors name the file and the line:
-a malformed line (wrong number of fields), a non-numeric or NaN rating, a wrong
-separator (a CSV where ``'::'`` is expected is recognised and the right format
-suggested), an empty file, and duplicate (user, item) pairs.
+Ratings files are parsed with pandas' C engine; ``'::'`` is replaced by a one-byte
+separator in memory first (ml-1m loads in well under a second). Errors name the file
+and the line: a malformed line (wrong number of fields), a non-numeric, NaN or
+beyond-float32 rating, an id or timestamp that is not an integer or lies outside
+int64, a wrong separator (a CSV where ``'::'`` is expected is recognised and the
+right format suggested), an empty file, a ratings.csv whose first line is not the
+header ``userId,movieId,rating,timestamp`` (its columns may come in any order), and
+duplicate (user, item) pairs. Ids are coded with memory proportional to the data,
+however sparse they are.
+
+Side tables (u.item, u.user, movies.dat, users.dat, movies.csv) are read as UTF-8
+when their bytes are valid UTF-8 and as Latin-1 otherwise (the GroupLens originals
+are Latin-1); an empty file, a line with the wrong number of fields, a missing
+header or a non-integer id, age or genre flag raises a DataError naming the file
+and the line.
 
 Duplicate policy (argument ``duplicates``): ``"error"`` (default) raises naming the
 file and both lines; ``"first"`` / ``"last"`` keep one rating (the earliest / latest
@@ -53,7 +63,7 @@ import pandas as pd
 
 from ..errors import DataError, DataNotFoundError, UnknownIdError
 from .download import find_dataset
-from .interactions import DUPLICATE_POLICIES, Interactions
+from .interactions import DUPLICATE_POLICIES, Interactions, _check_ratings
 
 __all__ = ["load_movielens", "load_ml100k_split", "read_ratings_file", "ML100K_SPLITS"]
 
@@ -220,7 +230,7 @@ def read_table(
         raise DataError(f"{path}: no data lines{hint}")
     out: dict[str, np.ndarray] = {}
     for c in cols:
-        s = df[c]
+        s = orig = df[c]
         if c not in numeric and c not in integer:
             out[c] = s.to_numpy()
             continue
@@ -258,10 +268,39 @@ def read_table(
                 raise DataError(
                     f"{path} line {lines[k]}: {c} {vals[k]!r} is not an integer id"
                 )
-            out[c] = s.to_numpy().astype(np.int64)
+            out[c] = _exact_int64(s, vals, orig, c, path, lines)
         else:
             out[c] = vals
     return out, lines
+
+
+def _exact_int64(
+    s: pd.Series,
+    vals: np.ndarray,
+    orig: pd.Series,
+    c: str,
+    path: Path,
+    lines: np.ndarray,
+) -> np.ndarray:
+    """Integral column `s` (its float64 copy `vals`) as int64, or DataError naming the
+    line of a value outside int64, or from 2**53 on where pandas read the column as
+    floats (such floats no longer hold the integer written in the file)."""
+    if s.dtype.kind == "i":
+        return s.to_numpy().astype(np.int64)
+    if s.dtype.kind == "u":
+        bad = np.flatnonzero(s.to_numpy() > np.iinfo(np.int64).max)
+        why = "is above the int64 range"
+    else:
+        bad = np.flatnonzero(np.abs(vals) >= 2.0**53)
+        why = (
+            "is outside the int64 range"
+            if len(bad) and abs(vals[bad[0]]) >= 2.0**63
+            else "is too large to read exactly in a column that also holds decimals"
+        )
+    if len(bad):
+        k = int(bad[0])
+        raise DataError(f"{path} line {lines[k]}: {c} {orig.iloc[k]} {why}")
+    return vals.astype(np.int64)
 
 
 def _line(raw: bytes, lineno: int, encoding: str) -> str:
@@ -313,30 +352,43 @@ def read_ratings_file(
     )
 
 
-_DENSE_IDS = 50_000_000  # id ranges up to this use a lookup table, not a sort
+_DENSE_MIN = 1 << 16  # id ranges up to this always use a lookup table
+_DENSE_PER_ROW = 4  # ... and up to this many table slots per row of data
 _DENSE_CELLS = 256_000_000  # n_users * n_items up to which a bitmap finds repeats
+_CELLS_PER_ROW = 64  # ... as long as the bitmap has at most this many cells per row
 
 
 def _int_codes(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted distinct ids, code of each entry) for integer ids, in O(n) when the
-    id range is small (MovieLens ids are), else with np.unique."""
+    """(sorted distinct ids, code of each entry) for integer ids: in O(n) with a
+    lookup table over the id range when that range is small next to the data
+    (MovieLens ids are), else with np.unique, so that memory stays proportional to
+    the data however sparse the ids."""
     lo, hi = int(raw.min()), int(raw.max())
-    if hi - lo > _DENSE_IDS:
+    if hi - lo > max(_DENSE_MIN, _DENSE_PER_ROW * len(raw)):
         cat, codes = np.unique(raw, return_inverse=True)
         return cat, codes.astype(np.int32)
     present = np.zeros(hi - lo + 1, dtype=bool)
     present[raw - lo] = True
-    lut = np.cumsum(present, dtype=np.int64) - 1
-    return np.flatnonzero(present) + lo, lut[raw - lo].astype(np.int32)
+    lut = np.cumsum(present, dtype=np.int32) - 1
+    return np.flatnonzero(present) + lo, lut[raw - lo]
 
 
-def _check_duplicates(cols: dict, lines: np.ndarray, path: Path) -> None:
+def _codes(cols: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(user catalog, user codes, item catalog, item codes) of ratings columns."""
+    ucat, uc = _int_codes(cols["user"])
+    icat, ic = _int_codes(cols["item"])
+    return ucat, uc, icat, ic
+
+
+def _check_duplicates(
+    cols: dict, lines: np.ndarray, path: Path, codes: tuple | None = None
+) -> None:
     u, i = cols["user"], cols["item"]
-    ucat, uc = _int_codes(u)
-    icat, ic = _int_codes(i)
+    ucat, uc, icat, ic = _codes(cols) if codes is None else codes
     key = uc.astype(np.int64) * len(icat) + ic
-    if len(ucat) * len(icat) <= _DENSE_CELLS:  # fast test: any repeat at all?
-        mark = np.zeros(len(ucat) * len(icat), dtype=bool)
+    cells = len(ucat) * len(icat)
+    if cells <= min(_DENSE_CELLS, max(_DENSE_MIN, _CELLS_PER_ROW * len(key))):
+        mark = np.zeros(cells, dtype=bool)  # fast test: any repeat at all?
         mark[key] = True
         if int(np.count_nonzero(mark)) == len(key):
             return
@@ -360,25 +412,26 @@ def _interactions(
         raise ValueError(
             f"duplicates={duplicates!r}; choose one of {', '.join(DUPLICATE_POLICIES)}"
         )
+    ratings = _check_ratings(cols["rating"], str(path), lines)
     if duplicates not in ("error", "keep"):
         return Interactions.from_arrays(
             cols["user"],
             cols["item"],
-            cols["rating"],
+            ratings,
             cols.get("timestamp"),
             duplicates=duplicates,
             name=name,
             source=str(path),
         )
+    # ids and ratings were checked line by line: build directly
+    codes = _codes(cols)
     if duplicates == "error":
-        _check_duplicates(cols, lines, path)
-    # ids and ratings were checked line by line in read_table: build directly
-    ucat, uc = _int_codes(cols["user"])
-    icat, ic = _int_codes(cols["item"])
+        _check_duplicates(cols, lines, path, codes)
+    ucat, uc, icat, ic = codes
     return Interactions(
         uc,
         ic,
-        cols["rating"],
+        ratings,
         cols.get("timestamp"),
         user_ids=ucat,
         item_ids=icat,
@@ -423,40 +476,87 @@ def _attach(data: Interactions, items: pd.DataFrame | None, users: pd.DataFrame 
     return data
 
 
+def decode_text(raw: bytes) -> str:
+    """The text of a metadata file: UTF-8 when the bytes are valid UTF-8 (ASCII
+    is), else Latin-1 (the encoding of the GroupLens u.item / movies.dat files, where
+    accented titles are not valid UTF-8). A UTF-8 byte-order mark is dropped."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    return text.removeprefix("\ufeff")
+
+
 def _read_text_table(
     path: Path,
     sep: str,
     n: int,
-    encoding: str,
     what: str,
-    header: bool = False,
-    quoting: int = csv.QUOTE_NONE,
-) -> pd.DataFrame:
-    """Metadata files (titles, demographics): strings kept as they are."""
-    raw = path.read_bytes()
-    psep = sep
-    if len(sep) > 1:
-        raw = raw.replace(sep.encode(), _SUB.encode())
-        psep = _SUB
-    try:
-        df = pd.read_csv(
-            io.BytesIO(raw),
-            sep=psep,
-            header=0 if header else None,
-            dtype=str,
-            encoding=encoding,
-            quoting=quoting,
-            keep_default_na=False,
-            engine="c",
-        )
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read the {what} table ({e})") from e
-    if df.shape[1] != n:
+    *,
+    header: Sequence[str] | None = None,
+    quoted: bool = False,
+    example: str = "",
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Metadata files (titles, demographics) as a DataFrame of strings with columns
+    ``0..n-1``, and the 1-based file line of every row (blank lines dropped).
+
+    Every line must have `n` fields separated by `sep` (``quoted``: CSV quoting, as
+    in movies.csv); ``header``: the expected names of the first line, compared
+    without case. An empty file, a wrong header or a line with another field count
+    raises DataError naming the file and the line.
+    """
+    hint = f" (expected lines like {example!r})" if example else ""
+    text = decode_text(path.read_bytes())
+    if not text.strip():
+        raise DataError(f"{path}: the {what} table is empty{hint}")
+    if quoted:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+        records, start = [], 1
+        for fields in reader:
+            records.append((start, fields, sep.join(fields)))
+            start = reader.line_num + 1
+    else:
+        rows = [line.rstrip("\r") for line in text.split("\n")]
+        records = [(no, ln.split(sep), ln) for no, ln in enumerate(rows, start=1)]
+    records = [r for r in records if "".join(r[1]).strip()]
+    if header is not None:
+        if not records:
+            raise DataError(f"{path}: the {what} table is empty{hint}")
+        no, fields, line = records.pop(0)
+        names = [f.strip().lower() for f in fields]
+        if names != [h.lower() for h in header]:
+            raise DataError(
+                f"{path} line {no}: the header {line!r} is not "
+                f"{sep.join(header)!r}; the file must start with that header line"
+            )
+    if not records:
+        raise DataError(f"{path}: the {what} table has no rows after the header")
+    for no, fields, line in records:
+        if len(fields) != n:
+            raise DataError(
+                f"{path} line {no}: {len(fields)} fields where {n} were expected, "
+                f"separated by {sep!r}: {line[:80]!r}{hint}"
+            )
+    lines = np.array([r[0] for r in records], dtype=np.int64)
+    return pd.DataFrame([r[1] for r in records], dtype=str), lines
+
+
+def _int_field(
+    values: pd.Series, lines: np.ndarray, path: Path, field: str
+) -> np.ndarray:
+    """A column of integer strings as int64; DataError naming the line otherwise."""
+    num = pd.to_numeric(values.str.strip(), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) < 2.0**53)
+    bad = np.flatnonzero(~ok)
+    if len(bad):
+        k = int(bad[0])
         raise DataError(
-            f"{path}: the {what} table has {df.shape[1]} columns, expected {n} "
-            f"separated by {sep!r}"
+            f"{path} line {lines[k]}: {field} {values.iloc[k]!r} is not an integer"
         )
-    return df
+    return num.astype(np.int64)
 
 
 def _ml100k_items(folder: Path) -> pd.DataFrame | None:
@@ -466,11 +566,14 @@ def _ml100k_items(folder: Path) -> pd.DataFrame | None:
     genres = list(ML100K_GENRES)
     gp = folder / "u.genre"
     if gp.is_file():
-        g = [ln.split("|")[0] for ln in gp.read_text("latin-1").splitlines() if ln]
+        text = decode_text(gp.read_bytes())
+        g = [ln.split("|")[0] for ln in text.splitlines() if ln.strip()]
         if len(g) == 19:
             genres = g
-    df = _read_text_table(p, "|", 24, "latin-1", "movie")
-    ids = pd.to_numeric(df[0], errors="raise").astype(np.int64)
+    df, lines = _read_text_table(
+        p, "|", 24, "movie", example="1|Toy Story (1995)|01-Jan-1995||URL|0|0|1|..."
+    )
+    ids = _int_field(df[0], lines, p, "movie id")
     titles = df[1]
     year = _years(titles)
     rel = pd.to_numeric(df[2].str[-4:], errors="coerce").to_numpy(
@@ -478,9 +581,16 @@ def _ml100k_items(folder: Path) -> pd.DataFrame | None:
     )
     year = np.where(np.isnan(year), rel, year)
     out = pd.DataFrame({"title": titles.to_numpy(), "year": year}, index=ids)
-    flags = df.iloc[:, 5:24].apply(pd.to_numeric, errors="coerce").fillna(0)
+    flags = df.iloc[:, 5:24].to_numpy()
+    bad = np.argwhere((flags != "0") & (flags != "1"))
+    if len(bad):
+        r, c = bad[0]
+        raise DataError(
+            f"{p} line {lines[r]}: genre flag {genres[c]} is {flags[r, c]!r}, "
+            "expected 0 or 1"
+        )
     for k, g in enumerate(genres):
-        out[f"genre:{g}"] = flags.iloc[:, k].to_numpy().astype(np.uint8)
+        out[f"genre:{g}"] = (flags[:, k] == "1").astype(np.uint8)
     out.index.name = "item"
     return out
 
@@ -489,15 +599,15 @@ def _ml100k_users(folder: Path) -> pd.DataFrame | None:
     p = folder / "u.user"
     if not p.is_file():
         return None
-    df = _read_text_table(p, "|", 5, "latin-1", "user")
+    df, lines = _read_text_table(p, "|", 5, "user", example="1|24|M|technician|85711")
     out = pd.DataFrame(
         {
             "gender": df[2].to_numpy(),
-            "age": pd.to_numeric(df[1], errors="coerce").to_numpy(),
+            "age": _int_field(df[1], lines, p, "age"),
             "occupation": df[3].to_numpy(),
             "zip": df[4].to_numpy(),
         },
-        index=pd.to_numeric(df[0]).astype(np.int64),
+        index=_int_field(df[0], lines, p, "user id"),
     )
     out.index.name = "user"
     return out
@@ -507,8 +617,10 @@ def _dat_items(folder: Path) -> pd.DataFrame | None:
     p = folder / "movies.dat"
     if not p.is_file():
         return None
-    df = _read_text_table(p, "::", 3, "latin-1", "movie")
-    ids = pd.to_numeric(df[0]).astype(np.int64)
+    df, lines = _read_text_table(
+        p, "::", 3, "movie", example="1::Toy Story (1995)::Animation|Comedy"
+    )
+    ids = _int_field(df[0], lines, p, "movie id")
     out = pd.DataFrame({"title": df[1].to_numpy(), "year": _years(df[1])}, index=ids)
     out = pd.concat([out, _genre_frame(df[2], out.index)], axis=1)
     out.index.name = "item"
@@ -519,15 +631,15 @@ def _dat_users(folder: Path) -> pd.DataFrame | None:
     p = folder / "users.dat"
     if not p.is_file():
         return None
-    df = _read_text_table(p, "::", 5, "latin-1", "user")
+    df, lines = _read_text_table(p, "::", 5, "user", example="1::F::1::10::48067")
     out = pd.DataFrame(
         {
             "gender": df[1].to_numpy(),
-            "age": pd.to_numeric(df[2], errors="coerce").to_numpy(),
-            "occupation": pd.to_numeric(df[3], errors="coerce").to_numpy(),
+            "age": _int_field(df[2], lines, p, "age"),
+            "occupation": _int_field(df[3], lines, p, "occupation"),
             "zip": df[4].to_numpy(),
         },
-        index=pd.to_numeric(df[0]).astype(np.int64),
+        index=_int_field(df[0], lines, p, "user id"),
     )
     out.index.name = "user"
     return out
@@ -537,15 +649,54 @@ def _csv_items(folder: Path) -> pd.DataFrame | None:
     p = folder / "movies.csv"
     if not p.is_file():
         return None
-    df = _read_text_table(
-        p, ",", 3, "utf-8", "movie", header=True, quoting=csv.QUOTE_MINIMAL
+    df, lines = _read_text_table(
+        p,
+        ",",
+        3,
+        "movie",
+        header=("movieId", "title", "genres"),
+        quoted=True,
+        example="1,Toy Story (1995),Adventure|Animation",
     )
-    ids = pd.to_numeric(df.iloc[:, 0]).astype(np.int64)
-    titles = df.iloc[:, 1]
+    ids = _int_field(df[0], lines, p, "movie id")
+    titles = df[1]
     out = pd.DataFrame({"title": titles.to_numpy(), "year": _years(titles)}, index=ids)
-    out = pd.concat([out, _genre_frame(df.iloc[:, 2], out.index)], axis=1)
+    out = pd.concat([out, _genre_frame(df[2], out.index)], axis=1)
     out.index.name = "item"
     return out
+
+
+_CSV_COLUMNS = {
+    "userid": "user",
+    "movieid": "item",
+    "rating": "rating",
+    "timestamp": "timestamp",
+}
+_CSV_HEADER = "userId,movieId,rating,timestamp"
+
+
+def _csv_ratings_names(path: Path) -> tuple[str, ...] | None:
+    """The columns of ratings.csv in file order, read from its header line (any
+    order of userId, movieId, rating and an optional timestamp). None for an empty
+    file (read_table names that); DataError for a missing or unknown header."""
+    with open(path, "rb") as f:
+        first = decode_text(f.readline()).strip()
+    if not first:
+        return None
+    fields = [x.strip().strip('"').lower() for x in first.split(",")]
+    names = tuple(_CSV_COLUMNS.get(x, "") for x in fields)
+    if len(set(names)) == len(names) and {"user", "item", "rating"} <= set(names):
+        if "" not in names:
+            return names
+    if pd.to_numeric(pd.Series(fields), errors="coerce").notna().all():
+        raise DataError(
+            f"{path} line 1: {first!r} is a rating, not the header "
+            f"{_CSV_HEADER!r}; ratings.csv must start with a header line"
+        )
+    raise DataError(
+        f"{path} line 1: the header {first!r} does not name the columns "
+        f"{_CSV_HEADER!r} (in any order; timestamp may be absent)"
+    )
 
 
 # ------------------------------------------------------------------ public loaders
@@ -615,7 +766,16 @@ def load_movielens(
         data = _interactions(cols, lines, p, duplicates, label)
         return _attach(data, _dat_items(folder), _dat_users(folder))
     p = folder / "ratings.csv"
-    cols, lines = read_ratings_file(p, ",", header=True, example="1,1,4.0,964982703")
+    names = _csv_ratings_names(p) or ("user", "item", "rating", "timestamp")
+    cols, lines = read_table(
+        p,
+        ",",
+        names,
+        header=True,
+        integer=("user", "item", "timestamp"),
+        numeric=("rating",),
+        example="1,1,4.0,964982703",
+    )
     data = _interactions(cols, lines, p, duplicates, label)
     return _attach(data, _csv_items(folder), None)
 

@@ -114,6 +114,11 @@ def test_csv_format(tmp_path):
     ],
 )
 def test_bad_lines_name_file_and_line(tmp_path, text, words):
+    assert_bad_udata(tmp_path, text, words)
+
+
+def assert_bad_udata(tmp_path, text, words):
+    """Loading a u.data holding `text` raises a DataError with all of `words`."""
     d = write_ml100k(tmp_path, text)
     with pytest.raises(DataError) as e:
         load_movielens("ml-100k", path=d)
