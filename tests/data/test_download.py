@@ -3,11 +3,14 @@ corruption, and that no partial file or folder is ever left in the cache."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import io
 import threading
+import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,12 +38,46 @@ ZIP = make_zip()
 MD5 = hashlib.md5(ZIP).hexdigest()
 
 
+def zip_of(members: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in members.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+#: path -> body of archives that must be rejected before anything is cached
+BAD_ZIPS = {
+    "/empty.zip": zip_of({}),
+    "/noratings.zip": zip_of({"ml-100k/README": "no ratings here"}),
+    "/macosx.zip": zip_of({"__MACOSX/._u.data": "resource fork"}),
+    # resolves to <work>/x_evil/u.data: outside the folder <work>/x, same prefix
+    "/slip.zip": zip_of({"../x_evil/u.data": "1\t1\t5\t10\n"}),
+    "/absolute.zip": zip_of({"/tmp/minirec_abs/u.data": "1\t1\t5\t10\n"}),
+}
+REQUESTS: list[str] = []  # paths served, in order
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output quiet
         pass
 
     def do_GET(self):  # noqa: N802
-        body, length = ZIP, len(ZIP)
+        REQUESTS.append(self.path)
+        body, length = BAD_ZIPS.get(self.path, ZIP), None
+        if self.path == "/slow.zip":  # long enough for two downloads to overlap
+            time.sleep(0.5)
+        elif self.path == "/drip.zip":  # a byte at a time, each within the timeout
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(ZIP)))
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client gives up first
+                for k in range(len(ZIP)):
+                    self.wfile.write(ZIP[k : k + 1])
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            return
+        length = len(body)
         if self.path == "/truncated.zip":  # promise everything, send half
             body = ZIP[: len(ZIP) // 2]
         elif self.path == "/cut.zip":  # honest length, but a cut zip
@@ -172,3 +209,119 @@ def test_explicit_path_for_other_datasets(tmp_path):
     assert find_dataset("sasrec", tmp_path / "sasrec") == tmp_path / "sasrec"
     with pytest.raises(DataNotFoundError, match="path="):
         find_dataset("ml-100k", tmp_path / "absent")
+
+
+# ------------------------------------------------------------------ archives, races
+@pytest.mark.parametrize("path", sorted(BAD_ZIPS))
+def test_bad_archives_are_rejected_before_caching(server, tmp_path, path):
+    cache = tmp_path / "cache"
+    with pytest.raises(DownloadError) as e:
+        download_movielens(
+            "ml-100k", cache_dir=cache, url=f"{server}{path}", progress=False
+        )
+    assert any(w in str(e.value) for w in ("empty", "unsafe", "holds none of"))
+    assert leftovers(cache) == []
+    assert not (tmp_path / "cache" / "x_evil").exists()
+    assert not Path("/tmp/minirec_abs").exists()
+    # nothing was cached, so a good archive can be downloaded next
+    got = download_movielens(
+        "ml-100k", cache_dir=cache, url=f"{server}/ok.zip", progress=False
+    )
+    assert (got / "u.data").is_file() and leftovers(cache) == ["ml-100k"]
+
+
+def test_empty_zip_without_required_files(server, tmp_path):
+    with pytest.raises(DownloadError, match="the zip is empty"):
+        download_and_extract(f"{server}/empty.zip", tmp_path / "d", progress=False)
+    got = download_and_extract(
+        f"{server}/noratings.zip", tmp_path / "d", progress=False
+    )  # no files required: a README-only archive is fine
+    assert (got / "README").is_file()
+    with pytest.raises(DownloadError, match="holds none of u.data"):
+        download_and_extract(
+            f"{server}/noratings.zip",
+            tmp_path / "e",
+            progress=False,
+            require_any=["u.data"],
+        )
+    assert leftovers(tmp_path) == ["d"]
+
+
+def test_file_url(tmp_path):
+    src = tmp_path / "ml-100k.zip"
+    src.write_bytes(ZIP)
+    got = download_and_extract(src.as_uri(), tmp_path / "out", md5=MD5, progress=False)
+    assert (got / "u.data").read_bytes() == zipfile.ZipFile(src).read("ml-100k/u.data")
+
+
+def test_an_incomplete_cached_folder_says_what_to_do(server, tmp_path):
+    (tmp_path / "cache" / "ml-100k").mkdir(parents=True)
+    with pytest.raises(DownloadError, match="holds none of u.data.*remove that folder"):
+        download_movielens(
+            "ml-100k", cache_dir=tmp_path / "cache", url=f"{server}/ok.zip"
+        )
+
+
+def test_concurrent_downloads_take_turns(server, tmp_path, monkeypatch):
+    monkeypatch.delenv("MINIREC_DATA", raising=False)  # the cache must be used
+    cache, out, errors = tmp_path / "cache", [], []
+    REQUESTS.clear()
+
+    def fetch():
+        try:
+            out.append(
+                download_movielens(
+                    "ml-100k", cache_dir=cache, url=f"{server}/slow.zip", progress=False
+                )
+            )
+        except Exception as e:  # reported below, with the thread's error
+            errors.append(e)
+
+    threads = [threading.Thread(target=fetch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and out == [cache / "ml-100k"] * 2
+    assert REQUESTS == ["/slow.zip"]  # the second waited and found the folder
+    assert leftovers(cache) == ["ml-100k"]  # no lock file, no temporary folder
+    assert len(load_movielens("ml-100k", cache_dir=cache)) == 3
+
+
+def test_the_final_rename_lets_the_first_folder_win(server, tmp_path, monkeypatch):
+    # without a lock (fcntl missing), a download that finishes second keeps the first
+    from minirec.data import download
+
+    monkeypatch.setattr(download, "fcntl", None)
+    dest = tmp_path / "ml-100k"
+    real_rename = download.os.rename
+
+    def rename_after_another(src, dst):
+        Path(dst).mkdir()  # another download lands first...
+        (Path(dst) / "u.data").write_text("1\t1\t5\t10\n")
+        return real_rename(src, dst)  # ...so ours fails: the folder is not empty
+
+    monkeypatch.setattr(download.os, "rename", rename_after_another)
+    got = download_and_extract(
+        f"{server}/ok.zip", dest, progress=False, require_any=["u.data"]
+    )
+    assert got == dest and (dest / "u.data").read_text() == "1\t1\t5\t10\n"
+    assert leftovers(tmp_path) == ["ml-100k"]  # our copy and the lock are gone
+
+
+def test_the_whole_download_has_a_deadline(server, tmp_path):
+    cache = tmp_path / "cache"
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match="deadline=0.5"):
+        download_movielens(
+            "ml-100k",
+            cache_dir=cache,
+            url=f"{server}/drip.zip",
+            deadline=0.5,
+            progress=False,
+        )
+    assert time.monotonic() - t0 < 5  # each byte came within the socket timeout
+    assert leftovers(cache) == []
+    for bad in (0, -1, "10", True):
+        with pytest.raises(ValueError, match="deadline="):
+            download_url(f"{server}/ok.zip", tmp_path / "f", deadline=bad)
