@@ -7,6 +7,8 @@ import contextlib
 import hashlib
 import http.server
 import io
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -286,6 +288,40 @@ def test_concurrent_downloads_take_turns(server, tmp_path, monkeypatch):
     assert REQUESTS == ["/slow.zip"]  # the second waited and found the folder
     assert leftovers(cache) == ["ml-100k"]  # no lock file, no temporary folder
     assert len(load_movielens("ml-100k", cache_dir=cache)) == 3
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from minirec.data import download_movielens
+url, cache, me, other = sys.argv[1:]
+Path(me).touch()
+while not Path(other).exists():  # start together: both find no folder yet
+    time.sleep(0.01)
+print(download_movielens("ml-100k", cache_dir=cache, url=url, progress=False))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the lock uses POSIX fcntl")
+def test_concurrent_downloads_in_two_processes(server, tmp_path):
+    cache = tmp_path / "cache"
+    REQUESTS.clear()
+    flags = [str(tmp_path / "a.ready"), str(tmp_path / "b.ready")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, f"{server}/slow.zip", str(cache), me, other],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for me, other in (flags, flags[::-1])
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert out.strip() == str(cache / "ml-100k")
+    assert REQUESTS == ["/slow.zip"]  # one download; the other process waited
+    assert leftovers(cache) == ["ml-100k"]
 
 
 def test_the_final_rename_lets_the_first_folder_win(server, tmp_path, monkeypatch):
