@@ -44,7 +44,7 @@ from .protocols import PROTOCOLS, SPLITS
 __all__ = ["main", "build_parser", "CliError"]
 
 # errors a user's input or files cause: a one-line message, exit status 2
-_USER_ERRORS = (MinirecError, ValueError, TypeError, OSError, KeyError)
+_USER_ERRORS = (MinirecError, ValueError, OSError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--negatives",
-        type=int,
+        type=_positive,
         default=99,
         help="sampled items per test pair for --protocol sampled",
     )
@@ -207,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="items (or item,rating lines) of a user the model has not "
         "seen: recommend for them without refitting",
     )
-    sp.add_argument("-n", type=int, default=10, help="items per user (default 10)")
+    sp.add_argument(
+        "-n", type=_positive, default=10, help="items per user (default 10)"
+    )
     sp.add_argument("--all", action="store_true", help="do not filter seen items")
     sp.add_argument(
         "--cold-start",
@@ -230,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="consider only these candidate item ids (one per line)",
     )
-    sp.add_argument("-n", type=int, default=10, help="neighbours each (default 10)")
+    sp.add_argument(
+        "-n", type=_positive, default=10, help="neighbours each (default 10)"
+    )
     out_json(sp)
     sp.set_defaults(func=C.cmd_similar)
 
@@ -250,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     out_json(sp)
     sp.set_defaults(func=C.cmd_demo)
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return n
 
 
 def _fraction(text: str) -> float:

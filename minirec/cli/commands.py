@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 from ..errors import UnknownIdError
 from . import protocols as P
 from ._io import CliError, check_known, emit, read_id_file, warn
-from .params import format_hyperparameters, hyperparameters, parse_sets
+from .params import build_model, format_hyperparameters, hyperparameters, model_class
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -159,7 +160,9 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "summary": " ".join(doc.split()),
             }
         )
-    lines = _columns([(r["name"], r.get("task", "-"), r["summary"]) for r in rows])
+    lines = _columns(
+        [(r["name"], r.get("task", "-"), _short(r["summary"])) for r in rows]
+    )
     lines.append(
         "\n`minirec params MODEL` lists a model's hyperparameters; rating models are "
         "scored by RMSE, ranking models by HR@10 / NDCG@10."
@@ -168,10 +171,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_params(args: argparse.Namespace) -> int:
-    from ..models import get_model_class
+def _short(text: str, width: int = 72) -> str:
+    """The first sentence of `text`, cut to `width` characters."""
+    first = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0]
+    return first if len(first) <= width else first[: width - 1].rstrip() + "…"
 
-    cls = get_model_class(args.model)
+
+def cmd_params(args: argparse.Namespace) -> int:
+    cls = model_class(args.model)
     obj = {
         "command": "params",
         "model": cls.__name__,
@@ -207,11 +214,7 @@ def _train_split(args: argparse.Namespace) -> dict | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..models import get_model_class
-
-    cls = get_model_class(args.model)
-    params = parse_sets(args.set, args.model)
-    model = cls(**params)
+    model = build_model(args.model, args.set)
     split = _train_split(args)
     data = P.load_data(args.data, download=args.download)
     holdout = P.Holdout(data, split)
@@ -365,8 +368,14 @@ def _recommend_users(args: argparse.Namespace, model) -> tuple[list, list | None
     return users, lines
 
 
+def _check_n(args: argparse.Namespace, limit: int, what: str) -> None:
+    if args.n > limit:
+        raise CliError(f"-n {args.n}: the model has only {limit:,} {what}")
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
+    _check_n(args, model.n_items, "items")
     users, _ = _recommend_users(args, model)
     kwargs = _candidates(args, model)
     t0 = time.perf_counter()
@@ -456,6 +465,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
     if bool(args.item) == bool(args.user):
         raise CliError("give either --item ID (repeatable) or --user ID (repeatable)")
     which = "item" if args.item else "user"
+    _check_n(
+        args,
+        (model.n_items if which == "item" else model.n_users) - 1,
+        f"other {which}s",
+    )
     query = list(args.item or args.user)
     check_known(model, query, None, which, f"--{which}")
     query = _own_ids(model, query, which)
@@ -557,11 +571,10 @@ def _write_csv(path: Path, arr: np.ndarray, ids) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Train on ML-100K (when found) or the synthetic data; print the held-out
     metric next to a baseline's, and one user's top 10."""
-    from ..models import BiasedBaseline, Popularity, get_model_class
+    from ..models import BiasedBaseline, Popularity
 
     data_name = args.data or _default_dataset()
-    cls = get_model_class(args.model)
-    model = cls(**parse_sets(args.set, args.model))
+    model = build_model(args.model, args.set)
     data = P.load_data(data_name, download=args.download)
     split = P.make_split("random", 0.1, args.seed)
     holdout = P.Holdout(data, split)

@@ -16,8 +16,8 @@ import sys
 import textwrap
 from typing import Any
 
-from ..models import get_model_class
-from ._io import CliError
+from ..models import REGISTRY, get_model_class
+from ._io import CliError, warn
 
 _CLASS_REF = re.compile(r":class:`~?([\w.]+)`")
 _NO_DEFAULT = "(required)"
@@ -128,9 +128,32 @@ def hyperparameters(cls: type) -> list[dict[str, Any]]:
     return rows
 
 
+def model_class(name: str) -> type:
+    """The class of a CLI model name; an unknown name is an error with the nearest
+    registered names."""
+    if name.lower() not in REGISTRY:
+        close = difflib.get_close_matches(name.lower(), list(REGISTRY), n=3)
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+        raise CliError(
+            f"unknown model {name!r}; {hint}`minirec models` lists the "
+            f"{len(REGISTRY)} models"
+        )
+    return get_model_class(name)
+
+
+def build_model(name: str, pairs: list[str] | None):
+    """The model `name` with the hyperparameters of ``--set`` pairs."""
+    cls = model_class(name)
+    params = parse_sets(pairs, name)
+    try:
+        return cls(**params)
+    except (ValueError, TypeError) as e:  # the constructor's check of a value
+        raise CliError(f"--set {e}") from None
+
+
 def format_hyperparameters(model_name: str) -> str:
     """The text `minirec params MODEL` prints."""
-    cls = get_model_class(model_name)
+    cls = model_class(model_name)
     rows = hyperparameters(cls)
     kind = "predicts ratings" if cls.predicts_ratings else "ranks items"
     head = [f"{model_name} ({cls.__module__}.{cls.__name__}, {kind})"]
@@ -177,8 +200,18 @@ def parse_sets(
             raise CliError(f"--set expects NAME=VALUE (e.g. --set k=64), got {p!r}")
         out[name] = parse_value(value)
     if model_name is not None:
-        known = [r["name"] for r in hyperparameters(get_model_class(model_name))]
-        for name in out:
+        cls = model_class(model_name)
+        known = [r["name"] for r in hyperparameters(cls)]
+        for name in list(out):
+            new = cls.renamed_params.get(name)
+            if new is not None and name not in known:
+                warn(
+                    None,
+                    f"--set {name}: {model_name} calls it {new} now; use "
+                    f"--set {new}=...",
+                )
+                out[new] = out.pop(name)
+                continue
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=3)
                 hint = (

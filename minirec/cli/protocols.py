@@ -195,6 +195,8 @@ class Holdout:
 
 def fit_info(dataset: str, data, split: dict | None) -> dict[str, Any]:
     """What ``train`` stores in the model file about the data it was fitted on."""
+    if dataset not in DATASETS:  # a folder: stored absolute, for any working dir
+        dataset = str(Path(dataset).resolve())
     return {
         "dataset": dataset,
         "dataset_name": data.name,

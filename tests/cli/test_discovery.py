@@ -120,6 +120,24 @@ def test_unknown_set_name_suggests_the_close_one(cli):
     }
 
 
+def test_unknown_model_name_suggests_the_close_one(cli):
+    code, _, err = cli("params", "bprr")
+    assert code == 2 and "unknown model 'bprr'; did you mean 'bpr'" in err
+    code, _, err = cli("train", "MF", "--data", "synthetic", "--set", "k=abc")
+    assert code == 2 and err.strip() == (
+        "minirec: error: --set k='abc': must be a positive integer"
+    )
+
+
+def test_a_renamed_hyperparameter_still_works_with_a_warning(cli):
+    from minirec.models.knn import ItemKNN
+
+    old, new = next(iter(ItemKNN.renamed_params.items()))
+    code, out, err = cli(f"train itemknn --data synthetic --set {old}=7 --json")
+    assert code == 0 and json.loads(out)["parameters"][new] == 7
+    assert f"--set {old}: itemknn calls it {new} now" in err
+
+
 def test_version(cli):
     code, out, _ = cli("--version")
     assert code == 0 and out.strip() == f"minirec {minirec.__version__}"

@@ -30,6 +30,15 @@ def test_recommend_batches_users_from_flags_and_a_file(cli_json, als_file, tmp_p
         assert [it["rank"] for it in row["items"]] == [1, 2, 3, 4, 5]
 
 
+def test_n_beyond_the_catalog_names_the_flag(cli, als_file):
+    code, _, err = cli(f"recommend --model {als_file} --user 1 -n 501")
+    assert code == 2 and "-n 501: the model has only 500 items" in err
+    code, _, err = cli(f"similar --model {als_file} --item 1 -n 500")
+    assert code == 2 and "-n 500: the model has only 499 other items" in err
+    code, _, err = cli(f"recommend --model {als_file} --user 1 -n 0")
+    assert code == 2 and "0 must be 1 or more" in err
+
+
 def test_unknown_user_in_a_file_names_its_line(cli, als_file, tmp_path):
     users = tmp_path / "users.txt"
     users.write_text("1\nnobody\n")
