@@ -15,7 +15,13 @@ import numpy as np
 from ..errors import UnknownIdError
 from . import protocols as P
 from ._io import CliError, check_known, emit, read_id_file, warn
-from .params import build_model, format_hyperparameters, hyperparameters, model_class
+from .params import (
+    build_model,
+    format_hyperparameters,
+    hyperparameters,
+    model_class,
+    set_terms,
+)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -190,6 +196,15 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- train, evaluate
+def _fit(model, holdout) -> float:
+    """P.fit, with a hyperparameter named in an error written as its --set flag."""
+    try:
+        return P.fit(model, holdout)
+    except ValueError as e:
+        e.args = (set_terms(str(e), type(model)),)
+        raise
+
+
 def _train_split(args: argparse.Namespace) -> dict | None:
     if args.all_data:
         given = [
@@ -219,7 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = P.load_data(args.data, download=args.download)
     holdout = P.Holdout(data, split)
     _jit_notice(model)
-    secs = P.fit(model, holdout)
+    secs = _fit(model, holdout)
     model.fit_info_ = P.fit_info(args.data, data, split)
     res = None
     if split is not None:
@@ -579,7 +594,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     split = P.make_split("random", 0.1, args.seed)
     holdout = P.Holdout(data, split)
     _jit_notice(model)
-    secs = P.fit(model, holdout)
+    secs = _fit(model, holdout)
     protocol = holdout.default_protocol(model)
     res = holdout.evaluate(model, protocol, seed=args.seed)
     base = (BiasedBaseline() if protocol == "rating" else Popularity()).fit(

@@ -148,7 +148,20 @@ def build_model(name: str, pairs: list[str] | None):
     try:
         return cls(**params)
     except (ValueError, TypeError) as e:  # the constructor's check of a value
-        raise CliError(f"--set {e}") from None
+        message = set_terms(str(e), cls)
+        raise CliError(
+            message if "--set " in message else f"--set: {message}"
+        ) from None
+
+
+def set_terms(message: str, cls: type) -> str:
+    """`message` with ``name=value`` of a hyperparameter of `cls` written as the
+    flag that sets it, ``--set name=value``."""
+    names = [r["name"] for r in hyperparameters(cls)]
+    if not names:
+        return message
+    alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+    return re.sub(rf"(?<![\w.-])({alternatives})=", r"--set \1=", message)
 
 
 def format_hyperparameters(model_name: str) -> str:

@@ -11,7 +11,12 @@ import pytest
 
 import minirec
 from minirec.cli import commands
-from minirec.cli.params import hyperparameters, parse_parameters, parse_sets
+from minirec.cli.params import (
+    hyperparameters,
+    parse_parameters,
+    parse_sets,
+    set_terms,
+)
 from minirec.cli.protocols import split_label
 from minirec.models import REGISTRY, get_model_class
 
@@ -126,6 +131,15 @@ def test_unknown_model_name_suggests_the_close_one(cli):
     code, _, err = cli("train", "MF", "--data", "synthetic", "--set", "k=abc")
     assert code == 2 and err.strip() == (
         "minirec: error: --set k='abc': must be a positive integer"
+    )
+
+
+def test_hyperparameters_in_model_errors_are_written_as_set_flags(cli):
+    code, _, err = cli("train mf --data synthetic --set blocks=4")
+    assert code == 2 and "--set blocks=4" in err and "--set dsgd=True" in err
+    assert "--set --set" not in err
+    assert set_terms("k=3 and sk=2, x.k=1", get_model_class("mf")) == (
+        "--set k=3 and sk=2, x.k=1"
     )
 
 
