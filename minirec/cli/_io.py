@@ -144,21 +144,23 @@ def read_id_file(path: str, flag: str, *, with_values: bool = False):
     return (ids, values, lines) if with_values else (ids, lines)
 
 
-def check_known(model: Any, ids: list, lines: list[int] | None, which: str, where: str):
-    """Raise a CliError naming the first id (and its file line) the model lacks."""
+def file_places(path: str, lines: list[int]) -> list[str]:
+    """``path:line`` of each id read by :func:`read_id_file`."""
+    return [f"{path}:{n}" for n in lines]
+
+
+def check_known(model: Any, ids: list, which: str, places: list | None, hint: str = ""):
+    """Raise a CliError naming the first id the model lacks and where it came from
+    (`places`: a file line or flag per id)."""
     index = model.user_index if which == "user" else model.item_index
     idx = index(np.asarray(ids, dtype=object), missing="ignore")
     bad = np.flatnonzero(idx < 0)
     if len(bad):
         k = int(bad[0])
-        at = f"{where}:{lines[k]}" if lines else where
+        at = f"{places[k]}: " if places else ""
+        count = model.n_users if which == "user" else model.n_items
+        more = f" ({len(bad):,} unknown ids in all)" if len(bad) > 1 else ""
         raise CliError(
-            f"{at}: unknown {which} id {ids[k]!r}: the model was trained on "
-            f"{_count(model, which):,} {which}s and this is "
-            f"not one of them ({len(bad):,} unknown in all)"
+            f"{at}unknown {which} id {ids[k]!r}: the model was trained on "
+            f"{count:,} {which}s and this is not one of them{more}{hint}"
         )
-    return idx
-
-
-def _count(model: Any, which: str) -> int:
-    return model.n_users if which == "user" else model.n_items

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import UnknownIdError
 from . import protocols as P
-from ._io import CliError, check_known, emit, read_id_file, warn
+from ._io import CliError, check_known, emit, file_places, read_id_file, warn
 from .params import (
     build_model,
     format_hyperparameters,
@@ -90,7 +90,7 @@ def _own_ids(model, raw: list, which: str) -> list:
 def _ranked(model, ids, scores) -> list[dict]:
     """Rank/item/title/score rows, best first; the -inf padding of a ranking with
     fewer than n items left (all filtered) is dropped."""
-    keep = np.isfinite(scores)
+    keep = ~np.isneginf(scores)  # a NaN stays (and shows as null): a broken model
     ids, scores = ids[keep], scores[keep]
     titles = _titles(model, ids)
     return [
@@ -320,11 +320,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     same_items = np.array_equal(
         np.asarray(model.item_ids_).astype(str), np.asarray(data.item_ids).astype(str)
     )
-    if (n_fit is not None and n_fit != len(data)) or not same_items:
+    if n_fit is not None and n_fit != len(data):
         raise CliError(
-            f"{args.model} was trained on other data than {dataset} holds now "
-            f"({n_fit if n_fit is not None else 'another item catalog'} vs "
-            f"{len(data):,} ratings); evaluate on the data the model was trained on"
+            f"{args.model} was trained on {n_fit:,} ratings of {dataset}, which now "
+            f"holds {len(data):,}; evaluate on the data the model was trained on"
+        )
+    if not same_items:
+        raise CliError(
+            f"{args.model} was trained on another item catalog ({model.n_items:,} "
+            f"items) than {dataset} has ({data.n_items:,}); evaluate on the data "
+            "the model was trained on"
         )
     holdout = P.Holdout(data, split)
     protocol = args.protocol or holdout.default_protocol(model)
@@ -349,38 +354,33 @@ def _candidates(args: argparse.Namespace, model) -> dict:
     if not getattr(args, "items", None):
         return {}
     ids, lines = read_id_file(args.items, "--items")
-    check_known(model, ids, lines, "item", args.items)
+    check_known(model, ids, "item", file_places(args.items, lines))
     return {"items": ids}
 
 
-def _recommend_users(args: argparse.Namespace, model) -> tuple[list, list | None]:
-    users, lines = list(args.user or []), None
+def _recommend_users(args: argparse.Namespace, model) -> list:
+    users = list(args.user or [])
+    places = ["--user"] * len(users)
     if args.users:
-        more, more_lines = read_id_file(args.users, "--users")
-        lines = [None] * len(users) + more_lines
+        more, lines = read_id_file(args.users, "--users")
         users += more
+        places += file_places(args.users, lines)
     if args.history:
         if len(users) > 1:
             raise CliError(
                 "--history FILE holds one user's items; give at most one --user (a "
                 "label for that user)"
             )
-        return users or ["(history)"], None
+        return users or ["(history)"]
     if not users:
         raise CliError("give --user ID (repeatable), --users FILE or --history FILE")
     if not args.cold_start:
-        idx = model.user_index(np.asarray(users, dtype=object), missing="ignore")
-        bad = np.flatnonzero(idx < 0)
-        if len(bad):
-            k = int(bad[0])
-            at = f"{args.users}:{lines[k]}: " if lines and lines[k] else ""
-            raise CliError(
-                f"{at}unknown user id {users[k]!r}: the model was trained on "
-                f"{model.n_users:,} users and this is not one of them; pass "
-                "--cold-start to recommend popular items to unknown users, or "
-                "--history FILE with the items of a new user"
-            )
-    return users, lines
+        hint = (
+            "; pass --cold-start to recommend popular items to unknown users, or "
+            "--history FILE with the items of a new user"
+        )
+        check_known(model, users, "user", places, hint)
+    return users
 
 
 def _check_n(args: argparse.Namespace, limit: int, what: str) -> None:
@@ -391,7 +391,7 @@ def _check_n(args: argparse.Namespace, limit: int, what: str) -> None:
 def cmd_recommend(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     _check_n(args, model.n_items, "items")
-    users, _ = _recommend_users(args, model)
+    users = _recommend_users(args, model)
     kwargs = _candidates(args, model)
     t0 = time.perf_counter()
     if args.history:
@@ -443,7 +443,7 @@ def _fold_in_history(args: argparse.Namespace, model, label: str) -> tuple[list,
     """Fold the user of --history FILE into `model` (the loaded copy; the file is
     not changed): the user list to recommend for and what the output says."""
     ids, ratings, lines = read_id_file(args.history, "--history", with_values=True)
-    check_known(model, ids, lines, "item", args.history)
+    check_known(model, ids, "item", file_places(args.history, lines))
     rated = [r is not None for r in ratings]
     if any(rated) and not all(rated):
         k = rated.index(not rated[0])
@@ -486,7 +486,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
         f"other {which}s",
     )
     query = list(args.item or args.user)
-    check_known(model, query, None, which, f"--{which}")
+    check_known(model, query, which, [f"--{which}"] * len(query))
     query = _own_ids(model, query, which)
     kwargs = _candidates(args, model)
     method = model.similar_items if which == "item" else model.similar_users
@@ -496,7 +496,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     rows = []
     for r, q in enumerate(query):
-        keep = np.isfinite(scores[r])
+        keep = ~np.isneginf(scores[r])
         found, s = ids[r][keep], scores[r][keep]
         names = _titles(model, found) if which == "item" else None
         similar = []

@@ -44,12 +44,28 @@ def load_data(name: str, download: bool = False):
     )
 
 
+def _folder(value: str) -> Path | None:
+    """The folder a ``--data`` value reads (None for synthetic or when not found)."""
+    from .. import data as mdata
+
+    if value in DATASETS:
+        if value == "synthetic":
+            return None
+        try:
+            return mdata.find_dataset(value).resolve()
+        except MinirecError:
+            return None
+    p = Path(value)
+    return p.resolve() if p.is_dir() else None
+
+
 def same_dataset(a: str, b: str) -> bool:
-    """Whether two ``--data`` values name the same data (a name, or one folder)."""
+    """Whether two ``--data`` values name the same data: the same name, or names
+    and folders that lead to one folder."""
     if a == b:
         return True
-    pa, pb = Path(a), Path(b)
-    return pa.is_dir() and pb.is_dir() and pa.resolve() == pb.resolve()
+    fa = _folder(a)
+    return fa is not None and fa == _folder(b)
 
 
 def make_split(how: str, test_fraction: float, seed: int) -> dict:

@@ -61,6 +61,9 @@ def test_evaluate_uses_the_split_in_the_file_and_refuses_another(
         assert "random 90/10, seed 1" in err and flags[0] in err, err
     code, _, _ = cli("evaluate", path, "--seed", "1")  # the same split: fine
     assert code == 0
+    # the folder that the name ml-100k reads is the same data
+    code, _, _ = cli("evaluate", path, "--data", data_root / "ml-100k")
+    assert code == 0
 
 
 def test_all_data_model_trains_without_metric_and_cannot_be_evaluated(
