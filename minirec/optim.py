@@ -11,11 +11,19 @@ gradient, t the step count from 1, η the learning rate ``lr``):
 * ``AdamW``:    Adam with decoupled decay: θ ← θ - η (m̂ / (√v̂ + ε) + wd θ)
                 (Loshchilov & Hutter 2019)
 
+Adam's t counts the steps in which *that parameter* had a gradient (as in PyTorch),
+so a parameter skipped on some steps gets the same bias correction as one trained
+alone. These updates equal ``torch.optim.SGD`` / ``Adagrad`` / ``Adam`` / ``AdamW``
+(tests/reference/test_optim_ref.py).
+
 Sparse gradients (``Embedding(sparse=True)``): SGD and Adagrad update only the touched
 rows (exact: untouched rows have g = 0, no momentum / decay). Adam with ``lazy=True``
-updates m, v and θ only on touched rows, like ``torch.optim.SparseAdam`` (an
-approximation: untouched rows' moments do not decay); ``lazy=False`` densifies the
-gradient and is exact Adam.
+is ``torch.optim.SparseAdam``: m, v and θ change only on the touched rows (an
+approximation: untouched rows' moments do not decay), and ε is added to √v before the
+bias correction, θ ← θ - η √(1-β₂ᵗ)/(1-β₁ᵗ) m / (√v + ε), where dense Adam adds it
+to √v̂; SparseAdam has no weight decay, lazy Adam applies ``weight_decay`` (or AdamW's
+decoupled decay) to the touched rows only. ``lazy=False`` densifies the gradient and
+is exact Adam.
 
 Every ``FLUSH_EVERY`` steps, parameter entries below √tiny (1.1e-19 in float32)
 and subnormal optimizer-state entries are set to 0: they change no result that
@@ -156,14 +164,15 @@ class Adam(Optimizer):
             raise ValueError(f"betas={betas!r}: each must be in [0, 1)")
         self.betas, self.eps, self.lazy = (b1, b2), eps, lazy
         self.weight_decay = check_nonnegative("weight_decay", weight_decay)
+        self.steps: dict[int, int] = {}  # per parameter: the steps it had a gradient
 
     def _update(self, p, g):
         b1, b2 = self.betas
         m, v = self._state(p, "m", "v")
         xp = p.xp
-        step = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        eps = self.eps * math.sqrt(1 - b2**self.t)  # so that ε is added to √v̂
-        if isinstance(g, RowGrad) and self.lazy:
+        t = self.steps[id(p)] = self.steps.get(id(p), 0) + 1
+        step = self.lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        if isinstance(g, RowGrad) and self.lazy:  # SparseAdam: ε added to √v
             r, gv = g.rows, g.values
             if self.weight_decay and not self.decoupled:
                 gv = gv + self.weight_decay * p.data[r]
@@ -172,8 +181,9 @@ class Adam(Optimizer):
             m[r], v[r] = mr, vr
             if self.weight_decay and self.decoupled:
                 p.data[r] -= self.lr * self.weight_decay * p.data[r]
-            p.data[r] -= step * mr / (xp.sqrt(vr) + eps)
+            p.data[r] -= step * mr / (xp.sqrt(vr) + self.eps)
             return
+        eps = self.eps * math.sqrt(1 - b2**t)  # so that ε is added to √v̂
         g = _dense(g)
         if self.weight_decay and not self.decoupled:
             g = g + self.weight_decay * p.data
@@ -213,7 +223,7 @@ def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
         total += float((g * g).sum())
     norm = math.sqrt(total)
     if norm > max_norm:
-        scale = max_norm / (norm + 1e-12)
+        scale = max_norm / (norm + 1e-6)  # the 1e-6 of torch.nn.utils.clip_grad_norm_
         for p in params:
             g = p.grad
             if isinstance(g, RowGrad):
