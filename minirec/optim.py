@@ -214,8 +214,9 @@ class AdamW(Adam):
 
 
 def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
-    """Scale all gradients so their joint L2 norm is at most `max_norm`; returns the
-    norm before clipping. Works on dense and RowGrad gradients."""
+    """Scale all gradients by ``max_norm / (norm + 1e-6)`` when their joint L2 norm
+    exceeds `max_norm` (torch.nn.utils.clip_grad_norm_); returns the norm before
+    clipping. Works on dense and RowGrad gradients."""
     params = [p for p in params if p.grad is not None]
     total = 0.0
     for p in params:
@@ -223,7 +224,7 @@ def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
         total += float((g * g).sum())
     norm = math.sqrt(total)
     if norm > max_norm:
-        scale = max_norm / (norm + 1e-6)  # the 1e-6 of torch.nn.utils.clip_grad_norm_
+        scale = max_norm / (norm + 1e-6)
         for p in params:
             g = p.grad
             if isinstance(g, RowGrad):

@@ -10,7 +10,8 @@ What to import::
   ``.backward()``, ``.xp`` (its namespace), ``.numpy()``, ``.item()``, ``.detach()``.
   Python operators ``+ - * / ** @ -x x[idx]`` and methods ``sum mean max min reshape
   transpose T exp log log1p sqrt abs clip sigmoid tanh relu leaky_relu softplus
-  log_sigmoid softmax log_softmax logsumexp`` build the graph. float32 by default.
+  log_sigmoid softmax log_softmax logsumexp`` build the graph. float32 by default
+  (Python numbers and lists); arrays keep their dtype, so an integer Tensor indexes.
 * ``backward()`` *adds* into the leaves' ``.grad`` (call ``zero_grad()`` between steps);
   intermediate gradients are not kept. ``.grad`` is read-only by convention (it may be
   a broadcast view); a sparse embedding's grad is a :class:`RowGrad`.
