@@ -461,6 +461,12 @@ def _is_basic(idx) -> bool:
 def getitem(a: Tensor, idx) -> Tensor:
     """``a[idx]``: slicing, ints, and integer / boolean arrays."""
     if isinstance(idx, Tensor):
+        if idx.dtype.kind not in "iub":
+            raise TypeError(
+                f"indexing with a Tensor of dtype {idx.dtype}: an index Tensor must "
+                "hold integers or bools; build it from an integer array "
+                "(Tensor(np.array([...])) keeps int64; Tensor([0, 1]) is float32)"
+            )
         idx = idx.data
     if hasattr(idx, "dtype") and idx.dtype.kind in "iu" and a.ndim >= 1:
         return embedding(a, idx) if a.ndim == 2 else _gather_rows(a, idx)

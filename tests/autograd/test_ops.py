@@ -430,6 +430,9 @@ def test_default_dtype_is_float32_and_float64_is_kept(xp):
     np.testing.assert_array_equal(_np((i - 2.5).data), [-2.5, -2.5])
     with pytest.raises(TypeError, match="needs floating data, got int64"):
         Tensor(xp.zeros(2, dtype=xp.int64), requires_grad=True)
+    with pytest.raises(TypeError, match="index Tensor must hold integers or bools"):
+        f32[Tensor([0, 1])]
+    np.testing.assert_array_equal(_np(f32[Tensor(xp.asarray([1, 0]))].data), [1, 1])
     x = Tensor(xp.ones((2, 2), dtype=xp.float32), requires_grad=True)
     y = F.sigmoid(x @ x + 1.0).mean()
     y.backward()
