@@ -103,3 +103,7 @@ def test_unknown_user_and_cold_start(capsys, tmp_path):
         "--json",
     )
     assert code == 0 and len(json.loads(out)["users"][0]["items"]) == 10
+    code, _, err = run(
+        capsys, "demo", "--data", "synthetic", "--model", "mean", "--user", "nobody"
+    )
+    assert code == 2 and "--user: unknown user id 'nobody'" in err

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import re
 import sys
 import time
@@ -99,11 +100,15 @@ def _ranked(model, ids, scores) -> list[dict]:
     ]
 
 
-def _headline(res) -> str:
+def _key_metrics(res) -> str:
     """The metrics that fit the protocol: RMSE/MAE, else HR@10/NDCG@10."""
     names = ["RMSE", "MAE"] if "RMSE" in res.metrics else ["HR@10", "NDCG@10"]
-    shown = [f"{k} {res.metrics[k]:.4f}" for k in names if k in res.metrics]
-    return f"{', '.join(shown)}  [{res.protocol}]"
+    return ", ".join(f"{k} {res.metrics[k]:.4f}" for k in names if k in res.metrics)
+
+
+def _headline(res) -> str:
+    """The key metrics and their protocol."""
+    return f"{_key_metrics(res)}  [{res.protocol}]"
 
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:
@@ -488,6 +493,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
     query = list(args.item or args.user)
     check_known(model, query, which, [f"--{which}"] * len(query))
     query = _own_ids(model, query, which)
+    if args.items and which == "user":
+        raise CliError("--items FILE is a set of candidate items: use it with --item")
     kwargs = _candidates(args, model)
     method = model.similar_items if which == "item" else model.similar_users
     try:
@@ -575,11 +582,12 @@ def _write_csv(path: Path, arr: np.ndarray, ids) -> None:
     """One row per entity: ``id,f0,f1,...`` (no id column without an id map)."""
     mat = arr.reshape(len(arr), -1)
     header = [f"f{j}" for j in range(mat.shape[1])]
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(",".join((["id"] if ids is not None else []) + header) + "\n")
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow((["id"] if ids is not None else []) + header)
         for r in range(len(mat)):
-            vals = ",".join(repr(float(v)) for v in mat[r])
-            fh.write(f"{ids[r]},{vals}\n" if ids is not None else vals + "\n")
+            vals = [repr(float(v)) for v in mat[r]]
+            out.writerow(([ids[r]] if ids is not None else []) + vals)
 
 
 # ---------------------------------------------------------------------------- demo
@@ -602,6 +610,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     base_res = holdout.evaluate(base, protocol, seed=args.seed)
     user = data.user_ids[0] if args.user is None else args.user
+    check_known(model, [user], "user", ["--user"])
+    user = _own_ids(model, [user], "user")[0]
     ids, scores = model.recommend([user], n=10)
     top = _ranked(model, ids[0], scores[0])
     obj = _result_obj(
@@ -625,8 +635,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"minirec demo on {data!r}",
         note + f"trained {model!r} in {secs:.2f} s",
         f"held out [{res.protocol}]:",
-        f"  {type(model).__name__:<16} {_headline(res).split('  [')[0]}",
-        f"  {type(base).__name__:<16} {_headline(base_res).split('  [')[0]}",
+        f"  {type(model).__name__:<16} {_key_metrics(res)}",
+        f"  {type(base).__name__:<16} {_key_metrics(base_res)}",
         "",
         f"top-10 for user {user} (items they rated are left out):",
     ]

@@ -117,7 +117,7 @@ def test_history_for_a_model_that_cannot_fold_in_is_a_clear_error(
         assert code == 0 and len(obj["users"][0]["items"]) == 10
 
 
-def test_similar_items_and_users_match_cosine_by_numpy(cli_json, als_file):
+def test_similar_items_and_users_match_cosine_by_numpy(cli_json, als_file, tmp_path):
     model = Recommender.load(als_file)
     code, obj = cli_json("similar", "--model", als_file, "--item", "5", "-n", "4")
     assert code == 0 and obj["results"][0]["item"] == 5
@@ -135,6 +135,17 @@ def test_similar_items_and_users_match_cosine_by_numpy(cli_json, als_file):
     assert all(len(r["similar"]) == 10 for r in obj["results"])
     code, obj = cli_json("similar", "--model", als_file, "--item", "5", "--user", "1")
     assert code == 2 and "either --item" in obj["error"]
+    cands = tmp_path / "c.txt"
+    cands.write_text("6\n7\n8\n5\n")
+    code, obj = cli_json(f"similar --model {als_file} --item 5 --items {cands} -n 3")
+    kept = [
+        k for k in np.argsort(-cos, kind="stable") if model.item_ids_[k] in (6, 7, 8)
+    ]
+    assert [it["item"] for it in obj["results"][0]["similar"]] == (
+        model.item_ids_[kept].tolist()
+    )
+    code, obj = cli_json(f"similar --model {als_file} --user 1 --items {als_file}")
+    assert code == 2 and "use it with --item" in obj["error"]
 
 
 def test_similar_for_a_model_without_vectors_is_a_clear_error(
