@@ -319,6 +319,8 @@ def _evaluate_target(args: argparse.Namespace, model) -> tuple[str, dict]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     dataset, split = _evaluate_target(args, model)
+    if args.protocol is not None:  # before the data is read: fail fast
+        P.check_protocol(model, args.protocol, split)
     data = P.load_data(dataset, download=args.download)
     info = getattr(model, "fit_info_", None) or {}
     n_fit = info.get("n_interactions")

@@ -107,6 +107,21 @@ def protocol_label(protocol: str, split: dict | None, negatives: int = 99) -> st
     return f"{protocol}({where})"
 
 
+def check_protocol(model, protocol: str, split: dict) -> None:
+    """Refuse a protocol that does not fit the model or the split."""
+    if protocol == "rating" and not model.predicts_ratings:
+        raise CliError(
+            f"--protocol rating needs a model that predicts ratings, and "
+            f"{type(model).__name__} only ranks items; use --protocol full or "
+            "--protocol sampled"
+        )
+    if split["how"] == "ncf" and protocol != "sampled":
+        raise CliError(
+            "--split ncf evaluates on the NCF files' 1 + 99 cases: use "
+            "--protocol sampled"
+        )
+
+
 class Holdout:
     """Train and test parts of one split of one dataset."""
 
@@ -174,17 +189,7 @@ class Holdout:
 
         if self.split is None:
             raise CliError("no test part: the model was trained on all data")
-        if protocol == "rating" and not model.predicts_ratings:
-            raise CliError(
-                f"--protocol rating needs a model that predicts ratings, and "
-                f"{type(model).__name__} only ranks items; use --protocol full or "
-                "--protocol sampled"
-            )
-        if self.cases is not None and protocol != "sampled":
-            raise CliError(
-                "--split ncf evaluates on the NCF files' 1 + 99 cases: use "
-                "--protocol sampled"
-            )
+        check_protocol(model, protocol, self.split)
         name = self.data.name
         if protocol == "rating":
             res = ev.evaluate_ratings(model, self.test, dataset=name)

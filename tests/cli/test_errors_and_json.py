@@ -74,7 +74,7 @@ def test_split_that_needs_timestamps_says_which_flag(cli, tmp_path):
     assert "--split random" in err
 
 
-def test_bad_model_file_reports_without_traceback_in_a_real_process(tmp_path):
+def test_bad_model_file_reports_without_traceback_in_a_real_process(cli, tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 truncated zip")
     env = dict(os.environ, MINIREC_DEBUG="")
@@ -83,21 +83,9 @@ def test_bad_model_file_reports_without_traceback_in_a_real_process(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
     obj = _strict(done.stdout)
     assert obj["type"] == "ModelFileError" and str(bad) in obj["error"]
-    cmd = [
-        sys.executable,
-        "-m",
-        "minirec.cli",
-        "recommend",
-        "--model",
-        str(bad),
-        "--user",
-        "1",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 2 and done.stdout == ""
-    assert (
-        done.stderr.count("\n") == 1 and "not a readable minirec model" in done.stderr
-    )
+    code, out, err = cli("recommend", "--model", bad, "--user", "1")  # text mode
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "not a readable minirec model" in err
 
 
 def test_an_internal_error_is_one_line_with_exit_1(cli, monkeypatch):
