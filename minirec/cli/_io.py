@@ -109,9 +109,8 @@ def read_id_file(path: str, flag: str, *, with_values: bool = False):
     """
     p = Path(path)
     if not p.is_file():
-        raise CliError(
-            f"{flag} {path}: no such file (give a text file, one id per line)"
-        )
+        what = "not a regular file" if p.exists() else "no such file"
+        raise CliError(f"{flag} {path}: {what} (give a text file, one id per line)")
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

@@ -543,7 +543,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(
+            f"--out {out}: cannot create the folder ({e.strerror})"
+        ) from None
     written = []
     for key, arr in emb.items():
         arr = np.asarray(arr)

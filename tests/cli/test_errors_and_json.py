@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -141,3 +142,32 @@ def test_missing_dataset_error_names_cli_flags(cli, monkeypatch, tmp_path):
     assert code == 2 and "not found" in err
     assert "path=" not in err and "download=True" not in err and "--download" in err
     assert "--data /folder/ml-100k" in err
+
+
+def test_id_files_name_the_line_at_fault(tmp_path):
+    from minirec.cli._io import CliError, read_id_file
+
+    f = tmp_path / "ids.txt"
+    f.write_text("# header\n\n7\n8  # a comment\n")
+    assert read_id_file(str(f), "--users") == (["7", "8"], [3, 4])
+    f.write_text("7,4.5\n8\t3\n9\n")
+    assert read_id_file(str(f), "--history", with_values=True) == (
+        ["7", "8", "9"],
+        [4.5, 3.0, None],
+        [1, 2, 3],
+    )
+    for text, values, needle in [
+        ("7\n8,9\n", False, f"{f}:2: expected one id per line"),
+        ("7\n8,9,1\n", True, f"{f}:2: expected an id or id,value per line"),
+        ("7,x\n", True, f"{f}:1: 'x' is not a number"),
+        ("7,nan\n", True, f"{f}:1: the rating 'nan' is not finite"),
+        ("# nothing\n", False, "holds no ids"),
+    ]:
+        f.write_text(text)
+        with pytest.raises(CliError, match=re.escape(needle)):
+            read_id_file(str(f), "--users", with_values=values)
+    f.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(CliError, match="cannot be read as UTF-8"):
+        read_id_file(str(f), "--users")
+    with pytest.raises(CliError, match="no such file"):
+        read_id_file(str(tmp_path / "none.txt"), "--users")
