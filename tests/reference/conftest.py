@@ -61,7 +61,7 @@ def coverage():
     return covered, covers
 
 
-# -- shapes ---------------------------------------------------------------------------
+# -- shapes ----------------------------------------------------------------------------
 dims = st.integers(1, 4)
 shapes = st.lists(dims, min_size=0, max_size=3).map(tuple)
 nonempty = st.lists(dims, min_size=1, max_size=3).map(tuple)
@@ -125,7 +125,7 @@ def positive(shape, seed, lo=0.1, hi=3.0):
     return np.random.default_rng(seed).uniform(lo, hi, size=shape)
 
 
-# -- the comparison -------------------------------------------------------------------
+# -- the comparison --------------------------------------------------------------------
 def _np(x):
     if isinstance(x, Tensor):
         x = x.data

@@ -65,7 +65,7 @@ batch = st.lists(st.integers(1, 3), min_size=0, max_size=2).map(tuple)
 sizes = st.integers(1, 5)
 
 
-# -- feed-forward layers ------------------------------------------------------------
+# -- feed-forward layers ---------------------------------------------------------------
 @covers("Linear")
 @SETTINGS
 @given(b=batch, io=st.tuples(sizes, sizes), bias=st.booleans(), seed=seeds)
@@ -234,7 +234,7 @@ def test_positional_embedding(b, t, extra, d, seed):
         m(Tensor(np.zeros((t + extra + 1, d))))
 
 
-# -- recurrent -----------------------------------------------------------------------
+# -- recurrent -------------------------------------------------------------------------
 def _gru_weights(P):
     """minirec's gates [r, z, n] side by side, x W (W is (in, 3H)), are torch's
     weight_ih = Wxᵀ, weight_hh = Whᵀ, bias_ih = bx, bias_hh = bh."""
@@ -314,7 +314,7 @@ def test_gru_bad_shapes_are_named():
         m(Tensor(np.zeros((2, 4, 2))), mask=np.ones((2, 3), bool))
 
 
-# -- attention -----------------------------------------------------------------------
+# -- attention -------------------------------------------------------------------------
 def _mha_weights(P):
     """minirec's four Linear layers (W is (in, out)) as torch.nn.MultiheadAttention's
     packed in_proj (rows q, k, v) and out_proj."""
@@ -418,7 +418,7 @@ def test_attention_pooling(bt, dims, masked, seed):
             m(Tensor(arrays[0]))
 
 
-# -- losses --------------------------------------------------------------------------
+# -- losses ----------------------------------------------------------------------------
 def _pairwise(torch_formula):
     """The loss of pos (B,) against neg (B,) or (B, S), pos broadcast over S."""
 
@@ -588,7 +588,7 @@ def test_l2_penalty(k, seed):
         losses.l2_penalty([], 0.3)
 
 
-# -- initializers --------------------------------------------------------------------
+# -- initializers ----------------------------------------------------------------------
 @covers("init")
 @pytest.mark.parametrize("shape", [(64, 48), (8, 4, 3, 3)])
 def test_initializers_match_torch_scales(shape):
