@@ -287,8 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help and --version
         return e.code if isinstance(e.code, int) else 0
     except BrokenPipeError:  # `minirec ... | head`: the reader left; stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:  # and keep Python's exit-time flush of stdout from failing again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return 141
     except KeyboardInterrupt:
         print("minirec: interrupted", file=sys.stderr)
@@ -304,16 +306,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001  (a bug: still one line, never a traceback)
         if os.environ.get("MINIREC_DEBUG"):
             raise
-        e.args = (
+        message = (
             f"internal error ({type(e).__name__}: {e}); please report it, with "
-            "MINIREC_DEBUG=1 set to show the traceback",
+            "MINIREC_DEBUG=1 set to show the traceback"
         )
-        _report(e, json_mode)
+        _report(e, json_mode, message)
         return 1
 
 
-def _report(exc: BaseException, json_mode: bool) -> None:
-    text = error_report(exc, json_mode)
+def _report(exc: BaseException, json_mode: bool, message: str | None = None) -> None:
+    text = error_report(exc, json_mode, message)
     print(text, file=sys.stdout if json_mode else sys.stderr)
 
 

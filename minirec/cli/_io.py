@@ -92,9 +92,12 @@ def cli_terms(message: str) -> str:
     return message
 
 
-def error_report(exc: BaseException, json_mode: bool) -> str:
-    """The one line (or JSON object) that reports `exc` to a user."""
-    message = cli_terms(str(exc)) or type(exc).__name__
+def error_report(
+    exc: BaseException, json_mode: bool, message: str | None = None
+) -> str:
+    """The one line (or JSON object) that reports `exc` (or `message` about it)."""
+    text = str(exc) if message is None else message
+    message = " ".join(cli_terms(text).split()) or type(exc).__name__  # one line
     if json_mode:
         return dumps({"error": message, "type": type(exc).__name__})
     return f"minirec: error: {message}"

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..data.download import MOVIELENS
 from ..errors import MinirecError
 from ._io import CliError
 
-DATASETS = ("synthetic", "ml-100k", "ml-1m", "ml-latest-small", "ml-20m", "ml-25m")
+DATASETS = ("synthetic", *MOVIELENS)
 SPLITS = ("random", "per-user", "leave-last-out", "temporal", "ncf")
 PROTOCOLS = ("rating", "full", "sampled")
 _TIMED = ("leave-last-out", "temporal")  # splits that need timestamps

@@ -106,6 +106,28 @@ def test_an_internal_error_is_one_line_with_exit_1(cli, monkeypatch):
         cli("train", "mean", "--data", "synthetic")
 
 
+def test_a_reader_that_leaves_early_ends_the_command_quietly(cli, monkeypatch):
+    from minirec.cli import commands
+
+    def closed_pipe(*args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(commands, "emit", closed_pipe)
+    code, out, err = cli("models")  # as in `minirec models | head -1`
+    assert code == 141 and out == "" and err == ""
+
+
+def test_a_multi_line_message_is_reported_on_one_line(cli, monkeypatch):
+    from minirec.cli import commands
+
+    def two_lines(*a, **k):
+        raise ValueError("first line\n  second line")
+
+    monkeypatch.setattr(commands.P, "load_data", two_lines)
+    code, _, err = cli("train", "mean", "--data", "synthetic")
+    assert code == 2 and err == "minirec: error: first line second line\n"
+
+
 def test_padded_rankings_give_valid_json_without_infinity(
     cli, popularity_file, tmp_path
 ):
