@@ -766,16 +766,47 @@ def _resolve_class(spec: str, path: Path) -> type:
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the `k` largest entries of each row, best first.
 
-    Deterministic: among the chosen, equal scores are ordered by item index (which of
-    several items tied exactly at the cut-off is chosen is not specified).
+    Equal scores are ordered by the smaller column (item) index, also at the cut-off:
+    row r is the first k of a stable descending sort of ``scores[r]``, so the result
+    depends on the scores alone. NaN ranks below every number. With ``k >= n_cols``
+    every column is returned.
     """
-    scores = np.asarray(scores)
-    n = scores.shape[1]
-    if k >= n:
-        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    # sort the candidates by (-score, index) for a stable, deterministic order
-    part.sort(axis=1)
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    s = np.asarray(scores)
+    if s.ndim != 2:
+        raise ValueError(f"scores must be 2-d (n_rows, n_items), got shape {s.shape}")
+    if s.dtype.kind not in "biuf":  # bool, signed, unsigned, float
+        raise ValueError(f"scores must be real numbers, got dtype {s.dtype}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"k={k!r}: must be a positive integer")
+    # key: ascending order of key = descending order of score (NaN last); ~x reverses
+    # the order of integers without the overflow of -x
+    key = -s if np.issubdtype(s.dtype, np.inexact) else ~s
+    n_rows, n = key.shape
+    k = int(k)
+    if k >= n or n_rows == 0:
+        return np.argsort(key, axis=1, kind="stable")[:, :k]
+    sel = np.argpartition(key, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(key, sel[:, k - 1 : k], axis=1)
+    # argpartition picks arbitrary members among entries tied with the k-th: redo the
+    # rows where more than k entries are <= the k-th key (or the k-th is NaN)
+    le = key <= kth
+    redo = np.flatnonzero(np.count_nonzero(le, axis=1) != k)
+    chunk = 256  # rows redone at once (bounds the memory of the index lists)
+    for a in range(0, len(redo), chunk):
+        rows = redo[a : a + chunk]
+        t = kth[rows, 0]
+        if np.isnan(t).any():  # fewer than k numbers in the row: sort it all
+            sel[rows] = np.argsort(key[rows], axis=1, kind="stable")[:, :k]
+            continue
+        r, c = np.divmod(np.flatnonzero(le[rows]), n)
+        tied = key[rows[r], c] == t[r]
+        # 0-based place of each tied entry among its row's tied entries
+        first = np.searchsorted(r, np.arange(len(rows)))
+        before = np.cumsum(tied) - tied  # tied entries before this one, all rows
+        place = before - before[first][r]
+        below = np.bincount(r, weights=~tied, minlength=len(rows))
+        keep = ~tied | (place < k - below[r])
+        sel[rows] = c[keep].reshape(len(rows), k)
+    sel.sort(axis=1)
+    order = np.argsort(np.take_along_axis(key, sel, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(sel, order, axis=1)
