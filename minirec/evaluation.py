@@ -10,7 +10,7 @@ its numbers, because the same model scores very differently under each:
   HR@k, NDCG@k, MRR and AUC. Much easier than full ranking: HR@10 of 0.7 under
   sampled(1+99) can be 0.1 under full ranking.
 * ``"full"`` -- :func:`evaluate_full`: every item of the catalog is ranked, the
-  user's training items are masked out (score -inf), and all of the user's test
+  user's training items are removed from the ranking, and all of the user's test
   items are relevant. HR@k, Precision@k, Recall@k, NDCG@k, MAP@k, MRR, AUC and
   catalog coverage.
 * :func:`cross_validate` -- mean and sample standard deviation over folds (the
@@ -422,9 +422,11 @@ def evaluate_full(
     For each user with at least one relevant test item: the scores of all items come
     from ``model.score_items(u)`` (in batches of `batch` users, so ML-1M fits in
     memory); with `exclude_train` the user's training items (from `train`, else the
-    ones the model was fitted on) are removed from the ranking (score -inf) -- a
-    training item that is also a test item of that user stays rankable. Relevant =
-    the user's test items (those with rating >= `relevance_threshold` when given).
+    ones the model was fitted on) are removed from the ranking -- a training item
+    that is also a test item of that user stays rankable; a score of -inf from the
+    model is a score like any other (below every finite one, tied with other -inf).
+    Relevant = the user's test items (those with rating >= `relevance_threshold`
+    when given).
 
     Each relevant item's rank is computed exactly under the tie rule: with relevant
     items sorted by score, the j-th (0-based) is at rank j + #{irrelevant, unmasked
@@ -477,7 +479,6 @@ def evaluate_full(
     covered = {k: np.zeros(n_items, dtype=bool) for k in ks}
     from .models.base import top_k
 
-    lowest = np.finfo(np.float64).min
     for start in range(0, len(eval_users), batch):
         bu = eval_users[start : start + batch]
         S = np.asarray(model.score_items(bu), dtype=np.float64)
@@ -489,7 +490,6 @@ def evaluate_full(
         if np.isnan(S).any():
             r = int(np.argwhere(np.isnan(S))[0, 0])
             _check_no_nan(model, S[r], np.full(n_items, bu[r]), np.arange(n_items))
-        S = np.maximum(S, lowest)  # -inf from the model -> lowest finite score
         # relevant items of each batch user (distinct, sorted by row)
         pos, rr = _gather(rel_csr.indptr, bu)
         keep = rel_mask[pos]
@@ -499,33 +499,34 @@ def evaluate_full(
             spos, mr = _gather(seen_ptr, bu)
             mc = seen_idx[spos]
             rel_scores = S[rr, rc]
-            S[mr, mc] = -np.inf
+            # NaN marks a masked item (the model's own -inf stays a rankable score)
+            S[mr, mc] = np.nan
             S[rr, rc] = rel_scores  # a test item is never masked
-        # coverage: top-k of the masked scores
+        # coverage: top-k of the unmasked items (top_k ranks NaN last)
         top = top_k(S, K)
         for k in ks:
             tk = top[:, :k]
-            ok = np.take_along_axis(S, tk, axis=1) > -np.inf
+            ok = ~np.isnan(np.take_along_axis(S, tk, axis=1))
             covered[k][tk[ok]] = True
-        # irrelevant unmasked scores, sorted ascending per row
+        # irrelevant unmasked scores, sorted ascending per row (NaN sorts last)
         irr = S.copy()
-        irr[rr, rc] = -np.inf
+        irr[rr, rc] = np.nan
         irr.sort(axis=1)
-        n_masked = (irr == -np.inf).sum(axis=1)
-        n_irr = n_items - n_masked
+        n_irr = n_items - np.isnan(irr).sum(axis=1)
         side = "left" if ties == "pessimistic" else "right"
         ptr = np.searchsorted(rr, np.arange(len(bu) + 1))  # rr is sorted
         for r in range(len(bu)):
             s = np.sort(S[r, rc[ptr[r] : ptr[r + 1]]])[::-1]
-            row = irr[r]
-            beat = n_items - np.searchsorted(row, s, side=side)
+            row = irr[r, : n_irr[r]]
+            m = len(row)
+            beat = m - np.searchsorted(row, s, side=side)
             ranks = np.arange(len(s)) + beat
             all_ranks.append(ranks)
             n_rel_all.append(len(s))
-            if n_irr[r] > 0:
-                ge = n_items - np.searchsorted(row, s, side="left")
-                gt = n_items - np.searchsorted(row, s, side="right")
-                auc_u = ((n_irr[r] - ge) + 0.5 * (ge - gt)).mean() / n_irr[r]
+            if m > 0:
+                ge = m - np.searchsorted(row, s, side="left")
+                gt = m - np.searchsorted(row, s, side="right")
+                auc_u = ((m - ge) + 0.5 * (ge - gt)).mean() / m
             else:
                 auc_u = np.nan
             auc_all.append(auc_u)

@@ -295,6 +295,39 @@ def test_negative_equal_to_positive_is_dropped():
         ev.evaluate_sampled(m, [0], [2], np.array([[2, 2]]))
 
 
+def test_coverage_ties_at_the_cut_off_take_the_smaller_item_index():
+    """User 0's third place is a 17-way tie: item 1 takes it (not any other), so the
+    top-3 lists of the two users cover items {0, 1, 2, 16}."""
+    train = build([(0, 19, 1.0), (1, 19, 1.0)], 2, 20)
+    S = np.ones((2, 20), dtype=np.float32)
+    S[0, [0, 16]] = 3, 2
+    S[1] = 0
+    S[1, [2, 0, 16]] = 3, 2.5, 2
+    test = build([(0, 19, 1.0), (1, 19, 1.0)], 2, 20)
+    res = ev.evaluate_full(table_model(train, S), test, exclude_train=False, ks=(3,))
+    assert res.metrics["Coverage@3"] == 4 / 20
+
+
+def test_model_minus_inf_is_a_score_not_a_mask():
+    """A relevant item scored -inf ranks below an irrelevant one at the lowest finite
+    float, so HR@1 = 0 under either tie rule; masked items stay out (AUC 0)."""
+    lowest = np.finfo(np.float64).min
+
+    class Scores:
+        predicts_ratings = False
+        n_users, n_items = 1, 3
+
+        def score_items(self, u):
+            return np.array([[-np.inf, lowest, 5.0]])[np.asarray(u) * 0]
+
+    train = build([(0, 2, 1.0)], 1, 3)
+    test = build([(0, 0, 1.0)], 1, 3)
+    for ties in ("pessimistic", "optimistic"):
+        res = ev.evaluate_full(Scores(), test, train=train, ks=(1, 2), ties=ties)
+        assert res.metrics["HR@1"] == 0.0 and res.metrics["HR@2"] == 1.0
+        assert res.metrics["AUC"] == 0.0 and res.metrics["Coverage@1"] == 1 / 3
+
+
 def test_exclude_train_and_batches(planted):
     _, train, test = planted
     # a model that puts every training item on top: useless unless masked
