@@ -37,6 +37,7 @@ import sys
 from .. import __version__
 from ..errors import MinirecError
 from . import commands as C
+from . import queries as Q
 from ._io import CliError, UsageError, error_report
 from .params import format_hyperparameters
 from .protocols import PROTOCOLS, SPLITS
@@ -217,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="recommend popular items to an unknown user instead of failing",
     )
     out_json(sp)
-    sp.set_defaults(func=C.cmd_recommend)
+    sp.set_defaults(func=Q.cmd_recommend)
 
     sp = sub.add_parser("similar", help="the items (or users) most like given ones")
     sp.add_argument("--model", required=True, metavar="FILE", help="a model file")
@@ -236,14 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", type=_positive, default=10, help="neighbours each (default 10)"
     )
     out_json(sp)
-    sp.set_defaults(func=C.cmd_similar)
+    sp.set_defaults(func=Q.cmd_similar)
 
     sp = sub.add_parser("export", help="write a model's embeddings as .npy or .csv")
     sp.add_argument("model", help="a model file")
     sp.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     sp.add_argument("--format", choices=("npy", "csv"), default="npy")
     out_json(sp)
-    sp.set_defaults(func=C.cmd_export)
+    sp.set_defaults(func=Q.cmd_export)
 
     sp = sub.add_parser("demo", help="train, evaluate and recommend in one go")
     sp.add_argument("--model", default="mf", help="model name (default mf)")
