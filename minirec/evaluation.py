@@ -481,7 +481,8 @@ def evaluate_full(
 
     for start in range(0, len(eval_users), batch):
         bu = eval_users[start : start + batch]
-        S = np.asarray(model.score_items(bu), dtype=np.float64)
+        # a copy: the masking below must not write into the model's own arrays
+        S = np.array(model.score_items(bu), dtype=np.float64)
         if S.shape != (len(bu), n_items):
             raise ValueError(
                 f"model.score_items returned shape {S.shape}, expected "

@@ -108,6 +108,13 @@ def _check_ties(ties: str) -> str:
     return ties
 
 
+def _as_scores(s: Any) -> np.ndarray:
+    """Scores as floats in their own precision: casting float64 scores down to
+    float32 would tie items the model tells apart."""
+    s = np.asarray(s)
+    return s if s.dtype.kind == "f" else s.astype(np.float64)
+
+
 def _no_nan(model: Any, s: np.ndarray) -> None:
     if not np.all(np.isfinite(s)):
         raise FloatingPointError(
@@ -156,7 +163,7 @@ def evaluate_next_item(
     ranks = []
     for a in range(0, len(keep), batch_sessions):
         chunk = keep[a : a + batch_sessions]
-        S = np.asarray(model._score_positions(chunk), dtype=np.float32)
+        S = _as_scores(model._score_positions(chunk))
         _no_nan(model, S)
         tgt = np.concatenate([s[1:] for s in chunk]).astype(np.int64)
         ts = S[np.arange(len(tgt)), tgt]
@@ -251,7 +258,7 @@ def evaluate_sampled_next(
     cand = np.stack(cand)
     ranks = []
     for a in range(0, len(pre), 512):
-        S = np.asarray(model._score_prefixes(pre[a : a + 512]), dtype=np.float32)
+        S = _as_scores(model._score_prefixes(pre[a : a + 512]))
         _no_nan(model, S)
         cs = np.take_along_axis(S, cand[a : a + 512], axis=1)
         ranks.append(M.rank_of_positive(cs[:, 0], cs[:, 1:], ties=ties))

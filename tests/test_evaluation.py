@@ -328,6 +328,27 @@ def test_model_minus_inf_is_a_score_not_a_mask():
         assert res.metrics["AUC"] == 0.0 and res.metrics["Coverage@1"] == 1 / 3
 
 
+def test_full_protocol_leaves_the_model_scores_alone():
+    """score_items may return a view of the model's own table (float64, one batch):
+    masking the training items must not write into it."""
+
+    class View:
+        predicts_ratings = False
+        n_users, n_items = 2, 4
+
+        def __init__(self):
+            self.S = np.arange(8, dtype=np.float64).reshape(2, 4)
+
+        def score_items(self, u):
+            return self.S[: len(u)]  # basic slicing: a view
+
+    train = build([(0, 1, 1.0), (1, 2, 1.0)], 2, 4)
+    test = build([(0, 0, 1.0), (1, 3, 1.0)], 2, 4)
+    m = View()
+    ev.evaluate_full(m, test, train=train, ks=(2,))
+    assert np.array_equal(m.S, np.arange(8.0).reshape(2, 4))
+
+
 def test_exclude_train_and_batches(planted):
     _, train, test = planted
     # a model that puts every training item on top: useless unless masked

@@ -57,6 +57,29 @@ def test_next_item_matches_brute_force():
     assert res.protocol == "session-next-item(full)"
 
 
+def test_float64_scores_keep_their_precision():
+    """Item j scores 1 + j * 1e-12: distinct in float64, all 1.0 in float32. The target
+    t's pessimistic rank is then the number of larger items, n_items - 1 - t."""
+
+    class Fine(Fixed):
+        def _score_prefixes(self, prefixes):
+            self._check_internal(prefixes)
+            return np.tile(1 + np.arange(self.n_items) * 1e-12, (len(prefixes), 1))
+
+    sess = _sessions(40, n_items=12, seed=1)
+    m = Fine().fit(sess)
+    res = evaluate_next_item(m, sess, k=3)
+    tgt = np.concatenate([m.item_index(s, unknown="skip")[1:] for s in sess])
+    r = m.n_items - 1 - tgt
+    assert res.metrics["Recall@3"] == pytest.approx((r < 3).mean())
+    assert res.metrics["MRR@3"] == pytest.approx(np.where(r < 3, 1 / (r + 1), 0).mean())
+    # the top item as every target outscores its negatives (all tied in float32)
+    top = m.item_ids_[-1]
+    pre = [s[s != top][:1] for s in sess]
+    samp = evaluate_sampled_next(m, pre, [top] * len(pre), n_neg=5, ks=(1,))
+    assert samp.metrics["HR@1"] == 1.0
+
+
 def test_unknown_items_and_short_sessions_are_dropped_and_counted():
     m = MarkovChain().fit([[1, 2, 3], [2, 3, 1]])
     res = evaluate_next_item(m, [[1, 9, 2], [7, 3], [8, 8], [1, 2]], k=2)
