@@ -863,6 +863,10 @@ def _implicit_cg_kernel(
     for u in range(t, indptr.shape[0] - 1, T):
         s = indptr[u]
         e = indptr[u + 1]
+        if s == e:  # no entries: the exact solution is 0 (as Cholesky gives)
+            for f in range(k):
+                X[u, f] = 0.0
+            continue
         # r = b - A x = -(YᵀY + reg I) x + Σ_i (c - (c - 1) y_i·x) y_i
         for a in range(k):
             acc = float32(0.0)
@@ -994,8 +998,8 @@ def implicit_als_cg(
     """Implicit ALS half-step by `cg_steps` of conjugate gradient warm-started
     at the current X[u] (Takács et al. 2011), never forming the k×k matrix of a
     row. Returns Σ c_ui (1 - x_u·y_i)² over stored entries *before* the update
-    (it falls out of the residual computation for free). CUDA: one thread per row,
-    float32 like the Numba twin.
+    (it falls out of the residual computation for free); a row with no entries
+    gets X[u] = 0. CUDA: one thread per row, float32 like the Numba twin.
     """
     k = Y.shape[1]
     blocks, tpb = _grid(len(indptr) - 1)

@@ -693,7 +693,8 @@ def implicit_als_cg(indptr, indices, conf, Y, YtY, X, reg, cg_steps):
     """Implicit ALS half-step by `cg_steps` of conjugate gradient warm-started
     at the current X[u] (Takács et al. 2011), never forming the k×k matrix of a
     row. Returns Σ c_ui (1 - x_u·y_i)² over stored entries *before* the update
-    (it falls out of the residual computation for free).
+    (it falls out of the residual computation for free). A row with no entries
+    gets X[u] = 0, the exact solution, as in the Cholesky solver.
     """
     n_rows = len(indptr) - 1
     k = Y.shape[1]
@@ -703,6 +704,10 @@ def implicit_als_cg(indptr, indices, conf, Y, YtY, X, reg, cg_steps):
         s = indptr[u]
         e = indptr[u + 1]
         x = X[u]
+        if s == e:
+            for f in range(k):
+                x[f] = 0.0
+            continue
         r = np.empty(k, dtype=np.float32)
         p = np.empty(k, dtype=np.float32)
         Ap = np.empty(k, dtype=np.float32)

@@ -351,6 +351,14 @@ def bpr_epoch_hogwild(
 
 
 # ----------------------------------------------------------------------------- ALS
+def _singular_row(u: int, n_entries: int, err: Exception) -> np.linalg.LinAlgError:
+    """The LinAlgError of row `u`'s k×k system, naming the row (the model turns it
+    into TrainingDivergedError with its advice)."""
+    return np.linalg.LinAlgError(
+        f"the system of row {u} ({n_entries} entries) is singular ({err})"
+    )
+
+
 def als_solve(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -377,7 +385,10 @@ def als_solve(
         t = targets[s:e].astype(np.float64)
         lam = reg * (e - s) if weighted else reg
         A = Y_I.T @ Y_I + lam * np.eye(k)
-        x = np.linalg.solve(A, Y_I.T @ t)
+        try:
+            x = np.linalg.solve(A, Y_I.T @ t)
+        except np.linalg.LinAlgError as err:
+            raise _singular_row(u, e - s, err) from None
         X[u] = x
         loss += float(((t - Y_I @ x) ** 2).sum())
     return loss
@@ -408,7 +419,10 @@ def implicit_als_solve(
         c = conf[s:e].astype(np.float64)
         A = base + (Y_I.T * (c - 1.0)) @ Y_I  # YᵀC_uY = YᵀY + Y_Iᵀ(C_u - I)Y_I
         b = Y_I.T @ c  # YᵀC_u p(u), p(u) = 1 on the stored entries, 0 elsewhere
-        L = np.linalg.cholesky(A)
+        try:
+            L = np.linalg.cholesky(A)
+        except np.linalg.LinAlgError as err:
+            raise _singular_row(u, e - s, err) from None
         x = np.linalg.solve(L.T, np.linalg.solve(L, b))
         X[u] = x
         loss += float((c * (1.0 - Y_I @ x) ** 2).sum())
@@ -428,11 +442,16 @@ def implicit_als_cg(
     """Implicit ALS half-step by `cg_steps` of conjugate gradient warm-started
     at the current X[u] (Takács et al. 2011), never forming the k×k matrix of a
     row. Returns Σ c_ui (1 - x_u·y_i)² over stored entries *before* the update
-    (it falls out of the residual computation for free).
+    (it falls out of the residual computation for free). A row with no entries
+    gets X[u] = 0, the exact solution of (YᵀY + reg I) x = 0, as the Cholesky
+    solver gives it (CG from a warm start would only approach it).
     """
     loss = 0.0
     for u in range(len(indptr) - 1):
         s, e = indptr[u], indptr[u + 1]
+        if s == e:
+            X[u] = 0.0
+            continue
         Y_I = Y[indices[s:e]]
         c = conf[s:e]
         x = X[u].copy()

@@ -34,7 +34,10 @@ with CG.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -47,13 +50,167 @@ from .._utils import (
     progress,
 )
 from ..backends import get_kernels
-from ..data.interactions import Interactions
-from .factor import FactorModel, check_backend, init_factors
+from ..data.interactions import CSR, Interactions
+from ..errors import TrainingDivergedError
+from .factor import FactorModel, check_backend, grown, init_factors
 
 _ADVICE = "raise reg (it keeps the per-row systems well conditioned) or lower k"
 
 
-class ALS(FactorModel):
+@contextlib.contextmanager
+def _linalg_advice(model: str, where: str):
+    """A singular per-row system (NumPy's LinAlgError) as TrainingDivergedError
+    with the advice the compiled backends' divergence checks give."""
+    try:
+        yield
+    except np.linalg.LinAlgError as e:
+        raise TrainingDivergedError(f"{model}: {where}: {e}; {_ADVICE}.") from None
+
+
+class _ALSServing(FactorModel):
+    """Serving shared by ALS and ImplicitALS: fold-in is one exact half-step of
+    ALS for the given users (or items) with the other side frozen, and the score
+    of a user is a weighted sum over its history (:meth:`explain`).
+
+    Subclasses implement ``_solve_side(side, csr)``: the state of the rows of
+    `csr` (users when side is "user", items when "item") against the frozen
+    other side, and ``_explain_system(hist, vals)``."""
+
+    #: item-side state arrays :meth:`partial_fit_items` computes
+    item_state: tuple[str, ...] = ("Q",)
+
+    def _fold_in_users(self, rows: CSR) -> dict[str, np.ndarray]:
+        return self._solve_side("user", rows)
+
+    def partial_fit_users(self, users: Any, items: Any, ratings: Any = None):
+        """Recalculate (or add) users from their interactions, the item factors
+        frozen: :meth:`fold_in` under the name ``implicit`` uses. Returns self."""
+        return self.fold_in(users, items, ratings)
+
+    def partial_fit_items(self, items: Any, users: Any, ratings: Any = None):
+        """Recalculate (or add) items from their interactions, the user factors
+        frozen: one exact item half-step of ALS for these items.
+
+        `items` and `users` are raw ids of (item, user) pairs (users must be known),
+        `ratings` their values (1 when omitted). Each item named gets its factors
+        (and bias) from the pairs given here alone, new items are appended to the
+        catalogue, and these pairs replace the items' interactions in the seen
+        items of the users (and in the item popularity and mean). Returns self.
+        """
+        self._check_fitted()
+        items = np.atleast_1d(np.asarray(items))
+        users = np.atleast_1d(np.asarray(users))
+        if len(items) != len(users) or len(items) == 0:
+            raise ValueError(
+                f"partial_fit_items(): {len(items)} items and {len(users)} users; "
+                "pass one user per (item, user) pair, at least one pair"
+            )
+        vals = _pair_values(ratings, len(items), "partial_fit_items")
+        u = self.user_index(users)
+        uniq, inv = np.unique(items, return_inverse=True)
+        i = self.item_index(uniq, "ignore")
+        new = i < 0
+        if new.any():
+            added = np.asarray(uniq[new]).astype(self.item_ids_.dtype, copy=False)
+            i[new] = len(self.item_ids_) + np.arange(int(new.sum()))
+            self.item_ids_ = np.concatenate([self.item_ids_, added])
+            self._lookups = (self._lookups[0], None)
+            if self.item_titles_ is not None:
+                self.item_titles_ = np.concatenate(
+                    [self.item_titles_, added.astype(str)]
+                )
+        cols = _csr_of_pairs(inv, u, vals, len(uniq))
+        n = len(self.item_ids_)
+        for name, v in self._solve_side("item", cols).items():
+            setattr(self, name + "_", grown(getattr(self, name + "_"), n, i, v))
+        counts = cols.lengths().astype(np.float32)
+        sums = np.add.reduceat(cols.data, cols.indptr[:-1]) if len(cols.data) else 0
+        self.item_popularity_ = grown(self.item_popularity_, n, i, counts)
+        self.item_mean_ = grown(
+            self.item_mean_, n, i, (sums / counts).astype(np.float32)
+        )
+        self._seen = _replace_columns(self._seen, i, u[cols.rows], inv[cols.rows])
+        return self
+
+    def explain(
+        self,
+        user: Any,
+        item: Any,
+        n: int | None = None,
+        *,
+        user_items: Any = None,
+        ratings: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """How each item of a user's history adds to the score of `item` (Hu,
+        Koren, Volinsky 2008, §5): ``(item ids, contributions)``, largest first,
+        the top `n` (None: all).
+
+        With the item side fixed, the user's factors are a linear function of its
+        history, x_u = W_u Σ_j w_j y_j with W_u the inverse of the user's k×k
+        system, so its score of item i splits exactly into one term per item j it
+        interacted with: w_j (y_iᵀ W_u y_j) (ImplicitALS: w_j = c_uj; ALS: w_j =
+        r_uj − μ − b_j and y = [q, 1]). The contributions sum to the score of the
+        user folded in from that history (:meth:`fold_in`): for ImplicitALS the
+        score itself, for ALS the score minus μ + b_i. The history is the user's
+        seen items and their values, or `user_items` (raw item ids, any user id)
+        with `ratings` (1 when omitted).
+        """
+        self._check_fitted()
+        i = int(self.item_index([item])[0])
+        if user_items is None:
+            u = int(self.user_index([user])[0])
+            hist, vals = self._seen.row(u), self._seen.row_data(u)
+        else:
+            hist = self.item_index(np.ravel(np.asarray(user_items)))
+            vals = _pair_values(ratings, len(hist), "explain")
+        if len(hist) == 0:
+            raise ValueError(f"explain(): user {user!r} has no history to explain")
+        Y_I, A, w, y_i = self._explain_system(hist, vals, i)
+        with _linalg_advice(type(self).__name__, f"explain(user={user!r})"):
+            contrib = w * (Y_I @ np.linalg.solve(A, y_i))
+        order = np.argsort(-contrib, kind="stable")[:n]
+        return self.item_ids_[hist[order]], contrib[order]
+
+
+def _pair_values(ratings: Any, n: int, where: str) -> np.ndarray:
+    """The values of `n` pairs: `ratings` checked, or ones."""
+    if ratings is None:
+        return np.ones(n, dtype=np.float32)
+    vals = np.atleast_1d(np.asarray(ratings, dtype=np.float32))
+    if len(vals) != n:
+        raise ValueError(f"{where}(): {len(vals)} ratings for {n} pairs")
+    if not np.isfinite(vals).all():
+        raise ValueError(f"{where}(): ratings must be finite")
+    return vals
+
+
+def _csr_of_pairs(row: np.ndarray, col: np.ndarray, val: np.ndarray, n: int) -> CSR:
+    """A CSR of `n` rows from (row, col, value) triples; ``rows`` holds each
+    entry's position in the triples."""
+    order = np.lexsort((col, row))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    return CSR(indptr, col[order].astype(np.int32), val[order], order)
+
+
+def _replace_columns(
+    seen: CSR, items: np.ndarray, user: np.ndarray, which: np.ndarray
+) -> CSR:
+    """The seen-items CSR with every entry of `items` dropped and the pairs
+    (user[k], items[which[k]]) added, over ``max(items) + 1`` columns at least."""
+    drop = np.zeros(
+        max(int(items.max()) + 1, int(seen.indices.max(initial=-1)) + 1), bool
+    )
+    drop[items] = True
+    old_user = np.repeat(np.arange(seen.n_rows), seen.lengths())
+    kept = ~drop[seen.indices]
+    row = np.concatenate([old_user[kept], user])
+    col = np.concatenate([seen.indices[kept], items[which]])
+    out = _csr_of_pairs(row, col, np.ones(len(row), np.float32), seen.n_rows)
+    return CSR(out.indptr, out.indices, out.data, np.arange(len(row)))
+
+
+class ALS(_ALSServing):
     """Explicit-feedback ALS with weighted-λ regularization (ALS-WR) and biases.
 
     Parameters
@@ -85,6 +242,8 @@ class ALS(FactorModel):
     name = "als"
     predicts_ratings = True
     factor_state = ("P", "Q", "bu", "bi")
+    user_state = ("P", "bu")
+    item_state = ("Q", "bi")
     iterative = True
 
     def __init__(
@@ -111,7 +270,7 @@ class ALS(FactorModel):
         self.backend = check_backend(backend)
         self.verbose = bool(verbose)
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, on_epoch: Callable | None = None) -> None:
         K = get_kernels(self.backend)
         rng = as_rng(self.seed)
         m, n, k = data.n_users, data.n_items, self.k
@@ -134,7 +293,8 @@ class ALS(FactorModel):
             t = (r_u - self.mu_ - (self.bi_[R_u.indices] if b else 0)).astype(
                 np.float32
             )
-            K.als_solve(R_u.indptr, R_u.indices, t, Y, X, self.reg, self.weighted)
+            with _linalg_advice("ALS", f"training diverged at epoch {it}, users"):
+                K.als_solve(R_u.indptr, R_u.indices, t, Y, X, self.reg, self.weighted)
             self.P_ = np.ascontiguousarray(X[:, :k])
             if b:
                 self.bu_ = np.ascontiguousarray(X[:, k])
@@ -144,16 +304,56 @@ class ALS(FactorModel):
             t = (r_i - self.mu_ - (self.bu_[R_i.indices] if b else 0)).astype(
                 np.float32
             )
-            sse = K.als_solve(R_i.indptr, R_i.indices, t, Y, X, self.reg, self.weighted)
+            with _linalg_advice("ALS", f"training diverged at epoch {it}, items"):
+                sse = K.als_solve(
+                    R_i.indptr, R_i.indices, t, Y, X, self.reg, self.weighted
+                )
             self.Q_ = np.ascontiguousarray(X[:, :k])
             if b:
                 self.bi_ = np.ascontiguousarray(X[:, k])
             check_finite_loss(sse, it, "ALS", _ADVICE)
             check_finite_arrays(it, "ALS", _ADVICE, P=self.P_, Q=self.Q_)
-            rec = {"iter": it, "train_rmse": math.sqrt(sse / len(data))}
+            rec = {"epoch": it, "train_rmse": math.sqrt(sse / len(data))}
             self.history_.append(rec)
+            if on_epoch is not None:
+                on_epoch(self, it, rec)
             if self.verbose:
                 print(f"iter {it}: train RMSE {rec['train_rmse']:.4f}")
+
+    def _solve_side(self, side: str, R: CSR) -> dict[str, np.ndarray]:
+        """The half-step of ``_fit`` for the rows of `R` alone: users against
+        y_i = [q_i, 1] with targets r − μ − b_i (side "user"), or items against
+        y_u = [p_u, 1] with targets r − μ − b_u ("item")."""
+        fac, bias = ("P", "bu") if side == "item" else ("Q", "bi")
+        k, b = self.k, int(self.biased)
+        F = getattr(self, fac + "_")
+        Y = np.ascontiguousarray(np.hstack([F, np.ones((len(F), b), dtype=np.float32)]))
+        t = R.data - np.float32(self.mu_)
+        if b:
+            t = t - getattr(self, bias + "_")[R.indices]
+        X = np.empty((R.n_rows, k + b), dtype=np.float32)
+        with _linalg_advice("ALS", f"fold-in of {R.n_rows} {side}s"):
+            get_kernels(self.backend).als_solve(
+                R.indptr,
+                R.indices,
+                t.astype(np.float32),
+                Y,
+                X,
+                self.reg,
+                self.weighted,
+            )
+        names = ("Q", "bi") if side == "item" else ("P", "bu")
+        vb = X[:, k] if b else np.zeros(R.n_rows, dtype=np.float32)
+        return {names[0]: np.ascontiguousarray(X[:, :k]), names[1]: vb}
+
+    def _explain_system(self, hist, vals, i):
+        b = int(self.biased)
+        Y_I = np.hstack([self.Q_[hist], np.ones((len(hist), b))]).astype(np.float64)
+        lam = self.reg * len(hist) if self.weighted else self.reg
+        A = Y_I.T @ Y_I + lam * np.eye(self.k + b)
+        w = vals - self.mu_ - (self.bi_[hist] if b else 0.0)
+        y_i = np.concatenate([self.Q_[i], np.ones(b)]).astype(np.float64)
+        return Y_I, A, w.astype(np.float64), y_i
 
     def _meta_extra(self) -> dict:
         return {"mu": self.mu_, "rating_range": list(self.rating_range_)}
@@ -163,7 +363,7 @@ class ALS(FactorModel):
         self.rating_range_ = tuple(extra["rating_range"])
 
 
-class ImplicitALS(FactorModel):
+class ImplicitALS(_ALSServing):
     """Implicit-feedback ALS (Hu, Koren, Volinsky 2008) with the YᵀY trick.
 
     Parameters
@@ -198,6 +398,8 @@ class ImplicitALS(FactorModel):
     name = "implicit-als"
     predicts_ratings = False
     iterative = True
+    user_state = ("P",)
+    item_state = ("Q",)
 
     def __init__(
         self,
@@ -233,25 +435,54 @@ class ImplicitALS(FactorModel):
             )
         return K.implicit_als_solve(R.indptr, R.indices, conf, Y, YtY, X, self.reg)
 
-    def _fit(self, data: Interactions) -> None:
-        K = get_kernels(self.backend)
-        rng = as_rng(self.seed)
-        if np.any(data.ratings < 0):
+    def _confidence(self, r: np.ndarray) -> np.ndarray:
+        """c = 1 + α r, after checking r >= 0."""
+        if np.any(r < 0):
             raise ValueError(
                 "ImplicitALS: negative values in the interactions; confidences "
                 "c = 1 + alpha * r need r >= 0 (counts, plays, or 1 for a click)"
             )
+        return (1.0 + self.alpha * r).astype(np.float32)
+
+    def _solve_side(self, side: str, R: CSR) -> dict[str, np.ndarray]:
+        """The exact (Cholesky) half-step for the rows of `R` alone, whatever
+        the solver of the fit: users against Q (side "user") or items against P."""
+        Y = self.P_ if side == "item" else self.Q_
+        YtY = (Y.T.astype(np.float64) @ Y).astype(np.float32)
+        X = np.empty((R.n_rows, self.k), dtype=np.float32)
+        with _linalg_advice("ImplicitALS", f"fold-in of {R.n_rows} {side}s"):
+            get_kernels(self.backend).implicit_als_solve(
+                R.indptr, R.indices, self._confidence(R.data), Y, YtY, X, self.reg
+            )
+        return {"Q" if side == "item" else "P": X}
+
+    def _explain_system(self, hist, vals, i):
+        Y_I = self.Q_[hist].astype(np.float64)
+        c = self._confidence(vals).astype(np.float64)
+        Q = self.Q_.astype(np.float64)
+        A = Q.T @ Q + (Y_I.T * (c - 1.0)) @ Y_I + self.reg * np.eye(self.k)
+        return Y_I, A, c, Q[i]
+
+    def _fit(self, data: Interactions, on_epoch: Callable | None = None) -> None:
+        K = get_kernels(self.backend)
+        rng = as_rng(self.seed)
         R_u, R_i = data.by_user, data.by_item
-        conf_u = (1.0 + self.alpha * R_u.data).astype(np.float32)
-        conf_i = (1.0 + self.alpha * R_i.data).astype(np.float32)
+        conf_u = self._confidence(R_u.data)
+        conf_i = self._confidence(R_i.data)
         self.P_ = init_factors(rng, data.n_users, self.k, self.init_std)
         self.Q_ = init_factors(rng, data.n_items, self.k, self.init_std)
         self.history_: list[dict] = []
         for it in progress(range(1, self.n_iters + 1), desc="iALS", unit="iter"):
-            self._half_step(K, R_u, conf_u, self.Q_, self.P_)
-            loss = self._half_step(K, R_i, conf_i, self.P_, self.Q_)
+            where = f"training diverged at epoch {it}"
+            with _linalg_advice("ImplicitALS", where + ", users"):
+                self._half_step(K, R_u, conf_u, self.Q_, self.P_)
+            with _linalg_advice("ImplicitALS", where + ", items"):
+                loss = self._half_step(K, R_i, conf_i, self.P_, self.Q_)
             check_finite_loss(loss, it, "ImplicitALS", _ADVICE)
             check_finite_arrays(it, "ImplicitALS", _ADVICE, P=self.P_, Q=self.Q_)
-            self.history_.append({"iter": it, "observed_loss": loss})
+            rec = {"epoch": it, "observed_loss": loss}
+            self.history_.append(rec)
+            if on_epoch is not None:
+                on_epoch(self, it, rec)
             if self.verbose:
                 print(f"iter {it}: observed-entry loss {loss:.5g}")

@@ -25,6 +25,8 @@ the kernel lock-free on all Numba threads (nondeterministic).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .._utils import (
@@ -37,8 +39,14 @@ from .._utils import (
     progress,
 )
 from ..backends import get_kernels
-from ..data.interactions import Interactions
-from .factor import FactorModel, check_backend, init_factors
+from ..data.interactions import CSR, Interactions
+from .factor import (
+    FactorModel,
+    check_backend,
+    init_factors,
+    sgd_fold_in,
+    shuffled_by_user,
+)
 
 _ADVICE = "lower lr (e.g. divide it by 10) or raise reg"
 
@@ -169,7 +177,7 @@ class BPR(FactorModel):
         self.backend = check_backend(backend)
         self.verbose = bool(verbose)
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, on_epoch: Callable | None = None) -> None:
         K = get_kernels(self.backend)
         rng = as_rng(self.seed)
         n_items = data.n_items
@@ -199,6 +207,40 @@ class BPR(FactorModel):
                 )
             check_finite_loss(loss, epoch, "BPR", _ADVICE)
             check_finite_arrays(epoch, "BPR", _ADVICE, P=self.P_, Q=self.Q_)
-            self.history_.append({"epoch": epoch, "bpr_loss": loss / n_s})
+            rec = {"epoch": epoch, "bpr_loss": loss / n_s}
+            self.history_.append(rec)
+            if on_epoch is not None:
+                on_epoch(self, epoch, rec)
             if self.verbose:
                 print(f"epoch {epoch}: mean BPR loss {loss / n_s:.5f}")
+
+    def _fold_in_users(self, rows: CSR) -> dict[str, np.ndarray]:
+        """SGD on p_u alone, Q and b_i frozen, with LearnBPR's sampling restricted
+        to these users: ``n_epochs`` epochs, each drawing as many triples as the
+        training epochs drew per pair (one per pair by default), j among the items
+        outside the given history. Starts from p_u = 0."""
+        B, n = rows.n_rows, len(self.item_ids_)
+        P = np.zeros((B, self.k), dtype=np.float32)
+        user = np.repeat(np.arange(B), rows.lengths())
+        keys = user * n + rows.indices  # sorted: CSR rows, sorted columns
+        n_train = float(self.item_popularity_.sum())
+        per_pair = self.samples_per_epoch / n_train if self.samples_per_epoch else 1.0
+        n_s = max(1, int(round(per_pair * len(user))))
+        Q, bi = self.Q_, self.bi_
+        rng = as_rng(self.seed)
+
+        def step(b, i, j, lr):
+            p, d = P[b], Q[i] - Q[j]
+            x = np.einsum("ij,ij->i", p, d)
+            if self.item_bias:
+                x += bi[i] - bi[j]
+            g = 0.5 * (1.0 - np.tanh(0.5 * x))  # σ(-x), without overflow
+            P[b] = p + lr * (g[:, None] * d - self.reg * p)
+
+        def epochs():
+            for _ in range(self.n_epochs):
+                u, i, j = sample_triples(rng, user, rows.indices, n, n_s, keys)
+                yield (*shuffled_by_user(u, i, j, B, rng), self.lr)
+
+        sgd_fold_in(epochs(), step)
+        return {"P": P}

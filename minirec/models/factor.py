@@ -21,6 +21,7 @@ import numpy as np
 
 from .._utils import aligned_empty
 from ..backends import get_kernels, resolve_backend
+from ..data.interactions import CSR
 from ..errors import BackendUnavailableError
 from .base import Recommender
 
@@ -115,3 +116,73 @@ class FactorModel(Recommender):
     def _set_state(self, s: dict) -> None:
         for name in self.factor_state:
             setattr(self, name + "_", s[name])
+
+    # ------------------------------------------------------------------ fold-in
+    #: user-side state arrays that fold-in computes (the rest stays frozen)
+    user_state: ClassVar[tuple[str, ...]] = ("P",)
+
+    def _fold_in(self, u: np.ndarray, rows: CSR) -> None:
+        """Compute the user-side state of users `u` from `rows` with the item side
+        frozen (:meth:`_fold_in_users`), into grown copies of the user arrays."""
+        vals = self._fold_in_users(rows)
+        n = len(self.user_ids_)
+        for name in self.user_state:
+            setattr(
+                self, name + "_", grown(getattr(self, name + "_"), n, u, vals[name])
+            )
+
+    def _fold_in_users(self, rows: CSR) -> dict[str, np.ndarray]:
+        """The user-side arrays (``user_state``) of the users of `rows`, one row
+        each, from their histories alone."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot fold in users without refitting; refit "
+            "it on data that includes them"
+        )
+
+
+def grown(a: np.ndarray, n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A new array: `a` grown (zeros) to `n` rows, rows `rows` set to `values`. The
+    fitted array is never written, so a shallow copy of the model stays as it was."""
+    out = np.zeros((n,) + a.shape[1:], dtype=a.dtype)
+    out[: len(a)] = a
+    out[rows] = values
+    return out
+
+
+def shuffled_by_user(
+    user: np.ndarray,
+    items: np.ndarray,
+    targets: np.ndarray,
+    n_users: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Samples (user, item, target) laid out one row per user, each user's samples
+    in a fresh random order: (items, targets, mask) of shape (n_users, L), L the
+    most samples of a user, `mask` marking the real ones."""
+    order = np.lexsort((rng.random(len(user)), user))
+    counts = np.bincount(user, minlength=n_users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    user = user[order]
+    place = np.arange(len(user)) - starts[user]
+    L = int(counts.max(initial=0))
+    out_i = np.zeros((n_users, L), dtype=np.int64)
+    out_t = np.zeros((n_users, L), dtype=targets.dtype)
+    mask = np.zeros((n_users, L), dtype=bool)
+    out_i[user, place] = items[order]
+    out_t[user, place] = targets[order]
+    mask[user, place] = True
+    return out_i, out_t, mask
+
+
+def sgd_fold_in(epochs, step) -> None:
+    """SGD on user-side parameters with the item side frozen, all users at once.
+
+    `epochs` yields ``(items, targets, mask, lr)`` per epoch, the samples laid out
+    by :func:`shuffled_by_user`. For each column t, ``step(users, items, targets,
+    lr)`` updates the users that have a t-th sample from it: each user sees its
+    samples one at a time, in its own order, as in a training epoch.
+    """
+    for items, targets, mask, lr in epochs:
+        for t in range(mask.shape[1]):
+            act = np.flatnonzero(mask[:, t])
+            step(act, items[act, t], targets[act, t], lr)

@@ -41,6 +41,7 @@ Computer 2009.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,8 +56,15 @@ from .._utils import (
     progress,
 )
 from ..backends import get_kernels, resolve_backend
-from ..data.interactions import Interactions
-from .factor import FactorModel, check_backend, host_kernels, init_factors
+from ..data.interactions import CSR, Interactions
+from .factor import (
+    FactorModel,
+    check_backend,
+    host_kernels,
+    init_factors,
+    sgd_fold_in,
+    shuffled_by_user,
+)
 
 _LR_ADVICE = (
     "the learning rate is too large for these ratings: lower lr (e.g. divide it by "
@@ -150,6 +158,7 @@ class MF(FactorModel):
     predicts_ratings = True
 
     factor_state = ("P", "Q", "bu", "bi")
+    user_state = ("P", "bu")
     iterative = True
     renamed_params: ClassVar[dict[str, str]] = {"threads": "blocks"}
     #: hyperparameters tuned on a validation split carved from the training part
@@ -237,7 +246,7 @@ class MF(FactorModel):
         self.verbose = bool(verbose)
 
     # ------------------------------------------------------------------ training
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, on_epoch: Callable | None = None) -> None:
         K = get_kernels(self.backend)
         rng = as_rng(self.seed)
         n_users, n_items = data.n_users, data.n_items
@@ -332,6 +341,8 @@ class MF(FactorModel):
                 else:
                     bad += 1
             self.history_.append(rec)
+            if on_epoch is not None:
+                on_epoch(self, epoch, rec)
             if self.verbose:
                 print(", ".join(f"{k}={v:.5g}" for k, v in rec.items()))
             if val_rows is not None and bad >= self.patience:
@@ -339,6 +350,34 @@ class MF(FactorModel):
             lr *= self.lr_decay
         if best_state is not None:
             self.P_, self.Q_, self.bu_, self.bi_ = best_state
+
+    def _fold_in_users(self, rows: CSR) -> dict[str, np.ndarray]:
+        """SGD on p_u (and b_u) alone, Q and b_i frozen: the training schedule for
+        these users (as many epochs as the fit kept, each over the user's ratings
+        in a fresh order, the same η and decay), starting from 0."""
+        B = rows.n_rows
+        P = np.zeros((B, self.k), dtype=np.float32)
+        bu = np.zeros(B, dtype=np.float32)
+        Q, bi, mu = self.Q_, self.bi_, np.float32(self.mu_)
+        user = np.repeat(np.arange(B), rows.lengths())
+        rng = as_rng(self.seed)
+
+        def step(b, i, r, lr):
+            p, q = P[b], Q[i]
+            e = r - np.einsum("ij,ij->i", p, q)
+            if self.biased:
+                e -= mu + bu[b] + bi[i]
+                bu[b] += lr * (e - self.reg_bias * bu[b])
+            P[b] = p + lr * (e[:, None] * q - self.reg * p)
+
+        def epochs():
+            lr = self.lr
+            for _ in range(self.best_epoch_ or self.n_epochs):
+                yield (*shuffled_by_user(user, rows.indices, rows.data, B, rng), lr)
+                lr *= self.lr_decay
+
+        sgd_fold_in(epochs(), step)
+        return {"P": P, "bu": bu}
 
     def _meta_extra(self) -> dict:
         return {

@@ -54,9 +54,15 @@ from .._utils import (
     progress,
 )
 from ..backends import get_kernels, ranking_ops, resolve_backend
-from ..data.interactions import Interactions
+from ..data.interactions import CSR, Interactions
 from ..errors import BackendUnavailableError
-from .factor import FactorModel, check_backend, init_factors
+from .factor import (
+    FactorModel,
+    check_backend,
+    init_factors,
+    sgd_fold_in,
+    shuffled_by_user,
+)
 
 _ADVICE = "lower lr (e.g. divide it by 10) or raise reg"
 
@@ -144,6 +150,7 @@ class RankingMF(FactorModel):
     name = "ranking-mf"
     predicts_ratings = False
     factor_state = ("P", "Q", "bu", "bi", "b")
+    user_state = ("P", "bu")
     iterative = True
 
     def __init__(
@@ -217,3 +224,36 @@ class RankingMF(FactorModel):
                 on_epoch(self, epoch, rec)
             if self.verbose:
                 print(f"epoch {epoch}: mean logistic loss {loss / n_rows:.5f}")
+
+    def _fold_in_users(self, rows: CSR) -> dict[str, np.ndarray]:
+        """SGD on p_u and b_u alone, Q, b_i and b frozen: ``n_epochs`` epochs over
+        the user's positives and ``n_negatives`` uniform negatives per positive,
+        in a fresh order each, as in training. Starts from 0. Costs
+        n_epochs (1 + n_negatives) |I_u| small vector steps for the longest
+        history (all users step together)."""
+        B, n, m = rows.n_rows, len(self.item_ids_), self.n_negatives
+        P = np.zeros((B, self.k), dtype=np.float32)
+        bu = np.zeros(B, dtype=np.float32)
+        user = np.tile(np.repeat(np.arange(B), rows.lengths()), 1 + m)
+        labels = np.zeros(len(user), dtype=np.float32)
+        labels[: rows.indptr[-1]] = 1.0
+        items = np.tile(rows.indices.astype(np.int64), 1 + m)
+        Q, bi, b0 = self.Q_, self.bi_, np.float32(self.b_[0])
+        rng = as_rng(self.seed)
+
+        def step(b, i, y, lr):
+            p, q = P[b], Q[i]
+            s = b0 + bu[b] + bi[i] + np.einsum("ij,ij->i", p, q)
+            g = y - 0.5 * (1.0 + np.tanh(0.5 * s))  # y - σ(s)
+            P[b] = p + lr * (g[:, None] * q - self.reg * p)
+            bu[b] += lr * (g - self.reg * bu[b])
+
+        def epochs():
+            for _ in range(self.n_epochs):
+                items[rows.indptr[-1] :] = rng.integers(
+                    0, n, len(items) - rows.indptr[-1]
+                )
+                yield (*shuffled_by_user(user, items, labels, B, rng), self.lr)
+
+        sgd_fold_in(epochs(), step)
+        return {"P": P, "bu": bu}

@@ -151,3 +151,33 @@ def test_ml100k_random_split_quick(data_root):
     m = ALS(k=16, reg=0.1, n_iters=8, backend="numba").fit(train)
     rmse = evaluate_ratings(m, test).metrics["RMSE"]
     assert rmse < evaluate_ratings(BiasedBaseline().fit(train), test).metrics["RMSE"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ALS(k=3, reg=0.0, init_std=0.0, n_iters=2, backend="numpy"),
+        lambda: ImplicitALS(
+            k=3, reg=0.0, init_std=0.0, n_iters=2, solver="cholesky", backend="numpy"
+        ),
+    ],
+    ids=["als", "implicit-als"],
+)
+def test_singular_systems_get_the_advice_of_the_compiled_backends(planted, make):
+    """All-zero starting factors and reg=0 make every per-row system singular:
+    NumPy's LinAlgError becomes TrainingDivergedError naming the epoch and the
+    row, with the advice the divergence checks give."""
+    model = make()
+    with pytest.raises(TrainingDivergedError) as err:
+        model.fit(checkerboard(n_users=20, n_items=12, blocks=2, seed=0))
+    msg = str(err.value)
+    assert f"{type(model).__name__}: training diverged at epoch 1, users" in msg
+    assert "row 0" in msg and "raise reg" in msg and "lower k" in msg
+    # a well-posed fold-in on the same backend keeps working (reg > 0)
+    ok = ALS(k=3, n_iters=2, backend="numpy").fit(planted[0])
+    ok.fold_in([10**6], [ok.item_ids_[0]], [4.0])
+    ok.set_params(reg=0.0)
+    ok.Q_ = np.zeros_like(ok.Q_)  # no information at all in the item side
+    ok.biased = False
+    with pytest.raises(TrainingDivergedError, match="fold-in of 1 users.*raise reg"):
+        ok.fold_in([10**6], [ok.item_ids_[0]], [4.0])
