@@ -35,8 +35,10 @@ from hypothesis import strategies as st
 
 from minirec import Interactions
 from minirec import evaluation as ev
+from minirec import evaluation_seq as evs
 from minirec import metrics as M
 from minirec.models.base import top_k
+from minirec.models.sequential import SequentialRecommender
 
 skm = pytest.importorskip(
     "sklearn.metrics", reason="scikit-learn is the reference (dev extra)"
@@ -87,6 +89,9 @@ REFERENCED = {
     "evaluate_sampled": "test_sampled_protocol_matches_trec_eval_and_sklearn",
     "evaluate_full": "test_full_protocol_matches_trec_eval_and_sklearn",
     "cross_validate": "test_cross_validate_matches_numpy_statistics",
+    # minirec.evaluation_seq (its sampled protocol draws its negatives inside; its
+    # ranks are rank_of_positive's, checked above)
+    "evaluate_next_item": "test_next_item_protocol_matches_trec_eval",
 }
 
 
@@ -615,3 +620,55 @@ def test_cross_validate_matches_numpy_statistics():
         vals = [e[name] for e in each]
         assert close(v, float(np.mean(vals))), name
         assert close(res.std[name], float(np.std(vals, ddof=1))), name
+
+
+class LastItemTable(SequentialRecommender):
+    """Test double: the scores after a prefix are row `last item` of a fixed float64
+    table W (set after fit)."""
+
+    def __init__(self) -> None:
+        pass
+
+    def _fit_sequences(self, indptr, items):
+        self.W = np.zeros((self.n_items, self.n_items))
+
+    def _score_prefixes(self, prefixes):
+        return self.W[[p[-1] for p in prefixes]]
+
+
+@CASES
+@given(st.data())
+def test_next_item_protocol_matches_trec_eval(data):
+    """Every (prefix, next item) event of the test sessions, over the full catalog:
+    Recall@k = trec_eval's recall_k (one relevant item), MRR@k = recip_rank of the run
+    truncated to k; the target is not among its own competitors. Finite scores only:
+    the protocol refuses inf."""
+    n_items = data.draw(st.integers(2, 8))
+    item = st.integers(0, n_items - 1)
+    train = [list(range(n_items))]  # every item known
+    test = data.draw(
+        st.lists(st.lists(item, min_size=2, max_size=5), min_size=1, max_size=4)
+    )
+    k = data.draw(st.integers(1, n_items + 2))
+    ties = data.draw(st.sampled_from(M.TIE_RULES))
+    m = LastItemTable().fit([np.array(t) for t in train])
+    finite = st.sampled_from([v for v in POOL if np.isfinite(v)])
+    m.W = np.array(grid(data.draw, finite, n_items, n_items))
+    res = evs.evaluate_next_item(m, [np.array(t) for t in test], k=k, ties=ties)
+
+    qrels, run = {}, {}
+    for a, sess in enumerate(test):
+        idx = m.item_index(np.array(sess), unknown="skip")
+        for t in range(len(idx) - 1):
+            q, sc, tgt = f"e{a}.{t}", m.W[idx[t]], idx[t + 1]
+            order = ranking(list(sc), [j == tgt for j in range(n_items)], ties)
+            qrels[q] = {f"i{tgt}": 1}
+            run[q] = {f"i{j}": float(n_items - p) for p, j in enumerate(order[:k])}
+    ref = trec(qrels, run, {f"recall.{k}", "recip_rank"})
+    assert res.n_test == len(ref)
+    assert close(
+        res.metrics[f"Recall@{k}"], np.mean([r[f"recall_{k}"] for r in ref.values()])
+    )
+    assert close(
+        res.metrics[f"MRR@{k}"], np.mean([r["recip_rank"] for r in ref.values()])
+    )
