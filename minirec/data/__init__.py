@@ -11,6 +11,7 @@ the download cache (:func:`find_dataset`); splits share the id maps of their inp
                            :class:`Sessions`, :func:`load_sessions`
 ``synthetic``              :func:`synthetic_ratings`, :func:`synthetic_sessions`,
                            :func:`checkerboard`
+``scale``                  :func:`movielens_shaped` (ML-1M / 20M / 25M sizes)
 ``split``                  random / per-user / leave-last-out / temporal
 ``sampling``               :func:`sample_negatives`
 =========================  ==========================================================
@@ -29,6 +30,7 @@ from .interactions import CSR, Interactions
 from .movielens import load_ml100k_split, load_movielens
 from .ncf import NCFTest, load_ncf_test, ncf_protocol
 from .sampling import sample_negatives
+from .scale import movielens_shaped
 from .sequences import (
     Sessions,
     as_sequences,
@@ -61,6 +63,7 @@ __all__ = [
     "load_sasrec",
     "load_session_split",
     "load_sessions",
+    "movielens_shaped",
     "ncf_protocol",
     "per_user_split",
     "random_split",
