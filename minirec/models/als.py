@@ -29,7 +29,13 @@ The sum runs over *all* m·n pairs, but YᵀY is computed once per half-step (th
 ``solver="cg"``, O(cg_steps (|I_u| k + k²)) by a few conjugate-gradient steps
 warm-started at the previous x_u (Takács, Pilászy, Tikk 2011; what the ``implicit``
 library does). Cost per iteration O(|R| k² + (m + n) k³) exact, O(cg_steps |R| k)
-with CG.
+with CG. A row with no entries gets x = 0 from either solver.
+
+**Serving.** With one side fixed the other side's rows are independent closed-form
+solves, so ``fold_in`` / ``partial_fit_users`` (and ``partial_fit_items``) compute
+new or changed users (items) by that one half-step, exactly (Cholesky) whatever the
+fit's solver, and ``explain`` splits a score into one term per item of the user's
+history (Hu et al. 2008, §5).
 """
 
 from __future__ import annotations
@@ -111,7 +117,7 @@ class _ALSServing(FactorModel):
         i = self.item_index(uniq, "ignore")
         new = i < 0
         if new.any():
-            added = np.asarray(uniq[new]).astype(self.item_ids_.dtype, copy=False)
+            added = _new_ids(self.item_ids_, uniq[new], "item")
             i[new] = len(self.item_ids_) + np.arange(int(new.sum()))
             self.item_ids_ = np.concatenate([self.item_ids_, added])
             self._lookups = (self._lookups[0], None)
@@ -153,7 +159,8 @@ class _ALSServing(FactorModel):
         user folded in from that history (:meth:`fold_in`): for ImplicitALS the
         score itself, for ALS the score minus μ + b_i. The history is the user's
         seen items and their values, or `user_items` (raw item ids, any user id)
-        with `ratings` (1 when omitted).
+        with `ratings` (1 when omitted); a model loaded from a file or folded in
+        stores no values (every one reads 1), so pass ALS the ratings there.
         """
         self._check_fitted()
         i = int(self.item_index([item])[0])
@@ -170,6 +177,21 @@ class _ALSServing(FactorModel):
             contrib = w * (Y_I @ np.linalg.solve(A, y_i))
         order = np.argsort(-contrib, kind="stable")[:n]
         return self.item_ids_[hist[order]], contrib[order]
+
+
+def _new_ids(ids: np.ndarray, added: np.ndarray, which: str) -> np.ndarray:
+    """New raw ids as the dtype of the model's ids (strings keep their full
+    length); a ValueError names the first id that does not fit."""
+    added = np.asarray(added)
+    if ids.dtype.kind in "US":
+        return added.astype(str)
+    try:
+        return added.astype(ids.dtype)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"new {which} id {added.tolist()[0]!r} is not a {ids.dtype} like the "
+            f"model's {which} ids"
+        ) from None
 
 
 def _pair_values(ratings: Any, n: int, where: str) -> np.ndarray:

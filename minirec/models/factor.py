@@ -180,9 +180,11 @@ def sgd_fold_in(epochs, step) -> None:
     `epochs` yields ``(items, targets, mask, lr)`` per epoch, the samples laid out
     by :func:`shuffled_by_user`. For each column t, ``step(users, items, targets,
     lr)`` updates the users that have a t-th sample from it: each user sees its
-    samples one at a time, in its own order, as in a training epoch.
+    samples one at a time, in its own order, as in a training epoch. `users` is a
+    slice when every user has a t-th sample (one user, say): views, not copies.
     """
     for items, targets, mask, lr in epochs:
+        full = mask.all(axis=0)
         for t in range(mask.shape[1]):
-            act = np.flatnonzero(mask[:, t])
+            act = slice(None) if full[t] else np.flatnonzero(mask[:, t])
             step(act, items[act, t], targets[act, t], lr)

@@ -72,9 +72,9 @@ def test_rows_without_interactions_get_exactly_zero_factors(
     assert not np.any(e.P_[[2, 7]]) and not np.any(e.Q_[[0, 5, 9]])
 
 
-def test_cuda_cg_empty_rows_are_zero_under_the_simulator():
-    """The CUDA CG kernel, warm-started at non-zero factors, on the CPU simulator
-    (it must be switched on before numba is imported: a subprocess)."""
+def test_cuda_empty_rows_are_zero_under_the_simulator():
+    """The CUDA solvers (CG warm-started at non-zero factors, both Cholesky ones)
+    on the CPU simulator (it must be on before numba is imported: a subprocess)."""
     pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
     code = textwrap.dedent(
         """
@@ -87,8 +87,14 @@ def test_cuda_cg_empty_rows_are_zero_under_the_simulator():
         Y = g.normal(size=(3, 2)).astype(np.float32)
         X = g.normal(size=(3, 2)).astype(np.float32) + 1.0
         YtY = (Y.T @ Y).astype(np.float32)
-        C.implicit_als_cg(indptr, indices, conf, Y, YtY, X, 0.0, 3)
-        assert not X[1].any() and X[0].all() and X[2].all(), X
+        for solve in (
+            lambda X: C.implicit_als_cg(indptr, indices, conf, Y, YtY, X, 0.0, 3),
+            lambda X: C.implicit_als_solve(indptr, indices, conf, Y, YtY, X, 0.1),
+            lambda X: C.als_solve(indptr, indices, conf, Y, X, 0.1, True),
+        ):
+            X1 = X.copy()
+            solve(X1)
+            assert not X1[1].any() and X1[0].all() and X1[2].all(), X1
         print("ok")
         """
     )
@@ -336,3 +342,16 @@ def test_explicit_explain_sums_to_the_personal_part_of_the_score(ratings):
     assert abs(base + contrib.sum() - score) < 1e-4
     with pytest.raises(UnknownIdError):
         m.explain(10**9, item)
+
+
+def test_new_string_ids_keep_their_length(ratings):
+    d = Interactions.from_arrays(
+        [f"u{x}" for x in ratings.users], [f"i{x}" for x in ratings.items]
+    )
+    m = ImplicitALS(k=3, n_iters=2).fit(d)
+    m.partial_fit_items(["a-much-longer-item-id"] * 2, ["u1", "u2"])
+    assert m.item_ids_[-1] == "a-much-longer-item-id"
+    assert m.item_index(["a-much-longer-item-id"])[0] == m.n_items - 1
+    n = ImplicitALS(k=3, n_iters=2).fit(ratings)  # integer ids
+    with pytest.raises(ValueError, match="new item id 'x' is not a int64"):
+        n.partial_fit_items(["x"], [n.user_ids_[0]])
