@@ -55,6 +55,7 @@ CASES = settings(
     max_examples=60,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -423,7 +424,8 @@ def full_cases(draw):
     # repeats and train items among the test items on purpose; some users get none
     test = draw(st.lists(cell, min_size=1, max_size=2 * n_users))
     ks = tuple(draw(st.sets(st.integers(1, n_items), min_size=1, max_size=3)))
-    return S, train, test, ks, draw(st.sampled_from(M.TIE_RULES))
+    batch = draw(st.integers(1, 3))  # users scored at once
+    return S, train, test, ks, draw(st.sampled_from(M.TIE_RULES)), batch
 
 
 @settings(CASES, max_examples=80)
@@ -434,11 +436,12 @@ def test_full_protocol_matches_trec_eval_and_sklearn(case):
     rule encoded as distinct scores) goes to trec_eval; AUC to roc_auc_score; the tie
     rule is bracketed by sklearn's tie-averaged ndcg_score; coverage is the union of
     the first k candidates by (-score, item index)."""
-    S, train_pairs, test_pairs, ks, ties = case
+    S, train_pairs, test_pairs, ks, ties, batch = case
     n_users, n_items = S.shape
     train = interactions(train_pairs, n_users, n_items)
     test = interactions(test_pairs, n_users, n_items)
-    res = ev.evaluate_full(FixedScores(S), test, train=train, ks=ks, ties=ties)
+    model = FixedScores(S)
+    res = ev.evaluate_full(model, test, train=train, ks=ks, ties=ties, batch=batch)
     assert isinstance(res, ev.EvalResult) and res.protocol == "full"
 
     seen = {u: {i for uu, i in train_pairs if uu == u} for u in range(n_users)}
