@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minirec import Interactions
+from minirec import DataError, Interactions
 from minirec import evaluation as ev
 from minirec import evaluation_seq as evs
 from minirec import metrics as M
@@ -423,9 +423,12 @@ def full_cases(draw):
     train = draw(st.lists(cell, min_size=1, max_size=n_users * n_items))
     # repeats and train items among the test items on purpose; some users get none
     test = draw(st.lists(cell, min_size=1, max_size=2 * n_users))
+    ratings = [draw(st.integers(1, 5)) for _ in test]
+    threshold = draw(st.sampled_from([None, None, 3.0]))
     ks = tuple(draw(st.sets(st.integers(1, n_items), min_size=1, max_size=3)))
     batch = draw(st.integers(1, 3))  # users scored at once
-    return S, train, test, ks, draw(st.sampled_from(M.TIE_RULES)), batch
+    ties = draw(st.sampled_from(M.TIE_RULES))
+    return S, train, (test, ratings, threshold), ks, ties, batch
 
 
 @settings(CASES, max_examples=80)
@@ -436,17 +439,31 @@ def test_full_protocol_matches_trec_eval_and_sklearn(case):
     rule encoded as distinct scores) goes to trec_eval; AUC to roc_auc_score; the tie
     rule is bracketed by sklearn's tie-averaged ndcg_score; coverage is the union of
     the first k candidates by (-score, item index)."""
-    S, train_pairs, test_pairs, ks, ties, batch = case
+    S, train_pairs, (test_pairs, ratings, thr), ks, ties, batch = case
     n_users, n_items = S.shape
     train = interactions(train_pairs, n_users, n_items)
-    test = interactions(test_pairs, n_users, n_items)
-    model = FixedScores(S)
-    res = ev.evaluate_full(model, test, train=train, ks=ks, ties=ties, batch=batch)
+    test = interactions(test_pairs, n_users, n_items, ratings)
+    rel = {u: set() for u in range(n_users)}
+    for (u, i), r in zip(test_pairs, ratings, strict=True):
+        if thr is None or r >= thr:
+            rel[u].add(i)  # relevant: a test row of (u, i) at or above the threshold
+    users = [u for u in range(n_users) if rel[u]]
+    if not users:
+        with pytest.raises(DataError, match="no test user has a relevant item"):
+            ev.evaluate_full(FixedScores(S), test, train, ks, relevance_threshold=thr)
+        return
+    res = ev.evaluate_full(
+        FixedScores(S),
+        test,
+        train=train,
+        ks=ks,
+        ties=ties,
+        batch=batch,
+        relevance_threshold=thr,
+    )
     assert isinstance(res, ev.EvalResult) and res.protocol == "full"
 
     seen = {u: {i for uu, i in train_pairs if uu == u} for u in range(n_users)}
-    rel = {u: {i for uu, i in test_pairs if uu == u} for u in range(n_users)}
-    users = [u for u in range(n_users) if rel[u]]
     qrels, run, other, aucs = {}, {}, {}, []
     covered = {k: set() for k in ks}
     for u in users:
