@@ -222,10 +222,12 @@ def run_neumf(tr, valid, test, gmf, mlp, s, curve, rows) -> tuple:
         patience=int(s["NEUMF_PATIENCE"]),
         batch_size=int(s["NCF_BATCH"]),
         seed=0,
+        gmf=gmf,
+        mlp=mlp,
     )
     t0 = time.perf_counter()
     on_epoch = ncf_logger(label, valid, test, curve)
-    neumf.fit(tr, valid=valid, gmf=gmf, mlp=mlp, on_epoch=on_epoch)
+    neumf.fit(tr, valid=valid, on_epoch=on_epoch)
     secs = time.perf_counter() - t0
     if neumf.alpha_ != alpha:  # the library's choice (first best HR@10) vs the table's
         raise RuntimeError(
@@ -266,7 +268,7 @@ def part_ncf() -> None:
         batch_size=int(s["NCF_BATCH"]),
         lr=float(s["NCF_LR"]),
         reg=float(s["NCF_REG"]),
-        n_neg=4,
+        n_negatives=4,
         n_epochs=ep,
         patience=int(s["NCF_PATIENCE"]),
         lazy=s["NCF_LAZY"] == "1",
@@ -391,7 +393,7 @@ def part_ncf_refit() -> None:
         ep = {"GMF": 1, "MLP": 1}
     layers = tuple(int(x) for x in s["NCF_LAYERS"].split(","))
     common = dict(batch_size=int(s["NCF_BATCH"]), lr=float(s["NCF_LR"]),
-                  reg=float(s["NCF_REG"]), n_neg=4, lazy=s["NCF_LAZY"] == "1",
+                  reg=float(s["NCF_REG"]), n_negatives=4, lazy=s["NCF_LAZY"] == "1",
                   seed=0)  # fmt: skip
     load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
     curve: list[dict] = []
@@ -544,10 +546,9 @@ def part_convncf() -> None:
              "val HR@10": v["HR@10"], "test HR@10": t["HR@10"],
              "test NDCG@10": t["NDCG@10"], "train s": bpr_s}]  # fmt: skip
     m = ConvNCF(k=32, channels=ch, n_epochs=n_ep, batch_size=512, lr=lr,
-                sample_fraction=frac, patience=2, seed=0)  # fmt: skip
+                sample_fraction=frac, patience=2, seed=0, init_from=bpr)  # fmt: skip
     t0 = time.perf_counter()
-    m.fit(tr, valid=valid, init_from=bpr,
-          on_epoch=ncf_logger("ConvNCF", valid, test, curve))  # fmt: skip
+    m.fit(tr, valid=valid, on_epoch=ncf_logger("ConvNCF", valid, test, curve))
     secs = time.perf_counter() - t0
     rows += selected_rows("ConvNCF", curve, m)
     rows[-2]["train s"] = rows[-1]["train s"] = secs

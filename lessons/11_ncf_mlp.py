@@ -162,7 +162,8 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 # * On ML-1M with the paper's protocol see `benchmarks/results/accuracy_neural.md`.
 #
 # ## Exercises
-# 1. Train with `n_neg=1` and `n_neg=8`: how do HR@10 and the epoch time change?
+# 1. Train with `n_negatives=1` and `n_negatives=8`: how do HR@10 and the epoch
+#    time change?
 # 2. Replace the ReLU tower by a single linear layer. What can it no longer learn?
 # 3. Use `lr_schedule="none"` with a larger lr: does the curve get noisier?
 # 4. The curve above reads the *test* HR@10 after every epoch; picking the best

@@ -11,7 +11,8 @@
 # **Covers:** `002-3.1` (doc 002 §3.1 NCF and NeuMF, steps 1–4), `001-3.1` with
 # erratum **E2** (doc 001 §3.1), `003-mlp` (doc 003 "ALS的深度学习版本"),
 # `002-4.2-code` (doc 002 §4.2, the PyTorch NCF code). Library:
-# `minirec/models/ncf.py` (`GMF`, `NeuMF`, `PhiMF`, `RatingMLP`, `DeepALS`).
+# `minirec/models/ncf.py` (`GMF`, `NeuMF`), `minirec/models/rating_nets.py`
+# (`PhiMF`, `RatingMLP`, `DeepALS`).
 #
 # Doc 002 §3.1 (`002_d2c789357b2f7be6.txt`):
 #
@@ -42,16 +43,8 @@ from minirec.data.ncf import ncf_protocol
 from minirec.evaluation import evaluate_ratings, evaluate_sampled
 from minirec.models._train import gradcheck_module
 from minirec.models.mf import MF
-from minirec.models.ncf import (
-    GMF,
-    NCFMLP,
-    DeepALS,
-    GMFNet,
-    NeuMF,
-    NeuMFNet,
-    PhiMF,
-    RatingMLP,
-)
+from minirec.models.ncf import GMF, NCFMLP, GMFNet, NeuMF, NeuMFNet
+from minirec.models.rating_nets import DeepALS, PhiMF, RatingMLP
 from minirec.nn import losses
 
 T0 = time.perf_counter()
@@ -106,7 +99,7 @@ kw = dict(batch_size=512, lr=0.003, n_epochs=ep)
 gmf = GMF(k=16, **kw).fit(fit_on, valid=valid)
 mlp = NCFMLP(layers=(64, 64, 32, 16), **kw).fit(fit_on, valid=valid)
 neumf = NeuMF(k=16, layers=(64, 64, 32, 16), optimizer="sgd", lr=0.05, n_epochs=2,
-              batch_size=512).fit(fit_on, gmf=gmf, mlp=mlp, valid=valid)  # fmt: skip
+              batch_size=512, gmf=gmf, mlp=mlp).fit(fit_on, valid=valid)  # fmt: skip
 hr = {
     name: evaluate_sampled(m, tu, ti, negs).metrics["HR@10"]
     for name, m in [("GMF", gmf), ("MLP", mlp), ("NeuMF (pre-trained)", neumf)]

@@ -79,7 +79,7 @@ print("BPR loss gradient checked through conv, max pooling and FC")
 # ## 3. Train on a slice (it is the most expensive model of the course)
 #
 # The paper starts from MF-BPR embeddings, and so do we: `BPR` (the Numba kernel of
-# lesson 08) trains the tables in seconds, then `fit(..., init_from=bpr)` copies
+# lesson 08) trains the tables in seconds, then `ConvNCF(init_from=bpr)` copies
 # them into ConvNCF, whose CNN starts random. Compared on the 1 + 99 sampled
 # protocol. (On the full ML-1M NCF files, see benchmarks/results/accuracy_neural.md,
 # section `convncf`.)
@@ -100,8 +100,9 @@ def log(model, epoch, rec):
 
 cnn = ConvNCF(k=16, channels=8, dropout=0.0, reg=0.01, lr=0.003, batch_size=256,
               n_epochs=4 if _course.FULL else 2,
-              sample_fraction=1.0 if _course.FULL else 0.3)  # fmt: skip
-cnn.fit(train, init_from=bpr, on_epoch=log)
+              sample_fraction=1.0 if _course.FULL else 0.3,
+              init_from=bpr)  # fmt: skip
+cnn.fit(train, on_epoch=log)
 hr_bpr = evaluate_sampled(bpr, tu, ti, negs).metrics["HR@10"]
 print(f"HR@10: BPR (start) {hr_bpr:.3f}, ConvNCF per epoch {np.round(curve, 3)}")
 

@@ -122,7 +122,7 @@ def log(model, epoch, rec):
     curve.append((rec["valid_rmse"], evaluate_ratings(model, test).metrics["RMSE"]))
 
 
-ae = AutoRec() if _course.FULL else AutoRec(hidden=200, n_epochs=40)
+ae = AutoRec() if _course.FULL else AutoRec(k=200, n_epochs=40)
 ae.fit(train, on_epoch=log)
 rmse = evaluate_ratings(ae, test).metrics["RMSE"]
 base = evaluate_ratings(BiasedBaseline().fit(train), test).metrics["RMSE"]

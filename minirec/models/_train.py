@@ -13,22 +13,30 @@ One epoch (:func:`train_loop`)::
     stop after `patience` epochs without improvement, restore the best at the end.
 
 Negative sampling (:func:`pointwise_epoch`, :func:`pairwise_epoch`): for every
-training positive (u, i), `n_neg` items u never interacted with are drawn uniformly
-each epoch (:func:`minirec.data.sampling.sample_negatives`), as in NCF (He et al.
-2017, §4.1: "4 negatives per positive", re-sampled every iteration).
+training positive (u, i), `n_negatives` items u never interacted with are drawn
+uniformly each epoch (:func:`minirec.data.sampling.sample_negatives`), as in NCF
+(He et al. 2017, §4.1: "4 negatives per positive", re-sampled every iteration).
 
 :class:`NeuralRecommender` is the base class of the autograd models: it holds an
 ``nn.Module`` in ``self.net_``, scores users in chunks under ``no_grad``, and saves /
 loads the module's ``state_dict`` in the model file (the module is rebuilt from the
-hyperparameters and the fitted sizes, never unpickled).
+hyperparameters and the fitted sizes, never unpickled). Warm starts (NeuMF's
+pre-trained GMF and MLP, ConvNCF's MF-BPR tables) are constructor parameters
+holding models (:func:`fitted_start`); they are not stored in the model file.
+
+Hyperparameter vocabulary of these models: ``k`` the latent size (embedding width,
+AutoRec's bottleneck), ``n_epochs`` passes, ``n_negatives`` sampled negatives per
+positive, ``lr``, ``reg``, ``batch_size``, ``seed``; ``hidden`` / ``layers`` are
+layer sizes (``layers`` of NCF's tower includes its input, 2 × the embedding size).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -44,7 +52,11 @@ from .base import Recommender
 __all__ = [
     "NeuralRecommender",
     "check_batch_size",
-    "check_n_neg",
+    "check_n_negatives",
+    "check_optimizer",
+    "check_sizes",
+    "epoch_hook",
+    "fitted_start",
     "make_optimizer",
     "make_scheduler",
     "pairwise_epoch",
@@ -70,21 +82,62 @@ def check_batch_size(batch_size: Any) -> int:
     return int(batch_size)
 
 
-def check_n_neg(data: Interactions, n_neg: int, model: str) -> int:
-    """Check every user has at least `n_neg` items it has not interacted with."""
-    n_neg = check_positive_int("n_neg", n_neg)
+def check_sizes(name: str, sizes: Any, allow_empty: bool = False) -> Sequence[int]:
+    """Layer sizes: a list or tuple of positive ints, kept as the very object given
+    (``sklearn.base.clone`` checks the constructor stores its arguments unchanged);
+    another iterable becomes a list. ValueError naming `name` otherwise."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise ValueError(f"{name}={sizes!r}: must be a sequence of positive integers")
+    vals = [check_positive_int(name, x) for x in sizes]
+    if not vals and not allow_empty:
+        raise ValueError(f"{name}={sizes!r}: give at least one size")
+    if isinstance(sizes, (list, tuple)) and all(type(x) is int for x in sizes):
+        return sizes
+    return vals
+
+
+def check_n_negatives(data: Interactions, n_negatives: int, model: str) -> int:
+    """Check every user has at least `n_negatives` items it has not interacted with."""
+    n_negatives = check_positive_int("n_negatives", n_negatives)
     seen = data.by_user.lengths()
     # unique items per user (event logs may repeat an item)
     avail = data.n_items - seen
     k = int(np.argmin(avail))
-    if avail[k] < n_neg:
+    if avail[k] < n_negatives:
         raise DataError(
-            f"{model}: n_neg={n_neg} negatives per positive requested, but user "
-            f"{data.user_ids[k]!r} has only {int(avail[k])} items it has not "
-            f"interacted with (of {data.n_items:,}); lower n_neg to at most "
+            f"{model}: n_negatives={n_negatives} negatives per positive requested, "
+            f"but user {data.user_ids[k]!r} has only {int(avail[k])} items it has not "
+            f"interacted with (of {data.n_items:,}); lower n_negatives to at most "
             f"{int(avail[k])} or drop users who have seen almost every item"
         )
-    return n_neg
+    return n_negatives
+
+
+def fitted_start(model: Recommender, data: Interactions, valid: Any = None):
+    """A warm-start model, fitted: `model` itself when it is fitted already, else a
+    fresh copy of it (same hyperparameters) fitted on `data` (with `valid` when it
+    selects on validation cases). The copy keeps the caller's object unfitted, and
+    it is what an unfitted start from ``sklearn.base.clone`` becomes."""
+    if hasattr(model, "user_ids_"):
+        return model
+    fresh = type(model)(**model.get_params(deep=False))
+    kw = {"valid": valid} if valid is not None and fresh.accepts_valid else {}
+    return fresh.fit(data, **kw)
+
+
+def epoch_hook(model: Recommender, on_epoch: Any) -> Callable[[int, dict], None] | None:
+    """:func:`train_loop`'s ``on_epoch(epoch, record)`` from fit's
+    ``on_epoch(model, epoch, record)`` (None stays None)."""
+    if on_epoch is None:
+        return None
+    return lambda epoch, rec: on_epoch(model, epoch, rec)
+
+
+def check_optimizer(optimizer: Any) -> str:
+    """`optimizer` if it is one of :data:`OPTIMIZERS`, else a ValueError."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r}: choose one of {OPTIMIZERS}")
+    return optimizer
 
 
 def make_optimizer(
@@ -292,47 +345,29 @@ class NeuralRecommender(Recommender):
     """Base of the autograd models: ``self.net_`` is an ``nn.Module`` whose
     ``forward(u, i)`` returns one score per (internal user, internal item) pair.
 
-    Subclasses implement ``_build(n_users, n_items, rng) -> Module`` and ``_fit``;
-    this class gives scoring in chunks, ``fit(data, valid=...)``, save/load.
+    Subclasses implement ``_build(n_users, n_items, rng) -> Module`` and
+    ``_fit(data, valid=None, on_epoch=None)``; this class gives scoring in chunks,
+    the validation score and save/load. ``fit(data, valid=...)`` takes validation
+    cases ``(users (n,), pos_items (n,), neg_items (n, m))`` of internal indices:
+    HR@10 on them after every epoch keeps the best epoch and stops after
+    ``patience`` epochs without improvement (models that do not select on them set
+    ``accepts_valid = False``).
     """
+
+    iterative = True
+    accepts_valid = True
+    #: constructor parameters holding warm-start models (written as None to the
+    #: model file: the fitted network already holds what they gave)
+    warm_start_params: ClassVar[tuple[str, ...]] = ()
 
     #: pairs scored per forward pass when ranking all items
     score_chunk: int = 1 << 16
 
-    def fit(
-        self, data: Interactions, valid: Any = None, on_epoch: Any = None
-    ) -> NeuralRecommender:
-        """Learn from `data`.
-
-        Parameters
-        ----------
-        data : Interactions
-        valid : tuple (users, pos_items, neg_items), optional
-            Internal indices of validation cases (one positive against sampled
-            negatives each); with it HR@10 on them is measured after every epoch,
-            the best epoch is kept and training stops after ``patience`` epochs
-            without improvement.
-        on_epoch : callable, optional
-            ``on_epoch(model, epoch, record)`` after every epoch (for logging, e.g.
-            test metrics per epoch; it does not select anything).
-        """
-        self._valid, self._on_epoch = valid, on_epoch
-        try:
-            return super().fit(data)
-        finally:
-            self._valid, self._on_epoch = None, None
-
-    def _epoch_hook(self):
-        cb = getattr(self, "_on_epoch", None)
-        if cb is None:
+    def _valid_fn(self, valid: Any) -> Callable[[], float] | None:
+        """HR@10 of the validation cases `valid` (see the class doc), or None."""
+        if valid is None:
             return None
-        return lambda epoch, rec: cb(self, epoch, rec)
-
-    def _valid_fn(self) -> Callable[[], float] | None:
-        v = getattr(self, "_valid", None)
-        if v is None:
-            return None
-        u, p, neg = (np.asarray(a) for a in v)
+        u, p, neg = (np.asarray(a) for a in valid)
         if neg.ndim != 2 or len(u) != len(p) or len(neg) != len(u):
             raise ValueError(
                 "valid must be (users (n,), pos_items (n,), neg_items (n, m)) of "
@@ -347,6 +382,21 @@ class NeuralRecommender(Recommender):
             return float((rank < 10).mean())
 
         return hr10
+
+    def _warm_start_info(self, starts: dict[str, Recommender]) -> None:
+        """Name the warm starts used in ``fit_info_`` (saved with the model)."""
+        for name, m in starts.items():
+            self.fit_info_[name] = repr(m)
+
+    def save(self, path):
+        """As :meth:`Recommender.save`; warm-start parameters are written as None
+        (``fit_info_`` names them)."""
+        if not self.warm_start_params:
+            return super().save(path)
+        stored = copy.copy(self)
+        for name in self.warm_start_params:
+            setattr(stored, name, None)
+        return Recommender.save(stored, path)
 
     def _build(self, n_users: int, n_items: int, rng) -> Module:
         raise NotImplementedError

@@ -48,6 +48,7 @@ k = 500).
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 import numpy as np
 
@@ -57,7 +58,13 @@ from ..autograd import ops as F
 from ..data.interactions import CSR, Interactions
 from ..errors import TrainingDivergedError
 from ..nn import Linear, Module
-from ._train import NeuralRecommender, check_batch_size, make_optimizer, train_loop
+from ._train import (
+    NeuralRecommender,
+    check_batch_size,
+    epoch_hook,
+    make_optimizer,
+    train_loop,
+)
 
 __all__ = ["AutoRec", "AutoRecNet", "autorec_loss", "full_objective"]
 
@@ -67,9 +74,9 @@ OPTIMIZERS = ("lbfgs", "adam", "sgd", "adagrad")
 class AutoRecNet(Module):
     """h(r) = W sigmoid(V r + μ) + b on a batch of item rows r (B, m)."""
 
-    def __init__(self, n_users: int, hidden: int, rng=None):
-        self.encoder = Linear(n_users, hidden, init="xavier", rng=rng)  # V, μ
-        self.decoder = Linear(hidden, n_users, init="xavier", rng=rng)  # W, b
+    def __init__(self, n_users: int, k: int, rng=None):
+        self.encoder = Linear(n_users, k, init="xavier", rng=rng)  # V, μ
+        self.decoder = Linear(k, n_users, init="xavier", rng=rng)  # W, b
 
     def forward(self, r: Tensor) -> Tensor:
         return self.decoder(F.sigmoid(self.encoder(r)))
@@ -109,8 +116,9 @@ class AutoRec(NeuralRecommender):
 
     Parameters
     ----------
-    hidden : int
-        Bottleneck units k (paper: 500).
+    k : int
+        Bottleneck units, the latent size (paper: 500; ``hidden=`` is its deprecated
+        name).
     reg : float
         λ of the paper's objective, the L2 penalty λ/2 (‖W‖² + ‖V‖²) next to the
         *sum* of squared errors over all training ratings (never re-weighted per
@@ -140,10 +148,19 @@ class AutoRec(NeuralRecommender):
 
     name = "autorec"
     predicts_ratings = True
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    state_schema = {
+        "R_indptr": "int64 (n_items+1,) indptr R_indices",
+        "R_indices": "int32 (n_ratings,) < n_users",
+        "R_data": "float32 (n_ratings,)",
+    }
+    meta_schema = {"mu": "float", "rating_range": "float (2,)"}
+    accepts_valid = False  # selects on its own held-out ratings (early_stopping)
+    renamed_params: ClassVar[dict[str, str]] = {"hidden": "k"}
 
     def __init__(
         self,
-        hidden: int = 500,
+        k: int = 500,
         reg: float = 400.0,
         lr: float = 0.001,
         n_epochs: int = 500,
@@ -155,7 +172,7 @@ class AutoRec(NeuralRecommender):
         seed: int = 0,
         verbose: bool = False,
     ) -> None:
-        self.hidden = check_positive_int("hidden", hidden)
+        self.k = check_positive_int("k", k)
         self.reg = check_nonnegative("reg", reg)
         self.lr = check_positive("lr", lr)
         self.n_epochs = check_positive_int("n_epochs", n_epochs)
@@ -176,9 +193,9 @@ class AutoRec(NeuralRecommender):
         self.verbose = bool(verbose)
 
     def _build(self, n_users, n_items, rng) -> Module:
-        return AutoRecNet(n_users, self.hidden, as_rng(rng))
+        return AutoRecNet(n_users, self.k, as_rng(rng))
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, on_epoch=None) -> None:
         rng = as_rng(self.seed)
         fit, val = data, None
         if self.early_stopping:
@@ -207,7 +224,7 @@ class AutoRec(NeuralRecommender):
                 err = vr - self._predict_pairs(vu, vi)
                 return -float(np.sqrt(np.mean(err * err)))
 
-        hook = self._wrap_hook()
+        hook = self._wrap_hook(on_epoch)
         if self.optimizer == "lbfgs":
             self.history_ = self._fit_lbfgs(net, R, M, valid, hook)
         else:
@@ -321,10 +338,10 @@ class AutoRec(NeuralRecommender):
             unflatten(res.x)
         return history
 
-    def _wrap_hook(self):
+    def _wrap_hook(self, on_epoch):
         """The per-epoch hook of both loops: the loops keep −RMSE under "valid"
         (higher is better); the record shows it as "valid_rmse"."""
-        hook = self._epoch_hook()
+        hook = epoch_hook(self, on_epoch)
 
         def run(epoch, rec):
             if "valid" in rec:
@@ -355,7 +372,7 @@ class AutoRec(NeuralRecommender):
 
     def _codes(self, R: np.ndarray) -> np.ndarray:
         """Hidden codes g(V r_i + μ) of item rows R, in chunks, no graph."""
-        out = np.empty((len(R), self.hidden), dtype=np.float32)
+        out = np.empty((len(R), self.k), dtype=np.float32)
         self.net_.eval()
         with no_grad():
             for s in range(0, len(R), 1024):

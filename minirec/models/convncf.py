@@ -15,7 +15,7 @@ and dropout before the output layer::
     L = mean −log σ(ŷ_ui − ŷ_uj) + reg/2 (‖p_u‖² + ‖q_i‖² + ‖q_j‖²) / B
 
 Gradients by the autograd (conv2d / max_pool2d backward); Adam. The paper starts
-from MF-BPR embeddings: ``fit(data, init_from=model)`` copies P and Q from a trained
+from MF-BPR embeddings: ``ConvNCF(init_from=model)`` copies P and Q from a trained
 ``BPR`` (or MF, or GMF) with the same k.
 
 Cost per epoch O(|R| · C · (k² + C k²/4 · 4/3)) ≈ O(|R| C² k²) — by far the most
@@ -40,11 +40,14 @@ from ._train import (
     NegativeSampler,
     NeuralRecommender,
     check_batch_size,
-    check_n_neg,
+    check_n_negatives,
+    epoch_hook,
+    fitted_start,
     make_optimizer,
     pairwise_epoch,
     train_loop,
 )
+from .base import Recommender
 
 __all__ = ["ConvNCF", "ConvNCFNet"]
 
@@ -124,9 +127,22 @@ class ConvNCF(NeuralRecommender):
     patience : int
         Early-stopping patience (with ``valid``: the best epoch's weights are kept).
     seed, verbose : int, bool
+    init_from : Recommender or None
+        Warm start: a model with user and item factor tables of this shape whose
+        tables P and Q are copied in before training: a BPR (as the paper starts
+        from MF-BPR), an MF (``P_``, ``Q_``) or a GMF (``net_``), with the same k.
+        Fitted, it must have been trained on the same Interactions; unfitted (e.g.
+        after ``sklearn.base.clone``), a copy of it is fitted on the data first.
+        Not stored in the model file (None after loading; ``fit_info_`` names it).
     """
 
     name = "convncf"
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    state_schema = {
+        "net/P.W": "float32 (n_users, k)",
+        "net/Q.W": "float32 (n_items, k)",
+    }
+    warm_start_params = ("init_from",)
     predicts_ratings = False
     score_chunk = 1 << 13
 
@@ -143,7 +159,14 @@ class ConvNCF(NeuralRecommender):
         patience: int = 3,
         seed: int = 0,
         verbose: bool = False,
+        init_from: Recommender | None = None,
     ) -> None:
+        if init_from is not None and not isinstance(init_from, Recommender):
+            raise TypeError(
+                f"init_from: a {type(init_from).__name__} is not a model; pass a "
+                "BPR (the paper's MF-BPR), MF or GMF, or None"
+            )
+        self.init_from = init_from
         self.k = check_positive_int("k", k)
         if self.k < 4 or self.k & (self.k - 1):
             raise ValueError(f"k={k!r}: must be a power of two >= 4 (the map is k x k)")
@@ -165,24 +188,15 @@ class ConvNCF(NeuralRecommender):
     def _build(self, n_users, n_items, rng) -> Module:
         return ConvNCFNet(n_users, n_items, self.k, self.channels, self.dropout, rng)
 
-    def fit(self, data: Interactions, valid=None, on_epoch=None, init_from=None):
-        """As :meth:`NeuralRecommender.fit`; `init_from` is a trained model with
-        user and item factor tables of this shape to start from: a BPR (as the
-        paper starts from MF-BPR), an MF (``P_``, ``Q_``) or a GMF (``net_``),
-        trained on the same data with the same k."""
-        self._init_from = init_from
-        try:
-            return super().fit(data, valid=valid, on_epoch=on_epoch)
-        finally:
-            self._init_from = None
-
-    def _fit(self, data: Interactions) -> None:
-        check_n_neg(data, 1, "ConvNCF")
+    def _fit(self, data: Interactions, valid=None, on_epoch=None) -> None:
+        check_n_negatives(data, 1, "ConvNCF")
         rng = as_rng(self.seed)
         self.net_ = net = self._build(data.n_users, data.n_items, rng)
-        src = getattr(self, "_init_from", None)
-        if src is not None:
-            if hasattr(src, "net_"):  # GMF and the other autograd models
+        if self.init_from is not None:
+            src = fitted_start(self.init_from, data)
+            self._warm_start_info({"init_from": self.init_from})
+            tables = getattr(src, "net_", None)
+            if hasattr(tables, "P") and hasattr(tables, "Q"):  # GMF, DeepALS
                 sp, sq = src.net_.P.W.data, src.net_.Q.W.data
             elif hasattr(src, "P_") and hasattr(src, "Q_"):  # BPR, MF, ...
                 sp, sq = src.P_, src.Q_
@@ -224,11 +238,11 @@ class ConvNCF(NeuralRecommender):
             make_epoch=lambda e, r: self._epoch(data, r, sampler),
             step=step,
             rng=rng,
-            valid=self._valid_fn(),
+            valid=self._valid_fn(valid),
             patience=self.patience,
             advice="lower lr (e.g. 1e-4) or raise reg",
             verbose=self.verbose,
-            on_epoch=self._epoch_hook(),
+            on_epoch=epoch_hook(self, on_epoch),
         )
 
     def _epoch(self, data, rng, sampler):

@@ -41,7 +41,15 @@ from ..data.features import FMFields, build_fm_fields
 from ..data.interactions import Interactions
 from ..errors import DataError
 from ..nn import MLP, Embedding, Linear, Module, Parameter, losses
-from ._train import NeuralRecommender, check_batch_size, make_optimizer, train_loop
+from ._train import (
+    NeuralRecommender,
+    check_batch_size,
+    check_sizes,
+    epoch_hook,
+    make_optimizer,
+    train_loop,
+)
+from .fm import check_fields
 
 __all__ = ["DeepFM", "DeepFMNet"]
 
@@ -117,6 +125,7 @@ class DeepFM(NeuralRecommender):
 
     name = "deepfm"
     predicts_ratings = False
+    accepts_valid = False  # no epoch selection: n_epochs passes
 
     def __init__(
         self,
@@ -134,13 +143,9 @@ class DeepFM(NeuralRecommender):
         verbose: bool = False,
     ) -> None:
         self.k = check_positive_int("k", k)
-        self.hidden = [check_positive_int("hidden", int(h)) for h in hidden]
-        self.user_fields = (
-            list(user_fields) if isinstance(user_fields, (list, tuple)) else user_fields
-        )
-        self.item_fields = (
-            list(item_fields) if isinstance(item_fields, (list, tuple)) else item_fields
-        )
+        self.hidden = check_sizes("hidden", hidden, allow_empty=True)
+        self.user_fields = check_fields("user_fields", user_fields)
+        self.item_fields = check_fields("item_fields", item_fields)
         self.threshold = None if threshold is None else float(threshold)
         self.lr = check_positive("lr", lr)
         self.reg = check_nonnegative("reg", reg)
@@ -170,7 +175,7 @@ class DeepFM(NeuralRecommender):
         )
         return _PairNet(net, f)
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, on_epoch=None) -> None:
         y = self._labels(data)
         rng = as_rng(self.seed)
         self.fields_ = build_fm_fields(data, self.user_fields, self.item_fields)
@@ -204,7 +209,7 @@ class DeepFM(NeuralRecommender):
             rng=rng,
             advice="lower lr or raise reg",
             verbose=self.verbose,
-            on_epoch=self._epoch_hook(),
+            on_epoch=epoch_hook(self, on_epoch),
         )
 
     def _forward_scores(self, u, i):

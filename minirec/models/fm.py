@@ -64,13 +64,16 @@ TASKS = ("regression", "classification")
 _ADVICE = "lower lr (try lr/3), raise reg_V, or use a smaller init_std"
 
 
-def _check_fields(name: str, value):
-    if value is None or value == "auto":
+def check_fields(name: str, value):
+    """A ``user_fields`` / ``item_fields`` argument: "auto", None, a column name or
+    a list / tuple of them (kept as the very object given, as ``sklearn.base.clone``
+    checks); ValueError otherwise."""
+    if value is None or (isinstance(value, str) and value == "auto"):
         return value
     if isinstance(value, str):
         return [value]
     if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
-        return list(value)
+        return value if isinstance(value, (list, tuple)) else list(value)
     raise ValueError(f"{name}={value!r}: pass 'auto', None, or a list of column names")
 
 
@@ -123,6 +126,13 @@ class FM(Recommender):
 
     name = "fm"
     predicts_ratings = True
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    state_schema = {
+        "w0": "float32 (1,)",
+        "w": "float32 (n_features,)",
+        "V": "float32 (n_features, k)",
+        "rating_range": "float64 (2,)",
+    }
 
     def __init__(
         self,
@@ -163,8 +173,8 @@ class FM(Recommender):
                 "n_negatives=0 (labelled clicks) needs task='classification'"
             )
         self.n_negatives = int(n_negatives)
-        self.user_fields = _check_fields("user_fields", user_fields)
-        self.item_fields = _check_fields("item_fields", item_fields)
+        self.user_fields = check_fields("user_fields", user_fields)
+        self.item_fields = check_fields("item_fields", item_fields)
         self.clip = bool(clip)
         self.hogwild = bool(hogwild)
         self.seed = int(seed)

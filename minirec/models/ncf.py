@@ -1,5 +1,6 @@
-r"""Neural collaborative filtering on minirec's autograd (He et al., WWW 2017), and the
-two "neural MF" variants of documents 001 and 003.
+r"""Neural collaborative filtering on minirec's autograd (He et al., WWW 2017): GMF,
+NCF's MLP and NeuMF. (The documents' neural *rating* models, PhiMF, RatingMLP and
+DeepALS, are in :mod:`minirec.models.rating_nets`.)
 
 Implicit feedback, NCF's three models (doc 000 §3.1, doc 002 §3.1). With user and
 item embeddings p_u, q_i (rows of P, Q)::
@@ -18,8 +19,9 @@ computed from the logit z (ŷ = σ(z)) by the fused stable ``bce_with_logits``
 Mini-batch Adam (lazy on the embedding rows by default, like
 ``torch.optim.SparseAdam``; ``lazy=False``: dense, as the paper's Keras code) or SGD;
 optional per-epoch LR decay. NeuMF with pre-training (§3.4.1) starts from a trained
-GMF and MLP, its output weights set to h ← [α h^GMF ; (1−α) h^MLP], α = 0.5, and is
-then tuned with plain SGD (the paper: Adam's moments are not available to carry over).
+GMF and MLP (trained in its fit, or given: ``NeuMF(gmf=..., mlp=...)``), its output
+weights set to h ← [α h^GMF ; (1−α) h^MLP], α = 0.5, and is then tuned with plain
+SGD (the paper: Adam's moments are not available to carry over).
 
 "Predictive factors" (the paper's capacity knob) = size of the last hidden layer:
 for 32, GMF has k = 32 and MLP has embeddings of 64 and three hidden layers
@@ -36,19 +38,8 @@ user as the validation data and tuned hyper-parameters on it"):
 every epoch, keeps the best epoch's weights (``best_epoch_``) and stops after
 ``patience`` epochs without improvement.
 
-Cost per epoch: O(|Y| (1 + n_neg) (k + Σ_l d_l d_{l+1})) time; scoring all items for
-a user O(n_items Σ_l d_l d_{l+1}).
-
-Rating models (explicit feedback, squared loss, doc 001 §3.1 and doc 003)::
-
-    PhiMF       r̂_ui = φ(p_uᵀ q_i), φ a small MLP R → R      (doc 001's *formula*)
-    RatingMLP   r̂_ui = MLP([p_u; q_i])                        (doc 001's *code*: E2)
-    DeepALS     r̂_ui = μ + b_u + b_i + p_uᵀ q_i with P, Q, b as embedding layers
-                trained by autograd (doc 003's "deep-learning ALS"); with batch_size=1
-                and SGD it performs exactly the updates of ``minirec.models.mf.MF``
-                (same init, same shuffles), which a test checks.
-
-    L = mean_batch [½ (r − r̂)² + λ/2 (‖p_u‖² + ‖q_i‖²) (+ λ_b/2 (b_u² + b_i²))]
+Cost per epoch: O(|Y| (1 + n_negatives) (k + Σ_l d_l d_{l+1})) time; scoring all
+items for a user O(n_items Σ_l d_l d_{l+1}).
 
 Paper: X. He, L. Liao, H. Zhang, L. Nie, X. Hu, T.-S. Chua, "Neural Collaborative
 Filtering", WWW 2017.
@@ -57,6 +48,7 @@ Filtering", WWW 2017.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -64,20 +56,27 @@ from .._utils import as_rng, check_nonnegative, check_positive, check_positive_i
 from ..autograd import Tensor
 from ..autograd import ops as F
 from ..data.interactions import Interactions
-from ..nn import MLP, Embedding, Linear, Module, Parameter, losses
+from ..nn import MLP, Embedding, Linear, Module, losses
 from ._train import (
     NegativeSampler,
     NeuralRecommender,
     check_batch_size,
-    check_n_neg,
+    check_n_negatives,
+    check_optimizer,
+    check_sizes,
+    epoch_hook,
+    fitted_start,
     make_optimizer,
     make_scheduler,
     pointwise_epoch,
     train_loop,
 )
-from .factor import host_kernels
 
-__all__ = ["GMF", "NCFMLP", "NeuMF", "PhiMF", "RatingMLP", "DeepALS"]
+# the documents' rating models lived here: old imports and model files naming
+# minirec.models.ncf:PhiMF (RatingMLP, DeepALS) still find them
+from .rating_nets import DeepALS, PhiMF, RatingMLP  # noqa: F401
+
+__all__ = ["GMF", "NCFMLP", "NeuMF"]
 
 _ADVICE = "lower lr (e.g. by 10x), use a smaller batch or add reg"
 
@@ -138,20 +137,18 @@ class _NCFBase(NeuralRecommender):
     """Shared fit of the NCF models: pointwise log loss with sampled negatives."""
 
     predicts_ratings = False
+    renamed_params: ClassVar[dict[str, str]] = {"n_neg": "n_negatives"}
 
     def _check_common(
-        self, n_neg, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
-    ):
-        self.n_neg = check_positive_int("n_neg", n_neg)
+        self, n_negatives, lr, reg, n_epochs, batch_size, optimizer, lr_schedule,
+        lr_decay,
+    ):  # fmt: skip
+        self.n_negatives = check_positive_int("n_negatives", n_negatives)
         self.lr = check_positive("lr", lr)
         self.reg = check_nonnegative("reg", reg)
         self.n_epochs = check_positive_int("n_epochs", n_epochs)
         self.batch_size = check_batch_size(batch_size)
-        if optimizer not in ("adam", "sgd", "adagrad"):
-            raise ValueError(
-                f"optimizer={optimizer!r}: choose 'adam', 'sgd', 'adagrad'"
-            )
-        self.optimizer = optimizer
+        self.optimizer = check_optimizer(optimizer)
         if lr_schedule not in ("none", "exp", "step"):
             raise ValueError(
                 f"lr_schedule={lr_schedule!r}: choose 'none', 'exp', 'step'"
@@ -159,8 +156,10 @@ class _NCFBase(NeuralRecommender):
         self.lr_schedule = lr_schedule
         self.lr_decay = check_positive("lr_decay", lr_decay)
 
-    def _train(self, data: Interactions, rng, score_start: bool = False) -> None:
-        check_n_neg(data, self.n_neg, type(self).__name__)
+    def _train(
+        self, data: Interactions, rng, valid, on_epoch, score_start: bool = False
+    ) -> None:
+        check_n_negatives(data, self.n_negatives, type(self).__name__)
         net = self.net_
         lazy = getattr(self, "lazy", True)
         opt = make_optimizer(self.optimizer, net.parameters(), self.lr, lazy=lazy)
@@ -185,15 +184,15 @@ class _NCFBase(NeuralRecommender):
             opt=opt,
             n_epochs=self.n_epochs,
             batch_size=self.batch_size,
-            make_epoch=lambda e, r: pointwise_epoch(data, self.n_neg, r, sampler),
+            make_epoch=lambda e, r: pointwise_epoch(data, self.n_negatives, r, sampler),
             step=step,
             rng=rng,
             scheduler=sched,
-            valid=self._valid_fn(),
+            valid=self._valid_fn(valid),
             patience=getattr(self, "patience", 3),
             advice=_ADVICE,
             verbose=self.verbose,
-            on_epoch=self._epoch_hook(),
+            on_epoch=epoch_hook(self, on_epoch),
             score_start=score_start,
         )
         # the epoch whose weights the model holds: the best on `valid`, else the
@@ -210,10 +209,21 @@ class _NCFBase(NeuralRecommender):
         ]
         return losses.l2_penalty(terms, 1.0)
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, valid=None, on_epoch=None) -> None:
         rng = as_rng(self.seed)
         self.net_ = self._build(data.n_users, data.n_items, rng)
-        self._train(data, rng)
+        self._train(data, rng, valid, on_epoch)
+
+
+def _check_layers(layers) -> Sequence[int]:
+    """NCF tower sizes: at least two, the first even (2 × embedding size)."""
+    out = check_sizes("layers", layers)
+    if len(out) < 2 or out[0] % 2:
+        raise ValueError(
+            f"layers={list(layers)}: need at least two sizes and an even first "
+            "size (2 × embedding size)"
+        )
+    return out
 
 
 def _walk(mod: Module, prefix: str):
@@ -230,7 +240,7 @@ class GMF(_NCFBase):
     ----------
     k : int
         Embedding size = predictive factors.
-    n_neg : int
+    n_negatives : int
         Sampled negatives per positive, re-drawn each epoch (paper: 4).
     lr : float
         Learning rate.
@@ -259,11 +269,16 @@ class GMF(_NCFBase):
     """
 
     name = "gmf"
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    state_schema = {
+        "net/P.W": "float32 (n_users, k)",
+        "net/Q.W": "float32 (n_items, k)",
+    }
 
     def __init__(
         self,
         k: int = 32,
-        n_neg: int = 4,
+        n_negatives: int = 4,
         lr: float = 0.001,
         reg: float = 0.0,
         n_epochs: int = 20,
@@ -278,7 +293,7 @@ class GMF(_NCFBase):
     ) -> None:
         self.k = check_positive_int("k", k)
         self._check_common(
-            n_neg, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
+            n_negatives, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
         )
         self.lazy = bool(lazy)
         self.patience = check_positive_int("patience", patience)
@@ -315,7 +330,7 @@ class NCFMLP(_NCFBase):
     def __init__(
         self,
         layers: Sequence[int] = (128, 128, 64, 32),
-        n_neg: int = 4,
+        n_negatives: int = 4,
         lr: float = 0.001,
         reg: float = 0.0,
         dropout: float = 0.0,
@@ -333,15 +348,10 @@ class NCFMLP(_NCFBase):
         if init not in ("he", "xavier"):
             raise ValueError(f"init={init!r}: choose 'he' or 'xavier'")
         self.init = init
-        self.layers = [check_positive_int("layers", int(x)) for x in layers]
-        if len(self.layers) < 2 or self.layers[0] % 2:
-            raise ValueError(
-                f"layers={list(layers)}: need at least two sizes and an even first "
-                "size (2 × embedding size)"
-            )
+        self.layers = _check_layers(layers)
         self.dropout = check_nonnegative("dropout", dropout)
         self._check_common(
-            n_neg, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
+            n_negatives, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
         )
         self.lazy = bool(lazy)
         self.patience = check_positive_int("patience", patience)
@@ -370,7 +380,6 @@ class NeuMF(_NCFBase):
         Train a GMF and an NCFMLP first (``pretrain_epochs`` each, Adam with
         ``pretrain_lr``), copy their weights in, set h = [α h_GMF; (1−α) h_MLP],
         then tune the whole model with ``optimizer`` (paper: SGD) at ``lr``.
-        ``fit(data, gmf=..., mlp=...)`` uses already trained models instead.
         With ``fit(data, valid=...)`` the pre-training epochs are selected on
         `valid` as well (early stopping with ``patience``).
     alpha : float or "valid"
@@ -379,10 +388,26 @@ class NeuMF(_NCFBase):
         HR@10 on `valid` (``fit(..., valid=...)`` is then required); the choice is
         kept in ``alpha_`` (on ML-1M it picks 0.6, see accuracy_neural.md).
     pretrain_epochs, pretrain_lr : int, float
+        Epochs (the most, with ``valid``) and Adam learning rate of the GMF and
+        NCFMLP that pre-training trains.
+    gmf, mlp : GMF, NCFMLP or None
+        Warm starts: a GMF with this ``k`` and an NCFMLP with these ``layers``.
+        Fitted (on the same Interactions), their weights are the start; unfitted
+        (e.g. after ``sklearn.base.clone``), a copy of each is fitted first with
+        its own hyperparameters (and ``valid``). Either one given implies the
+        fused start (the other is pre-trained as ``pretrain`` says). Not stored
+        in the model file: a loaded model has None here, and ``fit_info_``
+        names them.
     Others as :class:`GMF`.
     """
 
     name = "neumf"
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    state_schema = {
+        "net/gmf.P.W": "float32 (n_users, k)",
+        "net/gmf.Q.W": "float32 (n_items, k)",
+    }
+    warm_start_params = ("gmf", "mlp")
 
     def __init__(
         self,
@@ -392,7 +417,7 @@ class NeuMF(_NCFBase):
         alpha: float | str = 0.5,
         pretrain_epochs: int = 20,
         pretrain_lr: float = 0.001,
-        n_neg: int = 4,
+        n_negatives: int = 4,
         lr: float = 0.001,
         reg: float = 0.0,
         dropout: float = 0.0,
@@ -405,11 +430,18 @@ class NeuMF(_NCFBase):
         patience: int = 3,
         seed: int = 0,
         verbose: bool = False,
+        gmf: GMF | None = None,
+        mlp: NCFMLP | None = None,
     ) -> None:
         self.k = check_positive_int("k", k)
-        self.layers = [check_positive_int("layers", int(x)) for x in layers]
-        if len(self.layers) < 2 or self.layers[0] % 2:
-            raise ValueError(f"layers={list(layers)}: need >= 2 sizes, even first")
+        self.layers = _check_layers(layers)
+        for name, m, cls in (("gmf", gmf, GMF), ("mlp", mlp, NCFMLP)):
+            if m is not None and not isinstance(m, cls):
+                raise TypeError(
+                    f"NeuMF({name}=...): a {type(m).__name__} was given; pass a "
+                    f"{cls.__name__} (fitted or not) or None"
+                )
+        self.gmf, self.mlp = gmf, mlp
         self.pretrain = bool(pretrain)
         if alpha == "valid":
             self.alpha = alpha
@@ -423,7 +455,7 @@ class NeuMF(_NCFBase):
         self.pretrain_lr = check_positive("pretrain_lr", pretrain_lr)
         self.dropout = check_nonnegative("dropout", dropout)
         self._check_common(
-            n_neg, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
+            n_negatives, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
         )
         self.lazy = bool(lazy)
         self.patience = check_positive_int("patience", patience)
@@ -435,33 +467,12 @@ class NeuMF(_NCFBase):
             n_users, n_items, self.k, self.layers, as_rng(rng), dropout=self.dropout
         )
 
-    def fit(
-        self,
-        data: Interactions,
-        valid=None,
-        on_epoch=None,
-        gmf: GMF | None = None,
-        mlp: NCFMLP | None = None,
-    ) -> NeuMF:
-        """Learn from `data`; `gmf` / `mlp` are trained models to start from (they
-        must have been trained on the same id space with ``k`` / ``layers`` equal to
-        this model's). Without them and with ``pretrain=True`` they are trained
-        here."""
-        if self.alpha == "valid" and valid is None:
-            raise ValueError(
-                "NeuMF(alpha='valid') chooses the blend on validation cases: call "
-                "fit(data, valid=(users, pos_items, neg_items))"
-            )
-        self._pre = (gmf, mlp)
-        try:
-            return super().fit(data, valid=valid, on_epoch=on_epoch)
-        finally:
-            self._pre = (None, None)
-
-    def _pretrained(self, data: Interactions) -> tuple[GMF, NCFMLP]:
-        gmf, mlp = getattr(self, "_pre", (None, None))
+    def _pretrained(self, data: Interactions, valid) -> tuple[GMF, NCFMLP]:
+        """The fitted GMF and NCFMLP to fuse: the given ones (fitted here when
+        they are not), or trained here with the pre-training hyperparameters (their
+        epochs selected on `valid` too)."""
         common = dict(
-            n_neg=self.n_neg,
+            n_negatives=self.n_negatives,
             lazy=self.lazy,
             lr=self.pretrain_lr,
             n_epochs=self.pretrain_epochs,
@@ -470,12 +481,16 @@ class NeuMF(_NCFBase):
             verbose=self.verbose,
         )
         common["patience"] = self.patience
-        valid = getattr(self, "_valid", None)  # selects the pre-training epochs too
+        gmf, mlp = self.gmf, self.mlp
         if gmf is None:
             gmf = GMF(k=self.k, **common).fit(data, valid=valid)
+        else:
+            gmf = fitted_start(gmf, data, valid)
         if mlp is None:
             mlp = NCFMLP(layers=self.layers, dropout=self.dropout, **common)
             mlp.fit(data, valid=valid)
+        else:
+            mlp = fitted_start(mlp, data, valid)
         for m, what in ((gmf, "gmf"), (mlp, "mlp")):
             if m.n_users != data.n_users or m.n_items != data.n_items:
                 raise ValueError(
@@ -491,12 +506,19 @@ class NeuMF(_NCFBase):
             )
         return gmf, mlp
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, valid=None, on_epoch=None) -> None:
+        if self.alpha == "valid" and valid is None:
+            raise ValueError(
+                "NeuMF(alpha='valid') chooses the blend on validation cases: call "
+                "fit(data, valid=(users, pos_items, neg_items))"
+            )
         rng = as_rng(self.seed)
         self.net_ = net = self._build(data.n_users, data.n_items, rng)
-        fused = self.pretrain or any(m is not None for m in getattr(self, "_pre", ()))
+        fused = self.pretrain or self.gmf is not None or self.mlp is not None
         if fused:
-            gmf, mlp = self._pretrained(data)
+            gmf, mlp = self._pretrained(data, valid)
+            given = {"gmf": self.gmf, "mlp": self.mlp}
+            self._warm_start_info({n: m for n, m in given.items() if m is not None})
             net.gmf.load_state_dict(gmf.net_.state_dict())
             net.mlp.load_state_dict(mlp.net_.state_dict())
 
@@ -506,8 +528,8 @@ class NeuMF(_NCFBase):
                 )
                 net.h.b.data[...] = a * gmf.net_.h.b.data + (1 - a) * mlp.net_.h.b.data
 
-            if self.alpha == "valid":  # fit() checked that `valid` is given
-                hr10 = self._valid_fn()
+            if self.alpha == "valid":  # checked above that `valid` is given
+                hr10 = self._valid_fn(valid)
                 scores = []
                 for a in np.round(np.arange(11) * 0.1, 1):
                     fuse(float(a))
@@ -523,321 +545,4 @@ class NeuMF(_NCFBase):
             }
         # with `valid`, the fused start competes with the fine-tuned epochs (the
         # released NCF code scores it first too); on ML-1M it is often the best
-        self._train(data, rng, score_start=fused)
-
-
-# ====================================================================== explicit
-class _RatingBase(NeuralRecommender):
-    """Squared loss on ratings; r̂ clipped to the training range when predicting."""
-
-    predicts_ratings = True
-
-    def _net_params(self):
-        return self.net_.parameters()
-
-    def _fit(self, data: Interactions) -> None:
-        rng = as_rng(self.seed)
-        self.mu_ = float(data.ratings.astype(np.float64).mean())
-        self.rating_range_ = (float(data.ratings.min()), float(data.ratings.max()))
-        self.net_ = net = self._build(data.n_users, data.n_items, rng)
-        opt = make_optimizer(self.optimizer, list(self._net_params()), self.lr)
-        sched = make_scheduler(
-            "exp" if self.lr_decay != 1.0 else "none", opt, self.lr_decay
-        )
-        users, items = data.users, data.items
-        ratings = data.ratings.astype(np.float32)
-        su, si, sr = np.empty_like(users), np.empty_like(items), np.empty_like(ratings)
-        shuffle = host_kernels().shuffle_ratings
-
-        def make_epoch(epoch, r):
-            # the same shuffle as MF's, drawn outside the step
-            shuffle(users, items, ratings, int(r.integers(2**63)), su, si, sr)
-            return su, si, sr
-
-        def step(batch) -> float:
-            u, i, y = batch
-            loss = self._loss(u, i, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        self.history_ = train_loop(
-            model=type(self).__name__,
-            net=net,
-            opt=opt,
-            n_epochs=self.n_epochs,
-            batch_size=self.batch_size,
-            make_epoch=make_epoch,
-            step=step,
-            rng=rng,
-            scheduler=sched,
-            advice=_ADVICE,
-            verbose=self.verbose,
-        )
-
-    def _loss(self, u, i, y) -> Tensor:
-        d = self.net_(u, i) - y
-        loss = F.mean(d * d) * 0.5
-        if self.reg:
-            p, q = self.net_.P(u), self.net_.Q(i)
-            loss = loss + F.sum(p * p + q * q) * (self.reg / (2 * len(u)))
-        return loss
-
-    def _predict_pairs(self, u, i):
-        return np.clip(self._forward_scores(u, i), *self.rating_range_)
-
-    def _meta_extra(self) -> dict:
-        return {"mu": self.mu_, "rating_range": list(self.rating_range_)}
-
-    def _set_meta_extra(self, extra: dict) -> None:
-        self.mu_ = float(extra["mu"])
-        self.rating_range_ = tuple(extra["rating_range"])
-
-    def _set_state(self, s: dict) -> None:
-        self.mu_ = 0.0
-        super()._set_state(s)
-
-
-class _PhiNet(Module):
-    def __init__(self, n_users, n_items, k, hidden, mu, rng, std):
-        self.P = Embedding(n_users, k, std=std, sparse=True, rng=rng)
-        self.Q = Embedding(n_items, k, std=std, sparse=True, rng=rng)
-        self.phi = MLP([1, *hidden, 1], activation="tanh", activate_last=False, rng=rng)
-        self.mu = mu
-
-    def forward(self, u, i) -> Tensor:
-        dot = F.sum(self.P(u) * self.Q(i), axis=-1, keepdims=True)  # p_uᵀ q_i
-        return F.reshape(self.phi(dot), (-1,)) + self.mu
-
-
-class _ConcatNet(Module):
-    def __init__(self, n_users, n_items, k, hidden, mu, rng, std):
-        self.P = Embedding(n_users, k, std=std, sparse=True, rng=rng)
-        self.Q = Embedding(n_items, k, std=std, sparse=True, rng=rng)
-        self.tower = MLP([2 * k, *hidden, 1], activate_last=False, rng=rng)
-        self.mu = mu
-
-    def forward(self, u, i) -> Tensor:
-        z = F.concat([self.P(u), self.Q(i)], axis=-1)
-        return F.reshape(self.tower(z), (-1,)) + self.mu
-
-
-class PhiMF(_RatingBase):
-    """Doc 001 §3.1 as its formula says: r̂_ui = φ(p_uᵀ q_i), φ: R → R an MLP
-    (tanh hidden layers), squared loss + λ(‖p_u‖² + ‖q_i‖²) per example, Adam.
-    (μ is added to φ's output so φ starts near the mean rating.)
-
-    Parameters
-    ----------
-    k : int
-    hidden : sequence of int
-        φ's hidden layer sizes.
-    lr, reg, n_epochs, batch_size, optimizer, lr_decay, seed, verbose : as GMF.
-    init_std : float
-    """
-
-    name = "phi-mf"
-
-    def __init__(
-        self,
-        k: int = 32,
-        hidden: Sequence[int] = (16, 8),
-        lr: float = 0.002,
-        reg: float = 0.02,
-        n_epochs: int = 20,
-        batch_size: int = 512,
-        optimizer: str = "adam",
-        lr_decay: float = 1.0,
-        init_std: float = 0.1,
-        seed: int = 0,
-        verbose: bool = False,
-    ) -> None:
-        self.k = check_positive_int("k", k)
-        self.hidden = [check_positive_int("hidden", int(h)) for h in hidden]
-        self.lr = check_positive("lr", lr)
-        self.reg = check_nonnegative("reg", reg)
-        self.n_epochs = check_positive_int("n_epochs", n_epochs)
-        self.batch_size = check_batch_size(batch_size)
-        self.optimizer = optimizer
-        self.lr_decay = check_positive("lr_decay", lr_decay)
-        self.init_std = check_nonnegative("init_std", init_std)
-        self.seed = int(seed)
-        self.verbose = bool(verbose)
-
-    def _build(self, n_users, n_items, rng) -> Module:
-        return _PhiNet(
-            n_users, n_items, self.k, self.hidden, getattr(self, "mu_", 0.0),
-            as_rng(rng), self.init_std,
-        )  # fmt: skip
-
-    def _set_meta_extra(self, extra: dict) -> None:
-        super()._set_meta_extra(extra)
-        self.net_.mu = self.mu_
-
-
-class RatingMLP(PhiMF):
-    """Doc 001 §3.1's *code*: [p_u; q_i] → Dense(20, relu) → Dense(10, relu) →
-    Dense(1), MSE, Adam (NCF-MLP on ratings). Erratum E2: this is not φ(p_uᵀq_i).
-    Same parameters as :class:`PhiMF` (``hidden`` default (20, 10))."""
-
-    name = "rating-mlp"
-
-    def __init__(
-        self,
-        k: int = 32,
-        hidden: Sequence[int] = (20, 10),
-        lr: float = 0.002,
-        reg: float = 0.02,
-        n_epochs: int = 20,
-        batch_size: int = 512,
-        optimizer: str = "adam",
-        lr_decay: float = 1.0,
-        init_std: float = 0.1,
-        seed: int = 0,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            k, hidden, lr, reg, n_epochs, batch_size, optimizer, lr_decay, init_std,
-            seed, verbose,
-        )  # fmt: skip
-
-    def _build(self, n_users, n_items, rng) -> Module:
-        return _ConcatNet(
-            n_users, n_items, self.k, self.hidden, getattr(self, "mu_", 0.0),
-            as_rng(rng), self.init_std,
-        )  # fmt: skip
-
-
-class _MFNet(Module):
-    """r̂ = μ + b_u + b_i + p_u·q_i as embedding layers (P, Q, b_u, b_i tables)."""
-
-    def __init__(self, P, Q, biased, mu):
-        self.P = Embedding(1, 1)
-        self.P.W, self.P.sparse = Parameter(P), True
-        self.Q = Embedding(1, 1)
-        self.Q.W, self.Q.sparse = Parameter(Q), True
-        self.biased, self.mu = biased, mu
-        if biased:
-            self.bu = Embedding(1, 1)
-            self.bu.W = Parameter(np.zeros((len(P), 1), np.float32))
-            self.bu.sparse = True
-            self.bi = Embedding(1, 1)
-            self.bi.W = Parameter(np.zeros((len(Q), 1), np.float32))
-            self.bi.sparse = True
-
-    def forward(self, u, i) -> Tensor:
-        s = F.sum(self.P(u) * self.Q(i), axis=-1)
-        if self.biased:
-            s = s + F.reshape(self.bu(u) + self.bi(i), (-1,)) + self.mu
-        return s
-
-
-class DeepALS(_RatingBase):
-    """Doc 003's "deep-learning version of ALS": MF whose P and Q are embedding
-    layers trained by autograd (actually SGD, as the document's procedure; see
-    erratum E5). Hyperparameters and initialisation mirror
-    :class:`~minirec.models.mf.MF`, so that with ``batch_size=1`` and
-    ``optimizer="sgd"`` both perform the same updates.
-
-    Parameters
-    ----------
-    k, lr, reg, reg_bias, n_epochs, lr_decay, biased, init_std, seed : as MF.
-    batch_size : int
-        1 reproduces MF's per-rating SGD; larger batches average the gradient.
-    optimizer : {"sgd", "adam", "adagrad"}
-    clip : bool
-        Clip predicted ratings to the training range.
-    """
-
-    name = "deep-als"
-
-    def __init__(
-        self,
-        k: int = 32,
-        lr: float = 0.007,
-        reg: float = 0.05,
-        reg_bias: float = 0.02,
-        n_epochs: int = 20,
-        lr_decay: float = 0.95,
-        biased: bool = True,
-        init_std: float = 0.05,
-        batch_size: int = 1,
-        optimizer: str = "sgd",
-        clip: bool = True,
-        seed: int = 0,
-        verbose: bool = False,
-    ) -> None:
-        self.k = check_positive_int("k", k)
-        self.lr = check_positive("lr", lr)
-        self.reg = check_nonnegative("reg", reg)
-        self.reg_bias = check_nonnegative("reg_bias", reg_bias)
-        self.n_epochs = check_positive_int("n_epochs", n_epochs)
-        self.lr_decay = check_positive("lr_decay", lr_decay)
-        self.biased = bool(biased)
-        self.init_std = check_nonnegative("init_std", init_std)
-        self.batch_size = check_batch_size(batch_size)
-        self.optimizer = optimizer
-        self.clip = bool(clip)
-        self.seed = int(seed)
-        self.verbose = bool(verbose)
-
-    def _build(self, n_users, n_items, rng) -> Module:
-        rng = as_rng(rng)
-        # the same draws as MF.init_factors: P first, then Q, N(0, init_std²)
-        P = np.ascontiguousarray(
-            rng.normal(0.0, self.init_std, size=(n_users, self.k)), dtype=np.float32
-        )
-        Q = np.ascontiguousarray(
-            rng.normal(0.0, self.init_std, size=(n_items, self.k)), dtype=np.float32
-        )
-        mu = getattr(self, "mu_", 0.0) if self.biased else 0.0
-        return _MFNet(P, Q, self.biased, mu)
-
-    def _fit(self, data: Interactions) -> None:
-        super()._fit(data)
-        if not self.biased:
-            self.mu_ = 0.0
-
-    def _loss(self, u, i, y) -> Tensor:
-        net = self.net_
-        p, q = net.P(u), net.Q(i)
-        r_hat = F.sum(p * q, axis=-1)
-        reg = F.sum(p * p + q * q, axis=-1) * (self.reg / 2)
-        if self.biased:
-            bu, bi = F.reshape(net.bu(u), (-1,)), F.reshape(net.bi(i), (-1,))
-            r_hat = r_hat + bu + bi + net.mu
-            reg = reg + (bu * bu + bi * bi) * (self.reg_bias / 2)
-        e = y - r_hat
-        return F.mean(e * e * 0.5 + reg)
-
-    def _predict_pairs(self, u, i):
-        s = self._forward_scores(u, i)
-        return np.clip(s, *self.rating_range_) if self.clip else s
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.net_.Q.W.data
-
-    @property
-    def P_(self) -> np.ndarray:
-        return self.net_.P.W.data
-
-    @property
-    def Q_(self) -> np.ndarray:
-        return self.net_.Q.W.data
-
-    def _set_state(self, s: dict) -> None:
-        n_u, n_i = len(self.user_ids_), len(self.item_ids_)
-        self.net_ = _MFNet(
-            np.zeros((n_u, self.k), np.float32),
-            np.zeros((n_i, self.k), np.float32),
-            self.biased,
-            0.0,
-        )
-        self.net_.load_state_dict(
-            {k[len("net/") :]: v for k, v in s.items() if k.startswith("net/")}
-        )
-
-    def _set_meta_extra(self, extra: dict) -> None:
-        super()._set_meta_extra(extra)
-        self.net_.mu = self.mu_ if self.biased else 0.0
+        self._train(data, rng, valid, on_epoch, score_start=fused)

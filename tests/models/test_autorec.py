@@ -49,7 +49,7 @@ def test_loss_formula_and_mask():
 def test_fits_tiny_ratings_and_round_trips(tiny_ratings, tmp_path):
     y = tiny_ratings.ratings
     u, i = tiny_ratings.users, tiny_ratings.items
-    m = AutoRec(hidden=16, n_epochs=60, batch_size=8, lr=0.01, reg=0.1)
+    m = AutoRec(k=16, n_epochs=60, batch_size=8, lr=0.01, reg=0.1)
     m.fit(tiny_ratings)
     base = rmse(y, np.full(len(y), y.mean()))
     assert rmse(y, m.predict_pairs(u, i)) < 0.6 * base
@@ -62,7 +62,7 @@ def test_fits_tiny_ratings_and_round_trips(tiny_ratings, tmp_path):
 def test_cold_items_get_the_mean(tiny_ratings):
     keep = tiny_ratings.items != 0  # item 0 has no training rating
     train = tiny_ratings.subset(np.flatnonzero(keep))
-    m = AutoRec(hidden=4, n_epochs=2, batch_size=8).fit(train)
+    m = AutoRec(k=4, n_epochs=2, batch_size=8).fit(train)
     got = m.predict_pairs(np.array([0, 1]), np.array([0, 0]))
     np.testing.assert_allclose(got, train.ratings.mean(), rtol=1e-5)
 
@@ -70,10 +70,10 @@ def test_cold_items_get_the_mean(tiny_ratings):
 def test_errors(tiny_ratings):
     with pytest.raises(ValueError, match="batch_size=0"):
         AutoRec(batch_size=0)
-    with pytest.raises(ValueError, match="hidden"):
-        AutoRec(hidden=0)
+    with pytest.raises(ValueError, match="k=0"):
+        AutoRec(k=0)
     with pytest.raises(TrainingDivergedError, match="lower lr"):
-        AutoRec(hidden=4, n_epochs=3, lr=1e30, optimizer="sgd").fit(tiny_ratings)
+        AutoRec(k=4, n_epochs=3, lr=1e30, optimizer="sgd").fit(tiny_ratings)
 
 
 # ---------------------------------------------------------------- normalisation
@@ -133,9 +133,7 @@ def test_early_stopping_restores_the_best_epoch(tiny_ratings, kw):
     def keep(model, epoch, rec):
         states[epoch] = model.net_.state_dict()
 
-    m = AutoRec(
-        hidden=32, reg=0.001, n_epochs=80, early_stopping=True, patience=5, **kw
-    )
+    m = AutoRec(k=32, reg=0.001, n_epochs=80, early_stopping=True, patience=5, **kw)
     m.fit(tiny_ratings, on_epoch=keep)
     val = [r["valid_rmse"] for r in m.history_]
     assert m.best_epoch_ == int(np.argmin(val)) + 1
@@ -149,7 +147,7 @@ def test_early_stopping_restores_the_best_epoch(tiny_ratings, kw):
 
 
 def test_pair_predictions_match_the_reconstruction(tiny_ratings):
-    m = AutoRec(hidden=8, n_epochs=3, batch_size=8, early_stopping=True)
+    m = AutoRec(k=8, n_epochs=3, batch_size=8, early_stopping=True)
     m.fit(tiny_ratings)
     u, i = tiny_ratings.users, tiny_ratings.items
     want = np.clip(m.reconstruct()[i, u], *m.rating_range_)

@@ -57,8 +57,8 @@ def _groups():
 def test_learns_planted_groups_and_init_from():
     data = _groups()
     gmf = GMF(k=8, n_epochs=2, batch_size=64).fit(data)
-    m = ConvNCF(k=8, channels=4, n_epochs=25, batch_size=32, lr=0.01)
-    m.fit(data, init_from=gmf)
+    m = ConvNCF(k=8, channels=4, n_epochs=25, batch_size=32, lr=0.01, init_from=gmf)
+    m.fit(data)
     s = m.score_items(np.arange(30))
     own = np.array([np.arange(10) + (10 if u % 2 else 0) for u in range(30)])
     other = np.array([np.arange(10) + (0 if u % 2 else 10) for u in range(30)])
@@ -68,7 +68,7 @@ def test_learns_planted_groups_and_init_from():
     ).mean()
     assert auc > 0.9, auc
     with pytest.raises(ValueError, match="same k"):
-        ConvNCF(k=4, channels=2, n_epochs=1).fit(data, init_from=gmf)
+        ConvNCF(k=4, channels=2, n_epochs=1, init_from=gmf).fit(data)
 
 
 def test_errors():
@@ -86,9 +86,21 @@ def test_init_from_bpr_copies_its_factor_tables():
 
     data = _groups()
     bpr = BPR(k=8, n_epochs=3, seed=0).fit(data)
-    m = ConvNCF(k=8, channels=2, n_epochs=1, lr=1e-12, batch_size=512)
-    m.fit(data, init_from=bpr)
+    m = ConvNCF(k=8, channels=2, n_epochs=1, lr=1e-12, batch_size=512, init_from=bpr)
+    m.fit(data)
     np.testing.assert_allclose(m.net_.P.W.data, bpr.P_, atol=1e-6)
     np.testing.assert_allclose(m.net_.Q.W.data, bpr.Q_, atol=1e-6)
-    with pytest.raises(TypeError, match="no factor tables"):
-        ConvNCF(k=8, n_epochs=1).fit(data, init_from=object())
+    assert "BPR(" in m.fit_info_["init_from"]
+    # an unfitted start (what sklearn's clone leaves) is fitted on the data first,
+    # as a copy: the same tables as the BPR fitted above, the caller's BPR unfitted
+    fresh = BPR(k=8, n_epochs=3, seed=0)
+    m2 = ConvNCF(k=8, channels=2, n_epochs=1, lr=1e-12, batch_size=512,
+                 init_from=fresh).fit(data)  # fmt: skip
+    np.testing.assert_array_equal(m2.net_.P.W.data, m.net_.P.W.data)
+    assert not hasattr(fresh, "user_ids_")
+    with pytest.raises(TypeError, match="object is not a model"):
+        ConvNCF(init_from=object())
+    from minirec.models.baselines import Popularity
+
+    with pytest.raises(TypeError, match="Popularity has no factor tables"):
+        ConvNCF(k=8, n_epochs=1, init_from=Popularity().fit(data)).fit(data)

@@ -1,5 +1,5 @@
-"""NCF models (GMF, NCF-MLP, NeuMF), doc 001's PhiMF / RatingMLP and doc 003's
-DeepALS: gradients, learning on planted data, pre-training, errors."""
+"""NCF models (GMF, NCF-MLP, NeuMF): gradients, learning on planted data,
+pre-training, errors."""
 
 from __future__ import annotations
 
@@ -11,18 +11,7 @@ from minirec.data.ncf import ncf_protocol
 from minirec.errors import DataError, TrainingDivergedError
 from minirec.evaluation import evaluate_sampled
 from minirec.models._train import NegativeSampler, gradcheck_module, pointwise_epoch
-from minirec.models.mf import MF
-from minirec.models.ncf import (
-    GMF,
-    NCFMLP,
-    DeepALS,
-    GMFNet,
-    MLPNet,
-    NeuMF,
-    NeuMFNet,
-    PhiMF,
-    RatingMLP,
-)
+from minirec.models.ncf import GMF, NCFMLP, GMFNet, MLPNet, NeuMF, NeuMFNet
 from minirec.nn import losses
 
 
@@ -104,15 +93,16 @@ def test_neumf_pretraining_fuses_the_two_models(planted):
     gmf = GMF(k=4, n_epochs=3, batch_size=64, lr=0.01).fit(data)
     mlp = NCFMLP(layers=(8, 4), n_epochs=3, batch_size=64, lr=0.01).fit(data)
     # a vanishing SGD step keeps the fused start: z = α z_GMF + (1 − α) z_MLP
-    neu = NeuMF(k=4, layers=(8, 4), alpha=0.3, lr=1e-12, n_epochs=1, optimizer="sgd")
+    neu = NeuMF(k=4, layers=(8, 4), alpha=0.3, lr=1e-12, n_epochs=1, optimizer="sgd",
+                gmf=gmf, mlp=mlp)  # fmt: skip
     seen = []
-    neu.fit(data, gmf=gmf, mlp=mlp, on_epoch=lambda m, e, r: seen.append(e))
+    neu.fit(data, on_epoch=lambda m, e, r: seen.append(e))
     assert seen == [1]
     u, i = data.users[:20], data.items[:20]
     want = 0.3 * gmf.predict_pairs(u, i) + 0.7 * mlp.predict_pairs(u, i)
     np.testing.assert_allclose(neu.predict_pairs(u, i), want, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="same sizes"):
-        NeuMF(k=8, layers=(8, 4), n_epochs=1).fit(data, gmf=gmf, mlp=mlp)
+        NeuMF(k=8, layers=(8, 4), n_epochs=1, gmf=gmf, mlp=mlp).fit(data)
 
 
 def test_neumf_with_own_pretraining_learns(planted):
@@ -182,8 +172,8 @@ def test_neumf_keeps_its_fused_start_when_no_epoch_beats_it(planted):
     gmf = GMF(k=4, n_epochs=4, batch_size=64, lr=0.02).fit(data)
     mlp = NCFMLP(layers=(8, 4), n_epochs=4, batch_size=64, lr=0.02).fit(data)
     m = NeuMF(k=4, layers=(8, 4), alpha=0.5, optimizer="sgd", lr=1e-12, n_epochs=2,
-              batch_size=64, patience=2)  # fmt: skip
-    m.fit(data, gmf=gmf, mlp=mlp, valid=(tu, ti, negs))
+              batch_size=64, patience=2, gmf=gmf, mlp=mlp)  # fmt: skip
+    m.fit(data, valid=(tu, ti, negs))
     assert m.history_[0]["epoch"] == 0 and m.history_[0]["best"]
     assert len(m.history_) == 3 and not any(h.get("best") for h in m.history_[1:])
     assert m.best_epoch_ == 0
@@ -212,8 +202,8 @@ def test_neumf_alpha_valid_picks_the_best_blend_on_validation(planted):
     want = [hr10(a / 10) for a in range(11)]
     assert len(set(want)) > 1  # the blend matters on these cases
     m = NeuMF(k=4, layers=(8, 4), alpha="valid", optimizer="sgd", lr=1e-12,
-              n_epochs=1, batch_size=64)  # fmt: skip
-    m.fit(data, gmf=gmf, mlp=mlp, valid=(tu, ti, hard))
+              n_epochs=1, batch_size=64, gmf=gmf, mlp=mlp)  # fmt: skip
+    m.fit(data, valid=(tu, ti, hard))
     assert [a for a, _ in m.alpha_scores_] == [a / 10 for a in range(11)]
     np.testing.assert_allclose([h for _, h in m.alpha_scores_], want)
     assert m.alpha_ == int(np.argmax(want)) / 10
@@ -222,7 +212,7 @@ def test_neumf_alpha_valid_picks_the_best_blend_on_validation(planted):
     blend = a * gmf.predict_pairs(u, i) + (1 - a) * mlp.predict_pairs(u, i)
     np.testing.assert_allclose(m.predict_pairs(u, i), blend, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="valid="):
-        NeuMF(k=4, layers=(8, 4), alpha="valid", n_epochs=1).fit(data, gmf=gmf, mlp=mlp)
+        NeuMF(k=4, layers=(8, 4), alpha="valid", n_epochs=1, gmf=gmf, mlp=mlp).fit(data)
     with pytest.raises(ValueError, match="'valid'"):
         NeuMF(alpha="best")
 
@@ -231,7 +221,7 @@ def test_default_mlp_tower_is_the_papers_three_hidden_layers():
     """32 predictive factors: embeddings 64, hidden layers 128 -> 64 -> 32 (§4.1)."""
     from minirec.nn import Linear
 
-    assert NCFMLP().layers == [128, 128, 64, 32] == NeuMF().layers
+    assert list(NCFMLP().layers) == [128, 128, 64, 32] == list(NeuMF().layers)
     net = MLPNet(5, 6, NCFMLP().layers, 0)
     shapes = [m.W.shape for m in net.tower.layers if isinstance(m, Linear)]
     assert shapes == [(128, 128), (128, 64), (64, 32)]
@@ -258,42 +248,14 @@ def test_mlp_tower_init_he_or_glorot_uniform():
         NCFMLP(init="glorot")
 
 
-def test_deep_als_matches_mf_kernel(tiny_ratings):
-    """Doc 003: MF's P and Q as embedding layers trained by autograd = the MF model
-    (same init, same shuffles, per-rating SGD)."""
-    kw = dict(k=4, lr=0.01, reg=0.05, reg_bias=0.02, n_epochs=2, seed=3)
-    kw.update(init_std=0.05, lr_decay=0.9, biased=True)
-    data = tiny_ratings.subset(np.arange(400))  # 400 ratings x 2 epochs of SGD steps
-    mf = MF(backend="numpy", **kw).fit(data)
-    deep = DeepALS(batch_size=1, optimizer="sgd", **kw).fit(data)
-    np.testing.assert_allclose(deep.P_, mf.P_, atol=1e-5)
-    np.testing.assert_allclose(deep.Q_, mf.Q_, atol=1e-5)
-    u, i = data.users, data.items
-    np.testing.assert_allclose(
-        deep.predict_pairs(u, i), mf.predict_pairs(u, i), atol=1e-4
-    )
-
-
-def test_phi_mf_and_rating_mlp_beat_the_mean(tiny_ratings):
-    """Doc 001 (E2): the formula's φ(p·q) and the code's MLP([p; q]) both learn."""
-    from minirec.metrics import rmse
-
-    y = tiny_ratings.ratings
-    base = rmse(y, np.full(len(y), y.mean()))
-    u, i = tiny_ratings.users, tiny_ratings.items
-    for cls in (PhiMF, RatingMLP):
-        m = cls(k=4, n_epochs=60, batch_size=64, lr=0.01, reg=0.0).fit(tiny_ratings)
-        assert rmse(y, m.predict_pairs(u, i)) < 0.8 * base, cls.__name__
-
-
 def test_bad_input_errors(planted, tiny_ratings):
     data = planted[0]
     with pytest.raises(ValueError, match="batch_size=0"):
         GMF(batch_size=0)
     with pytest.raises(ValueError, match="batch_size=-5"):
         NCFMLP(batch_size=-5)
-    with pytest.raises(DataError, match="n_neg=25.*lower n_neg"):
-        GMF(n_neg=25, n_epochs=1).fit(data)  # each user has 22 unseen items
+    with pytest.raises(DataError, match="n_negatives=25.*lower n_negatives"):
+        GMF(n_negatives=25, n_epochs=1).fit(data)  # each user has 22 unseen items
     with pytest.raises(ValueError, match="layers"):
         NCFMLP(layers=(15, 8))
     with pytest.raises(ValueError, match="valid must be"):
@@ -301,7 +263,11 @@ def test_bad_input_errors(planted, tiny_ratings):
     gmf = GMF(k=4, n_epochs=1).fit(tiny_ratings)
     mlp = NCFMLP(layers=(8, 4), n_epochs=1).fit(tiny_ratings)
     with pytest.raises(ValueError, match="pre-train on the same Interactions"):
-        NeuMF(k=4, layers=(8, 4), n_epochs=1).fit(data, gmf=gmf, mlp=mlp)
+        NeuMF(k=4, layers=(8, 4), n_epochs=1, gmf=gmf, mlp=mlp).fit(data)
+    with pytest.raises(TypeError, match="NeuMF\\(gmf=...\\): a NCFMLP.*pass a GMF"):
+        NeuMF(gmf=mlp)
+    with pytest.raises(ValueError, match="optimizer='rmsprop'"):
+        GMF(optimizer="rmsprop")
 
 
 def test_divergence_stops_with_advice(planted):
