@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -95,17 +97,86 @@ def check_finite_arrays(epoch: int, model: str, advice: str = "", **arrays) -> N
             )
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where /proc tells it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe)
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's process) or cannot tell
+    return True
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete the temporary files that saves of `path` killed before their rename
+    left behind: those whose writer process is gone, or a day old."""
+    prefix = f".{path.name}."
+    now = time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for e in entries:
+        if not (e.name.startswith(prefix) and e.name.endswith(".tmp")):
+            continue
+        pid_text = e.name[len(prefix) :].split(".", 1)[0]
+        try:
+            pid = int(pid_text)
+            stale = pid != os.getpid() and not _pid_alive(pid)
+            stale = stale or now - e.stat(follow_symlinks=False).st_mtime > 86400
+        except (ValueError, OSError):
+            continue
+        if stale:
+            try:
+                os.unlink(e.path)
+            except OSError:
+                pass
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temporary file in the same folder + os.replace,
-    so a crash never leaves a half-written file where a good one was."""
+    so a crash never leaves a half-written file where a good one was.
+
+    The file gets the mode of the file it replaces, or for a new file the mode
+    ``open()`` would give it (0666 less the umask). Temporary files that earlier
+    saves of `path` left when killed are deleted first. A folder at `path` raises
+    IsADirectoryError.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a folder; give a file name inside it, e.g. {path / 'model.npz'}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    _remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+            if hasattr(os, "fchmod"):  # not on Windows, where mkstemp's mode is fine
+                os.fchmod(f.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         try:

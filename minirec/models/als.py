@@ -263,6 +263,8 @@ class ALS(_ALSServing):
 
     name = "als"
     predicts_ratings = True
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    meta_schema = {"mu": "float", "rating_range": "float (2,)"}
     factor_state = ("P", "Q", "bu", "bi")
     user_state = ("P", "bu")
     item_state = ("Q", "bi")

@@ -593,39 +593,53 @@ class Recommender:
     def _set_meta_extra(self, extra: dict) -> None:
         pass
 
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model to `path` (``.npz``), atomically. Returns the path."""
+    def save(self, path: str | Path | io.IOBase) -> Path | io.IOBase:
+        """Write the fitted model to `path`, or into an open binary file.
+
+        A path gets the suffix ``.npz`` when it has another one or none; the file
+        is written atomically (a temporary file renamed over it) with the mode of
+        the file it replaces, or for a new file 0666 less the umask. A folder
+        raises IsADirectoryError. Returns the path written (or the file object).
+
+        Nothing fitted is lost: the state arrays, the id maps, the seen items, the
+        hyperparameters and every public fitted attribute (``history_``,
+        ``best_epoch_``...) that is an array or plain JSON.
+        """
+        from . import _modelfile as mf
+
         self._check_fitted()
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = (
-                path.with_suffix(path.suffix + ".npz")
-                if path.suffix
-                else path.with_suffix(".npz")
-            )
-        params = self.get_params(deep=False)
-        try:
-            json.dumps(params)
-            json.dumps(meta_fit_info := getattr(self, "fit_info_", {}))
-        except TypeError as e:
-            raise TypeError(
-                f"hyperparameters or fit_info_ of {type(self).__name__} are not "
-                f"JSON-serialisable: {e}"
-            ) from None
+        target = path if mf.is_file_object(path) else mf.save_path(path)
+        raw_state = self._state()
+        skip = {
+            "user_ids_", "item_ids_", "item_popularity_", "global_mean_",
+            "item_mean_", "item_titles_", "fit_info_",
+        }  # fmt: skip
+        fitted, fitted_arrays = mf.fitted_extras(self, skip, raw_state)
+        parts = {
+            "hyperparameters": self.get_params(deep=False),
+            "fit_info_": getattr(self, "fit_info_", {}),
+            "_meta_extra()": self._meta_extra(),
+        }
+        plain = mf.plain_json(parts, type(self).__name__)
         meta = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "name": self.name,
-            "params": params,
-            "global_mean": self.global_mean_,
-            "extra": self._meta_extra(),
-            "fit_info": meta_fit_info,
+            "params": plain["hyperparameters"],
+            "global_mean": float(self.global_mean_),
+            "extra": plain["_meta_extra()"],
+            "fit_info": plain["fit_info_"],
+            "fitted": fitted,
         }
-        arrays = {f"state/{k}": np.asarray(v) for k, v in self._state().items()}
+        arrays = {f"state/{k}": np.asarray(v) for k, v in raw_state.items()}
+        arrays.update(fitted_arrays)
         for k, v in arrays.items():
-            if v.dtype == object:
-                raise TypeError(f"state array {k} has dtype object; not storable")
+            if v.dtype.kind not in "biufU" or v.dtype.names is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: state array {k} has dtype {v.dtype}; "
+                    "model files hold booleans, integers, floats and text only"
+                )
         arrays.update(
             {
                 "__meta__": np.array(json.dumps(meta)),
@@ -641,52 +655,60 @@ class Recommender:
             arrays["__item_titles__"] = self.item_titles_
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
-        atomic_write_bytes(path, buf.getvalue())
-        return path
+        if isinstance(target, Path):
+            atomic_write_bytes(target, buf.getvalue())
+        else:
+            mf.write_file_object(target, buf.getvalue())
+        return target
 
     @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """Load a model written by :meth:`save`. Called on the base class it returns
-        whatever model the file holds; on a subclass it checks the class."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no model file at {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-            raise ModelFileError(
-                f"{path} is not a readable minirec model file ({type(e).__name__}: "
-                f"{e}); it may be truncated or not written by minirec"
-            ) from None
-        if "__meta__" not in arrays:
-            raise ModelFileError(f"{path} is an .npz file but not a minirec model")
-        try:
-            meta = json.loads(str(arrays["__meta__"]))
-        except json.JSONDecodeError:
-            raise ModelFileError(f"{path}: model metadata is not valid JSON") from None
-        if meta.get("format") != FORMAT:
-            raise ModelFileError(f"{path} is not a minirec model file")
-        if meta.get("version") != FORMAT_VERSION:
-            raise ModelFileError(
-                f"{path} has model format version {meta.get('version')}; this minirec "
-                f"reads version {FORMAT_VERSION}"
-            )
-        model_cls = _resolve_class(meta.get("class", ""), path)
-        if cls is not Recommender and not issubclass(model_cls, cls):
-            raise ModelFileError(
-                f"{path} holds a {model_cls.__name__}, not a {cls.__name__}; load it "
-                "with Recommender.load"
-            )
-        params = {
-            model_cls.renamed_params.get(k, k): v for k, v in meta["params"].items()
-        }
-        try:
-            model = model_cls(**params)
-        except TypeError as e:
-            raise ModelFileError(
-                f"{path}: hyperparameters do not fit {model_cls.__name__}: {e}"
-            ) from None
+    def load(
+        cls, path: str | Path | io.IOBase, *, max_bytes: int | None = None
+    ) -> Recommender:
+        """Load a model written by :meth:`save`, from a path or an open binary file.
+        Called on the base class it returns whatever model the file holds; on a
+        subclass it checks the class.
+
+        The file is checked before use (see :mod:`minirec.models._modelfile`): any
+        damage or tampering raises ModelFileError naming the file and the field.
+        `max_bytes` caps the bytes its arrays may declare (default: the environment
+        variable MINIREC_MAX_MODEL_BYTES, else 16 GiB, and at most 100 times the
+        file's size or 64 MiB, whichever is larger).
+        """
+        from . import _modelfile as mf
+
+        mf.size_cap(max_bytes)  # a bad max_bytes fails before the file is read
+        with mf.ModelFile(path) as f:
+            where = f.name
+            meta = f.meta()
+            if meta.get("format") != FORMAT:
+                raise ModelFileError(f"{where} is not a minirec model file")
+            if meta.get("version") != FORMAT_VERSION:
+                raise ModelFileError(
+                    f"{where} has model format version {meta.get('version')!r}; "
+                    f"this minirec reads version {FORMAT_VERSION}"
+                )
+            mf.check_json(where, meta, mf.META_SCHEMA, "")
+            model_cls = _resolve_class(meta["class"], where)
+            if cls is not Recommender and not issubclass(model_cls, cls):
+                raise ModelFileError(
+                    f"{where} holds a {model_cls.__name__}, not a {cls.__name__}; "
+                    "load it with Recommender.load"
+                )
+            extra = meta.get("extra") or {}
+            schema = getattr(model_cls, "meta_schema", {})
+            mf.check_json(where, extra, schema, "extra")
+            params = {
+                model_cls.renamed_params.get(k, k): v for k, v in meta["params"].items()
+            }
+            try:
+                model = model_cls(**params)
+            except (TypeError, ValueError) as e:
+                raise ModelFileError(
+                    f"{where}: hyperparameters do not fit {model_cls.__name__}: {e}"
+                ) from None
+            specs = f.check_declared(model, max_bytes)
+            arrays = f.read_checked(specs)
         model.user_ids_ = arrays["__user_ids__"]
         model.item_ids_ = arrays["__item_ids__"]
         indptr, indices = arrays["__seen_indptr__"], arrays["__seen_indices__"]
@@ -701,12 +723,23 @@ class Recommender:
         state = {
             k[len("state/") :]: v for k, v in arrays.items() if k.startswith("state/")
         }
-        try:
-            model._set_state(state)
-        except KeyError as e:
-            raise ModelFileError(f"{path}: state array {e} is missing") from None
-        model._set_meta_extra(meta.get("extra", {}))
-        model.fit_info_ = meta.get("fit_info", {})
+        for step, arg in ((model._set_state, state), (model._set_meta_extra, extra)):
+            what = "state arrays" if arg is state else "metadata field extra"
+            try:
+                step(arg)
+            except ModelFileError as e:
+                raise ModelFileError(f"{where}: {e}") from None
+            except KeyError as e:
+                field = f"state array {e}" if arg is state else f"metadata extra[{e}]"
+                raise ModelFileError(f"{where}: {field} is missing") from None
+            except (TypeError, ValueError, IndexError, AttributeError) as e:
+                raise ModelFileError(
+                    f"{where}: the {what} do not fit {model_cls.__name__} "
+                    f"({type(e).__name__}: {e})"
+                ) from None
+        model.fit_info_ = meta.get("fit_info") or {}
+        fitted = {k: v for k, v in arrays.items() if k.startswith("fitted/")}
+        mf.restore_fitted(model, where, meta.get("fitted") or {}, fitted)
         return model
 
 
@@ -747,19 +780,28 @@ def _replace_rows(seen: CSR, u: np.ndarray, rows: CSR, n_users: int) -> CSR:
     )
 
 
-def _resolve_class(spec: str, path: Path) -> type:
-    """Find a model class named in a file, only inside the minirec package."""
-    mod, _, qual = spec.partition(":")
-    if not mod.startswith("minirec.") or not qual.isidentifier():
-        raise ModelFileError(f"{path}: unknown model class {spec!r}")
+def _resolve_class(spec: Any, where: str | Path) -> type:
+    """Find a model class named in a file, only among minirec's model modules
+    (nothing outside ``minirec.models`` is imported on a file's word)."""
+    mod, _, qual = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    parts = mod.split(".")
+    if (
+        parts[:2] != ["minirec", "models"]
+        or not all(p.isidentifier() for p in parts)
+        or not qual.isidentifier()
+    ):
+        raise ModelFileError(
+            f"{where}: metadata field class is {spec!r}, not a minirec model class"
+        )
     try:
         obj = getattr(importlib.import_module(mod), qual)
     except (ImportError, AttributeError):
         raise ModelFileError(
-            f"{path}: model class {spec!r} not found in this minirec version"
+            f"{where}: model class {spec!r} not found in this minirec version"
         ) from None
-    if not (isinstance(obj, type) and issubclass(obj, Recommender)):
-        raise ModelFileError(f"{path}: {spec!r} is not a minirec model class")
+    ok = isinstance(obj, type) and issubclass(obj, Recommender)
+    if not ok or obj is Recommender:
+        raise ModelFileError(f"{where}: {spec!r} is not a minirec model class")
     return obj
 
 

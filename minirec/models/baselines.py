@@ -58,6 +58,12 @@ class BiasedBaseline(Recommender):
 
     name = "baseline"
     predicts_ratings = True
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    state_schema = {
+        "bu": "float32 (n_users,)",
+        "bi": "float32 (n_items,)",
+        "mu_range": "float64 (3,)",
+    }
 
     def __init__(
         self,

@@ -61,6 +61,14 @@ class FactorModel(Recommender):
 
     #: state arrays, each the attribute ``name + "_"`` (e.g. "P" -> ``P_``)
     factor_state: ClassVar[tuple[str, ...]] = ("P", "Q")
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    state_schema: ClassVar[dict[str, str]] = {
+        "P": "float32 (n_users, k)",
+        "Q": "float32 (n_items, k)",
+        "bu": "float32 (n_users,) optional",
+        "bi": "float32 (n_items,) optional",
+        "b": "float32 (1,) optional",
+    }
 
     def _offsets(self, u: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(mu + b + b_u for users `u`, b_i for every item); None where absent."""

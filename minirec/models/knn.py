@@ -73,6 +73,23 @@ class _KNN(Recommender):
 
     predicts_ratings = True
     _item_based: ClassVar[bool] = True
+    # arrays a model file must hold (minirec.models._modelfile); rows of the
+    # neighbour lists and of X are items (ItemKNN) or the fitted users (UserKNN)
+    state_schema: ClassVar[dict[str, str]] = {
+        "nbr_indptr": "int64 (n_rows+1,) indptr nbr_indices",
+        "nbr_indices": "int32 (n_nbrs,) < n_rows",
+        "nbr_sims": "float32 (n_nbrs,)",
+        "x_indptr": "int64 (n_rows+1,) indptr x_indices sorted",
+        "x_indices": "int32 (n_x,) < n_cols",
+        "x_data": "float32 (n_x,)",
+        "bu": "float32 (n_users,)",
+        "bi": "float32 (n_items,)",
+        "scalars": "float64 (3,)",
+        "fold_users": "int64 (n_folded,) < n_users unique optional",
+        "fold_indptr": "int64 (n_folded+1,) indptr fold_items optional",
+        "fold_items": "int32 (n_fold_x,) < n_items optional",
+        "fold_x": "float32 (n_fold_x,) optional",
+    }
 
     def __init__(
         self,
@@ -319,6 +336,7 @@ class ItemKNN(_KNN):
 
     name = "itemknn"
     _item_based = True
+    state_dims = {"n_rows": "n_items", "n_cols": "<= n_users"}
 
     def similar_items(self, items: Any, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The `n` most similar items by the fitted similarity (stored neighbours;
@@ -342,3 +360,4 @@ class UserKNN(_KNN):
 
     name = "userknn"
     _item_based = False
+    state_dims = {"n_rows": "<= n_users", "n_cols": "n_items"}

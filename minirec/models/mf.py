@@ -156,6 +156,12 @@ class MF(FactorModel):
 
     name = "mf"
     predicts_ratings = True
+    # arrays and metadata a model file must hold (minirec.models._modelfile)
+    meta_schema = {
+        "mu": "float",
+        "rating_range": "float (2,)",
+        "best_epoch": "int optional",
+    }
 
     factor_state = ("P", "Q", "bu", "bi")
     user_state = ("P", "bu")
