@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   -> creates .venv if missing, installs minirec, trains and recommends
-#   make test   -> creates .venv if missing, installs minirec[dev], runs the tests
+#   make test   -> creates .venv if missing, installs minirec[dev,spark], runs the tests
 # MINIREC_DATA=/path/to/data (a folder holding ml-100k/, ml-1m/, ...) makes the demo
 # use MovieLens 100K and lets the tests check the real files.
 
@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,spark]"
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-dev
