@@ -483,3 +483,37 @@ def test_every_registered_model_round_trips_with_nothing_lost(tiny_ratings):
         np.testing.assert_array_equal(
             m.recommend(users, 5)[0], m2.recommend(users, 5)[0]
         )
+
+
+def test_files_without_the_optional_parts_load(saved, tmp_path):
+    """A file without the fitted attributes, fit_info, extra or KNN's fold-in
+    arrays (as earlier versions wrote them) loads and scores the same."""
+    for name in ("mf", "itemknn"):
+        m, src = saved[name]
+
+        def change(meta, a):
+            for key in ("fitted", "fit_info"):
+                meta.pop(key, None)
+            for key in [k for k in a if k.startswith("state/fold_")]:
+                a.pop(key)
+
+        m2 = Recommender.load(_tampered(src, tmp_path / f"{name}.npz", change))
+        users = m.user_ids_[:4]
+        np.testing.assert_array_equal(
+            m.recommend(users, 5)[0], m2.recommend(users, 5)[0]
+        )
+
+
+@pytest.mark.parametrize("name", ["mf", "als", "itemknn"])
+def test_folded_in_models_round_trip(saved, tmp_path, name):
+    """After fold-in the user arrays are longer than at fit (new users): the
+    schema's n_users is the grown count, and the folded users score the same."""
+    m = Recommender.load(saved[name][1])
+    items = m.item_ids_[[0, 3, 5]]
+    m.fold_in([10**6] * 3, items, [5.0, 4.0, 1.0])
+    m2 = Recommender.load(m.save(tmp_path / "folded.npz"))
+    assert m2.n_users == m.n_users
+    for users in ([10**6], m.user_ids_[:3]):
+        a, b = m.recommend(users, 5), m2.recommend(users, 5)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-6)
