@@ -71,6 +71,7 @@ BASE_SCHEMA: dict[str, str] = {
     "__item_ids__": "id (n_items,) unique",
     "__seen_indptr__": "int (n_users+1,) indptr __seen_indices__",
     "__seen_indices__": "int (n_seen,) < n_items",
+    "__seen_data__": "float (n_seen,) optional",
     "__item_popularity__": "float (n_items,)",
     "__item_mean__": "float (n_items,)",
     "__item_titles__": "str (n_items,) optional",

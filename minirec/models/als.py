@@ -58,6 +58,7 @@ from .._utils import (
 from ..backends import get_kernels
 from ..data.interactions import CSR, Interactions
 from ..errors import TrainingDivergedError
+from .base import new_ids
 from .factor import FactorModel, check_backend, grown, init_factors
 
 _ADVICE = "raise reg (it keeps the per-row systems well conditioned) or lower k"
@@ -117,7 +118,7 @@ class _ALSServing(FactorModel):
         i = self.item_index(uniq, "ignore")
         new = i < 0
         if new.any():
-            added = _new_ids(self.item_ids_, uniq[new], "item")
+            added = new_ids(self.item_ids_, uniq[new], "item")
             i[new] = len(self.item_ids_) + np.arange(int(new.sum()))
             self.item_ids_ = np.concatenate([self.item_ids_, added])
             self._lookups = (self._lookups[0], None)
@@ -177,21 +178,6 @@ class _ALSServing(FactorModel):
             contrib = w * (Y_I @ np.linalg.solve(A, y_i))
         order = np.argsort(-contrib, kind="stable")[:n]
         return self.item_ids_[hist[order]], contrib[order]
-
-
-def _new_ids(ids: np.ndarray, added: np.ndarray, which: str) -> np.ndarray:
-    """New raw ids as the dtype of the model's ids (strings keep their full
-    length); a ValueError names the first id that does not fit."""
-    added = np.asarray(added)
-    if ids.dtype.kind in "US":
-        return added.astype(str)
-    try:
-        return added.astype(ids.dtype)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"new {which} id {added.tolist()[0]!r} is not a {ids.dtype} like the "
-            f"model's {which} ids"
-        ) from None
 
 
 def _pair_values(ratings: Any, n: int, where: str) -> np.ndarray:

@@ -38,6 +38,8 @@ from ..errors import ModelFileError, NotFittedError, UnknownIdError
 
 FORMAT = "minirec-model"
 FORMAT_VERSION = 1
+#: the retired format of the sequence models' own files, still read
+LEGACY_SEQ_FORMAT = "minirec-seqmodel"
 _SCORE_CHUNK = 2048  # users scored at once in recommend()
 
 
@@ -548,7 +550,7 @@ class Recommender:
         u = self.user_index(uniq, "ignore")
         new = u < 0
         if new.any():
-            added = np.asarray(uniq[new]).astype(self.user_ids_.dtype, copy=False)
+            added = new_ids(self.user_ids_, uniq[new], "user")
             u[new] = len(self.user_ids_) + np.arange(int(new.sum()))
             self.user_ids_ = np.concatenate([self.user_ids_, added])
             self._lookups = (None, self._lookups[1])
@@ -562,13 +564,33 @@ class Recommender:
         return self
 
     def _folded_copy(self, users: np.ndarray, user_items: Any) -> Recommender:
-        """A shallow copy of the model with `users` folded in from `user_items`."""
-        if isinstance(user_items, (str, bytes)) or len(user_items) != len(users):
+        """A shallow copy of the model with `users` folded in from `user_items`:
+        one sequence of raw item ids per user, or a scipy.sparse matrix of
+        len(users) rows over the model's items (values are ratings, as
+        ``implicit`` takes ``user_items``)."""
+        import scipy.sparse as sp
+
+        vals = None
+        if sp.issparse(user_items):
+            m = sp.csr_matrix(user_items)
+            if m.shape != (len(users), self.n_items):
+                raise ValueError(
+                    f"user_items has shape {m.shape}; expected ({len(users)}, "
+                    f"{self.n_items:,}): one row per user over the model's items"
+                )
+            m.eliminate_zeros()
+            hist = [
+                self.item_ids_[m.indices[a:b]]
+                for a, b in zip(m.indptr[:-1], m.indptr[1:])
+            ]
+            vals = m.data.astype(np.float32)
+        elif isinstance(user_items, (str, bytes)) or len(user_items) != len(users):
             raise ValueError(
                 f"user_items must hold one sequence of item ids per user "
                 f"({len(users)} users)"
             )
-        hist = [np.atleast_1d(np.asarray(h)).ravel() for h in user_items]
+        else:
+            hist = [np.atleast_1d(np.asarray(h)).ravel() for h in user_items]
         for k, h in enumerate(hist):
             if len(h) == 0:
                 raise ValueError(
@@ -576,7 +598,9 @@ class Recommender:
                     "at least one item"
                 )
         model = copy.copy(self)
-        model.fold_in(np.repeat(users, [len(h) for h in hist]), np.concatenate(hist))
+        model.fold_in(
+            np.repeat(users, [len(h) for h in hist]), np.concatenate(hist), vals
+        )
         return model
 
     # ------------------------------------------------------------------ persistence
@@ -647,6 +671,7 @@ class Recommender:
                 "__item_ids__": _storable(self.item_ids_),
                 "__seen_indptr__": self._seen.indptr,
                 "__seen_indices__": self._seen.indices,
+                "__seen_data__": np.asarray(self._seen.data, dtype=np.float32),
                 "__item_popularity__": self.item_popularity_,
                 "__item_mean__": self.item_mean_,
             }
@@ -681,6 +706,8 @@ class Recommender:
         with mf.ModelFile(path) as f:
             where = f.name
             meta = f.meta()
+            if meta.get("format") == LEGACY_SEQ_FORMAT:
+                return _load_legacy_seqmodel(f, meta, cls, max_bytes)
             if meta.get("format") != FORMAT:
                 raise ModelFileError(f"{where} is not a minirec model file")
             if meta.get("version") != FORMAT_VERSION:
@@ -712,9 +739,10 @@ class Recommender:
         model.user_ids_ = arrays["__user_ids__"]
         model.item_ids_ = arrays["__item_ids__"]
         indptr, indices = arrays["__seen_indptr__"], arrays["__seen_indices__"]
-        model._seen = CSR(
-            indptr, indices, np.ones(len(indices), np.float32), np.arange(len(indices))
-        )
+        values = arrays.get("__seen_data__")
+        if values is None:  # files written before the values were stored
+            values = np.ones(len(indices), np.float32)
+        model._seen = CSR(indptr, indices, values, np.arange(len(indices)))
         model._lookups = (None, None)
         model.item_popularity_ = arrays["__item_popularity__"]
         model.item_mean_ = arrays["__item_mean__"]
@@ -743,6 +771,48 @@ class Recommender:
         return model
 
 
+def _load_legacy_seqmodel(f, meta: dict, cls: type, max_bytes) -> Recommender:
+    """A sequence model from a file of the retired "minirec-seqmodel" format."""
+    from .sequential import SequentialRecommender, load_legacy_seqmodel
+
+    where = f.name
+    model_cls = _resolve_class(meta.get("class"), where)
+    if not issubclass(model_cls, SequentialRecommender) or not issubclass(
+        model_cls, cls
+    ):
+        raise ModelFileError(
+            f"{where}: a {LEGACY_SEQ_FORMAT} file must hold a sequence model, not "
+            f"{model_cls.__name__}"
+        )
+    f._check_size(max_bytes)
+    arrays = {k: f.read(k) for k in f.members if k != "__meta__"}
+    for key in ("__item_ids__", "__item_popularity__"):
+        if key not in arrays:
+            raise ModelFileError(f"{where}: array {key} is missing")
+    try:
+        return load_legacy_seqmodel(model_cls, arrays, meta)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ModelFileError(
+            f"{where}: not a readable {LEGACY_SEQ_FORMAT} file ({type(e).__name__}: "
+            f"{e})"
+        ) from None
+
+
+def new_ids(ids: np.ndarray, added: np.ndarray, which: str) -> np.ndarray:
+    """New raw ids as the dtype of the model's ids (strings keep their full
+    length); a ValueError names the first id that does not fit."""
+    added = np.asarray(added)
+    if ids.dtype.kind in "US":
+        return added.astype(str)
+    try:
+        return added.astype(ids.dtype)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"new {which} id {added.tolist()[0]!r} is not a {ids.dtype} like the "
+            f"model's {which} ids"
+        ) from None
+
+
 def _as_interactions(data: Any) -> Interactions:
     """`data` as Interactions: itself, or a scipy.sparse users x items matrix."""
     if isinstance(data, Interactions):
@@ -761,23 +831,20 @@ def _as_interactions(data: Any) -> Interactions:
 
 
 def _replace_rows(seen: CSR, u: np.ndarray, rows: CSR, n_users: int) -> CSR:
-    """`seen` with the rows of users `u` replaced by `rows` (and grown to
-    `n_users` rows)."""
-    n_old = seen.n_rows
+    """`seen` with the rows of users `u` replaced by `rows` (values kept), grown
+    to `n_users` rows."""
     replaced = np.zeros(n_users, dtype=bool)
     replaced[u] = True
-    old_row = np.repeat(np.arange(n_old), seen.lengths())
+    old_row = np.repeat(np.arange(seen.n_rows), seen.lengths())
     kept = ~replaced[old_row]
     new_row = np.repeat(u, rows.lengths())
     row = np.concatenate([old_row[kept], new_row])
     col = np.concatenate([seen.indices[kept], rows.indices]).astype(np.int32)
+    val = np.concatenate([seen.data[kept], rows.data]).astype(np.float32)
     order = np.argsort(row, kind="stable")
     indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=n_users), out=indptr[1:])
-    indices = col[order]
-    return CSR(
-        indptr, indices, np.ones(len(indices), np.float32), np.arange(len(indices))
-    )
+    return CSR(indptr, col[order], val[order], np.arange(len(order)))
 
 
 def _resolve_class(spec: Any, where: str | Path) -> type:

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from minirec.data.synthetic import synthetic_ratings
-from minirec.errors import UnknownIdError
 from minirec.models.als import ALS, ImplicitALS
 from minirec.models.bpr import BPR
 from minirec.models.mf import MF
@@ -145,13 +144,6 @@ def test_on_epoch_reports_every_epoch(data, name):
     assert not np.array_equal(calls[0][3], m.P_)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnknownIdError,
-    reason="Recommender.fold_in casts new ids to the fitted ids' dtype, and a "
-    "fixed-width string dtype ('<U3') cuts longer ids: the folded-in user is then "
-    "unknown under its own id (base.py, reported to its owner)",
-)
 def test_recommend_with_user_items_for_a_new_string_id(data):
     d = type(data).from_arrays(
         [f"u{x}" for x in data.users], [f"i{x}" for x in data.items]
@@ -159,3 +151,21 @@ def test_recommend_with_user_items_for_a_new_string_id(data):
     m = ImplicitALS(k=3, n_iters=2).fit(d)
     ids, _ = m.recommend(["a-new-user"], n=3, user_items=[["i1", "i2"]])
     assert ids.shape == (1, 3)
+
+
+def test_user_items_as_a_sparse_matrix_carries_the_ratings(data):
+    """implicit's calling convention: a users x items CSR whose values are the
+    confidences; the same as fold_in with those ratings."""
+    import scipy.sparse as sp
+
+    m = ImplicitALS(k=3, n_iters=2, solver="cholesky").fit(data)
+    cols = np.array([1, 4, 7])
+    vals = np.array([1.0, 3.0, 5.0], dtype=np.float32)
+    M = sp.csr_matrix((vals, (np.zeros(3, int), cols)), shape=(1, m.n_items))
+    ids, scores = m.recommend([10**6], n=4, user_items=M)
+    ref = copy.copy(m).fold_in([10**6] * 3, m.item_ids_[cols], vals)
+    ids2, scores2 = ref.recommend([10**6], n=4)
+    np.testing.assert_array_equal(ids, ids2)
+    np.testing.assert_allclose(scores, scores2, rtol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        m.recommend([10**6], n=4, user_items=M[:, :5])

@@ -150,3 +150,53 @@ def test_itemknn_params_checked():
         SessionItemKNN(n_neighbors=-1)
     with pytest.warns(DeprecationWarning, match="n_neighbors"):
         assert SessionItemKNN(k=5).n_neighbors == 5
+
+
+def _legacy_file(path, model, params, extra):
+    """A file as the retired "minirec-seqmodel" save wrote it (np.savez of the
+    state arrays, item ids, popularity and a JSON header with no users)."""
+    import json
+
+    meta = {
+        "format": "minirec-seqmodel",
+        "version": 1,
+        "class": f"{type(model).__module__}:{type(model).__qualname__}",
+        "params": params,
+        "n_dropped": 2,
+        "extra": extra,
+    }
+    arrays = {f"state/{k}": np.asarray(v) for k, v in model._state().items()}
+    arrays["__item_ids__"] = model.item_ids_
+    arrays["__item_popularity__"] = model.item_popularity_
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    return path
+
+
+def test_files_of_the_retired_sequence_format_still_load(tmp_path):
+    from minirec.models import GRU4Rec, Recommender
+
+    m = MarkovChain().fit(SESS)
+    old = Recommender.load(_legacy_file(tmp_path / "mc.npz", m, {}, {}))
+    assert isinstance(old, MarkovChain) and old.n_dropped_ == 2
+    np.testing.assert_array_equal(
+        old.score_next([[10], [11]]), m.score_next([[10], [11]])
+    )
+    g = GRU4Rec(k=4, n_negatives=2, batch_size=2, n_epochs=1).fit(SESS)
+    params = {**g.get_params(deep=False), "hidden": 4, "epochs": 1}
+    del params["k"], params["n_epochs"]  # the names of that release
+    old = SequentialRecommender.load(  # old names map silently, as in load()
+        _legacy_file(tmp_path / "g.npz", g, params, {"loss_history": [0.5]})
+    )
+    assert old.k == 4 and old.history_ == [{"epoch": 1, "loss": 0.5}]
+    np.testing.assert_allclose(old.score_next([[10, 11]]), g.score_next([[10, 11]]))
+    with pytest.raises(ModelFileError, match="sequence model"):
+        mf = _legacy_file(tmp_path / "x.npz", m, {}, {})
+        import json
+
+        z = dict(np.load(mf))
+        meta = json.loads(str(z["__meta__"]))
+        meta["class"] = "minirec.models.baselines:Popularity"
+        z["__meta__"] = np.array(json.dumps(meta))
+        np.savez(mf, **z)
+        Recommender.load(mf)
