@@ -72,7 +72,7 @@ def test_explicit_matches_minirec_als(explicit, split):
     same objective: from different initialisations (Spark's unit-norm rows
     converge more slowly) they reach the same loss and held-out RMSE."""
     train, test = split
-    ours = ALS(k=6, reg=0.1, n_iters=25, weighted=True, biased=False).fit(train)
+    ours = ALS(k=6, reg=0.1, n_epochs=25, weighted=True, biased=False).fit(train)
     r_spark = evaluate_ratings(explicit, test).metrics["RMSE"]
     r_ours = evaluate_ratings(ours, test).metrics["RMSE"]
     assert abs(r_spark - r_ours) < 0.005, (r_spark, r_ours)
@@ -81,7 +81,7 @@ def test_explicit_matches_minirec_als(explicit, split):
     assert (
         r_spark
         < evaluate_ratings(
-            ALS(k=1, reg=10.0, n_iters=1, biased=False).fit(train), test
+            ALS(k=1, reg=10.0, n_epochs=1, biased=False).fit(train), test
         ).metrics["RMSE"]
     )
 

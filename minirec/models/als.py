@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -75,6 +75,7 @@ def _linalg_advice(model: str, where: str):
 
 
 class _ALSServing(FactorModel):
+    renamed_params: ClassVar[dict[str, str]] = {"n_iters": "n_epochs"}
     """Serving shared by ALS and ImplicitALS: fold-in is one exact half-step of
     ALS for the given users (or items) with the other side frozen, and the score
     of a user is a weighted sum over its history (:meth:`explain`).
@@ -227,7 +228,7 @@ class ALS(_ALSServing):
         Number of latent factors.
     reg : float
         λ; the penalty of row u is λ |I_u| (``weighted=True``) or λ.
-    n_iters : int
+    n_epochs : int
         Alternations (each solves all users, then all items).
     weighted : bool
         Scale λ by the number of ratings of the row (Zhou et al. 2008).
@@ -260,7 +261,7 @@ class ALS(_ALSServing):
         self,
         k: int = 64,
         reg: float = 0.08,
-        n_iters: int = 15,
+        n_epochs: int = 15,
         weighted: bool = True,
         biased: bool = True,
         init_std: float = 0.1,
@@ -271,7 +272,7 @@ class ALS(_ALSServing):
     ) -> None:
         self.k = check_positive_int("k", k)
         self.reg = check_nonnegative("reg", reg)
-        self.n_iters = check_positive_int("n_iters", n_iters)
+        self.n_epochs = check_positive_int("n_epochs", n_epochs)
         self.weighted = bool(weighted)
         self.biased = bool(biased)
         self.init_std = check_nonnegative("init_std", init_std)
@@ -296,7 +297,7 @@ class ALS(_ALSServing):
         b = 1 if self.biased else 0
         ones = np.ones((max(m, n), b), dtype=np.float32)
         self.history_: list[dict] = []
-        for it in progress(range(1, self.n_iters + 1), desc="ALS", unit="iter"):
+        for it in progress(range(1, self.n_epochs + 1), desc="ALS", unit="iter"):
             # users: x_u = [p_u, b_u] against y_i = [q_i, 1], targets r - mu - b_i
             Y = np.ascontiguousarray(np.hstack([self.Q_, ones[:n]]))
             X = np.empty((m, k + b), dtype=np.float32)
@@ -384,7 +385,7 @@ class ImplicitALS(_ALSServing):
         λ on every x_u and y_i.
     alpha : float
         Confidence slope: c_ui = 1 + α r_ui (r_ui = 1 for implicit data).
-    n_iters : int
+    n_epochs : int
         Alternations (users, then items).
     solver : {"cg", "cholesky"}
         Conjugate gradient warm-started at the previous factors (fast), or the exact
@@ -416,7 +417,7 @@ class ImplicitALS(_ALSServing):
         k: int = 64,
         reg: float = 0.5,
         alpha: float = 4.0,
-        n_iters: int = 15,
+        n_epochs: int = 15,
         solver: str = "cg",
         cg_steps: int = 3,
         init_std: float = 0.01,
@@ -427,7 +428,7 @@ class ImplicitALS(_ALSServing):
         self.k = check_positive_int("k", k)
         self.reg = check_nonnegative("reg", reg)
         self.alpha = check_nonnegative("alpha", alpha)
-        self.n_iters = check_positive_int("n_iters", n_iters)
+        self.n_epochs = check_positive_int("n_epochs", n_epochs)
         if solver not in ("cg", "cholesky"):
             raise ValueError(f"solver={solver!r}; choose 'cg' or 'cholesky'")
         self.solver = solver
@@ -482,7 +483,7 @@ class ImplicitALS(_ALSServing):
         self.P_ = init_factors(rng, data.n_users, self.k, self.init_std)
         self.Q_ = init_factors(rng, data.n_items, self.k, self.init_std)
         self.history_: list[dict] = []
-        for it in progress(range(1, self.n_iters + 1), desc="iALS", unit="iter"):
+        for it in progress(range(1, self.n_epochs + 1), desc="iALS", unit="iter"):
             where = f"training diverged at epoch {it}"
             with _linalg_advice("ImplicitALS", where + ", users"):
                 self._half_step(K, R_u, conf_u, self.Q_, self.P_)

@@ -177,7 +177,8 @@ class SessionItemKNN(SequentialRecommender):
 
 
 def _keep_top_k_rows(S: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the k largest entries of each row of a CSR matrix."""
+    """Keep the k largest entries of each row of a CSR matrix (ties broken by the
+    smaller column index, so the result depends on the values alone)."""
     S = S.tocsr()
     rows, cols, vals = [], [], []
     for r in range(S.shape[0]):
@@ -185,8 +186,8 @@ def _keep_top_k_rows(S: sp.csr_matrix, k: int) -> sp.csr_matrix:
         if b - a == 0:
             continue
         d, j = S.data[a:b], S.indices[a:b]
-        if b - a > k:
-            top = np.argpartition(-d, k - 1)[:k]
+        if b - a > k:  # the k largest; ties at the cut-off to the smaller item
+            top = np.lexsort((j, -d))[:k]
             d, j = d[top], j[top]
         rows.append(np.full(len(j), r))
         cols.append(j)

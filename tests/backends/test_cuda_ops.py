@@ -426,9 +426,9 @@ def case_als_bpr_models_backend_cuda_match_numpy():
     users, items, ratings, _ = _ratings(m=30, n=40, R=150)
     data = Interactions.from_arrays(users + 1, items + 1, ratings, duplicates="last")
     cases = (
-        ("als", {"k": 3, "n_iters": 2}),
-        ("implicit-als", {"k": 3, "n_iters": 2, "solver": "cholesky"}),
-        ("implicit-als", {"k": 3, "n_iters": 2, "solver": "cg"}),
+        ("als", {"k": 3, "n_epochs": 2}),
+        ("implicit-als", {"k": 3, "n_epochs": 2, "solver": "cholesky"}),
+        ("implicit-als", {"k": 3, "n_epochs": 2, "solver": "cg"}),
         ("bpr", {"k": 3, "n_epochs": 2}),
     )
     _cuda_models_match(data, "numpy", cases, rtol=1e-3, atol=1e-4)

@@ -55,7 +55,7 @@ def als_file(tmp_path_factory):
         "--set",
         "k=8",
         "--set",
-        "n_iters=3",
+        "n_epochs=3",
         "--set",
         "backend=numpy",
     )

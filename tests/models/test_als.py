@@ -53,13 +53,13 @@ def _objective(m: ALS, data: Interactions) -> float:
 
 def test_als_recovers_planted_structure_and_descends_monotonically(planted):
     train, test = planted
-    m = ALS(k=3, reg=0.001, n_iters=25, backend="numba", clip=False).fit(train)
+    m = ALS(k=3, reg=0.001, n_epochs=25, backend="numba", clip=False).fit(train)
     rmse = evaluate_ratings(m, test).metrics["RMSE"]
     base = evaluate_ratings(BiasedBaseline().fit(train), test).metrics["RMSE"]
     assert rmse < 0.1 < base
     # each alternation can only lower the objective (true ALS, unlike SGD)
     objs = [
-        _objective(ALS(k=3, reg=0.05, n_iters=t, backend="numba").fit(train), train)
+        _objective(ALS(k=3, reg=0.05, n_epochs=t, backend="numba").fit(train), train)
         for t in (1, 2, 4, 8)
     ]
     assert all(a >= b - 1e-6 * a for a, b in zip(objs, objs[1:])), objs
@@ -68,8 +68,8 @@ def test_als_recovers_planted_structure_and_descends_monotonically(planted):
 @pytest.mark.parametrize("kw", [{"weighted": False}, {"biased": False}])
 def test_als_variants_and_backends_agree(planted, kw):
     train, test = planted
-    a = ALS(k=3, n_iters=3, backend="numpy", **kw).fit(train)
-    b = ALS(k=3, n_iters=3, backend="numba", **kw).fit(train)
+    a = ALS(k=3, n_epochs=3, backend="numpy", **kw).fit(train)
+    b = ALS(k=3, n_epochs=3, backend="numba", **kw).fit(train)
     np.testing.assert_allclose(a.P_, b.P_, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(a.bi_, b.bi_, rtol=1e-3, atol=1e-4)
     if not kw.get("biased", True):
@@ -84,7 +84,7 @@ def test_implicit_als_checkerboard(solver, backend):
     unseen items of the user's own block."""
     data = checkerboard(n_users=40, n_items=32, blocks=4, density=0.5, seed=0)
     m = ImplicitALS(
-        k=4, reg=0.1, alpha=5.0, n_iters=10, solver=solver, backend=backend
+        k=4, reg=0.1, alpha=5.0, n_epochs=10, solver=solver, backend=backend
     ).fit(data)
     assert in_block_share(m, data, 40, 32, 4) > 0.95
 
@@ -92,10 +92,10 @@ def test_implicit_als_checkerboard(solver, backend):
 def test_implicit_cg_approaches_the_exact_solver():
     data = checkerboard(n_users=50, n_items=30, blocks=3, density=0.4, seed=2)
     exact = ImplicitALS(
-        k=5, reg=0.1, n_iters=15, solver="cholesky", backend="numba"
+        k=5, reg=0.1, n_epochs=15, solver="cholesky", backend="numba"
     ).fit(data)
     cg = ImplicitALS(
-        k=5, reg=0.1, n_iters=15, solver="cg", cg_steps=3, backend="numba"
+        k=5, reg=0.1, n_epochs=15, solver="cg", cg_steps=3, backend="numba"
     ).fit(data)
     s1 = exact.score_items(np.arange(50))
     s2 = cg.score_items(np.arange(50))
@@ -105,8 +105,8 @@ def test_implicit_cg_approaches_the_exact_solver():
 def test_implicit_numpy_and_numba_agree():
     data = checkerboard(n_users=30, n_items=20, blocks=2, seed=3)
     for solver in ("cg", "cholesky"):
-        a = ImplicitALS(k=3, n_iters=3, solver=solver, backend="numpy").fit(data)
-        b = ImplicitALS(k=3, n_iters=3, solver=solver, backend="numba").fit(data)
+        a = ImplicitALS(k=3, n_epochs=3, solver=solver, backend="numpy").fit(data)
+        b = ImplicitALS(k=3, n_epochs=3, solver=solver, backend="numba").fit(data)
         np.testing.assert_allclose(a.Q_, b.Q_, rtol=1e-3, atol=1e-5)
 
 
@@ -114,7 +114,7 @@ def test_bad_input():
     for kw, match in [
         ({"k": 0}, "k=0"),
         ({"reg": -0.1}, "reg=-0.1"),
-        ({"n_iters": 0}, "n_iters"),
+        ({"n_epochs": 0}, "n_epochs"),
         ({"backend": "jax"}, "choose one"),
     ]:
         with pytest.raises(ValueError, match=match):
@@ -139,7 +139,7 @@ def test_nan_factors_are_reported(planted, monkeypatch):
     bad = train.subset(np.arange(len(train)))
     bad.ratings[0] = np.inf
     with pytest.raises(TrainingDivergedError, match="ALS"):
-        ALS(k=2, n_iters=2, backend="numba").fit(bad)
+        ALS(k=2, n_epochs=2, backend="numba").fit(bad)
 
 
 def test_ml100k_random_split_quick(data_root):
@@ -148,7 +148,7 @@ def test_ml100k_random_split_quick(data_root):
 
     d = load_movielens("ml-100k", data_root / "ml-100k")
     train, test = random_split(d, 0.1, seed=0)
-    m = ALS(k=16, reg=0.1, n_iters=8, backend="numba").fit(train)
+    m = ALS(k=16, reg=0.1, n_epochs=8, backend="numba").fit(train)
     rmse = evaluate_ratings(m, test).metrics["RMSE"]
     assert rmse < evaluate_ratings(BiasedBaseline().fit(train), test).metrics["RMSE"]
 
@@ -156,9 +156,9 @@ def test_ml100k_random_split_quick(data_root):
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: ALS(k=3, reg=0.0, init_std=0.0, n_iters=2, backend="numpy"),
+        lambda: ALS(k=3, reg=0.0, init_std=0.0, n_epochs=2, backend="numpy"),
         lambda: ImplicitALS(
-            k=3, reg=0.0, init_std=0.0, n_iters=2, solver="cholesky", backend="numpy"
+            k=3, reg=0.0, init_std=0.0, n_epochs=2, solver="cholesky", backend="numpy"
         ),
     ],
     ids=["als", "implicit-als"],
@@ -174,10 +174,17 @@ def test_singular_systems_get_the_advice_of_the_compiled_backends(planted, make)
     assert f"{type(model).__name__}: training diverged at epoch 1, users" in msg
     assert "row 0" in msg and "raise reg" in msg and "lower k" in msg
     # a well-posed fold-in on the same backend keeps working (reg > 0)
-    ok = ALS(k=3, n_iters=2, backend="numpy").fit(planted[0])
+    ok = ALS(k=3, n_epochs=2, backend="numpy").fit(planted[0])
     ok.fold_in([10**6], [ok.item_ids_[0]], [4.0])
     ok.set_params(reg=0.0)
     ok.Q_ = np.zeros_like(ok.Q_)  # no information at all in the item side
     ok.biased = False
     with pytest.raises(TrainingDivergedError, match="fold-in of 1 users.*raise reg"):
         ok.fold_in([10**6], [ok.item_ids_[0]], [4.0])
+
+
+def test_n_iters_is_now_n_epochs():
+    """One vocabulary: passes are n_epochs; the old name warns for one release."""
+    for cls in (ALS, ImplicitALS):
+        with pytest.warns(DeprecationWarning, match="n_epochs"):
+            assert cls(n_iters=3).n_epochs == 3

@@ -42,8 +42,8 @@ FAST_PARAMS: dict[str, dict] = {
     "itemknn": {"n_neighbors": 5},
     "userknn": {"n_neighbors": 5, "task": "ranking"},
     "mf": {"k": 4, "n_epochs": 5, "lr": 0.02},
-    "als": {"k": 3, "n_iters": 3},
-    "implicit-als": {"k": 4, "n_iters": 3},
+    "als": {"k": 3, "n_epochs": 3},
+    "implicit-als": {"k": 4, "n_epochs": 3},
     "bpr": {"k": 4, "n_epochs": 3},
     "ranking-mf": {"k": 4, "n_epochs": 3, "lr": 0.05},
     "session-pop": {},
@@ -306,3 +306,19 @@ def test_fit_rejects_callbacks_it_cannot_honour(tiny_ratings):
         BiasedBaseline().fit(tiny_ratings, on_epoch=lambda *a: None)
     with pytest.raises(TypeError, match="valid"):
         BiasedBaseline().fit(tiny_ratings, valid=([0], [0], [[1]]))
+
+
+#: names that drifted before docs/notation.md fixed one vocabulary
+_DRIFTED = {"dim", "epochs", "n_iters", "n_neg", "n_sample", "hidden_size", "emb_size"}
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_one_hyperparameter_vocabulary(name):
+    """docs/notation.md: k latent size, n_epochs passes, n_negatives, n_neighbors;
+    the old names live on only in renamed_params."""
+    cls = get_model_class(name)
+    params = set(inspect.signature(cls.__init__).parameters)
+    assert not params & _DRIFTED, (cls.__name__, params & _DRIFTED)
+    if name.endswith("knn"):
+        assert "n_neighbors" in params and "k" not in params
+    assert set(cls.renamed_params.values()) <= params

@@ -61,14 +61,14 @@ def test_rows_without_interactions_get_exactly_zero_factors(
     blocks, ratings, solver, backend
 ):
     data = with_empty_rows(blocks)
-    m = ImplicitALS(k=4, reg=0.0, n_iters=3, solver=solver, backend=backend)
+    m = ImplicitALS(k=4, reg=0.0, n_epochs=3, solver=solver, backend=backend)
     m.fit(data)
     assert not np.any(m.P_[[2, 7]]) and not np.any(m.Q_[[0, 5, 9]])
     assert np.all(np.abs(m.Q_[1]) > 0)  # the others are learned
     # cosine similarity ignores length: a zero item must not reach a top list
     ids, _ = m.similar_items(m.item_ids_[[1, 2, 3]], 10)
     assert not np.isin(ids, m.item_ids_[[0, 5, 9]]).any()
-    e = ALS(k=3, n_iters=2, backend=backend).fit(with_empty_rows(ratings))
+    e = ALS(k=3, n_epochs=2, backend=backend).fit(with_empty_rows(ratings))
     assert not np.any(e.P_[[2, 7]]) and not np.any(e.Q_[[0, 5, 9]])
 
 
@@ -113,7 +113,7 @@ def test_cuda_empty_rows_are_zero_under_the_simulator():
 # ----------------------------------------------------------------- ALS fold-in
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_implicit_fold_in_matches_the_dense_formula(blocks, backend):
-    m = ImplicitALS(k=5, reg=0.3, alpha=3.0, n_iters=4, backend=backend).fit(blocks)
+    m = ImplicitALS(k=5, reg=0.3, alpha=3.0, n_epochs=4, backend=backend).fit(blocks)
     items = m.item_ids_[[1, 4, 4, 8]][[0, 1, 3]]
     counts = np.array([1.0, 2.0, 0.0], dtype=np.float32)
     m.fold_in([999, 999, 999], items, counts)
@@ -132,7 +132,7 @@ def test_implicit_fold_in_matches_the_dense_formula(blocks, backend):
 def test_explicit_fold_in_is_a_ridge_regression(ratings, weighted):
     from sklearn.linear_model import Ridge
 
-    m = ALS(k=4, reg=0.1, n_iters=3, weighted=weighted, backend="numpy").fit(ratings)
+    m = ALS(k=4, reg=0.1, n_epochs=3, weighted=weighted, backend="numpy").fit(ratings)
     items = m.item_ids_[[3, 6, 10, 20, 33]]
     r = np.array([5, 1, 4, 2, 3], dtype=np.float32)
     m.fold_in(np.full(5, -1), items, r)
@@ -159,8 +159,8 @@ def held_out(blocks):
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: ImplicitALS(k=4, reg=0.5, n_iters=60, solver="cholesky"),
-        lambda: ALS(k=3, reg=0.1, n_iters=60, clip=False),
+        lambda: ImplicitALS(k=4, reg=0.5, n_epochs=60, solver="cholesky"),
+        lambda: ALS(k=3, reg=0.1, n_epochs=60, clip=False),
     ],
     ids=["implicit-als", "als"],
 )
@@ -199,7 +199,7 @@ def test_fold_in_of_the_full_history_reproduces_the_fitted_user(
 
 
 def test_fold_in_ignores_the_previous_state_and_validates(blocks):
-    m = ImplicitALS(k=4, n_iters=3, solver="cholesky").fit(blocks)
+    m = ImplicitALS(k=4, n_epochs=3, solver="cholesky").fit(blocks)
     u0, i0 = history(m, 0)
     a = copy.deepcopy(m).fold_in(u0, i0).P_[0]
     b = copy.deepcopy(m).fold_in(u0[:1], i0[:1]).fold_in(u0, i0).P_[0]
@@ -229,7 +229,7 @@ def in_block_share(model, users, n_users, n_items, blocks, n=3):
     [
         lambda: BPR(k=8, n_epochs=30, lr=0.05),
         lambda: RankingMF(k=8, n_epochs=15, lr=0.05, n_negatives=4),
-        lambda: ImplicitALS(k=4, reg=0.1, n_iters=8),
+        lambda: ImplicitALS(k=4, reg=0.1, n_epochs=8),
     ],
     ids=["bpr", "ranking-mf", "implicit-als"],
 )
@@ -274,7 +274,7 @@ def test_mf_fold_in_predicts_like_the_fitted_user(ratings):
 # ----------------------------------------------------------------- partial_fit
 @pytest.mark.parametrize("make", [ImplicitALS, ALS], ids=["implicit-als", "als"])
 def test_partial_fit_items_adds_an_item_like_an_existing_one(ratings, make):
-    m = make(k=4, n_iters=40, reg=0.1).fit(ratings)
+    m = make(k=4, n_epochs=40, reg=0.1).fit(ratings)
     j = 7  # a new item with exactly item j's interactions
     users = m.user_ids_[ratings.users[ratings.items == j]]
     vals = ratings.ratings[ratings.items == j]
@@ -300,7 +300,7 @@ def test_partial_fit_items_adds_an_item_like_an_existing_one(ratings, make):
 
 
 def test_partial_fit_users_is_fold_in(blocks):
-    m = ImplicitALS(k=4, n_iters=3).fit(blocks)
+    m = ImplicitALS(k=4, n_epochs=3).fit(blocks)
     u, i = history(m, 3)
     a = copy.deepcopy(m).partial_fit_users(u, i)
     b = copy.deepcopy(m).fold_in(u, i)
@@ -309,7 +309,7 @@ def test_partial_fit_users_is_fold_in(blocks):
 
 # ----------------------------------------------------------------- explain
 def test_implicit_explain_sums_to_the_folded_in_score(blocks):
-    m = ImplicitALS(k=5, reg=0.2, alpha=4.0, n_iters=5, solver="cg").fit(blocks)
+    m = ImplicitALS(k=5, reg=0.2, alpha=4.0, n_epochs=5, solver="cg").fit(blocks)
     user, item = m.user_ids_[4], m.item_ids_[30]
     ids, contrib = m.explain(user, item)
     assert set(ids) == set(m.item_ids_[m.seen_items(4)])
@@ -332,7 +332,7 @@ def test_implicit_explain_sums_to_the_folded_in_score(blocks):
 
 
 def test_explicit_explain_sums_to_the_personal_part_of_the_score(ratings):
-    m = ALS(k=4, reg=0.1, n_iters=3, clip=False).fit(ratings)
+    m = ALS(k=4, reg=0.1, n_epochs=3, clip=False).fit(ratings)
     user, item = m.user_ids_[9], m.item_ids_[2]
     ids, contrib = m.explain(user, item)
     folded = copy.deepcopy(m)
@@ -348,10 +348,10 @@ def test_new_string_ids_keep_their_length(ratings):
     d = Interactions.from_arrays(
         [f"u{x}" for x in ratings.users], [f"i{x}" for x in ratings.items]
     )
-    m = ImplicitALS(k=3, n_iters=2).fit(d)
+    m = ImplicitALS(k=3, n_epochs=2).fit(d)
     m.partial_fit_items(["a-much-longer-item-id"] * 2, ["u1", "u2"])
     assert m.item_ids_[-1] == "a-much-longer-item-id"
     assert m.item_index(["a-much-longer-item-id"])[0] == m.n_items - 1
-    n = ImplicitALS(k=3, n_iters=2).fit(ratings)  # integer ids
+    n = ImplicitALS(k=3, n_epochs=2).fit(ratings)  # integer ids
     with pytest.raises(ValueError, match="new item id 'x' is not a int64"):
         n.partial_fit_items(["x"], [n.user_ids_[0]])

@@ -29,7 +29,7 @@ from minirec.models import _modelfile as mf
 
 KINDS = {
     "mf": {"k": 4, "n_epochs": 2},
-    "als": {"k": 3, "n_iters": 2},
+    "als": {"k": 3, "n_epochs": 2},
     "itemknn": {"n_neighbors": 5, "backend": "numba"},
     "userknn": {"n_neighbors": 5, "task": "ranking"},
     "gmf": {"k": 4, "n_epochs": 1, "batch_size": 256},

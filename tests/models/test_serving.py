@@ -21,9 +21,9 @@ from minirec.models.ranking_mf import RankingMF
 
 MODELS = {
     "mf": lambda: MF(k=4, n_epochs=5, lr=0.02),
-    "als": lambda: ALS(k=3, n_iters=3),
-    "implicit-als": lambda: ImplicitALS(k=4, n_iters=3),
-    "implicit-als-cholesky": lambda: ImplicitALS(k=4, n_iters=3, solver="cholesky"),
+    "als": lambda: ALS(k=3, n_epochs=3),
+    "implicit-als": lambda: ImplicitALS(k=4, n_epochs=3),
+    "implicit-als-cholesky": lambda: ImplicitALS(k=4, n_epochs=3, solver="cholesky"),
     "bpr": lambda: BPR(k=4, n_epochs=3),
     "ranking-mf": lambda: RankingMF(k=4, n_epochs=3, lr=0.05),
 }
@@ -148,7 +148,7 @@ def test_recommend_with_user_items_for_a_new_string_id(data):
     d = type(data).from_arrays(
         [f"u{x}" for x in data.users], [f"i{x}" for x in data.items]
     )
-    m = ImplicitALS(k=3, n_iters=2).fit(d)
+    m = ImplicitALS(k=3, n_epochs=2).fit(d)
     ids, _ = m.recommend(["a-new-user"], n=3, user_items=[["i1", "i2"]])
     assert ids.shape == (1, 3)
 
@@ -158,7 +158,7 @@ def test_user_items_as_a_sparse_matrix_carries_the_ratings(data):
     confidences; the same as fold_in with those ratings."""
     import scipy.sparse as sp
 
-    m = ImplicitALS(k=3, n_iters=2, solver="cholesky").fit(data)
+    m = ImplicitALS(k=3, n_epochs=2, solver="cholesky").fit(data)
     cols = np.array([1, 4, 7])
     vals = np.array([1.0, 3.0, 5.0], dtype=np.float32)
     M = sp.csr_matrix((vals, (np.zeros(3, int), cols)), shape=(1, m.n_items))

@@ -200,3 +200,16 @@ def test_files_of_the_retired_sequence_format_still_load(tmp_path):
         z["__meta__"] = np.array(json.dumps(meta))
         np.savez(mf, **z)
         Recommender.load(mf)
+
+
+def test_itemknn_ties_at_the_cut_off_keep_the_smaller_items():
+    import scipy.sparse as sp
+
+    from minirec.models.session_baselines import _keep_top_k_rows
+
+    # one row stored with its columns out of order: 2 at item 1, ties of 1 elsewhere
+    for cols in ([5, 3, 1, 2, 4], [2, 4, 1, 5, 3]):
+        vals = np.where(np.array(cols) == 1, 2.0, 1.0).astype(np.float32)
+        S = sp.csr_matrix((vals, cols, [0, 5]), shape=(1, 6))
+        kept = _keep_top_k_rows(S, 3).toarray()
+        np.testing.assert_array_equal(kept, [[0, 2, 1, 1, 0, 0]])
