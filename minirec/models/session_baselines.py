@@ -1,5 +1,5 @@
-"""Three session baselines on the :class:`~minirec.models.sequential.SequentialRecommender`
-API (Hidasi et al. 2016 §4 and Ludewig & Jannach 2018 use the same three):
+"""Three session baselines on the API of
+:class:`~minirec.models.sequential.SequentialRecommender` (Hidasi et al. 2016 §4 and Ludewig & Jannach 2018 use the same three):
 
 * ``SessionPop``: s_j = count of j in the prefix + pop_j / (max pop + 1) -- the items of
   the current session, most frequent first, then global popularity.
