@@ -1,5 +1,6 @@
 """Three session baselines on the API of
-:class:`~minirec.models.sequential.SequentialRecommender` (Hidasi et al. 2016 §4 and Ludewig & Jannach 2018 use the same three):
+:class:`~minirec.models.sequential.SequentialRecommender` (Hidasi et al. 2016 §4
+and Ludewig & Jannach 2018 use the same three):
 
 * ``SessionPop``: s_j = count of j in the prefix + pop_j / (max pop + 1) -- the items of
   the current session, most frequent first, then global popularity.
