@@ -1,0 +1,434 @@
+"""MovieLens-25M-sized work on one machine (issue 20 part 2): time and peak RSS per
+step on ML-1M-, ML-20M- and ML-25M-shaped data (``minirec.data.movielens_shaped``,
+seed 0).
+
+Every step runs in its own subprocess, so its peak RSS is that process's
+``ru_maxrss`` (data loading included; ``data MB`` is the RSS once the data is
+loaded). Kernels are compiled (or loaded from Numba's cache) on a tiny matrix first,
+so no JIT time is counted. Steps:
+
+* ``generate``: ``movielens_shaped(shape, 0)`` (with timestamps); stores the
+  (user, item, rating) arrays in ``--cache`` for the other steps;
+* ``mf`` / ``mf-hogwild-grid``: ``MF(k=64, n_epochs=2)`` serial, and
+  ``hogwild=True, blocks=<threads>`` (Hogwild over the DSGD grid); the time of
+  epoch 2 (between the two ``on_epoch`` calls: shuffle + SGD);
+* ``ials`` / ``implicit-als``: ``ImplicitALS(k=64, reg=0.5, alpha=4, cg_steps=3)``
+  against ``implicit``'s ``AlternatingLeastSquares`` with the same settings (its CG,
+  3 steps) on the same 0/1 matrix; the time of iteration 2 (users + items);
+* ``bpr`` / ``implicit-bpr``: ``BPR(k=64, hogwild=True)`` epoch 2 (|R| samples)
+  against ``implicit``'s ``BayesianPersonalizedRanking(factors=64)`` iteration 2;
+* ``itemknn``: ``ItemKNN(task="ranking")`` fit (cosine, 20 neighbours per item);
+* ``recommend-<model>``: the saved mf / ials / itemknn model loaded, top-10 for
+  every user in one ``recommend`` call (unseen items only);
+* ``evaluate``: ``per_user_split(0.2)``, ImplicitALS fitted on train (not timed),
+  then ``evaluate_full(model, test, train, ks=(10,))`` over every test user (the
+  time of the evaluation alone).
+
+A step that runs past ``--cap`` seconds is killed and recorded as capped. Rows go to
+``--rows`` (JSON, one entry per shape and step); ``--write`` renders all stored
+rows into benchmarks/results/scale.md and the log-log plot scale.png. Progress bars
+(MINIREC_PROGRESS=1) show on the terminal for the steps and the models' epochs.
+
+    NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py \\
+        --shapes ml-1m,ml-20m,ml-25m --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _env import environment, markdown_table, write_result  # noqa: E402
+
+CMD = (
+    "NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py "
+    "--shapes ml-1m,ml-20m,ml-25m --write"
+)
+SHAPES = ("ml-1m", "ml-20m", "ml-25m")
+STEPS = (
+    "generate",
+    "mf",
+    "mf-hogwild-grid",
+    "ials",
+    "implicit-als",
+    "bpr",
+    "implicit-bpr",
+    "itemknn",
+    "recommend-mf",
+    "recommend-ials",
+    "recommend-itemknn",
+    "evaluate",
+)
+PEERS = {"ials": "implicit-als", "bpr": "implicit-bpr"}  # the same work in implicit
+K = 64
+SEED = 0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# ----------------------------------------------------------------------- workers
+def _load(cache: Path):
+    from minirec.data import Interactions
+
+    u, i, r = (np.load(cache / f"{c}.npy") for c in ("users", "items", "ratings"))
+    n_users, n_items = (int(x) for x in np.load(cache / "shape.npy"))
+    return Interactions(
+        u,
+        i,
+        r,
+        None,
+        user_ids=np.arange(1, n_users + 1),
+        item_ids=np.arange(1, n_items + 1),
+        name=cache.name,
+    )
+
+
+def _tiny():
+    from minirec.data import movielens_shaped
+
+    return movielens_shaped((200, 150, 6000), seed=1, timestamps=False)
+
+
+def _epoch_times():
+    """An ``on_epoch`` callback and the perf_counter readings it collects."""
+    ticks: list[float] = []
+    return (lambda *a, **kw: ticks.append(time.perf_counter())), ticks
+
+
+def _fit_factor(model_cls, cache: Path, save: str | None, epochs: str, **params):
+    """Fit `model_cls` for 2 epochs (``epochs`` names the parameter); the time of
+    the second, and the model saved as ``save`` in the cache."""
+    model_cls(k=8, **{epochs: 1}, **params).fit(_tiny())  # compile the kernels
+    data = _load(cache)
+    out = {"data MB": _rss_mb()}
+    hook, ticks = _epoch_times()
+    t = time.perf_counter()
+    m = model_cls(k=K, **{epochs: 2}, **params)
+    m.fit(data, on_epoch=hook)
+    out["seconds"] = ticks[1] - ticks[0]
+    out["first epoch s (with set-up)"] = ticks[0] - t
+    out["peak MB"] = _peak_mb()
+    if save:
+        m.save(cache / save)
+    return out
+
+
+def _implicit(which: str, cache: Path) -> dict:
+    import implicit
+    from threadpoolctl import threadpool_limits
+
+    data = _load(cache)
+    X = data.to_csr()
+    X.data[:] = 1.0
+    out = {"data MB": _rss_mb()}
+    if which == "als":
+        m = implicit.cpu.als.AlternatingLeastSquares(
+            factors=K, regularization=0.5, alpha=4.0, iterations=2, random_state=SEED
+        )
+    else:
+        m = implicit.cpu.bpr.BayesianPersonalizedRanking(
+            factors=K, learning_rate=0.05, regularization=0.005, iterations=2,
+            random_state=SEED,
+        )  # fmt: skip
+    ticks: list[float] = []
+    t = time.perf_counter()
+    with threadpool_limits(1, "blas"):
+        if which == "als":
+            m.fit(
+                X,
+                show_progress=True,
+                callback=lambda *a: ticks.append(time.perf_counter()),
+            )
+            out["seconds"] = ticks[1] - ticks[0]
+        else:  # implicit's BPR has no callback: fit 1 and 2 iterations
+            m.iterations = 1
+            m.fit(X, show_progress=True)
+            t1 = time.perf_counter() - t
+            m.iterations = 2
+            t = time.perf_counter()
+            m.fit(X, show_progress=True)
+            out["seconds"] = (time.perf_counter() - t) - t1
+    out["implicit"] = implicit.__version__
+    out["peak MB"] = _peak_mb()
+    return out
+
+
+def worker(step: str, shape: str, cache: Path) -> dict:
+    import numba
+
+    from minirec.models import BPR, MF, ImplicitALS, ItemKNN
+
+    T = numba.get_num_threads()
+    if step == "generate":
+        from minirec.data import movielens_shaped
+
+        movielens_shaped((200, 150, 6000), seed=1)  # compile the kernels
+        base = _rss_mb()
+        t = time.perf_counter()
+        d = movielens_shaped(shape, SEED, show_progress=True)
+        out = {"seconds": time.perf_counter() - t, "peak MB": _peak_mb()}
+        arrays = d.users.nbytes + d.items.nbytes + d.ratings.nbytes
+        out["Interactions MB"] = (arrays + d.timestamps.nbytes) / 2**20
+        out["Interactions MB without timestamps"] = arrays / 2**20
+        out["generation RSS growth MB"] = _rss_mb() - base
+        cache.mkdir(parents=True, exist_ok=True)
+        for c in ("users", "items", "ratings"):
+            np.save(cache / f"{c}.npy", getattr(d, c))
+        np.save(cache / "shape.npy", np.array(d.shape))
+        return out
+    if step == "mf":
+        return _fit_factor(MF, cache, "mf.npz", "n_epochs", seed=SEED)
+    if step == "mf-hogwild-grid":
+        return _fit_factor(
+            MF, cache, None, "n_epochs", seed=SEED, hogwild=True, blocks=T
+        )
+    if step == "ials":
+        return _fit_factor(
+            ImplicitALS, cache, "ials.npz", "n_iters", seed=SEED, cg_steps=3
+        )
+    if step == "bpr":
+        return _fit_factor(BPR, cache, None, "n_epochs", seed=SEED, hogwild=True)
+    if step in ("implicit-als", "implicit-bpr"):
+        return _implicit(step.split("-")[1], cache)
+    if step == "itemknn":
+        ItemKNN(task="ranking", backend="numba").fit(_tiny())
+        data = _load(cache)
+        out = {"data MB": _rss_mb()}
+        t = time.perf_counter()
+        m = ItemKNN(task="ranking", backend="numba").fit(data)
+        out["seconds"] = time.perf_counter() - t
+        out["peak MB"] = _peak_mb()
+        m.save(cache / "itemknn.npz")
+        return out
+    if step.startswith("recommend-"):
+        from minirec.models.base import Recommender
+
+        path = cache / f"{step.split('-', 1)[1]}.npz"
+        if not path.is_file():
+            raise SystemExit(f"{path}: not found; its fit step did not finish")
+        m = Recommender.load(path)
+        users = np.asarray(m.user_ids_)
+        m.recommend(users[:2], 10)  # compile the kernels
+        out = {"data MB": _rss_mb()}
+        t = time.perf_counter()
+        ids, _ = m.recommend(users, 10)
+        out["seconds"] = time.perf_counter() - t
+        out["peak MB"] = _peak_mb()
+        out["users"] = int(len(ids))
+        return out
+    if step == "evaluate":
+        from minirec.data.split import per_user_split
+        from minirec.evaluation import evaluate_full
+
+        data = _load(cache)
+        train, test = per_user_split(data, 0.2, seed=SEED)
+        m = ImplicitALS(k=K, n_iters=2, seed=SEED).fit(train)
+        out = {"data MB": _rss_mb()}
+        t = time.perf_counter()
+        res = evaluate_full(m, test, train, ks=(10,))
+        out["seconds"] = time.perf_counter() - t
+        out["peak MB"] = _peak_mb()
+        out["NDCG@10"] = float(res.metrics["NDCG@10"])
+        out["users"] = int(res.n_users)
+        return out
+    raise SystemExit(f"unknown step {step!r}; choose one of {', '.join(STEPS)}")
+
+
+# ----------------------------------------------------------------------- driver
+def run_step(step: str, shape: str, cache: Path, cap: float) -> dict:
+    res = cache / f"{step}.json"
+    res.unlink(missing_ok=True)
+    env = dict(os.environ, MINIREC_PROGRESS="1")
+    cmd = [sys.executable, __file__, "--worker", step, "--shape", shape]
+    cmd += ["--cache", str(cache)]
+    t = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, env=env, timeout=cap)
+    except subprocess.TimeoutExpired:
+        return {"capped": f"killed after {cap:.0f} s"}
+    if not res.is_file():
+        return {"failed": f"exit {p.returncode} without a result"}
+    out = json.loads(res.read_text())
+    out["wall s"] = time.perf_counter() - t
+    return out
+
+
+def render(rows: dict, env: dict) -> str:
+    from minirec.data.scale import SHAPES as SIZES
+
+    table = []
+    base = rows.get("ml-1m", {})
+    for step in STEPS:
+        for shape in SHAPES:
+            r = rows.get(shape, {}).get(step)
+            if r is None:
+                continue
+            row = {"step": step, "shape": shape, "ratings": f"{SIZES[shape][2]:,}"}
+            if "seconds" in r:
+                row["seconds"] = r["seconds"]
+                b = base.get(step, {}).get("seconds")
+                if b and shape != "ml-1m":
+                    ratio = SIZES[shape][2] / SIZES["ml-1m"][2]
+                    x = r["seconds"] / b
+                    row["/ ML-1M"] = f"{x:.1f}x ({x / ratio:.2f}x linear)"
+            else:
+                row["seconds"] = r.get("capped") or r.get("failed", "")
+            row["peak MB"] = r.get("peak MB", "")
+            row["data MB"] = r.get("data MB", "")
+            imp = rows.get(shape, {}).get(PEERS.get(step, ""))
+            if imp and "seconds" in imp and "seconds" in r:
+                row["vs implicit"] = f"{r['seconds'] / imp['seconds']:.2f}x its time"
+            extra = {
+                k: v
+                for k, v in r.items()
+                if k in ("Interactions MB", "NDCG@10", "users")
+            }
+            row["notes"] = ", ".join(
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in extra.items()
+            )
+            table.append(row)
+    cols = [
+        "step",
+        "shape",
+        "ratings",
+        "seconds",
+        "/ ML-1M",
+        "vs implicit",
+        "peak MB",
+        "data MB",
+        "notes",
+    ]
+    return markdown_table(table, cols)
+
+
+def plot(rows: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minirec.data.scale import SHAPES as SIZES
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for step in STEPS:
+        pts = [
+            (SIZES[s][2], rows[s][step]["seconds"])
+            for s in SHAPES
+            if s in rows and "seconds" in rows[s].get(step, {})
+        ]
+        if len(pts) >= 2:
+            x, y = zip(*pts)
+            ax.plot(x, y, "o-", label=step)
+    x = np.array([1e6, 2.5e7])
+    ax.plot(x, x / 1e6, "k:", label="linear (1 s at 1M)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ratings")
+    ax.set_ylabel("seconds")
+    ax.set_title("minirec at ML-1M / ML-20M / ML-25M shapes (2 cores)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+NOTES = """\
+Notes:
+- The machine is shared: other engineers ran tests on the same 2 cores during the
+  run (load average below), so absolute times are noisy; the ratios (25M / 1M of
+  the same step, minirec / implicit on the same matrix) come from one run each.
+- Data: `movielens_shaped` (ML-1M's user-activity and item-popularity quantiles,
+  planted rank-10 ordinal ratings; docstring of `minirec/data/scale.py`), not the
+  real ML-20M / ML-25M; the CSV loaders read those when a user has them.
+- Peak MB is the step's whole process (Python, NumPy, Numba, the data); data MB is
+  its RSS once the data was loaded.
+- EASE is not in minirec yet. It needs the dense item Gram matrix: 26,744^2 float32
+  = 2.9 GB at ML-20M, 59,047^2 = 13.9 GB at ML-25M, and its inverse another as much
+  (28 GB), beyond this 24 GB machine at ML-25M without an out-of-core or
+  low-rank / sparse approximation.
+"""
+
+
+SPARK = "## Spark MLlib ALS\n"
+SPARK_TODO = "\nfilled by the Spark benchmark\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument("--cache", default="/tmp/minirec_scale")
+    ap.add_argument("--rows", default=None, help="JSON rows (default: in --cache)")
+    ap.add_argument("--cap", type=float, default=300.0, help="seconds per step")
+    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--worker", default=None)
+    ap.add_argument("--shape", default=None)
+    a = ap.parse_args()
+    if a.worker:
+        try:
+            out = worker(a.worker, a.shape, Path(a.cache))
+        except (Exception, SystemExit) as e:  # the row says why, the driver goes on
+            out = {"failed": f"{type(e).__name__}: {e}"}
+        (Path(a.cache) / f"{a.worker}.json").write_text(json.dumps(out))
+        sys.exit(1 if "failed" in out else 0)
+    from minirec._utils import progress
+
+    root = Path(a.cache)
+    rows_path = Path(a.rows) if a.rows else root / "rows.json"
+    rows = json.loads(rows_path.read_text()) if rows_path.is_file() else {}
+    todo = [
+        (shape, step)
+        for shape in a.shapes.split(",")
+        if shape
+        for step in a.steps.split(",")
+        if step
+    ]
+    for shape, step in progress(todo, "bench_scale", len(todo), True, "step"):
+        r = run_step(step, shape, root / f"{shape}-seed{SEED}", a.cap)
+        rows.setdefault(shape, {})[step] = r
+        root.mkdir(parents=True, exist_ok=True)
+        rows_path.write_text(json.dumps(rows, indent=1))
+        print(f"{shape} {step}: {r}", file=sys.stderr)
+    if a.write:
+        env = environment(("scipy", "implicit"))
+        env["command"] = CMD
+        env["threads"] = (
+            f"NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}, "
+            f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}; implicit on "
+            "all cores"
+        )
+        plot(rows, HERE / "results" / "scale.png")
+        body = (
+            f"Command: `{CMD}`\n\n{render(rows, env)}\n\n![time vs ratings](scale.png)"
+            f"\n\n{NOTES}"
+        )
+        md = HERE / "results" / "scale.md"
+        old = md.read_text() if md.is_file() else ""
+        spark = old[old.index(SPARK) :] if SPARK in old else f"{SPARK}{SPARK_TODO}"
+        write_result("scale", "MovieLens-25M-sized work on one machine", body, env)
+        with open(md, "a") as f:  # the Spark section stays last, as it was
+            f.write(f"\n{spark}")
+
+
+if __name__ == "__main__":
+    main()
