@@ -20,7 +20,8 @@ Rating prediction (``task="rating"``), item-based (user-based swaps roles):
     \hat r_{ui} = b_{ui} + \frac{\sum_{j \in N^k_u(i)} s_{ij} (r_{uj} - b_{uj})}
                               {\sum_{j \in N^k_u(i)} s_{ij}},
 
-N^k_u(i) = the k items most similar to i *among those u rated* (as Surprise);
+N^k_u(i) = the k (``n_neighbors``) items most similar to i *among those u rated*
+(as Surprise);
 b_ui = μ + b_u + b_i (``baseline="bias"``, fitted as :class:`BiasedBaseline`),
 the item mean μ_i / user mean μ_u (``"mean"``) or 0 (``"none"``, KNNBasic); with no
 neighbour r̂ = b_ui. Predictions are clipped to the training rating range.
@@ -38,12 +39,27 @@ n/(n + shrink) of Koren 2010; and for a pair in the training data Surprise count
 the target itself as a neighbour (similarity 1), we exclude it.
 
 Cost: similarities O(Σ_c |column c|²) time (sparse co-occurrence, Numba, rows in
-parallel), memory O(rows · keep); a rating prediction scans the stored neighbours
-of the row until k have an entry (binary search each).
+parallel), memory O(stored neighbours) plus a bounded scratch; a rating
+prediction scans the stored neighbours of the row until k have an entry (binary
+search each). Rankings by predicted rating (``recommend``) score every item of a
+user from the user's own entries instead (:func:`knn_predict_cols` through the
+inverted neighbour lists for ItemKNN, :func:`knn_predict_rows` for UserKNN): the
+same neighbours summed in the same order, so the same floats as the pair walk, at
+the cost of the user's history. Users are scored in blocks of at most
+``_SCORE_CELLS`` (user, item) cells and ``recommend`` goes in blocks of
+``_RECOMMEND_CELLS``, so memory does not grow with the number of users asked.
+
+Serving: ``ItemKNN.fold_in`` adds (or recomputes) users from their ratings, the
+item side frozen: the user bias b_u = Σ (r − μ − b_j) / (λ_u + n) (the
+BiasedBaseline's user step, λ_u = 15, with ``baseline="bias"``; 0 with the
+others) and the residuals r − b_uj, then scores are
+the neighbour sums over that history. ``similar_items`` (ItemKNN) and
+``similar_users`` (UserKNN) rank the stored neighbours.
 
 Backends (``backend=``): ``"numpy"`` (the spec, dense), ``"numba"`` (rows / pairs in
 parallel) and ``"cuda"`` (:mod:`minirec.backends.cuda_ops`: one GPU thread per row
-for the similarities, per pair for the predictions). With "cuda" the fit copies
+for the similarities, per pair for the predictions; the every-item scores of
+rankings run the host Numba kernels). With "cuda" the fit copies
 the ratings to the device and the neighbour lists back (explicitly, in the kernel
 wrappers); the first rating prediction copies the neighbour lists to the device
 once for the fitted model; predictions come back as NumPy arrays. The fitted model
@@ -59,19 +75,44 @@ import numpy as np
 
 from .._utils import check_nonnegative, check_positive_int
 from ..backends import get_kernels, resolve_backend
-from ..data.interactions import Interactions
+from ..backends.knn_ops import knn_reverse
+from ..data.interactions import CSR, Interactions
 from .base import Recommender, top_k
 from .baselines import BiasedBaseline
 
 SIMILARITIES = ("pearson", "cosine")
 BASELINES = ("bias", "mean", "none")
 TASKS = ("rating", "ranking")
+#: (user, item) scores computed per kernel call when scoring every item
+_SCORE_CELLS = 1 << 22
+#: (user, item) scores per block of recommend() (two float32 arrays of it live)
+_RECOMMEND_CELLS = 1 << 24
+_EMPTY_FOLD = {
+    "fold_users": np.zeros(0, np.int64),
+    "fold_indptr": np.zeros(1, np.int64),
+    "fold_items": np.zeros(0, np.int32),
+    "fold_x": np.zeros(0, np.float32),
+}
+
+
+def _gather(ptr: np.ndarray, sources: np.ndarray):
+    """Concatenated rows `sources` of a CSR: (which source, position)."""
+    lens = ptr[sources + 1] - ptr[sources]
+    return _segments(ptr[sources], lens)
+
+
+def _segments(starts: np.ndarray, lens: np.ndarray):
+    """(segment number, position) of the concatenated ranges [start, start+len)."""
+    owner = np.repeat(np.arange(len(lens)), lens)
+    pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+    return owner, pos
 
 
 class _KNN(Recommender):
     """Shared code of ItemKNN and UserKNN; see the module docstring."""
 
     predicts_ratings = True
+    renamed_params: ClassVar[dict[str, str]] = {"k": "n_neighbors"}
     _item_based: ClassVar[bool] = True
     # arrays a model file must hold (minirec.models._modelfile); rows of the
     # neighbour lists and of X are items (ItemKNN) or the fitted users (UserKNN)
@@ -93,7 +134,7 @@ class _KNN(Recommender):
 
     def __init__(
         self,
-        k: int = 40,
+        n_neighbors: int = 40,
         similarity: str | None = None,
         shrink: float = 100.0,
         task: str = "rating",
@@ -101,7 +142,7 @@ class _KNN(Recommender):
         keep: int | None = None,
         backend: str | None = None,
     ) -> None:
-        self.k = check_positive_int("k", k)
+        self.n_neighbors = check_positive_int("n_neighbors", n_neighbors)
         if task not in TASKS:
             raise ValueError(f"task={task!r}; choose one of {TASKS}")
         self.task = task
@@ -120,8 +161,10 @@ class _KNN(Recommender):
         self.baseline = baseline
         if keep is not None:
             keep = check_positive_int("keep", keep)
-            if keep < self.k:
-                raise ValueError(f"keep={keep} must be >= k={self.k} (or None)")
+            if keep < self.n_neighbors:
+                raise ValueError(
+                    f"keep={keep} must be >= n_neighbors={self.n_neighbors} (or None)"
+                )
         self.keep = keep
         self.backend = backend
         name = resolve_backend(backend)
@@ -157,10 +200,7 @@ class _KNN(Recommender):
                     self.bi_ = means
                 else:
                     self.bu_ = means
-            base = self._base(data.users, data.items).astype(np.float64)
-            if self.baseline == "none":
-                base[:] = 0.0
-            resid = r - base
+            resid = self._residuals(data.users, data.items, r)
             sim_values = resid if self._sim == "pearson" else r
         else:
             resid = np.ones(len(data))
@@ -168,7 +208,7 @@ class _KNN(Recommender):
         keep = (
             self.keep
             if self.keep is not None
-            else (self.k if self.task == "ranking" else 0)
+            else (self.n_neighbors if self.task == "ranking" else 0)
         )
         sim_fn = self._kernel("similarity")
         ptr, idx, sims = sim_fn(
@@ -185,6 +225,14 @@ class _KNN(Recommender):
         self.nbr_indptr_, self.nbr_indices_, self.nbr_sims_ = ptr, idx, sims
         self.x_indptr_, self.x_indices_ = X.indptr, X.indices
         self.x_data_ = resid[X.rows].astype(np.float32)
+        self._set_fold(_EMPTY_FOLD)
+
+    def _residuals(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """r − b_ui in float64 (b_ui = 0 with baseline "none")."""
+        base = self._base(u, i).astype(np.float64)
+        if self.baseline == "none":
+            base[:] = 0.0
+        return r - base
 
     def _base(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
         if self.task == "ranking" or self.baseline == "none":
@@ -192,31 +240,68 @@ class _KNN(Recommender):
         return (self.mu_ + self.bu_[u] + self.bi_[i]).astype(np.float32)
 
     # ------------------------------------------------------------------ scoring
-    def _predict_rating(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        rows, cols = (i, u) if self._item_based else (u, i)
-        dev, used = self._kernel("predict")(
-            *self._predict_arrays(),
-            np.ascontiguousarray(rows, np.int64),
-            np.ascontiguousarray(cols, np.int64),
-            self.k,
-        )
-        est = self._base(u, i) + dev
+    def _finish(self, base: np.ndarray, dev: np.ndarray, used: np.ndarray):
+        """Rating predictions from the baseline and the neighbour deviation."""
+        est = base + dev
         if self.baseline == "none":  # KNNBasic: no neighbour -> the global mean
             est[used == 0] = self.mu_
         return np.clip(est, *self.rating_range_).astype(np.float32)
+
+    def _predict_rating(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        folded = self._is_folded(u)
+        dev = np.zeros(len(u), dtype=np.float32)
+        used = np.zeros(len(u), dtype=np.int32)
+        plain = ~folded
+        if plain.any():
+            rows, cols = (i, u) if self._item_based else (u, i)
+            dev[plain], used[plain] = self._kernel("predict")(
+                *self._predict_arrays(),
+                np.ascontiguousarray(rows[plain], np.int64),
+                np.ascontiguousarray(cols[plain], np.int64),
+                self.n_neighbors,
+            )
+        if folded.any():  # their entries are not in X: score them from the fold
+            sel = np.flatnonzero(folded)
+            users, inv = np.unique(u[sel], return_inverse=True)
+            for s, dv, us in self._user_blocks(users):
+                take = (inv >= s) & (inv < s + len(dv))
+                dev[sel[take]] = dv[inv[take] - s, i[sel[take]]]
+                used[sel[take]] = us[inv[take] - s, i[sel[take]]]
+        return self._finish(self._base(u, i), dev, used)
+
+    def _user_blocks(self, u: np.ndarray):
+        """(start, dev, n_used) of every item for users u[start:start+len(dev)],
+        in blocks of at most _SCORE_CELLS cells."""
+        step = self._block(_SCORE_CELLS)
+        for s in range(0, len(u), step):
+            uu = u[s : s + step]
+            if self._item_based:
+                rev_indptr, rev_pos = self._reverse()
+                dev, used = self._kernel("predict_cols")(
+                    *self._host_arrays()[:3],
+                    rev_indptr,
+                    rev_pos,
+                    *self._user_entries(uu),
+                    self.n_neighbors,
+                )
+            else:
+                dev, used = self._kernel("predict_rows")(
+                    *self._host_arrays(),
+                    np.ascontiguousarray(uu, np.int64),
+                    self.n_items,
+                    self.n_neighbors,
+                )
+            yield s, dev, used
+
+    def _block(self, cells: int) -> int:
+        """Users per block of `cells` (user, item) scores."""
+        return max(1, cells // max(self.n_items, 1))
 
     def _predict_arrays(self) -> tuple:
         """Neighbour lists and X as the predict kernel takes them: for backend
         "cuda", device copies made once per fitted (or loaded) model, explicitly;
         else the host arrays themselves."""
-        arrays = (
-            self.nbr_indptr_,
-            self.nbr_indices_,
-            self.nbr_sims_,
-            self.x_indptr_,
-            self.x_indices_,
-            self.x_data_,
-        )
+        arrays = self._host_arrays()
         if self._backend_name != "cuda":
             return arrays
         cached = getattr(self, "_device_copies", None)
@@ -226,29 +311,84 @@ class _KNN(Recommender):
             self._device_copies = cached
         return cached[1]
 
-    def _gather(self, ptr: np.ndarray, sources: np.ndarray):
-        """Concatenated rows `sources` of a CSR: (which source, position)."""
-        lens = ptr[sources + 1] - ptr[sources]
-        owner = np.repeat(np.arange(len(sources)), lens)
-        starts = np.repeat(ptr[sources] - np.cumsum(lens) + lens, lens)
-        pos = starts + np.arange(lens.sum())
-        return owner, pos
+    def _host_arrays(self) -> tuple:
+        """(nbr_indptr, nbr_indices, nbr_sims, x_indptr, x_indices, x_data)."""
+        return (
+            self.nbr_indptr_,
+            self.nbr_indices_,
+            self.nbr_sims_,
+            self.x_indptr_,
+            self.x_indices_,
+            self.x_data_,
+        )
+
+    def _reverse(self) -> tuple[np.ndarray, np.ndarray]:
+        """The inverted neighbour lists (knn_reverse), built once per model."""
+        cached = getattr(self, "_rev", None)
+        if cached is None or cached[0] is not self.nbr_indices_:
+            cached = (
+                self.nbr_indices_,
+                knn_reverse(self.nbr_indptr_, self.nbr_indices_),
+            )
+            self._rev = cached
+        return cached[1]
+
+    def _by_user(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """X (items x users, ItemKNN) transposed: (indptr, items, residuals) per
+        fitted user, items ascending; built once per model."""
+        cached = getattr(self, "_xt", None)
+        if cached is None or cached[0] is not self.x_indices_:
+            n_items = len(self.x_indptr_) - 1
+            item = np.repeat(
+                np.arange(n_items, dtype=np.int32), np.diff(self.x_indptr_)
+            )
+            order = np.argsort(self.x_indices_, kind="stable")  # by user, then item
+            indptr = np.zeros(len(self.bu_) + 1, dtype=np.int64)
+            counts = np.bincount(self.x_indices_, minlength=len(self.bu_))
+            np.cumsum(counts[: len(self.bu_)], out=indptr[1:])
+            cached = (self.x_indices_, (indptr, item[order], self.x_data_[order]))
+            self._xt = cached
+        return cached[1]
+
+    def _is_folded(self, u: np.ndarray) -> np.ndarray:
+        f = self.fold_users_
+        pos = np.minimum(np.searchsorted(f, u), max(len(f) - 1, 0))
+        return (f[pos] == u) if len(f) else np.zeros(len(u), dtype=bool)
+
+    def _user_entries(self, u: np.ndarray):
+        """The query CSR (indptr, items, residuals) of users `u` (ItemKNN): the
+        folded-in history where there is one, else the user's column of X."""
+        xt_ptr, xt_items, xt_x = self._by_user()
+        fitted = np.minimum(u, len(xt_ptr) - 2)  # users past the fit are folded
+        starts = xt_ptr[fitted]
+        lens = xt_ptr[fitted + 1] - starts
+        folded = self._is_folded(u)
+        if folded.any():
+            f_row = np.searchsorted(self.fold_users_, u[folded])
+            starts[folded] = len(xt_items) + self.fold_indptr_[f_row]
+            lens[folded] = self.fold_indptr_[f_row + 1] - self.fold_indptr_[f_row]
+        _, pos = _segments(starts, lens)
+        indptr = np.zeros(len(u) + 1, dtype=np.int64)
+        np.cumsum(lens, out=indptr[1:])
+        items = np.concatenate([xt_items, self.fold_items_])[pos]
+        x = np.concatenate([xt_x, self.fold_x_])[pos]
+        return indptr, items.astype(np.int64), x.astype(np.float32)
 
     def _rank_scores(self, u: np.ndarray) -> np.ndarray:
         n_items = self.n_items
         seen = self._seen
         if self._item_based:
             # each rated item j votes sim(j, i) for its stored neighbours i
-            o1, p1 = self._gather(seen.indptr, u)
+            o1, p1 = _gather(seen.indptr, u)
             js = seen.indices[p1].astype(np.int64)
-            o2, p2 = self._gather(self.nbr_indptr_, js)
+            o2, p2 = _gather(self.nbr_indptr_, js)
             keys = o1[o2] * n_items + self.nbr_indices_[p2]
             weights = self.nbr_sims_[p2]
         else:
             # each neighbour v votes sim(u, v) for every item it rated
-            o1, p1 = self._gather(self.nbr_indptr_, u)
+            o1, p1 = _gather(self.nbr_indptr_, u)
             vs = self.nbr_indices_[p1].astype(np.int64)
-            o2, p2 = self._gather(seen.indptr, vs)
+            o2, p2 = _gather(seen.indptr, vs)
             keys = o1[o2] * n_items + seen.indices[p2]
             weights = self.nbr_sims_[p1][o2]
         out = np.bincount(keys, weights=weights, minlength=len(u) * n_items)
@@ -256,24 +396,141 @@ class _KNN(Recommender):
 
     def _score(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=np.int64)
+        out = np.empty((len(u), self.n_items), dtype=np.float32)
         if self.task == "ranking":
-            return self._rank_scores(u)
-        n_items = self.n_items
-        uu = np.repeat(u, n_items)
-        ii = np.tile(np.arange(n_items, dtype=np.int64), len(u))
-        return self._predict_rating(uu, ii).reshape(len(u), n_items)
+            step = self._block(_SCORE_CELLS)
+            for s in range(0, len(u), step):
+                out[s : s + step] = self._rank_scores(u[s : s + step])
+            return out
+        bi = self.bi_ if self.baseline != "none" else np.zeros_like(self.bi_)
+        for s, dev, used in self._user_blocks(u):
+            uu = u[s : s + len(dev)]
+            if self.baseline == "none":
+                base = np.zeros(dev.shape, dtype=np.float32)
+            else:  # the float32 sum of _base, (mu + b_u) + b_i, broadcast
+                base = (self.mu_ + self.bu_[uu])[:, None] + bi[None, :]
+            out[s : s + len(dev)] = self._finish(base, dev, used)
+        return out
 
     def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
         if self.task == "rating":
             return self._predict_rating(u, i)
         out = np.empty(len(u), dtype=np.float32)
         users, inv = np.unique(u, return_inverse=True)
-        step = 256  # users scored at once
+        step = self._block(_SCORE_CELLS)
         for s in range(0, len(users), step):
             scores = self._rank_scores(users[s : s + step])
             sel = np.flatnonzero((inv >= s) & (inv < s + step))
             out[sel] = scores[inv[sel] - s, i[sel]]
         return out
+
+    def recommend(
+        self,
+        users: Any,
+        n: int = 10,
+        filter_seen: bool = True,
+        unknown: str = "raise",
+        *,
+        items: Any = None,
+        filter_items: Any = None,
+        user_items: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`Recommender.recommend`, in blocks of users that bound the
+        memory (``_RECOMMEND_CELLS`` scores each), whatever the number of users."""
+        self._check_fitted()
+        users = np.atleast_1d(users)
+        step = self._block(_RECOMMEND_CELLS)
+        args = (n, filter_seen, unknown)
+        kw = {"items": items, "filter_items": filter_items}
+        if len(users) <= step or (
+            user_items is not None
+            and (isinstance(user_items, (str, bytes)) or len(user_items) != len(users))
+        ):  # one block, or a bad user_items that the base explains
+            return super().recommend(users, *args, **kw, user_items=user_items)
+        parts = [
+            super(_KNN, self).recommend(
+                users[s : s + step],
+                *args,
+                **kw,
+                user_items=None if user_items is None else user_items[s : s + step],
+            )
+            for s in range(0, len(users), step)
+        ]
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+        )
+
+    # ------------------------------------------------------------------ similar
+    def _similar(
+        self,
+        which: str,
+        query: Any,
+        n: int,
+        candidates: Any,
+        filtered: Any,
+        include_self: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`n` of the stored neighbours of each query (similar_items for
+        ItemKNN, similar_users for UserKNN), best first, by the fitted similarity;
+        entries past the stored list score -inf. The query itself is left out
+        unless ``include_self=True`` (``implicit`` lists it first): it then scores
+        its similarity with itself, 1 · n / (n + shrink) with its n entries, which
+        no neighbour exceeds."""
+        own = "item" if self._item_based else "user"
+        if which != own:  # the other side has no neighbourhoods: the base explains
+            return super()._similar(which, query, n, candidates, filtered, include_self)
+        self._check_fitted()
+        n = check_positive_int("n", n)
+        ids = self.item_ids_ if own == "item" else self.user_ids_
+        index = self.item_index if own == "item" else self.user_index
+        limit = len(ids) if include_self else len(ids) - 1
+        if n > limit:
+            raise ValueError(
+                f"n={n} is larger than the number of {own}s ({limit:,})"
+                if include_self
+                else f"n={n} is larger than the {limit:,} other {own}s"
+            )
+        q = index(query)
+        keep = None
+        if candidates is not None or filtered is not None:
+            keep = np.ones(len(ids), dtype=bool)
+            if candidates is not None:
+                keep[:] = False
+                keep[index(np.asarray(candidates).ravel())] = True
+            if filtered is not None:
+                keep[index(np.asarray(filtered).ravel())] = False
+        n_rows = len(self.nbr_indptr_) - 1
+        out_idx = np.empty((len(q), n), dtype=np.int64)
+        out_s = np.empty((len(q), n), dtype=np.float32)
+        step = max(1, _SCORE_CELLS // max(len(ids), 1))
+        for s in range(0, len(q), step):
+            qq = q[s : s + step]
+            sc = np.full((len(qq), len(ids)), -np.inf, dtype=np.float32)
+            fitted = qq < n_rows  # users folded in after the fit have no list
+            owner, pos = _gather(self.nbr_indptr_, qq[fitted])
+            sc[np.flatnonzero(fitted)[owner], self.nbr_indices_[pos]] = self.nbr_sims_[
+                pos
+            ]
+            if include_self:
+                sc[np.arange(len(qq)), qq] = self._self_similarity(qq)
+            if keep is not None:
+                sc[:, ~keep] = -np.inf
+            top = top_k(sc, n)
+            out_idx[s : s + len(qq)] = top
+            out_s[s : s + len(qq)] = np.take_along_axis(sc, top, axis=1)
+        return ids[out_idx], out_s
+
+    def _self_similarity(self, a: np.ndarray) -> np.ndarray:
+        """sim(a, a) = n_a / (n_a + shrink) (1 before shrinkage; 0 without
+        entries), for rows of X."""
+        n_rows = len(self.x_indptr_) - 1
+        fitted = a < n_rows
+        n = np.zeros(len(a))
+        n[fitted] = np.diff(self.x_indptr_)[a[fitted]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = np.where(n > 0, n / (n + self.shrink), 0.0)
+        return s.astype(np.float32)
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict:
@@ -287,6 +544,10 @@ class _KNN(Recommender):
             "bu": self.bu_,
             "bi": self.bi_,
             "scalars": np.array([self.mu_, *self.rating_range_]),
+            "fold_users": self.fold_users_,
+            "fold_indptr": self.fold_indptr_,
+            "fold_items": self.fold_items_,
+            "fold_x": self.fold_x_,
         }
 
     def _set_state(self, s: dict) -> None:
@@ -297,6 +558,14 @@ class _KNN(Recommender):
         self.bu_, self.bi_ = s["bu"], s["bi"]
         self.mu_, lo, hi = (float(x) for x in s["scalars"])
         self.rating_range_ = (lo, hi)
+        self._set_fold({k: s.get(k, v) for k, v in _EMPTY_FOLD.items()})
+
+    def _set_fold(self, fold: dict) -> None:
+        """The folded-in users' histories (sorted users, CSR of items, residuals)."""
+        self.fold_users_ = fold["fold_users"]
+        self.fold_indptr_ = fold["fold_indptr"]
+        self.fold_items_ = fold["fold_items"]
+        self.fold_x_ = fold["fold_x"]
 
     def neighbours(self, raw_id: Any) -> tuple[np.ndarray, np.ndarray]:
         """Stored neighbours of one item (ItemKNN) or user (UserKNN), best first:
@@ -317,8 +586,9 @@ class ItemKNN(_KNN):
 
     Parameters
     ----------
-    k : int
-        Neighbours used per prediction (rating) or stored per item (ranking).
+    n_neighbors : int
+        Neighbours used per prediction (rating) or stored per item (ranking);
+        ``k=`` is its deprecated name.
     similarity : {"pearson", "cosine"} or None
         None: "pearson" for task "rating", "cosine" for "ranking".
     shrink : float
@@ -328,35 +598,73 @@ class ItemKNN(_KNN):
     baseline : {"bias", "mean", "none"}
         b_ui for task "rating": μ + b_u + b_i, the item mean, or 0.
     keep : int or None
-        Neighbours stored per item (None: every positive one for "rating", k for
-        "ranking"); must be >= k.
+        Neighbours stored per item (None: every positive one for "rating",
+        n_neighbors for "ranking"); must be >= n_neighbors.
     backend : {"numpy", "numba", "cuda"} or None
         Kernel backend (None: MINIREC_BACKEND, then numba when installed).
+
+    ``similar_items`` ranks the stored neighbours of each item, the query item
+    left out unless ``include_self=True`` (``implicit`` lists it first).
+    ``fold_in`` (and ``recommend(user_items=...)``) scores users from a given
+    history without refitting.
     """
 
     name = "itemknn"
     _item_based = True
     state_dims = {"n_rows": "n_items", "n_cols": "<= n_users"}
 
-    def similar_items(self, items: Any, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The `n` most similar items by the fitted similarity (stored neighbours;
-        items beyond the stored list get score -inf)."""
-        self._check_fitted()
-        n = check_positive_int("n", n)
-        if n >= self.n_items:
-            raise ValueError(f"n={n} must be smaller than the number of items")
-        i = self.item_index(items)
-        s = np.full((len(i), self.n_items), -np.inf, dtype=np.float32)
-        for r, a in enumerate(i):
-            lo, hi = self.nbr_indptr_[a], self.nbr_indptr_[a + 1]
-            s[r, self.nbr_indices_[lo:hi]] = self.nbr_sims_[lo:hi]
-        top = top_k(s, n)
-        return self.item_ids_[top], np.take_along_axis(s, top, axis=1)
+    def _fold_in(self, u: np.ndarray, rows: CSR) -> None:
+        """Users `u` from their histories `rows`, the items frozen: the user bias
+        (baseline "bias": the BiasedBaseline user step) and the residuals of the
+        given ratings, kept apart from X so that the fitted arrays stay as they
+        are; scores are then the neighbour sums over this history."""
+        n_users = len(self.user_ids_)
+        items = rows.indices.astype(np.int64)
+        r = np.asarray(rows.data, dtype=np.float64)
+        owner = np.repeat(np.arange(len(u)), rows.lengths())
+        bu = np.zeros(n_users, dtype=np.float32)
+        bu[: len(self.bu_)] = self.bu_
+        if self.task == "rating" and self.baseline == "bias":
+            reg_u = BiasedBaseline().reg_u
+            step = np.bincount(
+                owner, weights=r - self.mu_ - self.bi_[items], minlength=len(u)
+            ) / (reg_u + rows.lengths())
+            bu[u] = step.astype(np.float32)
+        self.bu_ = bu
+        if self.task == "ranking":
+            x = np.ones(len(items), dtype=np.float32)
+        else:
+            x = self._residuals(u[owner], items, r).astype(np.float32)
+        # merge with the users folded in before (theirs replaced when given again)
+        old = self.fold_users_
+        kept = ~np.isin(old, u)
+        o_own, o_pos = _gather(self.fold_indptr_, np.flatnonzero(kept))
+        users = np.concatenate([old[kept], u])
+        user_of = np.concatenate([o_own, owner + int(kept.sum())])
+        all_items = np.concatenate([self.fold_items_[o_pos], rows.indices])
+        all_x = np.concatenate([self.fold_x_[o_pos], x])
+        srt = np.argsort(users)
+        rank = np.empty(len(users), dtype=np.int64)
+        rank[srt] = np.arange(len(users))
+        order = np.lexsort((all_items, rank[user_of]))
+        indptr = np.zeros(len(users) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(user_of, minlength=len(users))[srt], out=indptr[1:])
+        self._set_fold(
+            {
+                "fold_users": users[srt].astype(np.int64),
+                "fold_indptr": indptr,
+                "fold_items": all_items[order].astype(np.int32),
+                "fold_x": all_x[order].astype(np.float32),
+            }
+        )
 
 
 class UserKNN(_KNN):
     """User-based neighbourhood CF; parameters as :class:`ItemKNN` with users and
-    items swapped (``baseline="mean"`` uses the user means)."""
+    items swapped (``baseline="mean"`` uses the user means).
+
+    ``similar_users`` ranks the stored neighbours of each user, the query user
+    left out unless ``include_self=True`` (``implicit`` lists it first)."""
 
     name = "userknn"
     _item_based = False

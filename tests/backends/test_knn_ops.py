@@ -181,5 +181,82 @@ def test_contract_names_are_re_exported(backend):
     from minirec.backends import get_kernels
 
     K = get_kernels(backend)
-    assert K.knn_similarity is getattr(knn_ops, f"knn_similarity_{backend}")
-    assert K.knn_predict is getattr(knn_ops, f"knn_predict_{backend}")
+    for name in ("similarity", "predict", "predict_rows", "predict_cols"):
+        assert getattr(K, f"knn_{name}") is getattr(knn_ops, f"knn_{name}_{backend}")
+
+
+def test_similarity_in_small_batches_is_unchanged(monkeypatch):
+    """A buffer of a few neighbours (many batches, rows larger than the buffer)
+    gives the same lists as one batch."""
+    csr, _ = _matrix(seed=5, n_rows=40, integer=False)
+    for pearson, keep in ((True, 0), (False, 3)):
+        whole = knn_ops.knn_similarity_numba(*csr, pearson, 2.0, keep)
+        monkeypatch.setattr(knn_ops, "_SCRATCH_ENTRIES", 5)
+        small = knn_ops.knn_similarity_numba(*csr, pearson, 2.0, keep)
+        monkeypatch.undo()
+        for x, y in zip(whole, small):
+            np.testing.assert_array_equal(x, y)
+        want = knn_ops.knn_similarity_numpy(*csr, pearson, 2.0, keep)
+        np.testing.assert_array_equal(want[0], small[0])
+        np.testing.assert_allclose(want[2], small[2], rtol=1e-6)
+
+
+def test_reverse_lists_the_slots_of_each_neighbour():
+    csr, _ = _matrix(seed=6)
+    ptr, idx, _ = knn_ops.knn_similarity_numba(*csr, False, 0.0, 0)
+    rev_ptr, rev_pos = knn_ops.knn_reverse(ptr, idx)
+    for b in range(len(ptr) - 1):
+        np.testing.assert_array_equal(
+            rev_pos[rev_ptr[b] : rev_ptr[b + 1]], np.flatnonzero(idx == b)
+        )
+
+
+@pytest.mark.parametrize("k", [1, 3, 50])
+def test_every_column_of_rows_equals_the_pair_walk(k):
+    csr, dense = _matrix(seed=7, integer=False)
+    nbr = knn_ops.knn_similarity_numba(*csr, True, 2.0, 0)
+    X = (csr[0], csr[1], csr[2].astype(np.float32))
+    n_rows, n_cols = dense.shape
+    rows = np.array([0, 3, 5, 5, n_rows - 1], dtype=np.int64)
+    rr = np.repeat(rows, n_cols)
+    cc = np.tile(np.arange(n_cols, dtype=np.int64), len(rows))
+    for b in ("numba", "numpy"):  # each against its own pair walk, bit for bit
+        pair = getattr(knn_ops, f"knn_predict_{b}")(*nbr, *X, rr, cc, k)
+        dev, used = getattr(knn_ops, f"knn_predict_rows_{b}")(*nbr, *X, rows, n_cols, k)
+        np.testing.assert_array_equal(dev.ravel(), pair[0])
+        np.testing.assert_array_equal(used.ravel(), pair[1])
+
+
+@pytest.mark.parametrize("k", [1, 3, 50])
+def test_every_row_of_a_given_column_equals_the_pair_walk(k):
+    """Queries given by their entries: columns of X (the pair walk over X is the
+    reference), an empty query, and a column X does not hold (the reference is
+    then the pair walk over X with that column added)."""
+    csr, dense = _matrix(seed=8, integer=False)
+    nbr = knn_ops.knn_similarity_numba(*csr, True, 2.0, 0)
+    rev = knn_ops.knn_reverse(nbr[0], nbr[1])
+    n_rows, n_cols = dense.shape
+    r = np.random.default_rng(0)
+    new_col = np.full(n_rows, np.nan)
+    new_col[r.choice(n_rows, 9, replace=False)] = r.normal(size=9)
+    full = np.column_stack([dense, new_col])
+    cols = [0, 4, n_cols - 1]
+    queries = [full[:, c] for c in cols] + [np.full(n_rows, np.nan), new_col]
+    q_ptr = np.cumsum([0] + [int((~np.isnan(q)).sum()) for q in queries])
+    q_rows = np.concatenate([np.flatnonzero(~np.isnan(q)) for q in queries])
+    q_data = np.concatenate([q[~np.isnan(q)] for q in queries]).astype(np.float32)
+    # X with the new column appended, as (indptr, indices, data) by rows
+    a, c = np.nonzero(~np.isnan(full))
+    X_ptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(np.bincount(a, minlength=n_rows), out=X_ptr[1:])
+    X = (X_ptr, c.astype(np.int32), full[a, c].astype(np.float32))
+    rr = np.tile(np.arange(n_rows, dtype=np.int64), len(queries))
+    cc = np.repeat(np.array(cols + [n_cols + 5, n_cols], np.int64), n_rows)
+    for b in ("numba", "numpy"):  # each against its own pair walk, bit for bit
+        ref_dev, ref_used = getattr(knn_ops, f"knn_predict_{b}")(*nbr, *X, rr, cc, k)
+        fn = getattr(knn_ops, f"knn_predict_cols_{b}")
+        dev, used = fn(*nbr, *rev, q_ptr, q_rows, q_data, k)
+        assert dev.shape == (len(queries), n_rows)
+        np.testing.assert_array_equal(dev.ravel(), ref_dev)
+        np.testing.assert_array_equal(used.ravel(), ref_used)
+    assert ref_used.max() > 0 and (ref_used[3 * n_rows : 4 * n_rows] == 0).all()

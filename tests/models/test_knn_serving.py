@@ -1,0 +1,225 @@
+"""Serving ItemKNN / UserKNN: fold-in of users without refitting (ItemKNN),
+similar_items / similar_users from the stored neighbourhoods, and recommend() in
+bounded blocks of users."""
+
+from __future__ import annotations
+
+import copy
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import minirec.models.knn as knn
+from minirec import Interactions
+from minirec.models import BiasedBaseline
+from minirec.models.knn import ItemKNN, UserKNN
+
+NEW, X_ID, Y_ID = 9001, 9002, 9003  # user ids unknown to the fitted models
+
+
+def _planted(seed=0, n_users=50, n_items=30, density=0.5):
+    r = np.random.default_rng(seed)
+    P = r.normal(size=(n_users, 2))
+    Q = r.normal(size=(n_items, 2))
+    u, i = np.nonzero(r.random((n_users, n_items)) < density)
+    ratings = np.round(np.clip(3 + (P @ Q.T)[u, i], 1, 5))
+    return Interactions.from_arrays(u, i, ratings)
+
+
+def _reference_fold_in(m, items, ratings):
+    """Rating predictions of every item for a user with history (items, ratings),
+    from the definitions: b_u by the BiasedBaseline user step (λ_u = 15), the
+    residuals r - (μ + b_u + b_j), and for each item i the first n_neighbors of
+    its stored neighbours (m.neighbours, best first) that the user rated."""
+    idx = m.item_index(items)
+    r = np.asarray(ratings, dtype=np.float64)
+    bu = np.sum(r - m.mu_ - m.bi_[idx].astype(np.float64)) / (15.0 + len(r))
+    resid = dict(zip(np.asarray(items).tolist(), r - (m.mu_ + bu + m.bi_[idx])))
+    out = []
+    for i, raw in enumerate(m.item_ids_):
+        num = den = 0.0
+        used = 0
+        for j, s in zip(*m.neighbours(raw)):
+            if j in resid and used < m.n_neighbors:
+                num += s * resid[j]
+                den += s
+                used += 1
+        dev = num / den if den > 0 else 0.0
+        out.append(np.clip(m.mu_ + bu + m.bi_[i] + dev, *m.rating_range_))
+    return np.array(out)
+
+
+def test_fold_in_new_user_is_the_neighbour_sum_over_its_history():
+    data = _planted()
+    m = ItemKNN(n_neighbors=5).fit(data)
+    items, ratings = [2, 5, 7, 11, 20, 23], [5, 1, 4, 2, 3, 5]
+    want = _reference_fold_in(m, items, ratings)
+    m.fold_in([NEW] * len(items), items, ratings)
+    assert m.user_ids_[-1] == NEW and m.n_users == data.n_users + 1
+    got = m.predict([NEW] * m.n_items, m.item_ids_)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    ids, scores = m.recommend(NEW, n=5)
+    assert not set(ids[0].tolist()) & set(items)  # the history is its seen items
+    unseen = np.setdiff1d(np.arange(m.n_items), items)
+    np.testing.assert_allclose(
+        np.sort(scores[0])[::-1], np.sort(want[unseen])[::-1][:5], rtol=1e-5
+    )
+
+
+def test_fold_in_of_a_fitted_user_reproduces_the_fit():
+    """Folding a training user in with its own training ratings recomputes the
+    fitted state: the BiasedBaseline user bias, and the same scores."""
+    data = _planted(seed=1)
+    m = ItemKNN(n_neighbors=6).fit(data)
+    base = BiasedBaseline(clip=False).fit(data)
+    users = data.user_ids[[0, 3, 7]]
+    before = m.score_items(m.user_index(users))
+    sel = np.isin(data.users, m.user_index(users))
+    f = copy.copy(m).fold_in(
+        data.user_ids[data.users[sel]],
+        data.item_ids[data.items[sel]],
+        data.ratings[sel],
+    )
+    np.testing.assert_allclose(
+        f.bu_[m.user_index(users)], base.bu_[m.user_index(users)], rtol=1e-5
+    )
+    np.testing.assert_allclose(f.score_items(m.user_index(users)), before, atol=1e-4)
+    assert len(f.fold_users_) == 3 and len(m.fold_users_) == 0
+
+
+def test_recommend_user_items_leaves_the_model_untouched():
+    data = _planted(seed=2)
+    m = ItemKNN(n_neighbors=5).fit(data)
+    arrays = {k: v for k, v in vars(m).items() if isinstance(v, np.ndarray)}
+    copies = {k: v.copy() for k, v in arrays.items()}
+    hist = [[1, 4, 9], [0, 2]]
+    users = [NEW, data.user_ids[3]]
+    ids, scores = m.recommend(users, n=4, user_items=hist)
+    ref = copy.deepcopy(m)
+    ref.fold_in(np.repeat(users, [3, 2]), np.concatenate(hist))
+    want_ids, want_scores = ref.recommend(users, n=4)
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_array_equal(scores, want_scores)
+    for k, v in arrays.items():  # the same arrays, with the same contents
+        assert getattr(m, k) is v, k
+        np.testing.assert_array_equal(v, copies[k])
+    assert len(m.user_ids_) == data.n_users and len(m.fold_users_) == 0
+
+
+def test_fold_in_again_replaces_the_history_and_survives_save_load(tmp_path):
+    data = _planted(seed=3)
+    m = ItemKNN(n_neighbors=5).fit(data)
+    once = copy.deepcopy(m).fold_in([X_ID] * 3, [1, 2, 3], [5, 4, 5])
+    m.fold_in([X_ID, X_ID, Y_ID], [7, 8, 9], [1, 2, 3])
+    m.fold_in([X_ID] * 3, [1, 2, 3], [5, 4, 5])  # x again: only this history counts
+    items = m.item_ids_
+    np.testing.assert_allclose(
+        m.predict([X_ID] * len(items), items), once.predict([X_ID] * len(items), items)
+    )
+    loaded = ItemKNN.load(m.save(tmp_path / "folded.npz"))
+    for u in (X_ID, Y_ID):
+        np.testing.assert_array_equal(
+            loaded.predict([u] * len(items), items), m.predict([u] * len(items), items)
+        )
+    np.testing.assert_array_equal(
+        loaded.recommend([X_ID, Y_ID], 3)[0], m.recommend([X_ID, Y_ID], 3)[0]
+    )
+
+
+def test_fold_in_ranking_mode_votes_of_the_history():
+    data = _planted(seed=4)
+    m = ItemKNN(n_neighbors=4, task="ranking").fit(data)
+    hist = [0, 6, 13]
+    want = np.zeros(m.n_items)
+    for j in hist:  # each item of the history votes for its stored neighbours
+        nb, sims = m.neighbours(j)
+        want[m.item_index(nb)] += sims
+    f = copy.copy(m).fold_in([NEW] * 3, hist)
+    got = f.score_items(f.user_index([NEW]))[0]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_userknn_does_not_fold_in():
+    m = UserKNN(n_neighbors=3).fit(_planted(seed=5))
+    with pytest.raises(NotImplementedError, match="cannot fold in users"):
+        copy.deepcopy(m).fold_in([NEW], [1])
+
+
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_similar_from_the_stored_neighbourhoods(cls):
+    data = _planted(seed=6)
+    m = cls(n_neighbors=5).fit(data)
+    similar = m.similar_items if cls is ItemKNN else m.similar_users
+    ids_of = m.item_ids_ if cls is ItemKNN else m.user_ids_
+    q = ids_of[[0, 9]]
+    ids, scores = similar(q, n=4)
+    for r, a in enumerate(q):
+        nb, sims = m.neighbours(a)
+        np.testing.assert_array_equal(ids[r], nb[:4])
+        np.testing.assert_array_equal(scores[r], sims[:4])
+        assert a not in ids[r]
+    # include_self: the query first, at its similarity with itself n / (n + shrink)
+    ids, scores = similar(q, n=4, include_self=True)
+    counts = np.bincount(data.items if cls is ItemKNN else data.users)
+    for r, a in enumerate(q):
+        n_a = counts[int(np.flatnonzero(ids_of == a)[0])]
+        assert ids[r, 0] == a
+        assert scores[r, 0] == pytest.approx(n_a / (n_a + 100.0), rel=1e-6)
+        np.testing.assert_array_equal(ids[r, 1:], m.neighbours(a)[0][:3])
+    # a candidate set and excluded ids; ranks without a candidate score -inf
+    nb, sims = m.neighbours(q[0])
+    cand = nb[[1, 3, 5]]
+    kw = {"items": cand} if cls is ItemKNN else {"users": cand}
+    ids, scores = similar(q[:1], n=4, **kw)
+    np.testing.assert_array_equal(ids[0, :3], cand)
+    np.testing.assert_array_equal(scores[0, :3], sims[[1, 3, 5]])
+    assert scores[0, 3] == -np.inf
+    kw = {"filter_items": nb[:2]} if cls is ItemKNN else {"filter_users": nb[:2]}
+    ids, _ = similar(q[:1], n=3, **kw)
+    np.testing.assert_array_equal(ids[0], nb[2:5])
+    with pytest.raises(ValueError, match="larger than the"):
+        similar(q, n=len(ids_of))
+
+
+def test_the_other_side_has_no_neighbourhoods():
+    m = ItemKNN(n_neighbors=3).fit(_planted(seed=7))
+    with pytest.raises(NotImplementedError, match="UserKNN"):
+        m.similar_users(m.user_ids_[:1], n=2)
+
+
+def _wide(seed=8, n_users=600, n_items=5000, per_user=20):
+    """Many items, few ratings each (the shape of the scale benchmark)."""
+    r = np.random.default_rng(seed)
+    u = np.repeat(np.arange(n_users), per_user)
+    i = (r.zipf(1.3, len(u)) + r.integers(0, n_items, len(u))) % n_items
+    u, i = np.unique(np.column_stack([u, i]), axis=0).T
+    y = r.integers(1, 6, len(u)).astype(np.float64)
+    return Interactions.from_arrays(u, i, y, item_ids=np.arange(n_items))
+
+
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_recommend_goes_in_bounded_blocks(cls, monkeypatch):
+    """Blocks of a few users give the same answer as one block, and the NumPy
+    memory of recommend() then stays far below one users x items score matrix."""
+    data = _wide()
+    m = cls(n_neighbors=10).fit(data)
+    users = data.user_ids[:400]
+    kw = {"items": data.item_ids[::2], "filter_items": data.item_ids[:50]}
+    want = m.recommend(users, 10, **kw)
+    one_matrix = len(users) * data.n_items * 4  # bytes of float32 scores
+    monkeypatch.setattr(knn, "_RECOMMEND_CELLS", 16 * data.n_items)
+    monkeypatch.setattr(knn, "_SCORE_CELLS", 4 * data.n_items)
+    tracemalloc.start()
+    got = m.recommend(users, 10, **kw)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert peak < one_matrix / 4, (peak, one_matrix)
+    if cls is ItemKNN:  # blocks with histories given
+        hist = [data.item_ids[[1, 2, 3]]] * 40
+        a = m.recommend(np.arange(10_000, 10_040), 5, user_items=hist)
+        monkeypatch.undo()
+        b = m.recommend(np.arange(10_000, 10_040), 5, user_items=hist)
+        np.testing.assert_array_equal(a[1], b[1])
