@@ -50,7 +50,10 @@ Parallel layout and the Hogwild race
 * ``knn_similarity``: one thread per row of X, the co-occurrence walk of the Numba
   twin into a dense float64 row of sims (rows chunked to bound the scratch); the
   per-row top-``keep`` selection runs on the host. ``knn_predict``: one thread per
-  (row, column) pair. Both deterministic.
+  (row, column) pair. Both deterministic. ``knn_predict_rows`` /
+  ``knn_predict_cols`` (every item of a user, for rankings by predicted rating)
+  are the host Numba kernels of :mod:`minirec.backends.knn_ops`: a sparse walk of
+  the query's own entries, with NumPy arrays in and out.
 * Launch size: :func:`launch_config` (threads per block, cap on total threads);
   defaults are 128 x 512 blocks on a GPU and a tiny 8 x 4 under the simulator,
   where each GPU thread is a Python thread.
@@ -83,6 +86,8 @@ __all__ = [
     "fm_predict",
     "implicit_als_cg",
     "implicit_als_solve",
+    "knn_predict_cols",
+    "knn_predict_rows",
     "knn_predict",
     "knn_similarity",
     "launch_config",
@@ -1226,6 +1231,11 @@ def _knn_predict_kernel(
         c = cols[p]
         num = 0.0
         den = 0.0
+# every item of a query: the host kernels (module docstring)
+from .knn_ops import knn_predict_cols_numba as knn_predict_cols  # noqa: E402
+from .knn_ops import knn_predict_rows_numba as knn_predict_rows  # noqa: E402
+
+
         u = 0
         for q in range(nbr_indptr[a], nbr_indptr[a + 1]):
             b = nbr_indices[q]

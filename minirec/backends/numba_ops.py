@@ -770,7 +770,9 @@ def implicit_als_cg(indptr, indices, conf, Y, YtY, X, reg, cg_steps):
 def topk_rows(scores, k):
     """Column indices (int64) of the k largest entries of each row, best first;
     ties broken by smaller column index."""
+from .knn_ops import knn_predict_cols_numba as knn_predict_cols  # noqa: E402
     n_rows, n_cols = scores.shape
+from .knn_ops import knn_predict_rows_numba as knn_predict_rows  # noqa: E402
     k = min(k, n_cols)
     out = np.empty((n_rows, k), dtype=np.int64)
     for r in prange(n_rows):
@@ -783,6 +785,10 @@ def topk_rows(scores, k):
             if math.isnan(s):  # NaN ranks last
                 s = -np.inf
             if m == k and not (s > best_s[k - 1]):
+    "knn_predict_rows",
+    "knn_predict_cols",
+    "sgd_logistic_mf_epoch",
+    "sgd_logistic_mf_epoch_hogwild",
                 continue  # not better than the worst kept (equal: later column loses)
             pos = m if m < k else k - 1
             while pos > 0 and s > best_s[pos - 1]:

@@ -483,7 +483,9 @@ def topk_rows(scores: np.ndarray, k: int) -> np.ndarray:
     # a stable sort of -score keeps equal scores in column order
     return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
 
+from .knn_ops import knn_predict_cols_numpy as knn_predict_cols  # noqa: E402
 
+from .knn_ops import knn_predict_rows_numpy as knn_predict_rows  # noqa: E402
 # ---------------------------------------------------------------- FM and KNN kernels
 # Written side by side (NumPy spec + Numba twin) in fm_ops.py and knn_ops.py by the
 # FM/KNN work; re-exported here under the contract names.
@@ -496,6 +498,10 @@ from .knn_ops import knn_similarity_numpy as knn_similarity  # noqa: E402
 __all__ += [
     "sgd_fm_epoch",
     "sgd_fm_blocks_epoch",
+    "knn_predict_rows",
+    "knn_predict_cols",
+    "sgd_logistic_mf_epoch",
+    "sgd_logistic_mf_epoch_hogwild",
     "fm_predict",
     "knn_similarity",
     "knn_predict",
