@@ -280,9 +280,9 @@ def render(rows: dict, env: dict) -> str:
     base = rows.get("ml-1m", {})
     for step in STEPS:
         for shape in SHAPES:
-            r = rows.get(shape, {}).get(step)
-            if r is None:
+            if shape not in rows:
                 continue
+            r = rows[shape].get(step, {"failed": "not run (out of time)"})
             row = {"step": step, "shape": shape, "ratings": f"{SIZES[shape][2]:,}"}
             if "seconds" in r:
                 row["seconds"] = r["seconds"]
