@@ -46,7 +46,6 @@ Parallel layout and the Hogwild race
   batched, one thread per row of the CSR, each with its own k x k float64 workspace
   in global memory laid out thread-last (``A[a, c, t]``) so a warp's accesses are
   coalesced. Rows are independent: deterministic.
-* ``topk_rows``: one thread per row, insertion into a sorted buffer of length k.
 * ``knn_similarity``: one thread per row of X, the co-occurrence walk of the Numba
   twin into a dense float64 row of sims (rows chunked to bound the scratch); the
   per-row top-``keep`` selection runs on the host. ``knn_predict``: one thread per
@@ -86,9 +85,9 @@ __all__ = [
     "fm_predict",
     "implicit_als_cg",
     "implicit_als_solve",
+    "knn_predict",
     "knn_predict_cols",
     "knn_predict_rows",
-    "knn_predict",
     "knn_similarity",
     "launch_config",
     "sgd_fm_blocks_epoch",
@@ -99,7 +98,6 @@ __all__ = [
     "sgd_mf_epoch_hogwild",
     "synchronize",
     "to_device",
-    "topk_rows",
 ]
 
 _DEFAULT_LAUNCH = (
@@ -110,7 +108,6 @@ _DEFAULT_LAUNCH = (
 _LAUNCH = dict(_DEFAULT_LAUNCH)
 #: workspace cap for the batched ALS solves (bytes of float64 k x k per thread)
 _ALS_WORKSPACE_BYTES = 256 * 2**20
-_NEG_INF = -np.inf
 
 
 @contextlib.contextmanager
@@ -1032,31 +1029,6 @@ def implicit_als_cg(
     return _read_loss(loss)
 
 
-# ----------------------------------------------------------------------------- top-k
-@cuda.jit
-def _topk_kernel(scores, k, out, best_s):
-    t = cuda.grid(1)
-    T = cuda.gridsize(1)
-    n_cols = scores.shape[1]
-    for r in range(t, scores.shape[0], T):
-        m = 0  # filled so far; sorted by (-score, column)
-        for c in range(n_cols):
-            s = float64(scores[r, c])
-            if math.isnan(s):  # NaN ranks like -inf
-                s = _NEG_INF
-            if m == k and not (s > best_s[k - 1, r]):
-                continue  # not better than the worst kept (equal: later column loses)
-            pos = m if m < k else k - 1
-            while pos > 0 and s > best_s[pos - 1, r]:
-                best_s[pos, r] = best_s[pos - 1, r]
-                out[r, pos] = out[r, pos - 1]
-                pos -= 1
-            best_s[pos, r] = s
-            out[r, pos] = c
-            if m < k:
-                m += 1
-
-
 def _empty_like_input(ref, shape, dtype):
     """An uninitialised device array: CuPy when `ref` is CuPy, else Numba's."""
     if type(ref).__module__.startswith("cupy"):
@@ -1064,24 +1036,6 @@ def _empty_like_input(ref, shape, dtype):
 
         return sys.modules["cupy"].empty(shape, dtype=dtype)
     return cuda.device_array(shape, dtype=dtype)
-
-
-def topk_rows(scores, k: int):
-    """Column indices (int64) of the k largest entries of each row, best first;
-    ties broken by smaller column index; NaN ranks like -inf. A GPU array when
-    `scores` is on the GPU, else a NumPy array. CUDA: one thread per row."""
-    n_rows, n_cols = scores.shape
-    k = min(int(k), n_cols)
-    on_gpu = is_device_array(scores)
-    tr = _Transfer()
-    d_scores = tr(scores)
-    out = _empty_like_input(scores, (n_rows, k), np.int64)
-    if n_rows == 0 or k == 0:
-        return out if on_gpu else out.copy_to_host()
-    best_s = cuda.device_array((k, n_rows), dtype=np.float64)
-    blocks, tpb = _grid(n_rows)
-    _topk_kernel[blocks, tpb](d_scores, k, out, best_s)
-    return out if on_gpu else out.copy_to_host()
 
 
 # ----------------------------------------------------------------------------- KNN
@@ -1231,11 +1185,6 @@ def _knn_predict_kernel(
         c = cols[p]
         num = 0.0
         den = 0.0
-# every item of a query: the host kernels (module docstring)
-from .knn_ops import knn_predict_cols_numba as knn_predict_cols  # noqa: E402
-from .knn_ops import knn_predict_rows_numba as knn_predict_rows  # noqa: E402
-
-
         u = 0
         for q in range(nbr_indptr[a], nbr_indptr[a + 1]):
             b = nbr_indices[q]
@@ -1282,6 +1231,11 @@ def knn_predict(
     return dev.copy_to_host(), used.copy_to_host()
 
 
+# every item of a query: the host kernels (module docstring)
+from .knn_ops import knn_predict_cols_numba as knn_predict_cols  # noqa: E402
+from .knn_ops import knn_predict_rows_numba as knn_predict_rows  # noqa: E402
+
+
 # ----------------------------------------------------------------------------- moves
 def to_device(a):
     """A Numba device array holding a copy of host array `a` (an explicit host ->
@@ -1291,3 +1245,21 @@ def to_device(a):
     if is_device_array(a):
         return a
     return cuda.to_device(np.ascontiguousarray(a))
+
+
+_GRID = (
+    "the DSGD grid is a CPU schedule: on the GPU, MF runs sgd_mf_epoch or "
+    "sgd_mf_epoch_hogwild (MF(blocks=...) with backend='cuda' is refused)"
+)
+_HOST = "shuffles run on the host (host_kernels()); the GPU kernels take their output"
+_RANKING = "RankingMF has no GPU kernels yet: use backend='numba'"
+#: contract kernels (backends/base.py) this backend does not implement, and why
+UNSUPPORTED: dict[str, str] = {
+    "sgd_mf_epoch_strata": _GRID,
+    "sgd_mf_epoch_hogwild_strata": _GRID,
+    "strata_layout": _GRID,
+    "shuffle_ratings": _HOST,
+    "shuffle_ratings_blocks": _HOST,
+    "sgd_logistic_mf_epoch": _RANKING,
+    "sgd_logistic_mf_epoch_hogwild": _RANKING,
+}

@@ -36,7 +36,6 @@ __all__ = [
     "als_solve",
     "implicit_als_solve",
     "implicit_als_cg",
-    "topk_rows",
 ]
 
 # error_model="numpy": x / 0 gives inf/nan (caught by the models' divergence checks)
@@ -765,54 +764,20 @@ def implicit_als_cg(indptr, indices, conf, Y, YtY, X, reg, cg_steps):
     return losses.sum()
 
 
-# ----------------------------------------------------------------------------- top-k
-@njit(parallel=True, cache=True, nogil=True)  # no fastmath: it would drop NaN checks
-def topk_rows(scores, k):
-    """Column indices (int64) of the k largest entries of each row, best first;
-    ties broken by smaller column index."""
-from .knn_ops import knn_predict_cols_numba as knn_predict_cols  # noqa: E402
-    n_rows, n_cols = scores.shape
-from .knn_ops import knn_predict_rows_numba as knn_predict_rows  # noqa: E402
-    k = min(k, n_cols)
-    out = np.empty((n_rows, k), dtype=np.int64)
-    for r in prange(n_rows):
-        row = scores[r]
-        best_s = np.empty(k, dtype=np.float64)
-        best_i = np.empty(k, dtype=np.int64)
-        m = 0  # filled so far; best_* sorted by (-score, index)
-        for c in range(n_cols):
-            s = np.float64(row[c])
-            if math.isnan(s):  # NaN ranks last
-                s = -np.inf
-            if m == k and not (s > best_s[k - 1]):
-    "knn_predict_rows",
-    "knn_predict_cols",
-    "sgd_logistic_mf_epoch",
-    "sgd_logistic_mf_epoch_hogwild",
-                continue  # not better than the worst kept (equal: later column loses)
-            pos = m if m < k else k - 1
-            while pos > 0 and s > best_s[pos - 1]:
-                if pos < k:
-                    best_s[pos] = best_s[pos - 1]
-                    best_i[pos] = best_i[pos - 1]
-                pos -= 1
-            best_s[pos] = s
-            best_i[pos] = c
-            if m < k:
-                m += 1
-        for q in range(k):
-            out[r, q] = best_i[q]
-    return out
-
-
 # ---------------------------------------------------------------- FM and KNN kernels
 # Written side by side (NumPy spec + Numba twin) in fm_ops.py and knn_ops.py by the
 # FM/KNN work; re-exported here under the contract names.
 from .fm_ops import fm_predict_numba as fm_predict  # noqa: E402
 from .fm_ops import sgd_fm_blocks_epoch_numba as sgd_fm_blocks_epoch  # noqa: E402
 from .fm_ops import sgd_fm_epoch_numba as sgd_fm_epoch  # noqa: E402
+from .knn_ops import knn_predict_cols_numba as knn_predict_cols  # noqa: E402
 from .knn_ops import knn_predict_numba as knn_predict  # noqa: E402
+from .knn_ops import knn_predict_rows_numba as knn_predict_rows  # noqa: E402
 from .knn_ops import knn_similarity_numba as knn_similarity  # noqa: E402
+from .ranking_ops import (  # noqa: E402
+    sgd_logistic_mf_epoch_hogwild_numba as sgd_logistic_mf_epoch_hogwild,
+)
+from .ranking_ops import sgd_logistic_mf_epoch_numba as sgd_logistic_mf_epoch  # noqa: E402
 
 __all__ += [
     "sgd_fm_epoch",
@@ -820,4 +785,14 @@ __all__ += [
     "fm_predict",
     "knn_similarity",
     "knn_predict",
+    "knn_predict_rows",
+    "knn_predict_cols",
+    "sgd_logistic_mf_epoch",
+    "sgd_logistic_mf_epoch_hogwild",
 ]
+
+_SERIAL_FM = "the CPU FM kernels are serial: Hogwild FM runs on backend='cuda'"
+#: contract kernels (backends/base.py) this backend does not implement, and why
+UNSUPPORTED: dict[str, str] = {
+    "sgd_fm_blocks_epoch_hogwild": _SERIAL_FM,
+}

@@ -24,7 +24,6 @@ __all__ = [
     "als_solve",
     "implicit_als_solve",
     "implicit_als_cg",
-    "topk_rows",
 ]
 
 
@@ -476,33 +475,37 @@ def implicit_als_cg(
 
 
 # ----------------------------------------------------------------------------- top-k
-def topk_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices (int64) of the k largest entries of each row, best first;
-    ties broken by smaller column index; NaN ranks like -inf."""
-    scores = np.where(np.isnan(scores), -np.inf, scores)
-    # a stable sort of -score keeps equal scores in column order
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
 
-from .knn_ops import knn_predict_cols_numpy as knn_predict_cols  # noqa: E402
 
-from .knn_ops import knn_predict_rows_numpy as knn_predict_rows  # noqa: E402
 # ---------------------------------------------------------------- FM and KNN kernels
 # Written side by side (NumPy spec + Numba twin) in fm_ops.py and knn_ops.py by the
 # FM/KNN work; re-exported here under the contract names.
 from .fm_ops import fm_predict_numpy as fm_predict  # noqa: E402
 from .fm_ops import sgd_fm_blocks_epoch_numpy as sgd_fm_blocks_epoch  # noqa: E402
 from .fm_ops import sgd_fm_epoch_numpy as sgd_fm_epoch  # noqa: E402
+from .knn_ops import knn_predict_cols_numpy as knn_predict_cols  # noqa: E402
 from .knn_ops import knn_predict_numpy as knn_predict  # noqa: E402
+from .knn_ops import knn_predict_rows_numpy as knn_predict_rows  # noqa: E402
 from .knn_ops import knn_similarity_numpy as knn_similarity  # noqa: E402
+from .ranking_ops import (  # noqa: E402
+    sgd_logistic_mf_epoch_hogwild_numpy as sgd_logistic_mf_epoch_hogwild,
+)
+from .ranking_ops import sgd_logistic_mf_epoch_numpy as sgd_logistic_mf_epoch  # noqa: E402
 
 __all__ += [
     "sgd_fm_epoch",
     "sgd_fm_blocks_epoch",
+    "fm_predict",
+    "knn_similarity",
+    "knn_predict",
     "knn_predict_rows",
     "knn_predict_cols",
     "sgd_logistic_mf_epoch",
     "sgd_logistic_mf_epoch_hogwild",
-    "fm_predict",
-    "knn_similarity",
-    "knn_predict",
 ]
+
+_SERIAL_FM = "the CPU FM kernels are serial: Hogwild FM runs on backend='cuda'"
+#: contract kernels (backends/base.py) this backend does not implement, and why
+UNSUPPORTED: dict[str, str] = {
+    "sgd_fm_blocks_epoch_hogwild": _SERIAL_FM,
+}

@@ -40,7 +40,9 @@ FORMAT = "minirec-model"
 FORMAT_VERSION = 1
 #: the retired format of the sequence models' own files, still read
 LEGACY_SEQ_FORMAT = "minirec-seqmodel"
-_SCORE_CHUNK = 2048  # users scored at once in recommend()
+#: (row, item) scores held at once by recommend() and similar_*(): 64 MiB of
+#: float32, so memory does not grow with the number of users asked
+_SCORE_CELLS = 1 << 24
 
 
 def _storable(a: np.ndarray) -> np.ndarray:
@@ -381,8 +383,9 @@ class Recommender:
         u = self.user_index(users, "raise" if unknown == "raise" else "ignore")
         idx = np.empty((len(u), n), dtype=np.int64)
         scores = np.empty((len(u), n), dtype=np.float32)
-        for start in range(0, len(u), _SCORE_CHUNK):
-            uu = u[start : start + _SCORE_CHUNK]
+        step = max(1, _SCORE_CELLS // max(self.n_items, 1))
+        for start in range(0, len(u), step):
+            uu = u[start : start + step]
             s = np.empty((len(uu), self.n_items), dtype=np.float32)
             known = uu >= 0
             if known.any():
@@ -412,6 +415,16 @@ class Recommender:
             "defined for it; use a factor model (MF, ALS, BPR, ...) or UserKNN"
         )
 
+    def _similarity_rows(self, which: str, q: np.ndarray) -> np.ndarray:
+        """Similarities (len(q), n_users or n_items) of internal users or items `q`
+        to every user or item: the cosine of their vectors. Models with their own
+        similarity (KNN) override this."""
+        V = self._user_vectors() if which == "user" else self._item_vectors()
+        V = np.asarray(V, dtype=np.float32)
+        norms = np.linalg.norm(V, axis=1)
+        norms[norms == 0] = 1.0
+        return (V[q] / norms[q, None]) @ (V / norms[:, None]).T
+
     def _similar(
         self,
         which: str,
@@ -421,7 +434,8 @@ class Recommender:
         filtered: Any,
         include_self: bool,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine top-`n` among user or item vectors (see similar_items)."""
+        """Top-`n` of :meth:`_similarity_rows` (see similar_items), in blocks of
+        queries that bound the memory."""
         self._check_fitted()
         n = check_positive_int("n", n)
         ids = self.user_ids_ if which == "user" else self.item_ids_
@@ -434,12 +448,7 @@ class Recommender:
                 else f"n={n} is larger than the number of {which}s ({limit:,})"
             )
         q = index(query)
-        V = self._user_vectors() if which == "user" else self._item_vectors()
-        V = np.asarray(V, dtype=np.float32)
-        norms = np.linalg.norm(V, axis=1)
-        norms[norms == 0] = 1.0
-        Vn = V / norms[:, None]
-        s = Vn[q] @ Vn.T
+        keep = None
         if candidates is not None or filtered is not None:
             keep = np.ones(len(ids), dtype=bool)
             if candidates is not None:
@@ -447,11 +456,20 @@ class Recommender:
                 keep[index(np.asarray(candidates).ravel())] = True
             if filtered is not None:
                 keep[index(np.asarray(filtered).ravel())] = False
-            s[:, ~keep] = -np.inf
-        if not include_self:
-            s[np.arange(len(q)), q] = -np.inf
-        top = top_k(s, n)
-        return ids[top], np.take_along_axis(s, top, axis=1)
+        out_idx = np.empty((len(q), n), dtype=np.int64)
+        out_s = np.empty((len(q), n), dtype=np.float32)
+        step = max(1, _SCORE_CELLS // max(len(ids), 1))
+        for a in range(0, len(q), step):
+            qq = q[a : a + step]
+            s = np.asarray(self._similarity_rows(which, qq), dtype=np.float32)
+            if keep is not None:
+                s[:, ~keep] = -np.inf
+            if not include_self:
+                s[np.arange(len(qq)), qq] = -np.inf
+            top = top_k(s, n)
+            out_idx[a : a + len(qq)] = top
+            out_s[a : a + len(qq)] = np.take_along_axis(s, top, axis=1)
+        return ids[out_idx], out_s
 
     def similar_items(
         self,
@@ -549,6 +567,7 @@ class Recommender:
         uniq, inv = np.unique(users, return_inverse=True)
         u = self.user_index(uniq, "ignore")
         new = u < 0
+        ids_before = self.user_ids_
         if new.any():
             added = new_ids(self.user_ids_, uniq[new], "user")
             u[new] = len(self.user_ids_) + np.arange(int(new.sum()))
@@ -559,7 +578,11 @@ class Recommender:
         indptr = np.zeros(len(uniq) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         rows = CSR(indptr, i[order].astype(np.int32), vals[order], order)
-        self._fold_in(u.astype(np.int64), rows)
+        try:
+            self._fold_in(u.astype(np.int64), rows)
+        except BaseException:
+            self.user_ids_, self._lookups = ids_before, (None, self._lookups[1])
+            raise
         self._seen = _replace_rows(self._seen, u, rows, len(self.user_ids_))
         return self
 

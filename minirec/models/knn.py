@@ -46,8 +46,9 @@ user from the user's own entries instead (:func:`knn_predict_cols` through the
 inverted neighbour lists for ItemKNN, :func:`knn_predict_rows` for UserKNN): the
 same neighbours summed in the same order, so the same floats as the pair walk, at
 the cost of the user's history. Users are scored in blocks of at most
-``_SCORE_CELLS`` (user, item) cells and ``recommend`` goes in blocks of
-``_RECOMMEND_CELLS``, so memory does not grow with the number of users asked.
+``_SCORE_CELLS`` (user, item) cells and ``recommend`` (the base class) goes in
+blocks of a bounded number of cells, so memory does not grow with the number of
+users asked.
 
 Serving: ``ItemKNN.fold_in`` adds (or recomputes) users from their ratings, the
 item side frozen: the user bias b_u = Σ (r − μ − b_j) / (λ_u + n) (the
@@ -77,7 +78,7 @@ from .._utils import check_nonnegative, check_positive_int
 from ..backends import get_kernels, resolve_backend
 from ..backends.knn_ops import knn_reverse
 from ..data.interactions import CSR, Interactions
-from .base import Recommender, top_k
+from .base import Recommender
 from .baselines import BiasedBaseline
 
 SIMILARITIES = ("pearson", "cosine")
@@ -85,8 +86,6 @@ BASELINES = ("bias", "mean", "none")
 TASKS = ("rating", "ranking")
 #: (user, item) scores computed per kernel call when scoring every item
 _SCORE_CELLS = 1 << 22
-#: (user, item) scores per block of recommend() (two float32 arrays of it live)
-_RECOMMEND_CELLS = 1 << 24
 _EMPTY_FOLD = {
     "fold_users": np.zeros(0, np.int64),
     "fold_indptr": np.zeros(1, np.int64),
@@ -173,9 +172,6 @@ class _KNN(Recommender):
         self._sim = sim
         self.predicts_ratings = task == "rating"
 
-    def _kernel(self, what: str):
-        return getattr(get_kernels(self._backend_name), f"knn_{what}")
-
     # ------------------------------------------------------------------ fitting
     def _fit(self, data: Interactions) -> None:
         ib = self._item_based
@@ -210,7 +206,7 @@ class _KNN(Recommender):
             if self.keep is not None
             else (self.n_neighbors if self.task == "ranking" else 0)
         )
-        sim_fn = self._kernel("similarity")
+        sim_fn = get_kernels(self._backend_name).knn_similarity
         ptr, idx, sims = sim_fn(
             X.indptr,
             X.indices,
@@ -254,7 +250,7 @@ class _KNN(Recommender):
         plain = ~folded
         if plain.any():
             rows, cols = (i, u) if self._item_based else (u, i)
-            dev[plain], used[plain] = self._kernel("predict")(
+            dev[plain], used[plain] = get_kernels(self._backend_name).knn_predict(
                 *self._predict_arrays(),
                 np.ascontiguousarray(rows[plain], np.int64),
                 np.ascontiguousarray(cols[plain], np.int64),
@@ -277,7 +273,7 @@ class _KNN(Recommender):
             uu = u[s : s + step]
             if self._item_based:
                 rev_indptr, rev_pos = self._reverse()
-                dev, used = self._kernel("predict_cols")(
+                dev, used = get_kernels(self._backend_name).knn_predict_cols(
                     *self._host_arrays()[:3],
                     rev_indptr,
                     rev_pos,
@@ -285,7 +281,7 @@ class _KNN(Recommender):
                     self.n_neighbors,
                 )
             else:
-                dev, used = self._kernel("predict_rows")(
+                dev, used = get_kernels(self._backend_name).knn_predict_rows(
                     *self._host_arrays(),
                     np.ascontiguousarray(uu, np.int64),
                     self.n_items,
@@ -424,102 +420,24 @@ class _KNN(Recommender):
             out[sel] = scores[inv[sel] - s, i[sel]]
         return out
 
-    def recommend(
-        self,
-        users: Any,
-        n: int = 10,
-        filter_seen: bool = True,
-        unknown: str = "raise",
-        *,
-        items: Any = None,
-        filter_items: Any = None,
-        user_items: Any = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`Recommender.recommend`, in blocks of users that bound the
-        memory (``_RECOMMEND_CELLS`` scores each), whatever the number of users."""
-        self._check_fitted()
-        users = np.atleast_1d(users)
-        step = self._block(_RECOMMEND_CELLS)
-        args = (n, filter_seen, unknown)
-        kw = {"items": items, "filter_items": filter_items}
-        if len(users) <= step or (
-            user_items is not None
-            and (isinstance(user_items, (str, bytes)) or len(user_items) != len(users))
-        ):  # one block, or a bad user_items that the base explains
-            return super().recommend(users, *args, **kw, user_items=user_items)
-        parts = [
-            super(_KNN, self).recommend(
-                users[s : s + step],
-                *args,
-                **kw,
-                user_items=None if user_items is None else user_items[s : s + step],
-            )
-            for s in range(0, len(users), step)
-        ]
-        return (
-            np.concatenate([p[0] for p in parts]),
-            np.concatenate([p[1] for p in parts]),
-        )
-
     # ------------------------------------------------------------------ similar
-    def _similar(
-        self,
-        which: str,
-        query: Any,
-        n: int,
-        candidates: Any,
-        filtered: Any,
-        include_self: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-`n` of the stored neighbours of each query (similar_items for
-        ItemKNN, similar_users for UserKNN), best first, by the fitted similarity;
-        entries past the stored list score -inf. The query itself is left out
-        unless ``include_self=True`` (``implicit`` lists it first): it then scores
-        its similarity with itself, 1 · n / (n + shrink) with its n entries, which
-        no neighbour exceeds."""
+    def _similarity_rows(self, which: str, q: np.ndarray) -> np.ndarray:
+        """The stored neighbours of each query (similar_items for ItemKNN,
+        similar_users for UserKNN) by the fitted similarity; entries past the
+        stored list score -inf. The query's own entry is its similarity with
+        itself, 1 · n / (n + shrink) with its n entries, which no neighbour
+        exceeds (shown with ``include_self=True``; ``implicit`` lists the query
+        first)."""
         own = "item" if self._item_based else "user"
         if which != own:  # the other side has no neighbourhoods: the base explains
-            return super()._similar(which, query, n, candidates, filtered, include_self)
-        self._check_fitted()
-        n = check_positive_int("n", n)
-        ids = self.item_ids_ if own == "item" else self.user_ids_
-        index = self.item_index if own == "item" else self.user_index
-        limit = len(ids) if include_self else len(ids) - 1
-        if n > limit:
-            raise ValueError(
-                f"n={n} is larger than the number of {own}s ({limit:,})"
-                if include_self
-                else f"n={n} is larger than the {limit:,} other {own}s"
-            )
-        q = index(query)
-        keep = None
-        if candidates is not None or filtered is not None:
-            keep = np.ones(len(ids), dtype=bool)
-            if candidates is not None:
-                keep[:] = False
-                keep[index(np.asarray(candidates).ravel())] = True
-            if filtered is not None:
-                keep[index(np.asarray(filtered).ravel())] = False
-        n_rows = len(self.nbr_indptr_) - 1
-        out_idx = np.empty((len(q), n), dtype=np.int64)
-        out_s = np.empty((len(q), n), dtype=np.float32)
-        step = max(1, _SCORE_CELLS // max(len(ids), 1))
-        for s in range(0, len(q), step):
-            qq = q[s : s + step]
-            sc = np.full((len(qq), len(ids)), -np.inf, dtype=np.float32)
-            fitted = qq < n_rows  # users folded in after the fit have no list
-            owner, pos = _gather(self.nbr_indptr_, qq[fitted])
-            sc[np.flatnonzero(fitted)[owner], self.nbr_indices_[pos]] = self.nbr_sims_[
-                pos
-            ]
-            if include_self:
-                sc[np.arange(len(qq)), qq] = self._self_similarity(qq)
-            if keep is not None:
-                sc[:, ~keep] = -np.inf
-            top = top_k(sc, n)
-            out_idx[s : s + len(qq)] = top
-            out_s[s : s + len(qq)] = np.take_along_axis(sc, top, axis=1)
-        return ids[out_idx], out_s
+            return super()._similarity_rows(which, q)
+        n_ids = len(self.item_ids_ if own == "item" else self.user_ids_)
+        sc = np.full((len(q), n_ids), -np.inf, dtype=np.float32)
+        fitted = q < len(self.nbr_indptr_) - 1  # folded-in users have no list
+        owner, pos = _gather(self.nbr_indptr_, q[fitted])
+        sc[np.flatnonzero(fitted)[owner], self.nbr_indices_[pos]] = self.nbr_sims_[pos]
+        sc[np.arange(len(q)), q] = self._self_similarity(q)
+        return sc
 
     def _self_similarity(self, a: np.ndarray) -> np.ndarray:
         """sim(a, a) = n_a / (n_a + shrink) (1 before shrinkage; 0 without

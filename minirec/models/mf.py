@@ -283,22 +283,20 @@ class MF(FactorModel):
         su, si, sr = np.empty_like(users), np.empty_like(items), np.empty_like(ratings)
         order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)  # identity
         if self.dsgd or (self.hogwild and self.blocks is not None):
-            grid_fn = (
-                "sgd_mf_epoch_strata" if self.dsgd else "sgd_mf_epoch_hogwild_strata"
-            )
-            if not hasattr(K, grid_fn):
+            if resolve_backend(self.backend) == "cuda":
                 what = (
                     "dsgd=True" if self.dsgd else f"hogwild=True, blocks={self.blocks}"
                 )
                 raise ValueError(
-                    f"MF({what}) needs backend 'numpy' or 'numba', not "
-                    f"{resolve_backend(self.backend)!r}; use hogwild=True without "
-                    "blocks on the GPU"
+                    f"MF({what}) needs backend 'numpy' or 'numba', not 'cuda'; use "
+                    "hogwild=True without blocks on the GPU"
                 )
+            grid_epoch = (
+                K.sgd_mf_epoch_strata if self.dsgd else K.sgd_mf_epoch_hogwild_strata
+            )
             T = self.blocks or _numba_threads()
             perm, bounds = K.strata_layout(users, items, n_users, n_items, T)
             users, items, ratings = users[perm], items[perm], ratings[perm]
-            grid_epoch = getattr(K, grid_fn)
 
             def shuffle(u, i, r, seed, *out):  # within each stratum
                 H.shuffle_ratings_blocks(u, i, r, bounds, seed, *out)

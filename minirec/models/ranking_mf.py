@@ -53,7 +53,7 @@ from .._utils import (
     check_positive_int,
     progress,
 )
-from ..backends import get_kernels, ranking_ops, resolve_backend
+from ..backends import get_kernels, resolve_backend
 from ..data.interactions import CSR, Interactions
 from ..errors import BackendUnavailableError
 from .factor import (
@@ -180,10 +180,11 @@ class RankingMF(FactorModel):
 
     def _kernels(self) -> tuple[Callable, Callable]:
         """(SGD epoch kernel, shuffle) of the backend, resolved at fit time."""
-        name = _kernel_backend(self.backend)
-        kind = "_hogwild" if self.hogwild else ""
-        epoch_fn = getattr(ranking_ops, f"sgd_logistic_mf_epoch{kind}_{name}")
-        return epoch_fn, get_kernels(name).shuffle_ratings
+        K = get_kernels(_kernel_backend(self.backend))
+        epoch_fn = (
+            K.sgd_logistic_mf_epoch_hogwild if self.hogwild else K.sgd_logistic_mf_epoch
+        )
+        return epoch_fn, K.shuffle_ratings
 
     def _fit(self, data: Interactions, on_epoch: Callable | None = None) -> None:
         epoch_fn, shuffle = self._kernels()

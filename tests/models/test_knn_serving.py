@@ -10,6 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import minirec.models.base as base
 import minirec.models.knn as knn
 from minirec import Interactions
 from minirec.models import BiasedBaseline
@@ -208,7 +209,7 @@ def test_recommend_goes_in_bounded_blocks(cls, monkeypatch):
     kw = {"items": data.item_ids[::2], "filter_items": data.item_ids[:50]}
     want = m.recommend(users, 10, **kw)
     one_matrix = len(users) * data.n_items * 4  # bytes of float32 scores
-    monkeypatch.setattr(knn, "_RECOMMEND_CELLS", 16 * data.n_items)
+    monkeypatch.setattr(base, "_SCORE_CELLS", 16 * data.n_items)  # recommend()
     monkeypatch.setattr(knn, "_SCORE_CELLS", 4 * data.n_items)
     tracemalloc.start()
     got = m.recommend(users, 10, **kw)
