@@ -183,3 +183,20 @@ def test_export_of_a_model_without_vectors_is_a_clear_error(
 ):
     code, obj = cli_json("export", popularity_file, "--out", tmp_path / "e")
     assert code == 2 and "no user or item vectors" in obj["error"]
+
+
+def test_history_folds_a_new_user_into_a_factor_model(cli_json, als_file, tmp_path):
+    """--history on ALS: the closed-form fold-in of the given ratings, exactly
+    what fold_in + recommend give in Python."""
+    ref = Recommender.load(als_file)
+    items = ref.item_ids_[[3, 7, 11]].tolist()
+    hist = tmp_path / "h.txt"
+    hist.write_text("".join(f"{i},{r}\n" for i, r in zip(items, (5, 3, 4))))
+    code, obj = cli_json("recommend", "--model", als_file, "--history", hist, "-n", "4")
+    assert code == 0, obj
+    new_user = int(ref.user_ids_.max()) + 1
+    ref.fold_in([new_user] * 3, items, [5.0, 3.0, 4.0])
+    want, scores = ref.recommend([new_user], n=4)
+    assert _ids(obj["users"][0]["items"]) == want[0].tolist()
+    got = [e["score"] for e in obj["users"][0]["items"]]
+    np.testing.assert_allclose(got, scores[0], rtol=1e-5)
