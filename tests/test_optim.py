@@ -8,9 +8,9 @@ import os
 
 import numpy as np
 import pytest
+from standin import namespace
 
 from minirec.autograd import RowGrad, Tensor
-from minirec.backends import get_namespace
 from minirec.optim import (
     FLUSH_EVERY,
     SGD,
@@ -25,9 +25,9 @@ from minirec.optim import (
 )
 
 
-@pytest.fixture(params=os.environ.get("MINIREC_TEST_XP", "numpy").split(","))
-def xp(request):
-    return get_namespace(request.param)
+@pytest.fixture(params=os.environ.get("MINIREC_TEST_XP", "numpy,standin").split(","))
+def xp(request, monkeypatch):
+    return namespace(request.param, monkeypatch)
 
 
 def _np(a):

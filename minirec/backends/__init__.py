@@ -27,7 +27,6 @@ _INSTALL = {
     "numba": "pip install numba  (it is a dependency of minirec: pip install minirec)",
     "cuda": "pip install 'minirec[gpu]'  (CUDA GPU needed; for the simulator: "
     "pip install numba-cuda and set NUMBA_ENABLE_CUDASIM=1)",
-    "cupy": "pip install 'minirec[gpu]'  (needs an NVIDIA GPU with CUDA 12)",
 }
 
 
@@ -81,14 +80,7 @@ def get_namespace(name: str = "numpy") -> ModuleType:
 
         return numpy
     if name in ("cupy", "cuda", "gpu"):
-        try:
-            import cupy
+        from .device import require_cupy
 
-            cupy.cuda.runtime.getDeviceCount()
-        except Exception as e:  # ImportError, or CUDARuntimeError without a GPU
-            raise BackendUnavailableError(
-                f"array namespace 'cupy' is not available here ({e}); "
-                f"install it with: {_INSTALL['cupy']}"
-            ) from e
-        return cupy
+        return require_cupy()
     raise ValueError(f"unknown array namespace {name!r}; choose 'numpy' or 'cupy'")

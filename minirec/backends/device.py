@@ -10,8 +10,10 @@ Two GPU paths meet here (see ``DESIGN.md``):
 
 Nothing here moves data silently: :func:`to_device` and :func:`to_host` are the
 transfers, and asking for a GPU that is not there raises
-:class:`~minirec.errors.BackendUnavailableError` naming ``pip install 'minirec[gpu]'``,
-never a fallback to the CPU. CuPy is imported only when a CuPy device is asked for.
+:class:`~minirec.errors.BackendUnavailableError`: naming ``pip install 'minirec[gpu]'``
+when CuPy is missing, saying that no CUDA device was found when CuPy imports but
+sees none; never a fallback to the CPU. CuPy is imported only when a CuPy device
+is asked for.
 
 Device names: ``"cpu"`` / ``"numpy"`` are the host (NumPy); ``"cuda"`` / ``"cupy"`` /
 ``"gpu"`` are the GPU (CuPy arrays).
@@ -93,21 +95,28 @@ def gpu_available() -> bool:
 
 
 def require_cupy() -> ModuleType:
-    """The ``cupy`` module, or BackendUnavailableError naming the install command."""
+    """The ``cupy`` module, or BackendUnavailableError saying what is missing: the
+    package (naming ``pip install 'minirec[gpu]'``) or, when CuPy imports, a device
+    (saying that no CUDA device was found, without asking to install again)."""
     try:
         import cupy
-
-        n = cupy.cuda.runtime.getDeviceCount()
-    except Exception as e:  # ImportError, or a CUDA runtime error without a GPU
+    except ImportError as e:
         raise BackendUnavailableError(
-            f"CuPy with a CUDA GPU is needed here but is not available ({e}); "
-            f"install it with: {GPU_INSTALL} (needs an NVIDIA GPU with CUDA 12). "
-            "There is no silent fallback to the CPU: use device='cpu' to run on NumPy."
+            f"CuPy is needed for device='cuda' but is not installed ({e}); install it "
+            f"with: {GPU_INSTALL} (needs an NVIDIA GPU with CUDA 12). There is no "
+            "silent fallback to the CPU: use device='cpu' to run on NumPy."
+        ) from e
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDARuntimeError: no driver, or no device
+        raise BackendUnavailableError(
+            f"CuPy is installed but no CUDA device found ({e}); run on a machine with "
+            "an NVIDIA GPU and its driver, or use device='cpu' to run on NumPy."
         ) from e
     if n < 1:
         raise BackendUnavailableError(
-            f"CuPy is installed but sees no GPU; {GPU_INSTALL} needs an NVIDIA GPU. "
-            "Use device='cpu' to run on NumPy."
+            "CuPy is installed but no CUDA device found (0 devices); run on a machine "
+            "with an NVIDIA GPU and its driver, or use device='cpu' to run on NumPy."
         )
     return cupy
 
@@ -147,8 +156,7 @@ def to_host(x: Any) -> np.ndarray:
 def to_device(x: Any, dtype: Any = None) -> Any:
     """A CuPy copy of `x` on the current GPU (explicit host -> device transfer).
 
-    Raises BackendUnavailableError naming ``pip install 'minirec[gpu]'`` without
-    CuPy or a GPU.
+    Raises BackendUnavailableError without CuPy or a GPU (see :func:`require_cupy`).
     """
     cupy = require_cupy()
     return cupy.asarray(x, dtype=dtype)

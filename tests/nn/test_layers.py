@@ -99,7 +99,7 @@ def test_conv_pool_layernorm_positional(xp):
     check_module(nn.Conv2d(2, 3, 2, stride=2, rng=0), arr(xp, (2, 2, 4, 4)), xp=xp)
     check_module(nn.Conv2d(1, 2, 3, padding=1, rng=0), arr(xp, (1, 1, 3, 3)), xp=xp)
     check_module(nn.MaxPool2d(2), arr(xp, (1, 2, 4, 4)), xp=xp)
-    ln = nn.LayerNorm(4)
+    ln = nn.LayerNorm(4).to(xp)
     ln.gamma.data = ln.gamma.data + xp.asarray([0.1, -0.2, 0.3, 0.0], dtype=np.float32)
     check_module(ln, arr(xp, (3, 4)), xp=xp)
     check_module(nn.PositionalEmbedding(5, 3, rng=0), arr(xp, (2, 4, 3)), xp=xp)
