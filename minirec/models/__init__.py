@@ -31,6 +31,8 @@ REGISTRY: dict[str, str] = {
     "deepfm": "deepfm:DeepFM",
     "convncf": "convncf:ConvNCF",
     "autorec": "autorec:AutoRec",
+    "ease": "linear:EASE",
+    "puresvd": "linear:PureSVD",
     "phi-mf": "rating_nets:PhiMF",
     "rating-mlp": "rating_nets:RatingMLP",
     "deep-als": "rating_nets:DeepALS",

@@ -31,6 +31,8 @@ FAST_PARAMS: dict[str, dict] = {
     "deepfm": {"k": 4, "hidden": (8,), "threshold": 3.5, "n_epochs": 2},
     "convncf": {"k": 4, "channels": 4, "n_epochs": 1, "batch_size": 64},
     "autorec": {"k": 8, "n_epochs": 5, "batch_size": 8, "lr": 0.01},
+    "ease": {"reg": 10.0},
+    "puresvd": {"k": 4},
     "phi-mf": {"k": 4, "hidden": (4,), "n_epochs": 2, "batch_size": 64},
     "rating-mlp": {"k": 4, "hidden": (4,), "n_epochs": 2, "batch_size": 64},
     "deep-als": {"k": 4, "n_epochs": 2, "batch_size": 64, "optimizer": "adam"},
