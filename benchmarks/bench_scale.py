@@ -370,7 +370,10 @@ Notes:
 
 
 SPARK = "## Spark MLlib ALS\n"
-SPARK_TODO = "\nfilled by the Spark benchmark\n"
+SPARK_TODO = (
+    "\nSpark `local[2]` next to minirec on ML-1M: `benchmarks/results/spark.md` "
+    "(`benchmarks/bench_spark.py`). Not measured at the 20M / 25M shapes.\n"
+)
 
 
 def main() -> None:
