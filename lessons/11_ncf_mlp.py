@@ -9,7 +9,8 @@
 # **Covers:** `000-3.1` (doc 000 §3.1 "MLP based NCF": 3.1.1.1 embeddings, 3.1.1.2
 # the MLP, 3.1.1.3 the binary log loss, 3.1.2.1 negative sampling, 3.1.2.2 mini-batch
 # SGD, 3.1.2.3 learning-rate schedule, 3.1.3 Top-N) and `000-2.3` (doc 000 §2.3.1
-# "embedding 技术": user/item embeddings and how they are learned). Library:
+# "embedding 技术", *embedding techniques*: user/item embeddings and how they are
+# learned). Library:
 # `minirec/models/ncf.py` (`NCFMLP`), `minirec/models/_train.py`.
 #
 # Doc 000 (`000_b4c4b935d973744a.txt`) gives §3.1 as an outline only:
@@ -17,6 +18,10 @@
 # > 3.1.1.3 二分类的对数损失函数 · 3.1.2.1 样本的生成与负采样 ·
 # > 3.1.2.2 mini-batch SGD优化算法 · 3.1.2.3 学习率调整策略 ·
 # > 3.1.3.2 Top-N推荐列表的生成
+#
+# > *English:* 3.1.1.3 the binary log loss · 3.1.2.1 generating samples and
+# > negative sampling · 3.1.2.2 mini-batch SGD · 3.1.2.3 learning-rate schedules ·
+# > 3.1.3.2 generating the Top-N recommendation list
 #
 # so we fill it in with the NCF paper's equations (§3.1, §3.3):
 #

@@ -9,7 +9,8 @@
 # P and Q as embedding layers.
 #
 # **Covers:** `002-3.1` (doc 002 §3.1 NCF and NeuMF, steps 1–4), `001-3.1` with
-# erratum **E2** (doc 001 §3.1), `003-mlp` (doc 003 "ALS的深度学习版本"),
+# erratum **E2** (doc 001 §3.1), `003-mlp` (doc 003 "ALS的深度学习版本", *the
+# deep-learning version of ALS*),
 # `002-4.2-code` (doc 002 §4.2, the PyTorch NCF code). Library:
 # `minirec/models/ncf.py` (`GMF`, `NeuMF`), `minirec/models/rating_nets.py`
 # (`PhiMF`, `RatingMLP`, `DeepALS`).
@@ -19,6 +20,12 @@
 # > NeuMF在NCF的基础上,引入了基于功能交叉的二阶部分 … 1) 输入用户ID和商品ID,从embedding层
 # > 获取对应的嵌入向量 2) 通过MLP和二阶交互部分对嵌入向量进行变换 3) 将MLP和二阶部分的
 # > 输出进行融合 4) 输出用户对该商品的兴趣分数
+#
+# > *English:* on top of NCF, NeuMF adds a second-order part based on feature
+# > crossing … 1) take the user ID and item ID and look up their embedding vectors
+# > in the embedding layer 2) transform the embeddings with the MLP and with the
+# > second-order interaction part 3) fuse the outputs of the MLP and the
+# > second-order part 4) output the user's interest score for the item
 #
 # In the NCF paper's terms: $\hat y = \sigma\big(h^\top[p^G_u \odot q^G_i;\;
 # \mathrm{MLP}(p^M_u, q^M_i)]\big)$, and with pre-training
@@ -168,6 +175,11 @@ assert abs(cat_pred(qc) - cat_pred(qc + vc)) > 1e-4
 # ## 4. Doc 003: "the deep-learning version of ALS" is MF
 #
 # > P 矩阵等效于随机初始化一个User Embedding层，而 Q 矩阵等效于随机初始化一个Item Embedding层。
+#
+# > *English:* the matrix P is equivalent to a randomly initialized User Embedding
+# > layer, and the matrix Q to a randomly initialized Item Embedding layer.
+#
+# (doc 003, `003_4bb2a43235ff549f.txt`, "ALS的深度学习版本")
 #
 # (and it is trained by SGD, not ALS: erratum E5, lesson 07). With batch size 1 and
 # SGD, autograd on two embedding layers performs *exactly* the updates of the MF

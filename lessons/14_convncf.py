@@ -18,6 +18,11 @@
 # > 3.2.1.3 最大池化层与全连接层 · 3.2.2.1 Pairwise ranking loss的设计 ·
 # > 3.2.2.2 Adam优化算法 · 3.2.2.3 L2正则化与Dropout
 #
+# > *English:* 3.2.1.1 the interaction of the user and item embeddings · 3.2.1.2
+# > designing the convolutional network · 3.2.1.3 max pooling and the fully
+# > connected layer · 3.2.2.1 designing the pairwise ranking loss · 3.2.2.2 the Adam
+# > optimizer · 3.2.2.3 L2 regularization and dropout
+#
 # Filled in from the paper: $E = p_u \otimes q_i$;
 # $E^{(l+1)} = \mathrm{ReLU}(\mathrm{conv}_{2\times2,s=2}(E^{(l)}))$;
 # $\hat y_{ui} = w^\top \mathrm{maxpool}(E^{(L)}) + b$;

@@ -7,7 +7,8 @@
 # error only on observed ratings. We write it in NumPy, check it against minirec,
 # gradcheck the masked loss, and train I-AutoRec.
 #
-# **Covers:** `001-3.2` (doc 001 §3.2 基于自编码器的推荐算法). Library:
+# **Covers:** `001-3.2` (doc 001 §3.2 基于自编码器的推荐算法, *autoencoder-based
+# recommendation*). Library:
 # `minirec/models/autorec.py`.
 #
 # Doc 001 (`001_9e0c25cd5ecd127f.txt`) §3.2 in full:
@@ -15,6 +16,9 @@
 # > ### 3.2 基于自编码器的推荐算法
 # > ...
 # > (此处省略,完整篇幅过长,仅给出一个算法示例)
+#
+# > *English:* 3.2 Autoencoder-based recommendation algorithms … (omitted here: the
+# > full text is too long; only one example algorithm is given)
 #
 # AutoRec (paper eq. 2–3), item-based: for item i with rating vector
 # $r_i \in \mathbb{R}^m$ (0 where unobserved),

@@ -60,7 +60,13 @@ print(f"data: {DATA}, {len(train):,} train sessions, {len(test):,} test sessions
 # > 3.3.2.2 Top1 loss与BPR loss · 3.3.2.3 梯度裁剪 ·
 # > 3.3.3.2 物品Embedding与Session Embedding的相似度计算 · 3.3.3.3 基于相似度的物品排序
 #
-# and §2.2.3 lists "RNN的展开式与BPTT算法" and "LSTM与GRU". The formulas are the
+# > *English:* 3.3.1.2 designing the GRU · 3.3.1.3 generating the session
+# > embedding · 3.3.2.1 building the session sequences · 3.3.2.2 the Top1 loss and
+# > the BPR loss · 3.3.2.3 gradient clipping · 3.3.3.2 the similarity of item
+# > embeddings and the session embedding · 3.3.3.3 ranking items by similarity
+#
+# and §2.2.3 lists "RNN的展开式与BPTT算法" (*the unrolled RNN and the BPTT
+# algorithm*) and "LSTM与GRU" (*LSTM and GRU*). The formulas are the
 # GRU's (Cho et al. 2014, in GRU4Rec's form, Hidasi et al. 2016), for input x_t and
 # state h:
 #

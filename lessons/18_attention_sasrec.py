@@ -37,7 +37,7 @@ FULL = _course.FULL
 # %% [markdown]
 # ## What the document says
 #
-# Doc 002 §4.2 (`002_d2c789357b2f7be6.txt`, "注意力机制"):
+# Doc 002 §4.2 (`002_d2c789357b2f7be6.txt`, "注意力机制", *the attention mechanism*):
 #
 # > 给定用户历史行为序列 $\{x_1, x_2, \cdots, x_T\}$,我们首先通过embedding层和编码层
 # > (如GRU)获得每个行为的隐状态 $\{h_1, h_2, \cdots, h_T\}$。然后计算注意力权重:
@@ -45,9 +45,28 @@ FULL = _course.FULL
 # > 其中 $v$, $W_h$, $W_x$ 是可学习的参数。最终的用户兴趣表示 $c$ 是加权隐状态的和:
 # > $$c = \sum_{t=1}^T \alpha_t h_t$$
 #
-# and doc 002 §3.2: SASRec "在GRU4Rec的基础上,引入了Self-Attention机制" with the steps
-# "1) 将用户历史行为序列输入到Embedding层 … 2) 通过GRU或Self-Attention网络对行为嵌入
-# 序列进行编码 3) 将最终状态作为用户的兴趣表示".
+# > *English:* given a user's behaviour sequence $\{x_1, x_2, \cdots, x_T\}$, we
+# > first obtain the hidden state of every behaviour $\{h_1, h_2, \cdots, h_T\}$
+# > through an embedding layer and an encoding layer (such as a GRU). Then we compute
+# > the attention weights: $e_t = v^T \tanh(W_h h_t + W_x x_t)$,
+# > $\alpha_t = \text{softmax}(e_t)$, where $v$, $W_h$, $W_x$ are learnable
+# > parameters. The final user-interest representation $c$ is the weighted sum of
+# > the hidden states: $c = \sum_{t=1}^T \alpha_t h_t$.
+#
+# and doc 002 §3.2:
+#
+# > **SASRec(Self-Attentive Sequential Recommendation)** 在GRU4Rec的基础上,引入了
+# > Self-Attention机制,能够自动学习不同行为对预测的重要程度。算法步骤: 1) 将用户历史
+# > 行为序列输入到Embedding层获取行为嵌入序列 2) 通过GRU或Self-Attention网络对行为嵌入
+# > 序列进行编码 3) 将最终状态作为用户的兴趣表示 4) 计算用户兴趣表示与候选商品的相似度,
+# > 作为预测分数
+#
+# > *English:* on top of GRU4Rec, SASRec introduces the self-attention mechanism,
+# > which learns by itself how much each behaviour matters to the prediction. Steps:
+# > 1) feed the user's behaviour sequence into the embedding layer to get the
+# > sequence of behaviour embeddings 2) encode it with a GRU or a self-attention
+# > network 3) take the final state as the user's interest representation 4) score a
+# > candidate item by its similarity to the interest representation
 #
 # ## Attention pooling in NumPy, checked against minirec
 #

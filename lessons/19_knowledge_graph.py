@@ -21,6 +21,16 @@
 # > 关系嵌入到低维向量空间 3) 利用图神经网络或注意力机制对知识图谱进行编码 4) 将编码后的
 # > 实体表示与用户行为序列相结合,进行预测
 #
+# > *English:* **CKE (Collaborative Knowledge base Embedding)**: embeds the
+# > entities and relations of the knowledge graph into a low-dimensional vector
+# > space and combines them with a traditional matrix factorization model.
+# > **KGAT (Knowledge Graph Attention Network)**: encodes the knowledge graph with a
+# > graph attention network … Steps: 1) build a knowledge graph whose entities and
+# > relations include users, items, attributes, ... 2) embed the entities and
+# > relations of the graph into a low-dimensional vector space 3) encode the
+# > graph with a graph neural network or an attention mechanism 4) combine the
+# > encoded entity representations with the user's behaviour sequence to predict
+#
 # CKE (Zhang et al., KDD 2016) learns TransR embeddings of the item entities
 # and uses $e_i = \eta_i + v_i$ as the item vector of a BPR-trained MF (plus text
 # and image parts we leave out). KGAT (Wang et al., KDD 2019) instead propagates

@@ -17,8 +17,10 @@
 #
 # > 强化学习算法通过模拟用户行为，实时调整推荐策略，提升推荐效果。
 #
-# ("reinforcement learning simulates user behaviour and adjusts the recommendation
-# policy in real time"). A bandit is RL with one state: at each step a user arrives,
+# > *English:* reinforcement-learning algorithms simulate user behaviour and adjust
+# > the recommendation policy in real time, improving the recommendations.
+#
+# A bandit is RL with one state: at each step a user arrives,
 # the policy shows one movie (an *arm*), observes a click or not, and updates.
 
 # %%

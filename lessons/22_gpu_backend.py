@@ -22,6 +22,11 @@
 # >  - $P_u += l * (r_{ui} - r'_{ui}) * Q_i$
 # >  - $Q_i += l * (r_{ui} - r'_{ui}) * P_u$
 #
+# > *English:* 4. sample a user u and an item i at random, compute $P_u \cdot Q_i^T$
+# > and, with the true rating r_{ui}, the loss. 5. with learning rate l, update P_u
+# > and Q_i iteratively along the negative gradient, that is:
+# > $P_u += l (r_{ui} - r'_{ui}) Q_i$, $Q_i += l (r_{ui} - r'_{ui}) P_u$
+#
 # Step 4 samples **one** rating at a time: the update is inherently sequential, each
 # step reads the rows the previous step wrote. (E5: this is stochastic gradient
 # descent, not alternating least squares; E1: the loss gradient has a minus sign on

@@ -90,8 +90,8 @@ RESULTS["E1"] = "printed gradient fails gradcheck; corrected passes"
 # The formula $\hat r_{ui} = \phi(p_u^\top q_i)$ passes a *scalar* through φ, so two
 # pairs with the same dot product must get the same prediction. The TensorFlow
 # code concatenates $[p_u, q_i]$ and feeds 2k numbers to Dense(20) → Dense(10) →
-# Dense(1): that is NCF-MLP, a different model. (The text's "归纳矩阵分解" —
-# inductive MF — means plain MF.) Counter-example: two pairs with equal $p^\top q$.
+# Dense(1): that is NCF-MLP, a different model. (The text's "归纳矩阵分解",
+# *inductive matrix factorization*, means plain MF.) Counter-example: two pairs with equal $p^\top q$.
 
 # %%
 kk = 4
@@ -236,7 +236,15 @@ RESULTS["E4"] = f"file-order split leaks {l_printed:.1%}; sorted 0%"
 # %% [markdown]
 # ## E5 — doc 003 "ALS" (`003-als`): the procedure is SGD
 #
-# Printed: "交替最小二乘(ALS)推荐算法提出于2016年", then per sampled $(u,i)$:
+# Printed (doc 003, `003_4bb2a43235ff549f.txt`, "ALS" slide):
+#
+# > 交替最小二乘(Alternating Least Squares, ALS)推荐算法提出于2016年, 最早被称为
+# > 隐因子模型(Latent Factor Model, LFM)。
+#
+# > *English:* the alternating least squares (ALS) recommendation algorithm was
+# > proposed in 2016; it was first called the latent factor model (LFM).
+#
+# then per sampled $(u,i)$:
 # `P_u += l (r − r') Q_i`, `Q_i += l (r − r') P_u`. That is stochastic gradient
 # descent on $(r_{ui} - P_u Q_i^\top)^2$ (step $l/2$ times the gradient), and the
 # $Q_i$ line must use $P_u$ *before* its update. ALS for CF dates from 2008
