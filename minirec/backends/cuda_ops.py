@@ -2,9 +2,8 @@
 
 Read ``numpy_ops`` first: it is the spec. Every function here is a ``numba.cuda``
 kernel plus a small host wrapper with exactly the spec's signature; the contract is
-:class:`minirec.backends.base.KernelBackend` (and ``sgd_fm_epoch`` / ``fm_predict``
-of :mod:`minirec.backends.fm_ops`, ``knn_similarity`` / ``knn_predict`` of
-:mod:`minirec.backends.knn_ops`).
+:class:`minirec.backends.base.KernelBackend` (its FM and KNN kernels
+included: ``sgd_fm_epoch``, ``fm_predict``, ``knn_similarity``, ``knn_predict``).
 
 Why ``numba.cuda`` and not CuPy raw kernels
 -------------------------------------------
@@ -51,7 +50,7 @@ Parallel layout and the Hogwild race
   per-row top-``keep`` selection runs on the host. ``knn_predict``: one thread per
   (row, column) pair. Both deterministic. ``knn_predict_rows`` /
   ``knn_predict_cols`` (every item of a user, for rankings by predicted rating)
-  are the host Numba kernels of :mod:`minirec.backends.knn_ops`: a sparse walk of
+  are the host Numba kernels of :mod:`minirec.backends.numba_ops`: a sparse walk of
   the query's own entries, with NumPy arrays in and out.
 * Launch size: :func:`launch_config` (threads per block, cap on total threads);
   defaults are 128 x 512 blocks on a GPU and a tiny 8 x 4 under the simulator,
@@ -553,7 +552,7 @@ def sgd_fm_epoch(
     logistic: bool,
 ) -> float:
     """One SGD epoch of an FM over the rows in `order` (spec:
-    :func:`minirec.backends.fm_ops.sgd_fm_epoch_numpy`): with s_f = Σ_j v_jf x_j
+    :func:`minirec.backends.numpy_ops.sgd_fm_epoch`): with s_f = Σ_j v_jf x_j
     before the step and g = ∂ℓ/∂ŷ, w0 -= lr g; w_i -= lr (g x_i + λ_w w_i);
     v_if -= lr (g (x_i s_f - v_if x_i²) + λ_V v_if). Returns Σ ℓ before each update.
     CUDA: one GPU thread, the spec's exact sequence."""
@@ -646,7 +645,7 @@ def sgd_fm_blocks_epoch(
 ) -> float:
     """:func:`sgd_fm_epoch` where row n is the user block of ``users[n]`` followed
     by the item block of ``items[n]`` (spec:
-    :func:`minirec.backends.fm_ops.sgd_fm_blocks_epoch_numpy`). One GPU thread: the
+    :func:`minirec.backends.numpy_ops.sgd_fm_blocks_epoch`). One GPU thread: the
     spec's exact sequence."""
     return _sgd_fm_blocks(
         users,
@@ -1113,7 +1112,7 @@ def knn_similarity(
     keep: int,
 ):
     """Top-`keep` positive similarities between the rows of X (spec:
-    :func:`minirec.backends.knn_ops.knn_similarity_numpy`): returns the CSR
+    :func:`minirec.backends.numpy_ops.knn_similarity`): returns the CSR
     ``(nbr_indptr int64, nbr_indices int32, nbr_sims float32)`` on the host, rows
     sorted by (-sim, column index), self excluded.
 
@@ -1211,7 +1210,7 @@ def knn_predict(
     nbr_indptr, nbr_indices, nbr_sims, indptr, indices, data, rows, cols, k: int
 ):
     """Weighted deviation of the first `k` neighbours that have an entry (spec:
-    :func:`minirec.backends.knn_ops.knn_predict_numpy`): returns ``(dev float32,
+    :func:`minirec.backends.numpy_ops.knn_predict`): returns ``(dev float32,
     n_used int32)``, GPU arrays when `rows` is on the GPU, else NumPy arrays.
     CUDA: one thread per pair, a binary search per neighbour. Deterministic."""
     n = len(rows)
@@ -1232,8 +1231,7 @@ def knn_predict(
 
 
 # every item of a query: the host kernels (module docstring)
-from .knn_ops import knn_predict_cols_numba as knn_predict_cols  # noqa: E402
-from .knn_ops import knn_predict_rows_numba as knn_predict_rows  # noqa: E402
+from .numba_ops import knn_predict_cols, knn_predict_rows  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- moves
