@@ -67,16 +67,19 @@ print("forward, masked loss and its gradient check out:", res)
 # ## 2. Only observed ratings teach
 #
 # Changing a reconstruction where $O_{iu} = 0$ does not change the loss: the
-# gradient on the output there is zero.
+# gradient of the library's loss (`autorec_loss`, which applies the mask itself)
+# on the output bias of a user with no rating in the batch is exactly zero, and
+# nonzero for the users with ratings.
 
 # %%
-out = net(Tensor(R))
-e = (out - R) * M
-(e * e).sum().backward()
+net.zero_grad()
+autorec_loss(net, R, M, lam).backward()
 unobserved_users = np.flatnonzero(M.sum(axis=0) == 0)
+observed_users = np.flatnonzero(M.sum(axis=0) > 0)
 print("users with no rating in this batch:", unobserved_users,
       "-> output-bias gradient", net.decoder.b.grad[unobserved_users])  # fmt: skip
 assert np.all(net.decoder.b.grad[unobserved_users] == 0)
+assert np.all(net.decoder.b.grad[observed_users] != 0)
 
 # %% [markdown]
 # ## 3. The penalty counts once per pass over the data

@@ -197,7 +197,10 @@ class FixedModel(nn.Module):
 
 
 fixed = FixedModel(input_dim, hidden_dim, 4)
-assert fixed(users_x, items_x).shape == (B,)
+# one logit per (user, item) row: the row-wise inner product of the two towers
+Ut = users_x.data @ fixed.user_tower.W.data + fixed.user_tower.b.data
+It = items_x.data @ fixed.item_tower.W.data + fixed.item_tower.b.data
+np.testing.assert_allclose(fixed(users_x, items_x).numpy(), (Ut * It).sum(1), rtol=1e-6)
 
 # %% [markdown]
 # ## 5. 004-2: train the fixed model on MovieLens clicks

@@ -10,7 +10,7 @@
 #
 # | erratum | tag | document | longer lesson |
 # |---|---|---|---|
-# | E1 | `000-4.1` | doc 000 §4.1 MF gradient sign | 02, 06 |
+# | E1 | `000-4.1` | doc 000 §4.1 MF gradient sign | 02 (06 applies it) |
 # | E2 | `001-3.1` | doc 001 §3.1 φ(pᵀq) vs the MLP code | 12 |
 # | E3 | `002-4.1` | doc 002 §4.1 R ≈ UᵀV dimensions | 06 |
 # | E4 | `002-4.1-code` | doc 002 §4.1 code: file-order split, `sep='::'` | 01 |
@@ -63,26 +63,19 @@ def mf_loss(P, Q):
 # ## E1 — doc 000 §4.1 (`000-4.1`): the sign of the MF gradient
 #
 # Printed: $\frac{\partial L}{\partial p_u}=\sum_{i \in R_u}(r_{ui}-\hat r_{ui})q_i+\lambda p_u$.
-# Corrected: $\frac{\partial L}{\partial p_u}=-\sum_{i}(r_{ui}-\hat r_{ui})q_i+\lambda p_u$
-# (the error $r - \hat r$ decreases as $\hat r$ grows).
+# Corrected: $\frac{\partial L}{\partial p_u}=-\sum_{i}(r_{ui}-\hat r_{ui})q_i+\lambda p_u$.
+# The full treatment (the chain rule, finite differences, training with each sign)
+# is lesson 02's section 4; here only the one-line check against autograd.
 
 # %%
-Pt, Qt = T(P0), T(Q0)
-mf_loss(Pt, Qt).backward()
+Pt = T(P0)
+mf_loss(Pt, T(Q0)).backward()
 err = mask * (Rm - P0 @ Q0.T)
-printed_gP = err @ Q0 + lam * P0
-fixed_gP = -err @ Q0 + lam * P0
-print(gradcheck(mf_loss, T(P0), T(Q0)))
-e_printed, e_fixed = rel_err(printed_gP, Pt.grad), rel_err(fixed_gP, Pt.grad)
+e_printed = rel_err(err @ Q0 + lam * P0, Pt.grad)
+e_fixed = rel_err(-err @ Q0 + lam * P0, Pt.grad)
 print(f"E1 printed vs autograd rel. error {e_printed:.2f}; corrected {e_fixed:.1e}")
-np.testing.assert_allclose(fixed_gP, Pt.grad, rtol=1e-10, atol=1e-12)
-np.testing.assert_allclose(-err.T @ P0 + lam * Q0, Qt.grad, rtol=1e-10, atol=1e-12)
-assert e_printed > 0.1
-# a descent step along the printed "gradient" goes uphill
-L0 = mf_loss(T(P0), T(Q0)).item()
-assert mf_loss(T(P0 - 0.01 * printed_gP), T(Q0)).item() > L0
-assert mf_loss(T(P0 - 0.01 * fixed_gP), T(Q0)).item() < L0
-RESULTS["E1"] = "printed gradient fails gradcheck; corrected passes"
+assert e_fixed < 1e-10 and e_printed > 0.1
+RESULTS["E1"] = "printed gradient disagrees with autograd; corrected agrees"
 
 # %% [markdown]
 # ## E2 — doc 001 §3.1 (`001-3.1`): φ(p_uᵀq_i) vs the code's MLP on [p_u, q_i]
@@ -112,8 +105,9 @@ assert np.isclose(*f_formula) and not np.isclose(*f_code)
 # %% [markdown]
 # Corrected: call them by their names and fit both. On a dense corner of ML-100k
 # (or the synthetic data) — the 150 most active users x the 120 most rated movies,
-# a random 80/20 split, $k = 8$, full-batch Adam (lr 0.03), 100 steps — the test
-# RMSE of each (lesson 12 does it at scale):
+# a random 80/20 split, $k = 8$, full-batch Adam (lr 0.03) for up to 150 steps, the
+# step kept chosen on 10% of the training ratings (never on the test ratings) — the
+# test RMSE of each (lesson 12 does it at scale):
 
 # %%
 data = _course.load_ratings("ml-100k")
@@ -128,7 +122,8 @@ mean_r = rr[cut].mean()
 print(f"{len(sel):,} ratings in the block")
 
 
-def fit_e2(kind, steps=100):
+def fit_e2(kind, steps=150):
+    """Test RMSE of the step with the best validation RMSE (10% of the training part)."""
     r = np.random.default_rng(1)
     P = T(r.normal(0, 0.1, (150, 8)))
     Q = T(r.normal(0, 0.1, (120, 8)))
@@ -145,30 +140,39 @@ def fit_e2(kind, steps=100):
         x = x if x is not None else F.concat([pu, qi], axis=1)
         return net(x).reshape((-1,)) + mean_r
 
-    tr, te = np.flatnonzero(cut), np.flatnonzero(~cut)
+    def rmse(rows):
+        return float(np.sqrt(np.mean((predict(rows).numpy() - rr[rows]) ** 2)))
+
+    best = (np.inf, np.nan)  # (validation RMSE, test RMSE) of the best step so far
     for _ in range(steps):
-        d = predict(tr) - Tensor(rr[tr], dtype=np.float64)
+        d = predict(fit_rows) - Tensor(rr[fit_rows], dtype=np.float64)
         loss = (d * d).mean() + 1e-4 * ((P * P).sum() + (Q * Q).sum())
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(np.sqrt(np.mean((predict(te).numpy() - rr[te]) ** 2)))
+        best = min(best, (rmse(val_rows), rmse(test_rows)))
+    return best[1]
 
 
+tr_rows, test_rows = np.flatnonzero(cut), np.flatnonzero(~cut)
+is_val = np.random.default_rng(2).random(len(tr_rows)) < 0.1
+fit_rows, val_rows = tr_rows[~is_val], tr_rows[is_val]
 rm_formula, rm_code = fit_e2("formula"), fit_e2("code")
 rm_mean = float(np.sqrt(np.mean((rr[~cut] - mean_r) ** 2)))
 print(
     f"E2 test RMSE: global mean {rm_mean:.3f}, φ(pᵀq) {rm_formula:.3f}, "
     f"MLP([p,q]) {rm_code:.3f}"
 )
-assert np.isfinite(rm_formula) and np.isfinite(rm_code)
+# the concatenation MLP learns user and item effects: it beats the global mean
+# (and φ(pᵀq)) on held-out ratings
+assert rm_code < rm_mean - 0.01 and rm_code < rm_formula, (rm_code, rm_mean)
 RESULTS["E2"] = f"φ(pᵀq) RMSE {rm_formula:.3f} vs MLP([p,q]) {rm_code:.3f}"
 
 # %% [markdown]
 # The two really are different models: everything φ(pᵀq) knows about a pair passes
-# through one number, and without user/item biases it struggles to beat the
-# global mean on this block; the concatenation MLP (NCF-MLP) can learn biases and
-# interactions. Neither is the "neural MF" the text describes and the code builds
+# through one number, and without user/item biases it stays close to the global
+# mean on this block; the concatenation MLP (NCF-MLP) learns user and item effects
+# and beats the mean (asserted above). Neither is the "neural MF" the text describes and the code builds
 # at the same time; lesson 12 compares them with GMF and NeuMF at full size.
 
 # %% [markdown]
@@ -411,7 +415,7 @@ assert sorted(RESULTS) == [f"E{j}" for j in range(1, 9)]
 
 # %% [markdown]
 # ## Summary
-# Each printed form fails a test a reader can run in a second — gradcheck (E1,
+# Each printed form fails a test a reader can run in a second — autograd (E1,
 # E7), a counter-example (E2, E6), a shape error (E3, E8), a measured leak (E4), an
 # identity that shows what a procedure really is (E5) — and each corrected form
 # passes the same test. Make these checks a habit when reading any formula.
