@@ -68,27 +68,15 @@ def _close(a, b, rtol=1e-5, atol=1e-6):
 
 def case_contract_names_and_signatures():
     from minirec.backends import cuda_ops as C
-    from minirec.backends import fm_ops
     from minirec.backends import numpy_ops as N
     from minirec.backends.base import KERNELS
 
-    for name in KERNELS:
-        if name in C.UNSUPPORTED or name in N.UNSUPPORTED:
-            continue
-        spec = list(inspect.signature(getattr(N, name)).parameters)
+    outside = ("sgd_fm_epoch", "sgd_fm_epoch_hogwild", "fm_predict")  # FM's own
+    for name in [n for n in KERNELS if n not in C.UNSUPPORTED] + list(outside):
+        spec = name.removesuffix("_hogwild")  # the spec of a hogwild kernel
+        spec = list(inspect.signature(getattr(N, spec)).parameters)
         twin = list(inspect.signature(getattr(C, name)).parameters)
         assert spec == twin, f"{name}: {twin} != spec {spec}"
-    for name in ("sgd_fm_epoch", "sgd_fm_epoch_hogwild"):
-        spec = list(inspect.signature(fm_ops.sgd_fm_epoch_numpy).parameters)
-        assert list(inspect.signature(getattr(C, name)).parameters) == spec
-    for name in ("sgd_fm_blocks_epoch", "sgd_fm_blocks_epoch_hogwild"):
-        spec = list(inspect.signature(fm_ops.sgd_fm_blocks_epoch_numpy).parameters)
-        assert list(inspect.signature(getattr(C, name)).parameters) == spec
-    spec = list(inspect.signature(fm_ops.fm_predict_numpy).parameters)
-    assert list(inspect.signature(C.fm_predict).parameters) == spec
-    for name in ("knn_similarity", "knn_predict"):
-        spec = list(inspect.signature(getattr(N, name)).parameters)
-        assert list(inspect.signature(getattr(C, name)).parameters) == spec, name
 
 
 def case_get_kernels_cuda():
@@ -229,22 +217,20 @@ def _fm_params(nf=15, k=3):
 
 def case_sgd_fm_serial_equals_spec():
     from minirec.backends import cuda_ops as C
-    from minirec.backends import fm_ops
+    from minirec.backends import numpy_ops as N
 
     idx, val, y, order = _fm_data()
     for logistic in (False, True):
         yy = (y > 3).astype(np.float32) if logistic else y
         a, b = _fm_params(), _fm_params()
         for _ in range(2):
-            la = fm_ops.sgd_fm_epoch_numpy(
-                idx, val, yy, order, *a, 0.02, 0.01, 0.01, logistic
-            )
+            la = N.sgd_fm_epoch(idx, val, yy, order, *a, 0.02, 0.01, 0.01, logistic)
             lb = C.sgd_fm_epoch(idx, val, yy, order, *b, 0.02, 0.01, 0.01, logistic)
             np.testing.assert_allclose(lb, la, rtol=1e-5)
         _close(a, b)
         np.testing.assert_allclose(
             C.fm_predict(idx, val, *b),
-            fm_ops.fm_predict_numpy(idx, val, *a),
+            N.fm_predict(idx, val, *a),
             rtol=1e-5,
             atol=1e-6,
         )
@@ -252,7 +238,7 @@ def case_sgd_fm_serial_equals_spec():
 
 def case_sgd_fm_blocks_serial_equals_spec():
     from minirec.backends import cuda_ops as C
-    from minirec.backends import fm_ops
+    from minirec.backends import numpy_ops as N
 
     r = np.random.default_rng(6)
     users, items, y, order = _ratings(m=6, n=5, R=40)
@@ -269,9 +255,7 @@ def case_sgd_fm_blocks_serial_equals_spec():
         yy = (y > 3).astype(np.float32) if logistic else y
         a, b = _fm_params(nf=17), _fm_params(nf=17)
         args = (0.02, 0.01, 0.01, logistic)
-        la = fm_ops.sgd_fm_blocks_epoch_numpy(
-            users, items, yy, order, *blocks, *a, *args
-        )
+        la = N.sgd_fm_blocks_epoch(users, items, yy, order, *blocks, *a, *args)
         lb = C.sgd_fm_blocks_epoch(users, items, yy, order, *blocks, *b, *args)
         np.testing.assert_allclose(lb, la, rtol=1e-5)
         _close(a, b)
@@ -282,7 +266,7 @@ def case_sgd_fm_blocks_serial_equals_spec():
 
 def case_sgd_fm_hogwild_trains_like_serial():
     from minirec.backends import cuda_ops as C
-    from minirec.backends import fm_ops
+    from minirec.backends import numpy_ops as N
 
     idx, val, y, _ = _fm_data(R=120)
     rng = np.random.default_rng(8)
@@ -290,9 +274,7 @@ def case_sgd_fm_hogwild_trains_like_serial():
     la, lb = [], []
     for _ in range(6):
         order = rng.permutation(len(y)).astype(np.int64)
-        la.append(
-            fm_ops.sgd_fm_epoch_numpy(idx, val, y, order, *a, 0.02, 0.01, 0.01, False)
-        )
+        la.append(N.sgd_fm_epoch(idx, val, y, order, *a, 0.02, 0.01, 0.01, False))
         with C.launch_config(threads_per_block=8, max_threads=16):  # as on the GPU
             lb.append(
                 C.sgd_fm_epoch_hogwild(idx, val, y, order, *b, 0.02, 0.01, 0.01, False)
@@ -355,8 +337,9 @@ def case_device_arrays_are_updated_in_place_without_copies():
 
 def case_launch_config_validates_and_restores():
     from minirec.backends import cuda_ops as C
+    from minirec.backends.cuda_ops import _launch as L
 
-    before = dict(C._LAUNCH)
+    before = dict(L._LAUNCH)
     for bad in (0, -3, 2.5, True):
         try:
             with C.launch_config(threads_per_block=bad):
@@ -367,9 +350,50 @@ def case_launch_config_validates_and_restores():
             raise AssertionError(f"threads_per_block={bad!r} was accepted")
     with C.launch_config(max_threads=3) as cfg:
         assert cfg["max_threads"] == 3
-        assert C._grid(100) == (1, 3)
-    assert C._LAUNCH == before
-    assert C._grid(100, serial=True) == (1, 1)
+        assert L.grid(100) == (1, 3)
+    assert L._LAUNCH == before
+    assert L.grid(100, serial=True) == (1, 1)
+    with C.launch_config(threads_per_block=4, max_threads=64):
+        assert L.grid(10) == (3, 4)  # ceil(10 / 4) blocks
+        # per-thread scratch caps the threads: 5 threads' worth of it in all
+        assert L.grid(100, thread_bytes=L.SCRATCH_BYTES // 5) == (2, 4)
+        assert L.grid(100, thread_bytes=2 * L.SCRATCH_BYTES) == (1, 1)
+
+
+def case_wrappers_check_dtypes_and_name_the_argument():
+    from numba import cuda
+
+    from minirec.backends import cuda_ops as C
+
+    users, items, ratings, order = _ratings()
+    P, Q, bu, bi = _factors(12, 9, 4)
+    scalars = (3.0, 0.05, 0.02, 0.01, True)
+    bad = {
+        "users": (users.astype(np.float32), "integer"),
+        "ratings": (ratings.astype(np.int32), "floating"),
+        "P": (P.astype(np.float64), "float32"),
+        "bi": (cuda.to_device(bi.astype(np.float64)), "float32"),  # device too
+    }
+    for name, (value, want) in bad.items():
+        args = dict(users=users, items=items, ratings=ratings, order=order)
+        args.update(P=P.copy(), Q=Q.copy(), bu=bu.copy(), bi=bi.copy())
+        args[name] = value
+        try:
+            C.sgd_mf_epoch_hogwild(*args.values(), *scalars)
+        except TypeError as e:
+            msg = str(e)
+            assert "sgd_mf_epoch_hogwild" in msg and repr(name) in msg, msg
+            assert want in msg, msg
+        else:
+            raise AssertionError(f"{name} with dtype {value.dtype} was accepted")
+    try:
+        C.bpr_epoch(list(users), items, items, P, Q, bi, 0.1, 0.0, 0.0)
+    except TypeError as e:
+        assert "bpr_epoch: argument 'users'" in str(e) and "list" in str(e)
+    else:
+        raise AssertionError("a list was accepted as an array")
+    # nothing was launched: the host parameters are as they were
+    _close((P, Q, bu, bi), _factors(12, 9, 4))
 
 
 def case_mf_model_backend_cuda_matches_numpy():
@@ -460,6 +484,7 @@ def _knn_csr(m=14, n=10, R=60, seed=0):
 def case_knn_kernels_equal_spec():
     from minirec.backends import cuda_ops as C
     from minirec.backends import numpy_ops as N
+    from minirec.backends.cuda_ops import _launch as L
     from minirec.backends.device import is_device_array, to_host
 
     X, Xt = _knn_csr()
@@ -473,12 +498,12 @@ def case_knn_kernels_equal_spec():
                 np.testing.assert_array_equal(b[1], a[1])  # order, ties by index
                 np.testing.assert_allclose(b[2], a[2], rtol=1e-6)
     # rows in chunks (the scratch cap of a big catalogue), same result
-    old = C._KNN_WORKSPACE_BYTES
-    C._KNN_WORKSPACE_BYTES = 3 * 14 * 28  # 3 rows per launch
+    old = L.SCRATCH_BYTES
+    L.SCRATCH_BYTES = 3 * 14 * 28  # 3 rows per launch
     try:
         b = C.knn_similarity(*X, *Xt, True, 1.0, 0)
     finally:
-        C._KNN_WORKSPACE_BYTES = old
+        L.SCRATCH_BYTES = old
     a = N.knn_similarity(*X, *Xt, True, 1.0, 0)
     np.testing.assert_array_equal(b[1], a[1])
     np.testing.assert_allclose(b[2], a[2], rtol=1e-6)
@@ -532,11 +557,11 @@ def case_knn_models_backend_cuda_match_numba():
     users, items, ratings, _ = _ratings(m=20, n=15, R=150)
     data = Interactions.from_arrays(users + 1, items + 1, ratings, duplicates="last")
     cases = (
-        ("itemknn", {"k": 4}),
-        ("userknn", {"k": 4}),
-        ("itemknn", {"k": 3, "similarity": "cosine", "shrink": 0.0}),
-        ("userknn", {"k": 4, "task": "ranking"}),
-        ("itemknn", {"k": 4, "task": "ranking", "keep": 6}),
+        ("itemknn", {"n_neighbors": 4}),
+        ("userknn", {"n_neighbors": 4}),
+        ("itemknn", {"n_neighbors": 3, "similarity": "cosine", "shrink": 0.0}),
+        ("userknn", {"n_neighbors": 4, "task": "ranking"}),
+        ("itemknn", {"n_neighbors": 4, "task": "ranking", "keep": 6}),
     )
     pairs = _cuda_models_match(data, "numba", cases, rtol=1e-5, atol=1e-6)
     for a, b in pairs:
@@ -597,6 +622,57 @@ def test_cuda_kernel_under_simulator(case, sim_results):
     result = sim_results.get(case, "not run")
     if result != "ok":
         pytest.fail(f"cuda case {case!r} failed under the simulator:\n{result}")
+
+
+PACKAGE = ROOT / "minirec" / "backends" / "cuda_ops"
+#: device-memory calls (numba.cuda, CuPy) that only the launcher may make
+_MOVES = {"to_device", "copy_to_host", "device_array", "device_array_like",
+          "pinned_array", "mapped_array", "synchronize", "asnumpy"}  # fmt: skip
+
+
+def _launches_and_moves(path: Path) -> list[str]:
+    """'line: what' for every kernel launch (``kernel[grid, block](...)``),
+    device-memory call or import of a move helper in the module at `path`."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
+            found.append(f"{node.lineno}: launch {ast.unparse(node.func)}")
+        elif isinstance(node, ast.Attribute) and node.attr in _MOVES:
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.ImportFrom) and (
+            node.module in ("device", "cupy") or "device" in (node.module or "")
+        ):
+            found.append(f"{node.lineno}: from {node.module} import ...")
+        elif isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] == "cupy" for a in node.names
+        ):
+            found.append(f"{node.lineno}: import cupy")
+    return found
+
+
+def test_only_the_launcher_launches_kernels_and_moves_arrays():
+    """Every host wrapper goes through cuda_ops/_launch.py: no other module of the
+    package launches a kernel, allocates or copies device memory itself."""
+    modules = sorted(PACKAGE.glob("*.py"))
+    assert {p.name for p in modules} >= {"__init__.py", "_launch.py", "als.py"}
+    offenders = {
+        p.name: found
+        for p in modules
+        if p.name != "_launch.py" and (found := _launches_and_moves(p))
+    }
+    assert not offenders, f"launches / moves outside _launch.py: {offenders}"
+    # the detector sees them where they belong (so it would see them elsewhere)
+    own = " ".join(_launches_and_moves(PACKAGE / "_launch.py"))
+    seen = ("launch kernel[", "cuda.to_device", "copy_to_host", "from device import")
+    for what in seen:
+        assert what in own, f"{what!r} not found in _launch.py: {own}"
+    # each module with a kernel hands it to the launcher
+    for p in modules:
+        text = p.read_text()
+        if "@cuda.jit\n" in text:
+            assert "Launch(" in text, f"{p.name} has kernels but no Launch"
 
 
 def test_cuda_backend_without_gpu_raises_with_install_command():
