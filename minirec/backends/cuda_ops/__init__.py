@@ -19,9 +19,9 @@ parallel layout in its docstring:
   :mod:`minirec.backends.numba_ops`: a sparse walk of the query's own entries,
   with NumPy arrays in and out.
 * :mod:`._launch`: the one place that moves arrays and launches kernels
-  (:class:`~._launch.Launch`), :func:`launch_config` (threads per block, cap on
-  total threads; 128 x 512 blocks on a GPU, a tiny 8 x 4 under the simulator,
-  where each GPU thread is a Python thread), :func:`synchronize`, :func:`to_device`.
+  (:class:`~._launch.Launch`); :func:`launch_config` (threads per block, cap on
+  total threads; far fewer under the simulator, where each GPU thread is a Python
+  thread), :func:`synchronize`, :func:`to_device`.
 
 Why ``numba.cuda`` and not CuPy raw kernels
 -------------------------------------------

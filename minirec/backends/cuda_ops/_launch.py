@@ -28,8 +28,7 @@ import numpy as np
 from numba import config as _numba_config
 from numba import cuda
 
-from ..device import is_device_array
-from ..device import to_host as _to_host
+from ..device import is_device_array, to_host
 
 SIMULATOR = bool(getattr(_numba_config, "ENABLE_CUDASIM", 0))
 if not cuda.is_available():  # turned into BackendUnavailableError by get_kernels
@@ -111,11 +110,6 @@ def to_device(a):
     return cuda.to_device(np.ascontiguousarray(a))
 
 
-def to_host(a) -> np.ndarray:
-    """`a` on the host: device arrays copied back, NumPy arrays as they are."""
-    return _to_host(a)
-
-
 def empty(shape, dtype, like=None):
     """An uninitialised device array: CuPy when `like` is a CuPy array (so CuPy
     callers get CuPy results), else Numba's."""
@@ -172,7 +166,7 @@ class Launch:
         """`outs` as they are when `like` is a device array, else on the host."""
         if is_device_array(like):
             return outs
-        return tuple(o.copy_to_host() for o in outs)
+        return tuple(to_host(o) for o in outs)
 
     def __call__(self, kernel, *args, n_work: int | None = None):
         """Launch `kernel` on `args` (over `n_work` items instead of the
@@ -201,13 +195,13 @@ class Launch:
             )
         dtype = np.dtype(a.dtype)
         if write:
-            ok, want = dtype == np.float32, "float32 (kernels update it in place)"
+            ok, want = dtype == np.float32, "a float32 array (updated in place)"
         elif name in INDEX_NAMES:
-            ok, want = dtype.kind in "iu", "an integer dtype (indices)"
+            ok, want = dtype.kind in "iu", "an integer array (it holds indices)"
         else:
-            ok, want = dtype.kind == "f", "a floating dtype (values)"
+            ok, want = dtype.kind == "f", "a floating array (it holds values)"
         if not ok:
-            raise TypeError(f"{where} has dtype {dtype}: pass {want}, e.g. .astype()")
+            raise TypeError(f"{where} has dtype {dtype}: pass {want}")
         if is_device_array(a):
             return a
         d = cuda.to_device(np.ascontiguousarray(a))  # host -> device

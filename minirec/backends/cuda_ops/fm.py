@@ -164,6 +164,7 @@ def sgd_fm_epoch_hogwild(
 
 
 def _blocks_reads(users, items, y, order, user_idx, user_val, item_idx, item_val):
+    """The arrays the blocks kernel reads, by name, in its order."""
     return {
         "users": users,
         "items": items,

@@ -106,10 +106,10 @@ def knn_similarity(
     shape = (n_rows, chunk) if pearson else (1, 1)
     na, nb = empty(shape, np.float64), empty(shape, np.float64)
     width = n_rows if keep <= 0 else min(int(keep), n_rows)
+    args = (*csr, pearson, float(shrink), dot, cnt, na, nb)
     idx_parts, sim_parts = [], []
     for start in range(0, n_rows, chunk):
         stop = min(start + chunk, n_rows)
-        args = (*csr, pearson, float(shrink), dot, cnt, na, nb)
         run(_knn_sim_kernel, start, stop, *args, n_work=stop - start)
         S = to_host(dot)[:, : stop - start].T  # device -> host, (rows, n)
         # by -sim, ties by column (a stable sort keeps the column order)
