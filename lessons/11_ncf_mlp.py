@@ -38,6 +38,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.autograd import Tensor
 from minirec.data.ncf import ncf_protocol
@@ -165,13 +166,62 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 #   $\hat y - y$.
 # * Implicit feedback needs sampled negatives, re-drawn each epoch.
 # * On ML-1M with the paper's protocol see `benchmarks/results/accuracy_neural.md`.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Train with `n_negatives=1` and `n_negatives=8`: how do HR@10 and the epoch
-#    time change?
-# 2. Replace the ReLU tower by a single linear layer. What can it no longer learn?
-# 3. Use `lr_schedule="none"` with a larger lr: does the curve get noisier?
-# 4. The curve above reads the *test* HR@10 after every epoch; picking the best
-#    epoch from it would tune on the test set. Hold out one training interaction
-#    per user (+ 99 sampled items) and pass it as `fit(train, valid=...)`: which
-#    epoch does `best_epoch_` keep? (Lesson 12 does this.)
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically against minirec (the solutions are in `lessons/solutions/`). Open
+# questions to try on the trained model: train with `n_negatives=1` and `8` (HR@10,
+# epoch time); use `lr_schedule="none"` with a larger lr; pick the epoch on a
+# validation interaction per user instead of the test curve (lesson 12 does this).
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 11.1: the NCF-MLP forward pass
+#
+# Given the embedding tables `P` (users x d) and `Q` (items x d), the tower's
+# weights `Ws[l]` (in x out) and biases `bs[l]`, and the output weights `h` (a
+# vector) and bias `b`, return the logits $h^\top z_L + b$ for the pairs `(u, i)`,
+# with $z_1 = [p_u; q_i]$ and a ReLU after every tower layer.
+
+
+# %% tags=["exercise"]
+def exercise_11_1(P, Q, Ws, bs, h, b, u, i):
+    # your code here
+    return np.zeros(len(u))
+
+
+attempt("11_1", exercise_11_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 11.2: the log loss and its gradient, stable for any logit
+#
+# Return `(loss, grad)`: the mean binary log loss of logits `z` against labels `y`
+# and its gradient with respect to `z`. It must stay finite for logits like ±800
+# (use the softplus form of section 2).
+
+
+# %% tags=["exercise"]
+def exercise_11_2(z, y):
+    # your code here
+    return 0.0, np.zeros_like(z)
+
+
+attempt("11_2", exercise_11_2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 11.3: uniform negative sampling
+#
+# Draw `n` item indices in `0..n_items-1`, uniformly and with replacement, among
+# the items that are **not** in `seen` (an array of item indices), using the
+# Generator `rng`.
+
+
+# %% tags=["exercise"]
+def exercise_11_3(n_items, seen, n, rng):
+    # your code here
+    return np.zeros(n, dtype=np.int64)
+
+
+attempt("11_3", exercise_11_3)

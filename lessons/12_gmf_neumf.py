@@ -43,6 +43,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.autograd import Tensor
 from minirec.data import random_split, sample_negatives
@@ -225,11 +226,60 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 # * E2: doc 001's formula φ(p·q) and its code (MLP on [p; q]) are different models;
 #   the code is NCF-MLP on ratings.
 # * Doc 003's deep ALS is MF trained by autograd — identical updates, checked.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Set `alpha=1.0` in NeuMF: what model do you start from?
-# 2. Give PhiMF a wider φ: can it ever beat a plain dot product with biases?
-# 3. Train DeepALS with `batch_size=256, optimizer="adam"`: RMSE vs MF?
-# 4. Fit GMF without `valid` for 20 epochs and log the test HR@10 per epoch
-#    (`on_epoch`): how far is the last epoch from the best one, and from the epoch
-#    the validation picked?
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: give PhiMF a wider φ — can it
+# beat a plain dot product with biases? Train DeepALS with `batch_size=256,
+# optimizer="adam"`: RMSE vs MF? Fit GMF for 20 epochs without `valid` and log the
+# test HR@10 per epoch: how far is the last epoch from the best?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 12.1: the GMF logit
+#
+# Return $h^\top(p_u \odot q_i) + b$ for the pairs `(u, i)`, given the tables `P`,
+# `Q`, the output weights `h` (a vector of size k) and the bias `b`.
+
+
+# %% tags=["exercise"]
+def exercise_12_1(P, Q, h, b, u, i):
+    # your code here
+    return np.zeros(len(u))
+
+
+attempt("12_1", exercise_12_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 12.2: NeuMF's output layer from the two pre-trained ones
+#
+# GMF scores with $h_G^\top x_G + b_G$, the MLP with $h_M^\top x_M + b_M$. Return
+# the fused `(h, b)` for the concatenated features $[x_G; x_M]$ such that the fused
+# logit is exactly $\alpha z_{GMF} + (1 - \alpha) z_{MLP}$. (With `alpha=1.0`,
+# which model do you start from?)
+
+
+# %% tags=["exercise"]
+def exercise_12_2(h_gmf, b_gmf, h_mlp, b_mlp, alpha):
+    # your code here
+    return np.concatenate([h_gmf, h_mlp]), b_gmf + b_mlp
+
+
+attempt("12_2", exercise_12_2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 12.3: a pair φ(p·q) cannot tell apart (E2)
+#
+# Return a vector `q2` with $p^\top q_2 = p^\top q$ that is at distance at least 1
+# from `q` (so an MLP on $[p; q]$ would see a different input, φ the same one).
+
+
+# %% tags=["exercise"]
+def exercise_12_3(p, q, rng):
+    # your code here
+    return q.copy()
+
+
+attempt("12_3", exercise_12_3)

@@ -33,6 +33,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.data.ctr import ctr_task, evaluate_ctr, global_auc
 from minirec.models._train import gradcheck_module
@@ -119,8 +120,60 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 # * $\hat y = \sigma(y_{FM} + y_{DNN})$, cross-entropy from the logit.
 # * On ML-1M (800k training examples) DeepFM's AUC is above the FM's:
 #   `benchmarks/results/accuracy_neural.md`.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Drop the genres field (`item_fields=None`): how much AUC does it cost?
-# 2. Give the DNN its own embeddings (not shared). Is it better or worse?
-# 3. Doc 000 writes σ for the hidden activation: try sigmoid instead of ReLU.
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: drop the genres field
+# (`item_fields=None`) — how much AUC does it cost? Give the DNN its own
+# embeddings instead of the shared ones; try sigmoid hidden units (doc 000's σ).
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 13.1: the FM interaction term in O(kn)
+#
+# For rows of feature indices `idx` (B, n) with values `val` (B, n) and the
+# embedding table `V`, return $\sum_{a<b}\langle v_a, v_b\rangle x_a x_b$ per row
+# (B,), without a double loop: use
+# $\frac12\big[(\sum_a v_a x_a)^2 - \sum_a (v_a x_a)^2\big]$ summed over the k
+# dimensions.
+
+
+# %% tags=["exercise"]
+def exercise_13_1(V, idx, val):
+    # your code here
+    return np.zeros(len(idx))
+
+
+attempt("13_1", exercise_13_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 13.2: the DNN's input, one embedding per field
+#
+# `slot_field[a]` is the field of slot `a`. Return the array (B, n_fields, k) of
+# $e_F = \sum_{a \in F} v_{idx_a} x_a$.
+
+
+# %% tags=["exercise"]
+def exercise_13_2(V, idx, val, slot_field, n_fields):
+    # your code here
+    return np.zeros((len(idx), n_fields, V.shape[1]))
+
+
+attempt("13_2", exercise_13_2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 13.3: AUC as the Mann-Whitney statistic
+#
+# Return the share of (positive, negative) pairs whose positive scores higher,
+# counting ties as one half, for 0/1 `labels` and `scores`.
+
+
+# %% tags=["exercise"]
+def exercise_13_3(labels, scores):
+    # your code here
+    return 0.5
+
+
+attempt("13_3", exercise_13_3)

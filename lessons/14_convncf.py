@@ -34,6 +34,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.data.ncf import ncf_protocol
 from minirec.evaluation import evaluate_sampled
@@ -134,10 +135,66 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 #   has to learn to read the map) and climbs back epoch by epoch; on this slice a
 #   few epochs do not pass MF-BPR (on 943 users, FULL=1: BPR 0.632, ConvNCF 0.539
 #   -> 0.594 in 4 epochs, measured here).
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Replace the outer product by the element-wise product (GMF's): what does the
-#    CNN lose?
-# 2. Count the multiply-adds per pair for k = 64, 32 channels (the paper's) and
-#    estimate an ML-1M epoch on your CPU.
-# 3. Train from a random init instead of MF-BPR: how many more epochs are needed?
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: replace the outer product
+# by GMF's element-wise product — what does the CNN lose? Train from a random
+# init instead of MF-BPR: how many more epochs are needed?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 14.1: a 2×2 / stride-2 convolution as one matrix product
+#
+# `E` is (B, H, W, C_in) (channels last), `Wc` is (C_out, C_in, 2, 2), `b` is
+# (C_out,). Return the (B, H/2, W/2, C_out) output
+# $\mathrm{out}[n, a, c, o] = b_o + \sum_{ch, di, dj} Wc[o, ch, di, dj]\,
+# E[n, 2a + di, 2c + dj, ch]$ — without Python loops: reshape `E` into the
+# non-overlapping 2×2 patches and use one `@` or `einsum`.
+
+
+# %% tags=["exercise"]
+def exercise_14_1(E, Wc, b):
+    # your code here
+    B, H, W, _ = E.shape
+    return np.zeros((B, H // 2, W // 2, Wc.shape[0]))
+
+
+attempt("14_1", exercise_14_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 14.2: the cost of one ConvNCF score
+#
+# Count the multiply-adds of one (u, i) score of `ConvNCFNet(k=k,
+# channels=C)`: the outer product (k² multiplications), every conv layer (from
+# k × k with one channel, halving the map down to 2 × 2; each output value costs
+# 4 · C_in multiply-adds; the first layer has C_in = 1, the others C), and the
+# output layer (C). Max pooling and the biases count 0. Then estimate an ML-1M
+# epoch (about 1M positives, 2 scores each, forward only) on your CPU.
+
+
+# %% tags=["exercise"]
+def exercise_14_2(k, channels):
+    # your code here
+    return k * k
+
+
+attempt("14_2", exercise_14_2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 14.3: the BPR loss and its gradient
+#
+# Return `(loss, g_pos, g_neg)`: the mean of $-\log\sigma(s^+ - s^-)$ over the
+# pairs and its gradients with respect to `s_pos` and `s_neg`, finite for
+# differences like ±500.
+
+
+# %% tags=["exercise"]
+def exercise_14_3(s_pos, s_neg):
+    # your code here
+    return 0.0, np.zeros_like(s_pos), np.zeros_like(s_neg)
+
+
+attempt("14_3", exercise_14_3)

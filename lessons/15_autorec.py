@@ -32,6 +32,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.autograd import Tensor
 from minirec.data import random_split
@@ -161,10 +162,60 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 #   holding it; a held-out part of the training ratings says when, and the best
 #   iteration's weights are kept.
 # * ML-1M 90/10 (the paper's protocol) is in `benchmarks/results/accuracy_neural.md`.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Build U-AutoRec (users as rows: transpose R). The paper finds it worse; do you?
-# 2. Try `reg` in {10, 100, 400, 1000} and plot the best validation RMSE.
-# 3. Train with `optimizer="adam"` (mini-batches) and compare the curve with
-#    L-BFGS at the same λ.
-# 4. Replace the identity output by a sigmoid scaled to [1, 5].
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: build U-AutoRec (users as
+# rows: transpose R) — the paper finds it worse; do you? Try `reg` in
+# {10, 100, 400, 1000}; train with `optimizer="adam"` and compare with L-BFGS.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 15.1: the AutoRec objective
+#
+# Item rows `R` (n x m, 0 where unobserved), the mask `M`, encoder `V` (m x k),
+# `mu` (k,), decoder `W` (k x m), `b` (m,): return
+# $L = \sum_i \|(r_i - h(r_i)) \odot O_i\|^2 + \frac{\lambda}{2}(\|W\|_F^2 +
+# \|V\|_F^2)$ with $h(r) = \sigma(r V + \mu) W + b$ (row-vector convention).
+
+
+# %% tags=["exercise"]
+def exercise_15_1(R, M, V, mu, W, b, lam):
+    # your code here
+    return 0.0
+
+
+attempt("15_1", exercise_15_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 15.2: the gradient on the output bias
+#
+# Return $\partial L / \partial b$ (m,) for the same $L$ (the penalty does not
+# involve b). A user with no rating among the rows must get exactly 0.
+
+
+# %% tags=["exercise"]
+def exercise_15_2(R, M, V, mu, W, b, lam):
+    # your code here
+    return np.zeros_like(b)
+
+
+attempt("15_2", exercise_15_2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 15.3: predictions clipped to the rating scale
+#
+# The identity output can predict 6.3 or -0.4. Return the predictions of `H`
+# (any shape) mapped through $1 + 4\sigma(h - 3)$, which stays inside (1, 5) and
+# passes through 3 at $h = 3$, and its derivative with respect to h.
+
+
+# %% tags=["exercise"]
+def exercise_15_3(H):
+    # your code here
+    return np.clip(H, 1, 5), np.ones_like(H)
+
+
+attempt("15_3", exercise_15_3)

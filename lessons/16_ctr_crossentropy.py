@@ -32,6 +32,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec import nn
 from minirec.autograd import Tensor
@@ -256,8 +257,46 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 #   printed one ignores the labels.
 # * E8: a batch needs a row-wise dot product of vectors in one space, and BCE on
 #   logits, not `sigmoid` + `BCELoss`.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Put a hidden layer (ReLU) in each tower. Does the AUC move?
-# 2. Feed the towers only the id one-hots: how much do side features add?
-# 3. Train with the printed (E7) gradient by hand and watch what the model learns.
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: put a hidden ReLU layer in
+# each tower — does the AUC move? Feed the towers only the id one-hots: how much do
+# the side features add? Train with the printed (E7) gradient and watch what the
+# model learns.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 16.1: the corrected cross-entropy gradient (E7)
+#
+# For a logistic model $\hat y = \sigma(X\theta)$ return
+# $\partial\mathcal{L}/\partial\theta$ of the mean cross-entropy (a vector like
+# `theta`).
+
+
+# %% tags=["exercise"]
+def exercise_16_1(X, y, theta):
+    # your code here
+    return np.zeros_like(theta)
+
+
+attempt("16_1", exercise_16_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 16.2: the fixed model's logits on a batch (E8)
+#
+# User features `Xu` (B, du) and item features `Xi` (B, di) go through two linear
+# towers `Xu @ Wu + bu` and `Xi @ Wi + bi` into the same d-dimensional space.
+# Return one logit per row (B,): the row-wise inner product, not the (B, B)
+# matrix product.
+
+
+# %% tags=["exercise"]
+def exercise_16_2(Xu, Xi, Wu, bu, Wi, bi):
+    # your code here
+    return ((Xu @ Wu + bu) @ (Xi @ Wi + bi).T).sum(axis=1)
+
+
+attempt("16_2", exercise_16_2)

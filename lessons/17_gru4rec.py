@@ -22,6 +22,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
@@ -301,11 +302,60 @@ np.testing.assert_allclose(scores[0], np.sort(full)[::-1][:5], rtol=1e-6)
 # * Session-parallel batches use every event once with no padding.
 # * Averaging losses (TOP1, BPR) starve the target of gradient once most negatives
 #   are beaten; BPR-max and cross-entropy keep learning, and rank better.
-#
+
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Carry the gradient through k steps (truncated BPTT with k > 1) using
-#    `nn.GRU` over windows: does MRR@20 change?
-# 2. Set `n_negatives=0` (in-batch negatives only) and compare popularity bias.
-# 3. Plot the training loss per epoch (`model.history_`, or an `on_epoch`
-#    callback passed to `fit`) for the four losses.
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: carry the gradient through
+# k > 1 steps (truncated BPTT with `nn.GRU` over windows) — does MRR@20 change?
+# Set `n_negatives=0` (in-batch negatives only) and compare the popularity bias.
+# Plot `model.history_` for the four losses.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 17.1: one GRU step
+#
+# Gates side by side as in minirec: `x @ Wx + bx` and `h @ Wh + bh` are (B, 3H)
+# blocks [r, z, n]. Return the new state $h_t = (1 - z) \odot n + z \odot h$.
+
+
+# %% tags=["exercise"]
+def exercise_17_1(x, h, Wx, Wh, bx, bh):
+    # your code here
+    return h.copy()
+
+
+attempt("17_1", exercise_17_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 17.2: the BPR-max loss
+#
+# For target scores `pos` (B,) and negative scores `neg` (B, S), with
+# $s_j = \mathrm{softmax}(neg)_j$ over each row, return the mean over the rows of
+# $-\log\sum_j s_j\,\sigma(r^+ - r_j) + \lambda\sum_j s_j r_j^2$ (`reg` = λ).
+
+
+# %% tags=["exercise"]
+def exercise_17_2(pos, neg, reg):
+    # your code here
+    return float(np.mean(-np.log(1 / (1 + np.exp(-(pos[:, None] - neg))))))
+
+
+attempt("17_2", exercise_17_2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 17.3: clipping the joint gradient norm
+#
+# Given a list of gradient arrays, return the list scaled by
+# `max_norm / norm` when their joint L2 norm exceeds `max_norm`, unchanged
+# otherwise (the direction is kept; only the length changes).
+
+
+# %% tags=["exercise"]
+def exercise_17_3(grads, max_norm):
+    # your code here
+    return [np.clip(g, -max_norm, max_norm) for g in grads]
+
+
+attempt("17_3", exercise_17_3)

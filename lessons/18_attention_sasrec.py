@@ -22,6 +22,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.autograd import Tensor, gradcheck, no_grad
 from minirec.autograd import ops as F
@@ -277,10 +278,46 @@ _course.savefig(fig, "18_sasrec_attention.png")
 #   learned, and they find the step that matters.
 # * SASRec's self-attention does this at every position, with a mask that hides the
 #   future, and shares item embeddings between input and output.
-#
+
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Put `AttentionPooling` on top of `minirec.nn.GRU` states (GRU4Rec + attention,
-#    like NARM) and compare with the last state alone.
-# 2. Train SASRec without positional embeddings: what happens to HR@10?
-# 3. Evaluate with full ranking instead of 1 + 100 negatives; how far do numbers fall?
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: put `AttentionPooling` on
+# top of `minirec.nn.GRU` states (GRU4Rec + attention, like NARM) and compare with
+# the last state alone; train SASRec without positional embeddings; evaluate with
+# full ranking instead of 1 + 100 negatives.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 18.1: attention pooling over sequences of different lengths
+#
+# `h` is (B, T, d), `mask` (B, T) is True on real steps. Return `(c, alpha)`:
+# $e_t = v^\top\tanh(W_h h_t)$ (row convention: `h @ Wh`), α the softmax of e over
+# the real steps only (exactly 0 on padded ones), $c = \sum_t \alpha_t h_t$.
+
+
+# %% tags=["exercise"]
+def exercise_18_1(h, Wh, v, mask):
+    # your code here
+    alpha = np.full(h.shape[:2], 1.0 / h.shape[1])
+    return (alpha[..., None] * h).sum(axis=1), alpha
+
+
+attempt("18_1", exercise_18_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 18.2: causal self-attention, one head
+#
+# For one sequence `X` (T, d) return $\mathrm{softmax}(QK^\top/\sqrt d + M)\,V$
+# with $Q = XW_q$, $K = XW_k$, $V = XW_v$ and M hiding the future (position t
+# attends to t' <= t only).
+
+
+# %% tags=["exercise"]
+def exercise_18_2(X, Wq, Wk, Wv):
+    # your code here
+    return X @ Wv
+
+
+attempt("18_2", exercise_18_2)

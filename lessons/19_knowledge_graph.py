@@ -45,6 +45,7 @@ import _course
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from _exercises import attempt
 
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
@@ -305,7 +306,8 @@ plt.close(fig)
 # full ranking, 10 epochs; `MINIREC_DATA=../shared/data python
 # lessons/19_knowledge_graph.py`, `FULL=1` for 30 epochs). On our run: BPR-MF
 # Recall@10 0.183 / NDCG@10 0.339, CKE 0.193 / 0.354 — about 5% better, from one
-# seed and one split, so treat it as a hint, not a result (exercise 4). On the long
+# seed and one split, so treat it as a hint, not a result (repeat it over seeds and splits: see
+# the open questions at the end). On the long
 # tail (test movies with < 10 training interactions) neither model is better than
 # chance (AUC ≈ 0.51): a graph this thin — about 1.7 genres and one decade per
 # movie — carries little that separates one obscure drama of the 1990s from
@@ -322,10 +324,46 @@ plt.close(fig)
 #   jointly — one autograd graph, checked with `gradcheck`.
 # * KGAT propagates over the user-item-entity graph with attention (not built);
 #   "DNEN" is unverified.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Hide all training interactions of 100 movies. Compare BPR-MF and CKE on them.
-# 2. Add a `directed_by` or `stars` relation (ML-latest has tags) and rerun.
-# 3. Replace TransR by TransE ($M_r = I$, frozen). What changes?
-# 4. Repeat the comparison over 5 seeds and the five ML-100k splits u1..u5
-#    (`load_ml100k_split`). Is CKE's gain larger than the spread?
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: hide all training
+# interactions of 100 movies and compare BPR-MF and CKE on them; add a
+# `directed_by` or `stars` relation (ML-latest has tags); repeat the comparison
+# over 5 seeds and the five ML-100k splits u1..u5.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 19.1: the TransR distance, and TransE as its special case
+#
+# For a batch of head and tail embeddings `Eh`, `Et` (B, d), relation vectors
+# `Rv` (B, d) and projection matrices `Mr` (B, d, d), return
+# $f_r(h, t) = \lVert M_r h + r - M_r t\rVert_2^2$ (B,). With every $M_r = I$ it
+# is TransE's $\lVert h + r - t\rVert^2$.
+
+
+# %% tags=["exercise"]
+def exercise_19_1(Eh, Et, Rv, Mr):
+    # your code here
+    return ((Eh + Rv - Et) ** 2).sum(axis=1)
+
+
+attempt("19_1", exercise_19_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 19.2: corrupted triples
+#
+# For true triples `triples` (N, 3) of (head, relation, tail) over `n_ent`
+# entities, return one corrupted tail per triple (N,), drawn with `rng` uniformly
+# among the entities `t'` for which `(h, r, t')` is **not** a true triple.
+
+
+# %% tags=["exercise"]
+def exercise_19_2(triples, n_ent, rng):
+    # your code here
+    return triples[:, 2].copy()
+
+
+attempt("19_2", exercise_19_2)

@@ -31,6 +31,7 @@ import _course
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from _exercises import attempt
 
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
@@ -263,10 +264,47 @@ plt.close(fig)
 #   gradient (checked above); sampled, it is noisy.
 # * Pre-train both players (here with the library's BPR) and compare with that
 #   starting point under one protocol.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Use IRGAN's importance sampling (mix G with the empirical positives) and
-#    compare the variance of G's gradient.
-# 2. Give the discriminator 5 passes per round. What happens to G's reward?
-# 3. Replace the reward $\log(1 + e^{f})$ by $2\sigma(f) - 1$ (IRGAN's other
-#    choice).
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: use IRGAN's importance
+# sampling (mix G with the empirical positives) and compare the variance of G's
+# gradient; give the discriminator 5 passes per round; replace the reward
+# $\log(1 + e^f)$ by $2\sigma(f) - 1$.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 20.1: the discriminator's loss
+#
+# Return $-\frac1B\sum\log\sigma(f_\text{real}) - \frac1B\sum\log(1 -
+# \sigma(f_\text{fake}))$ for the logits of B real and B generated pairs (finite
+# for logits like ±500).
+
+
+# %% tags=["exercise"]
+def exercise_20_1(f_real, f_fake):
+    # your code here
+    return float(np.mean(f_fake - f_real))
+
+
+attempt("20_1", exercise_20_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 20.2: the exact policy gradient
+#
+# For one user, $p = \mathrm{softmax}(a)$ over the items and a fixed reward `R`
+# per item. Return $\partial\,\mathbb{E}_{i\sim p}[R_i] / \partial a$, the
+# gradient REINFORCE estimates by sampling. (Hint: $\partial p_i / \partial a_j =
+# p_i(\delta_{ij} - p_j)$.)
+
+
+# %% tags=["exercise"]
+def exercise_20_2(a, R):
+    # your code here
+    p = np.exp(a - a.max())
+    return p / p.sum() * R
+
+
+attempt("20_2", exercise_20_2)

@@ -29,6 +29,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.models import BiasedBaseline, Popularity, available_models, get_model_class
 
@@ -313,10 +314,60 @@ assert arm_density > data.density
 # * Without context it can only find the best fixed movie; MF with the user's
 #   history recommends better. Contextual bandits combine the two.
 # * Latency of `recommend()` and update cost are measured, not assumed.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Make the environment non-stationary: at step T/2 the best movie stops being
-#    liked. Which policy recovers, and how does a sliding window help?
-# 2. Implement LinUCB with the ALS user vectors $p_u$ as context. Does it close the
-#    gap to MF?
-# 3. Replace "rated ≥ 4" by "rated at all". How do the arm means change?
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: make the environment
+# non-stationary (at step T/2 the best movie stops being liked) — which policy
+# recovers, and how does a sliding window help? Implement LinUCB with the ALS user
+# vectors as context; replace "rated ≥ 4" by "rated at all".
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 21.1: UCB1's choice
+#
+# `n[a]` plays and `s[a]` total reward of each arm, `t` the step. Return the arm to
+# show: the first arm never played if there is one, else
+# $\arg\max_a s_a/n_a + \sqrt{2\ln t / n_a}$.
+
+
+# %% tags=["exercise"]
+def exercise_21_1(n, s, t):
+    # your code here
+    return int(np.argmax(s / np.maximum(n, 1)))
+
+
+attempt("21_1", exercise_21_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 21.2: the regret curve
+#
+# `mu` are the true arm means, `chosen` the arms shown at steps 1..T. Return the
+# cumulative regret after every step, $\sum_{t' \le t}(\mu^* - \mu_{a_{t'}})$ (T,).
+
+
+# %% tags=["exercise"]
+def exercise_21_2(mu, chosen):
+    # your code here
+    return np.zeros(len(chosen))
+
+
+attempt("21_2", exercise_21_2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 21.3: Thompson sampling's choice
+#
+# With uniform priors, arm a's posterior is Beta$(1 + s_a, 1 + n_a - s_a)$. Draw
+# one sample per arm with a single call `rng.beta(...)` on the arrays and return
+# the argmax.
+
+
+# %% tags=["exercise"]
+def exercise_21_3(n, s, rng):
+    # your code here
+    return int(np.argmax(s / np.maximum(n, 1)))
+
+
+attempt("21_3", exercise_21_3)

@@ -46,6 +46,7 @@ if "NUMBA_ENABLE_CUDASIM" not in os.environ and shutil.which("nvidia-smi") is No
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.autograd import Tensor
 from minirec.backends import available_backends, get_kernels
@@ -195,8 +196,8 @@ _course.savefig(fig, "22_hogwild_waves.png")
 # small step among many (the argument of Niu et al., who assume sparse, rarely
 # colliding updates). These catalogues are small, so even T = 256 collides often
 # (the shares printed above) and its curve lags the serial one by 0.02–0.03 RMSE
-# after 8 epochs; for the same T the collision share falls as the catalogue grows (exercise 2
-# measures it on ML-1M). With very wide waves the popular rows are hit by many
+# after 8 epochs; for the same T the collision share falls as the catalogue grows
+# (exercise 22.1 counts it; the open questions measure it on ML-1M). With very wide waves the popular rows are hit by many
 # threads at once and most of their updates are lost, so each epoch does less work.
 # The real GPU kernel is gentler than this model (its threads do not all read before
 # all write), and `cuda_ops.launch_config(max_threads=...)` caps the number of
@@ -308,13 +309,50 @@ else:
 #   results are not reproducible bit for bit (the serial launch is).
 # * `numba.cuda` was chosen over CuPy raw kernels so that CI runs the very kernel
 #   source under the simulator (see the docstring of `cuda_ops.py`).
-#
+
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Change `hogwild_epoch` so that a wave applies *all* colliding updates (sum the
-#    steps per row with `np.add.at`) instead of keeping the last one. Which of the two
-#    is closer to a real GPU, and why does the sum diverge for large T?
-# 2. Count, for ML-1M and T = 65,536, the share of lost updates on the 10 most
-#    popular items. What cap on `launch_config(max_threads=...)` keeps it under 5 %?
-# 3. On a GPU machine, run `python benchmarks/bench_gpu.py --k 32` and `--k 128`:
-#    how does the CUDA speed-up of `sgd_mf_epoch` change with k, and why?
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: on ML-1M with T = 65,536,
+# what share of the updates to the 10 most popular items is lost, and what cap on
+# `launch_config(max_threads=...)` keeps it under 5%? On a GPU machine, run
+# `python benchmarks/bench_gpu.py --k 32` and `--k 128`: how does the CUDA
+# speed-up of `sgd_mf_epoch` change with k, and why?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 22.1: the share of lost updates in a wave
+#
+# In a wave the last writer of a row wins, so each row keeps one of its updates.
+# Return the share of the wave's updates that are lost, for the row index of each
+# update `rows` (T,), and the share lost on the `n_top` rows updated most often
+# in this wave (updates to those rows only).
+
+
+# %% tags=["exercise"]
+def exercise_22_1(rows, n_top):
+    # your code here
+    return 0.0, 0.0
+
+
+attempt("22_1", exercise_22_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 22.2: a wave that applies every update
+#
+# `P[rows] += deltas` keeps only one delta of a repeated row (NumPy's buffered
+# fancy assignment, like the last writer on a GPU). Return a copy of `P` in which
+# every row receives the **sum** of all its deltas (an atomic add on a GPU). Why
+# does the sum diverge for large T, when many threads push the same popular row?
+
+
+# %% tags=["exercise"]
+def exercise_22_2(P, rows, deltas):
+    # your code here
+    P = P.copy()
+    P[rows] += deltas
+    return P
+
+
+attempt("22_2", exercise_22_2)

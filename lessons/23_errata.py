@@ -27,6 +27,7 @@ import warnings
 
 import _course
 import numpy as np
+from _exercises import attempt
 
 from minirec import nn
 from minirec.autograd import Tensor, gradcheck
@@ -419,11 +420,51 @@ assert sorted(RESULTS) == [f"E{j}" for j in range(1, 9)]
 # E7), a counter-example (E2, E6), a shape error (E3, E8), a measured leak (E4), an
 # identity that shows what a procedure really is (E5) — and each corrected form
 # passes the same test. Make these checks a habit when reading any formula.
-#
+
+
+# %% [markdown]
 # ## Exercises
-# 1. Find a value of λ for which E1's printed gradient still decreases the loss for
-#    one step. Why does it diverge afterwards?
-# 2. For E5, run 100 sequential-order SGD epochs and 100 simultaneous ones on a
-#    small matrix. Is the difference visible in the final RMSE?
-# 3. For E8, what does PyTorch's `BCELoss` do to avoid the infinity, and what
-#    gradient does it then give?
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# (solutions in `lessons/solutions/`). Open questions: for E5, run 100
+# sequential-order SGD epochs and 100 simultaneous ones on a small matrix — is the
+# difference visible in the final RMSE? For E8, what does PyTorch's `BCELoss` do
+# to avoid the infinity, and what gradient does it then give?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 23.1: one true ALS half-step (E5)
+#
+# With Q fixed, solve every user's row in closed form:
+# $P_u = (Q_{I_u}^\top Q_{I_u} + \lambda I)^{-1} Q_{I_u}^\top r_u$, where $I_u$
+# are the items of user u (`mask[u]`). Return P (m, k). Afterwards
+# $\partial L/\partial P = 0$ for $L = \frac12\sum_{(u,i)}(r_{ui} - p_u^\top
+# q_i)^2 + \frac\lambda2\|P\|^2$.
+
+
+# %% tags=["exercise"]
+def exercise_23_1(Q, R, mask, lam):
+    # your code here
+    return np.zeros((R.shape[0], Q.shape[1]))
+
+
+attempt("23_1", exercise_23_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 23.2: the corrected "last n" split (E4)
+#
+# Return a boolean array marking, for every user, the `n` ratings with the latest
+# `timestamps` (all of them when the user has fewer than n) as test. Ties: the
+# later row in the file counts as later.
+
+
+# %% tags=["exercise"]
+def exercise_23_2(users, timestamps, n):
+    # your code here: the printed split takes the last n rows of the file
+    order = np.argsort(users, kind="stable")
+    rank = np.empty(len(users), dtype=np.int64)
+    counts = np.bincount(users)
+    rank[order] = np.cumsum(counts)[users[order]] - np.arange(len(users)) - 1
+    return rank < n
+
+
+attempt("23_2", exercise_23_2)
