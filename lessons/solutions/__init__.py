@@ -1,0 +1,1 @@
+"""Reference solutions of the lessons' exercises, one file per lesson (``exercise_NN_k``)."""
