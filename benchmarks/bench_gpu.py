@@ -15,8 +15,7 @@ the same shape (``synthetic_ratings``, seed 0); k = ``--k`` (default 64):
   ``implicit_als_cg`` (3 CG steps): Numba parallel vs CUDA batched;
 * ``knn_similarity`` (item x item cosine, every positive similarity kept): Numba
   parallel vs CUDA (one thread per item; sims copied back per chunk and the
-  per-row selection sorted on the host, so host arrays and that copy are in);
-* ``topk_rows`` (k = 10) over the full 6,040 x 3,706 score matrix.
+  per-row selection sorted on the host, so host arrays and that copy are in).
 
 Model epochs: ``MF(hogwild=True)`` through the estimator API (host arrays, so the
 per-epoch copies are in) and ``FM`` (regression, side fields "auto"; Numba's serial
@@ -358,28 +357,6 @@ def kernel_rows(data, k: int, repeat: int, simulate: bool) -> list[dict]:
         )
     )
 
-    # -- top-k
-    S = (params()[0] @ params()[1].T).astype(np.float32)
-    d_S = dev(S)
-    t_np, _ = _median_ms(lambda: N.topk_rows(S, 10), min(repeat, 3))
-    t_nb, c_nb = _median_ms(lambda: B.topk_rows(S, 10), repeat)
-    t_cu, c_cu = _median_ms(lambda: (C.topk_rows(d_S, 10), C.synchronize()), repeat)
-    t_cuh, _ = _median_ms(lambda: C.topk_rows(S, 10), repeat)
-    rows.append(
-        _row(
-            "topk_rows (k=10)",
-            f"{m:,} x {n:,}",
-            t_np,
-            None,
-            t_nb,
-            t_cu,
-            t_cuh,
-            c_nb,
-            c_cu,
-            threads,
-            np_scaled=False,
-        )
-    )
     return rows
 
 
