@@ -9,7 +9,8 @@ enough (the optional extra ``pip install 'minirec[spark]'``; Spark needs Java 17
   back into a minirec :class:`~minirec.models.factor.FactorModel`: ``recommend``,
   ``predict``, ``evaluate``, ``fold_in``-free serving and ``save`` work unchanged, and
   :meth:`SparkALS.to_model` gives the equivalent plain :class:`~minirec.models.ALS`
-  (``biased=False, weighted=True``) or :class:`~minirec.models.ImplicitALS`.
+  (``biased=False, weighted=True``) or :class:`~minirec.models.ImplicitALS`
+  (``weighted=True``).
 * :func:`recommend_all_spark` ranks on the cluster (``recommendForAllUsers``) for
   catalogs whose factors do not fit one machine (``SparkALS(collect=False)``).
 
@@ -17,14 +18,18 @@ Spark's ALS is blocked ALS (users and items split into ``n_blocks`` blocks each;
 half-iteration ships every item factor a user block needs to that block). Its
 regularisation is ALS-WR's (Zhou et al. 2008): λ is multiplied by the number of
 ratings of the row being solved, in the explicit and the implicit model alike.
-minirec's ``ALS(weighted=True)`` scales λ the same way, so the same ``reg`` means
-the same objective there; minirec's ``ImplicitALS`` uses Hu et al.'s unscaled λ.
+minirec's ``ALS(weighted=True)`` and ``ImplicitALS(weighted=True)`` scale λ the same
+way, so the same ``reg`` means the same objective; ``ImplicitALS``'s default is Hu
+et al.'s unscaled λ.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import tempfile
+import time
 import warnings
 from typing import Any
 
@@ -47,8 +52,9 @@ def _quiet_pandas_warning():
         yield
 
 
-def get_spark(master: str = "local[2]", app: str = "minirec"):
-    """A SparkSession (the active one, or a new one on `master`).
+def get_spark(master: str = "local[2]", app: str = "minirec", driver_memory="4g"):
+    """A SparkSession (the active one, or a new one on `master` whose driver has
+    `driver_memory`, e.g. "4g": in local mode the driver does all the work).
 
     Raises BackendUnavailableError naming the extra when pyspark is missing, and
     Java when the JVM cannot start."""
@@ -69,7 +75,7 @@ def get_spark(master: str = "local[2]", app: str = "minirec"):
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.execution.arrow.pyspark.enabled", "false")
             .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.driver.memory", "4g")
+            .config("spark.driver.memory", str(driver_memory))
             .getOrCreate()
         )
     except Exception as e:  # noqa: BLE001 - the JVM failing to start, in any form
@@ -83,9 +89,19 @@ def get_spark(master: str = "local[2]", app: str = "minirec"):
     return spark
 
 
-def to_spark(data: Interactions, spark=None):
+#: above this many ratings to_spark goes through a CSV file, not a pickled frame
+CSV_ABOVE = 2_000_000
+
+
+def to_spark(data: Interactions, spark=None, tmp_dir: str | None = None):
     """`data` as a Spark DataFrame with columns user (int), item (int), rating
-    (float): internal indices, so ``data.user_ids[user]`` is the raw id."""
+    (float): internal indices, so ``data.user_ids[user]`` is the raw id.
+
+    Up to :data:`CSV_ABOVE` ratings the frame is sent from pandas; above it, without
+    pyarrow every row would be pickled, so the ratings are written to a CSV file in
+    `tmp_dir` (default: a new temporary folder, removed with the Python process)
+    that Spark reads and caches. On a cluster, `tmp_dir` must be a folder every
+    executor sees."""
     if not isinstance(data, Interactions):
         raise TypeError(f"to_spark() takes an Interactions, got {type(data).__name__}")
     spark = spark or get_spark()
@@ -106,8 +122,27 @@ def to_spark(data: Interactions, spark=None):
             "rating": data.ratings.astype(np.float32),
         }
     )
-    with _quiet_pandas_warning():
-        return spark.createDataFrame(frame, schema=schema)
+    if len(frame) <= CSV_ABOVE:
+        with _quiet_pandas_warning():
+            return spark.createDataFrame(frame, schema=schema)
+    folder = tmp_dir or _tmp_folder()
+    path = os.path.join(folder, f"ratings-{id(data):x}-{time.time_ns():x}.csv")
+    frame.to_csv(path, header=False, index=False)
+    del frame
+    return spark.read.csv(path, schema=schema).cache()
+
+
+_TMP: list[str] = []
+
+
+def _tmp_folder() -> str:
+    """One temporary folder per process for to_spark's CSV files, removed at exit."""
+    if not _TMP:
+        import atexit
+
+        _TMP.append(tempfile.mkdtemp(prefix="minirec-spark-data-"))
+        atexit.register(shutil.rmtree, _TMP[0], True)
+    return _TMP[0]
 
 
 def _factors(df, n: int, k: int) -> np.ndarray:
@@ -197,6 +232,9 @@ class SparkALS(FactorModel):
         from pyspark.ml.recommendation import ALS as SparkMLALS
 
         spark = get_spark(self.master)
+        t0 = time.perf_counter()
+        frame = to_spark(data, spark)
+        t1 = time.perf_counter()
         als = SparkMLALS(
             rank=self.k,
             maxIter=self.n_epochs,
@@ -211,13 +249,20 @@ class SparkALS(FactorModel):
             ratingCol="rating",
             coldStartStrategy="nan",
         )
-        self.spark_model_ = als.fit(to_spark(data, spark))
+        self.spark_model_ = als.fit(frame)
+        t2 = time.perf_counter()
         self.biased = False
         self.rating_range_ = (float(data.ratings.min()), float(data.ratings.max()))
         self.clip = not self.implicit
         if self.collect:
             self.P_ = _factors(self.spark_model_.userFactors, data.n_users, self.k)
             self.Q_ = _factors(self.spark_model_.itemFactors, data.n_items, self.k)
+        #: seconds of the fit's parts: ratings to Spark, ALS, factors collected
+        self.fit_timings_ = {
+            "to_spark": t1 - t0,
+            "als": t2 - t1,
+            "collect": time.perf_counter() - t2,
+        }
 
     def _check_collected(self) -> None:
         if not hasattr(self, "P_"):
@@ -249,12 +294,15 @@ class SparkALS(FactorModel):
 
     def to_model(self):
         """The plain minirec model with these factors: ``ALS(biased=False,
-        weighted=True)`` (explicit) or ``ImplicitALS``, fitted state copied."""
+        weighted=True)`` (explicit) or ``ImplicitALS(weighted=True)``, fitted state
+        copied."""
         self._check_collected()
         from .models.als import ALS, ImplicitALS
 
         if self.implicit:
-            m = ImplicitALS(k=self.k, reg=self.reg, alpha=self.alpha, seed=self.seed)
+            m = ImplicitALS(
+                k=self.k, reg=self.reg, alpha=self.alpha, weighted=True, seed=self.seed
+            )
         else:
             m = ALS(k=self.k, reg=self.reg, weighted=True, biased=False, seed=self.seed)
         for name in (

@@ -29,7 +29,9 @@ The sum runs over *all* m·n pairs, but YᵀY is computed once per half-step (th
 ``solver="cg"``, O(cg_steps (|I_u| k + k²)) by a few conjugate-gradient steps
 warm-started at the previous x_u (Takács, Pilászy, Tikk 2011; what the ``implicit``
 library does). Cost per iteration O(|R| k² + (m + n) k³) exact, O(cg_steps |R| k)
-with CG. A row with no entries gets x = 0 from either solver.
+with CG. A row with no entries gets x = 0 from either solver. ``weighted=True``
+scales λ by the row's number of entries, λ |I_u| as in ALS-WR: the objective
+Spark MLlib's implicit ALS minimises (``minirec.spark.SparkALS(implicit=True)``).
 
 **Serving.** With one side fixed the other side's rows are independent closed-form
 solves, so ``fold_in`` / ``partial_fit_users`` (and ``partial_fit_items``) compute
@@ -382,11 +384,14 @@ class ImplicitALS(_ALSServing):
     k : int
         Number of latent factors.
     reg : float
-        λ on every x_u and y_i.
+        λ on every x_u and y_i (times the row's number of entries if `weighted`).
     alpha : float
         Confidence slope: c_ui = 1 + α r_ui (r_ui = 1 for implicit data).
     n_epochs : int
         Alternations (users, then items).
+    weighted : bool
+        Penalise row u by λ |I_u| (ALS-WR's weighted λ, Spark MLlib's implicit
+        ALS) instead of λ.
     solver : {"cg", "cholesky"}
         Conjugate gradient warm-started at the previous factors (fast), or the exact
         per-row Cholesky solve.
@@ -418,6 +423,7 @@ class ImplicitALS(_ALSServing):
         reg: float = 0.5,
         alpha: float = 4.0,
         n_epochs: int = 15,
+        weighted: bool = False,
         solver: str = "cg",
         cg_steps: int = 3,
         init_std: float = 0.01,
@@ -429,6 +435,7 @@ class ImplicitALS(_ALSServing):
         self.reg = check_nonnegative("reg", reg)
         self.alpha = check_nonnegative("alpha", alpha)
         self.n_epochs = check_positive_int("n_epochs", n_epochs)
+        self.weighted = bool(weighted)
         if solver not in ("cg", "cholesky"):
             raise ValueError(f"solver={solver!r}; choose 'cg' or 'cholesky'")
         self.solver = solver
@@ -438,13 +445,37 @@ class ImplicitALS(_ALSServing):
         self.backend = check_backend(backend)
         self.verbose = bool(verbose)
 
-    def _half_step(self, K, R, conf, Y, X) -> float:
+    def _half_step(self, K, R, conf, Y, X, solver=None) -> float:
         YtY = (Y.T.astype(np.float64) @ Y).astype(np.float32)  # once per half-step
-        if self.solver == "cg":
-            return K.implicit_als_cg(
-                R.indptr, R.indices, conf, Y, YtY, X, self.reg, self.cg_steps
-            )
-        return K.implicit_als_solve(R.indptr, R.indices, conf, Y, YtY, X, self.reg)
+        cg = (solver or self.solver) == "cg"
+
+        def solve(indptr, indices, c, X, reg):
+            if cg:
+                return K.implicit_als_cg(
+                    indptr, indices, c, Y, YtY, X, reg, self.cg_steps
+                )
+            return K.implicit_als_solve(indptr, indices, c, Y, YtY, X, reg)
+
+        if not self.weighted:
+            return solve(R.indptr, R.indices, conf, X, self.reg)
+        # λ |I_u|: the kernels take one λ, so the rows are reordered by length and
+        # each run of equal length (a contiguous slice of the reordered CSR) is
+        # solved with its own λ
+        lengths = np.diff(R.indptr)
+        order = np.argsort(lengths, kind="stable")
+        indptr = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(lengths[order], out=indptr[1:])
+        take = np.repeat(R.indptr[:-1][order] - indptr[:-1], lengths[order])
+        take += np.arange(len(take))
+        indices, c = R.indices[take], conf[take]
+        Xs = X[order]
+        cuts = np.flatnonzero(np.diff(lengths[order])) + 1
+        loss = 0.0
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
+            n_row = max(int(lengths[order[a]]), 1)  # an empty row's x is 0 anyway
+            loss += solve(indptr[a : b + 1], indices, c, Xs[a:b], self.reg * n_row)
+        X[order] = Xs
+        return loss
 
     def _confidence(self, r: np.ndarray) -> np.ndarray:
         """c = 1 + α r, after checking r >= 0."""
@@ -459,19 +490,18 @@ class ImplicitALS(_ALSServing):
         """The exact (Cholesky) half-step for the rows of `R` alone, whatever
         the solver of the fit: users against Q (side "user") or items against P."""
         Y = self.P_ if side == "item" else self.Q_
-        YtY = (Y.T.astype(np.float64) @ Y).astype(np.float32)
         X = np.empty((R.n_rows, self.k), dtype=np.float32)
         with _linalg_advice("ImplicitALS", f"fold-in of {R.n_rows} {side}s"):
-            get_kernels(self.backend).implicit_als_solve(
-                R.indptr, R.indices, self._confidence(R.data), Y, YtY, X, self.reg
-            )
+            K = get_kernels(self.backend)
+            self._half_step(K, R, self._confidence(R.data), Y, X, "cholesky")
         return {"Q" if side == "item" else "P": X}
 
     def _explain_system(self, hist, vals, i):
         Y_I = self.Q_[hist].astype(np.float64)
         c = self._confidence(vals).astype(np.float64)
         Q = self.Q_.astype(np.float64)
-        A = Q.T @ Q + (Y_I.T * (c - 1.0)) @ Y_I + self.reg * np.eye(self.k)
+        lam = self.reg * len(hist) if self.weighted else self.reg
+        A = Q.T @ Q + (Y_I.T * (c - 1.0)) @ Y_I + lam * np.eye(self.k)
         return Y_I, A, c, Q[i]
 
     def _fit(self, data: Interactions, on_epoch: Callable | None = None) -> None:
