@@ -1,6 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   -> creates .venv if missing, installs minirec, trains and recommends
 #   make test   -> creates .venv if missing, installs minirec[dev,spark], runs the tests
+# The course as a website (book/README.md): make book-quick (lessons in quick mode, what
+# CI runs) or make book (full size); both check the site in headless Chromium after.
 # MINIREC_DATA=/path/to/data (a folder holding ml-100k/, ml-1m/, ...) makes the demo
 # use MovieLens 100K and lets the tests check the real files.
 
@@ -9,7 +11,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench notebooks lessons clean
+.PHONY: demo test lint bench notebooks lessons clean book book-quick book-check browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +24,28 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-dev
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	touch $@
+
+$(VENV)/.installed-book: pyproject.toml | $(VENV)/.installed-dev
+	$(BIN)/python -m pip install -q -e ".[dev,spark,book]"
+	touch $@
+
+# Debian's Chromium and its WebDriver for the browser check; skipped when present
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; fi
+
+book: $(VENV)/.installed-book browser
+	$(BIN)/python book/build.py --full
+	$(MAKE) book-check
+
+book-quick: $(VENV)/.installed-book browser
+	$(BIN)/python book/build.py
+	$(MAKE) book-check
+
+book-check: $(VENV)/.installed-book browser
+	$(BIN)/python -m pytest -q -m book tests/test_book.py
 
 demo: $(VENV)/.installed-dev
 	$(BIN)/minirec demo
@@ -43,4 +67,5 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis lessons/_build
+	rm -rf $(VENV) .pytest_cache .hypothesis lessons/_build book/_build book/lessons \
+	  book/results book/_autosummary

@@ -5,17 +5,29 @@
   (``MINIREC_DATA=none`` forces the synthetic fallback).
 * ``load_ratings(name)``: that MovieLens set, or synthetic ratings without data.
 * ``out_dir()``: where lessons save their figures (lessons/_build/), created on demand.
-* ``savefig(fig, name)``: save a matplotlib figure there and say where.
+* ``savefig(fig, name)``: save a matplotlib figure there; in a notebook (the book) it
+  is also shown inline, in a script a one-line note says where it went.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (a notebook, or the book's executed lessons)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+# In a notebook, Agg keeps the inline backend from showing a figure a second time:
+# savefig displays it once, and a figure the lesson keeps open is not re-shown.
+matplotlib.use("Agg" if in_notebook() else os.environ.get("MPLBACKEND", "Agg"))
 
 FULL = os.environ.get("FULL", "0") not in ("0", "", "false", "no")
 HERE = Path(__file__).resolve().parent
@@ -43,11 +55,20 @@ def out_dir() -> Path:
     return d
 
 
-def savefig(fig, name: str) -> Path:
+def savefig(fig, name: str) -> None:
+    """Save `fig` as lessons/_build/`name`; show it inline when run as a notebook.
+
+    The figure stays open (a later ``plt.close(fig)`` is harmless) and nothing is
+    returned, so a notebook cell ending with this call shows only the picture.
+    """
     path = out_dir() / name
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    print(f"figure saved to {path.relative_to(HERE.parent)}")
-    return path
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+    else:
+        print(f"figure saved to {path.relative_to(HERE.parent)}")
 
 
 # ------------------------------------------------------------------ data for lessons
