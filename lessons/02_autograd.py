@@ -3,29 +3,30 @@
 #
 # **Goal.** Every neural model in minirec (NCF, DeepFM, ConvNCF, GRU4Rec, SASRec,
 # AutoRec) trains through `minirec.autograd`, a reverse-mode autodiff of about 900
-# lines (`minirec/autograd/tensor.py` + `ops.py`). Here we build its idea from scratch:
-# each op is a forward formula plus one line of derivative, the chain rule glues them,
-# and `gradcheck` (central differences in float64) is the referee. Then we apply the
-# referee to a formula printed in the source documents — the matrix-factorization
-# gradient of doc 000 §4.1 — and find its sign error (erratum **E1**).
+# lines (`minirec/autograd/tensor.py` + `ops.py`). Here we build one from scratch,
+# first on scalars in about 70 lines (the size of micrograd), checked against finite
+# differences and against minirec, then on arrays: each op is a forward formula plus
+# one line of derivative, the chain rule glues them, and `gradcheck` (central
+# differences in float64) is the referee. Then we apply the referee to a formula
+# printed in the source documents, the matrix-factorization gradient of doc 000
+# §4.1, and find its sign error (erratum **E1**; this is the course's full
+# treatment of E1, which lessons 06 and 23 refer back to).
 #
 # **Covers:** `000-4.1` with erratum **E1** (doc 000 §4.1.3, the MF loss and its
 # gradients), `000-2.2` in part (doc 000 §2.2.1.2, forward and backward propagation of
-# a multilayer perceptron). Library: `minirec/autograd/`, `minirec/nn/`,
-# `minirec/optim.py`.
+# a multilayer perceptron). Library: `minirec/autograd/`, `minirec/nn/`.
 
 # %%
-import time
+import math
 
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec import nn
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
-from minirec.data import random_split
-from minirec.optim import Adam
 
 rng = np.random.default_rng(0)
 
@@ -62,7 +63,167 @@ np.testing.assert_allclose(by_formula, by_numbers, rtol=1e-8)
 print("sigmoid' by formula:", np.round(by_formula, 6))
 
 # %% [markdown]
-# ## 2. An op = forward + the derivative right under it
+# ## 2. A scalar autograd engine, built here
+#
+# Reverse mode in one idea: every value remembers the values it was computed from
+# and the local derivative with respect to each of them. To differentiate an output
+# $L$, visit the values in reverse topological order (every value after all the
+# values computed from it) and push its gradient to its parents with the chain rule,
+# $\partial L / \partial a \mathrel{+}= (\partial L / \partial v)
+# (\partial v / \partial a)$. The `+=` matters: a value used twice (like $x$ in
+# $x \cdot x$) collects a gradient from each use.
+
+
+# %%
+def as_value(x):
+    return x if isinstance(x, Value) else Value(x)
+
+
+class Value:
+    """A scalar that records how it was computed, for reverse-mode autodiff."""
+
+    def __init__(self, data, parents=(), partials=()):
+        self.data = float(data)
+        self.grad = 0.0
+        self.parents = parents  # the inputs of the op that made this value
+        self.partials = partials  # d self / d parent, one number per parent
+
+    def __add__(self, other):
+        other = as_value(other)
+        return Value(self.data + other.data, (self, other), (1.0, 1.0))
+
+    def __mul__(self, other):
+        other = as_value(other)
+        return Value(self.data * other.data, (self, other), (other.data, self.data))
+
+    def __pow__(self, p):  # p is a plain number
+        return Value(self.data**p, (self,), (p * self.data ** (p - 1),))
+
+    __radd__, __rmul__ = __add__, __mul__
+
+    def __neg__(self):
+        return self * -1.0
+
+    def __sub__(self, other):
+        return self + (-as_value(other))
+
+    def __rsub__(self, other):
+        return as_value(other) + (-self)
+
+    def __truediv__(self, other):
+        return self * as_value(other) ** -1.0
+
+    def __rtruediv__(self, other):
+        return as_value(other) * self**-1.0
+
+    def exp(self):
+        e = math.exp(self.data)
+        return Value(e, (self,), (e,))  # (e^a)' = e^a
+
+    def log(self):
+        return Value(math.log(self.data), (self,), (1.0 / self.data,))
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return Value(t, (self,), (1.0 - t * t,))
+
+    def sigmoid(self):
+        s = 1.0 / (1.0 + math.exp(-self.data))
+        return Value(s, (self,), (s * (1.0 - s),))
+
+    def relu(self):
+        return Value(max(self.data, 0.0), (self,), (float(self.data > 0),))
+
+    def backward(self):
+        """Fill .grad of every value this one depends on with d self / d value."""
+        order, seen = [], set()
+
+        def visit(v):  # depth first: a value is appended after all its parents
+            if id(v) not in seen:
+                seen.add(id(v))
+                for parent in v.parents:
+                    visit(parent)
+                order.append(v)
+
+        visit(self)
+        for v in order:
+            v.grad = 0.0
+        self.grad = 1.0
+        for v in reversed(order):  # outputs first, inputs last
+            for parent, d in zip(v.parents, v.partials, strict=True):
+                parent.grad += d * v.grad
+
+
+# %% [markdown]
+# A tiny neuron with a squared error and a penalty, where `w1` is used three
+# times:
+# $L = (\tanh(w_1 x_1 + w_2 x_2 + b) - y)^2 + \log(1 + e^{w_1}) + w_1 / \sigma(b)$.
+# Its gradient by the engine, by central differences (section 1), and by minirec's
+# array engine on 0-dimensional arrays:
+
+
+# %%
+x1, x2, y = 0.7, -1.3, 0.4
+w0 = np.array([0.3, -0.8, 0.1])  # w1, w2, b
+
+
+def neuron_loss(w1, w2, b, exp, log, tanh, sigmoid):
+    z = w1 * x1 + w2 * x2 + b
+    return (tanh(z) - y) ** 2 + log(1.0 + exp(w1)) + w1 / sigmoid(b)
+
+
+w1, w2, b = (Value(v) for v in w0)
+L = neuron_loss(w1, w2, b, Value.exp, Value.log, Value.tanh, Value.sigmoid)
+L.backward()
+engine = np.array([w1.grad, w2.grad, b.grad])
+
+
+def np_sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+by_numbers = numeric_grad(
+    lambda w: neuron_loss(*w, np.exp, np.log, np.tanh, np_sigmoid), w0.copy()
+)
+wt = [Tensor(np.array(v), requires_grad=True) for v in w0]
+Lt = neuron_loss(*wt, F.exp, F.log, F.tanh, F.sigmoid)
+Lt.backward()
+library = np.array([float(t.grad) for t in wt])
+print(f"L = {L.data:.6f}; gradient, scalar engine: {np.round(engine, 8)}")
+np.testing.assert_allclose(L.data, Lt.item(), rtol=1e-12)
+np.testing.assert_allclose(engine, by_numbers, rtol=1e-7)
+np.testing.assert_allclose(engine, library, rtol=1e-12)
+print("scalar engine == central differences == minirec.autograd")
+
+# %% [markdown]
+# The engine can also train. Gradient descent, $w \leftarrow w - \eta \nabla L$,
+# on a line fit $\hat y = a x + c$ to five points (mean squared error), reaches the
+# least-squares solution that `np.polyfit` computes in closed form:
+
+# %%
+xs = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+ys = np.array([1.1, 2.9, 5.2, 6.8, 9.1])
+a, c = Value(0.0), Value(0.0)
+for _ in range(2000):
+    mse = sum(((a * xv + c) - yv) ** 2 for xv, yv in zip(xs, ys, strict=True)) / 5
+    mse.backward()
+    a, c = Value(a.data - 0.05 * a.grad), Value(c.data - 0.05 * c.grad)
+slope, intercept = np.polyfit(xs, ys, 1)
+print(
+    f"gradient descent: a = {a.data:.5f}, c = {c.data:.5f}; polyfit {slope:.5f}, "
+    f"{intercept:.5f}"
+)
+np.testing.assert_allclose([a.data, c.data], [slope, intercept], atol=1e-6)
+
+# %% [markdown]
+# One `Value` per number is far too slow for matrices (a 1000 x 1000 product would
+# be a million nodes). minirec's `Tensor` is the same engine with an array in each
+# node: the local derivative is no longer a number but a rule mapping the gradient
+# of the output to the gradient of each input (a vector-Jacobian product), written
+# once per op.
+
+# %% [markdown]
+# ## 3. From scalars to arrays: an op = forward + the derivative right under it
 #
 # Reverse mode needs, for each op $y = f(a, b)$, the map from the upstream gradient
 # $g = \partial L / \partial y$ to $\partial L / \partial a$ and $\partial L / \partial b$.
@@ -132,10 +293,6 @@ checks = {
     "log_softmax": (F.log_softmax, (a,)),
     "embedding": (lambda W: F.embedding(W, idx), (rng.normal(size=(3, 2)),)),
     "layer_norm": (F.layer_norm, (a,)),
-    "conv2d": (
-        lambda x, w: F.conv2d(x, w, stride=2),
-        (rng.normal(size=(1, 2, 4, 4)), rng.normal(size=(3, 2, 2, 2))),
-    ),
 }
 errors = {}
 for name, (f, inputs) in checks.items():
@@ -149,13 +306,14 @@ fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.bar(list(errors), [max(e, 1e-17) for e in errors.values()], color="tab:blue")
 ax.set_yscale("log")
 ax.set_ylabel("worst |autograd - finite diff.|")
+ax.set_xlabel("op")
 ax.set_title("gradcheck of each op (float64, eps = 1e-6)")
 ax.tick_params(axis="x", rotation=60)
 _course.savefig(fig, "02_autograd_gradcheck.png")
 plt.close(fig)
 
 # %% [markdown]
-# ## 3. Forward and backward of a multilayer perceptron (`000-2.2`, in part)
+# ## 4. Forward and backward of a multilayer perceptron (`000-2.2`, in part)
 #
 # Doc 000 §2.2.1.2 is titled "多层感知机的前向传播与反向传播" (forward and backward
 # propagation of the multilayer perceptron) but gives no formulas. The standard ones,
@@ -167,22 +325,22 @@ plt.close(fig)
 #   \frac{\partial L}{\partial b^{(l)}} = \textstyle\sum_{\text{rows}} \delta^{(l)}$$
 #
 # (row-vector convention of `docs/notation.md`). A 2-layer tanh network with a
-# logistic output and the binary log loss, whose $\delta^{(L)} = (\hat y - y)/N$:
+# linear output and the mean squared error
+# $L = \frac{1}{N}\sum_n (z^{(2)}_n - y_n)^2$, whose $\delta^{(2)} = 2(z^{(2)} - y)/N$:
 
 # %%
 N = 8
 Xm = rng.normal(size=(N, 3))
-ym = (rng.random(N) < 0.5).astype(float)
+ym = rng.normal(size=N)
 W1, b1 = rng.normal(size=(3, 5)), rng.normal(size=5)
 W2, b2 = rng.normal(size=(5, 1)), rng.normal(size=1)
 # forward
 z1 = Xm @ W1 + b1
 a1 = np.tanh(z1)
 z2 = (a1 @ W2 + b2)[:, 0]
-y_hat = 1 / (1 + np.exp(-z2))
-loss = -np.mean(ym * np.log(y_hat) + (1 - ym) * np.log(1 - y_hat))
+loss = np.mean((z2 - ym) ** 2)
 # backward (the delta rule)
-d2 = (y_hat - ym)[:, None] / N
+d2 = 2 * (z2 - ym)[:, None] / N
 dW2, db2 = a1.T @ d2, d2.sum(0)
 d1 = (d2 @ W2.T) * (1 - a1**2)
 dW1, db1 = Xm.T @ d1, d1.sum(0)
@@ -190,7 +348,7 @@ dW1, db1 = Xm.T @ d1, d1.sum(0)
 mlp = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
 for p, v in zip(mlp.parameters(), (W1, b1, W2, b2), strict=True):
     p.data = v.copy()  # float64 copies of the same weights
-out = nn.losses.bce_with_logits(F.reshape(mlp(Tensor(Xm)), (-1,)), ym)
+out = nn.losses.mse(F.reshape(mlp(Tensor(Xm)), (-1,)), ym)
 out.backward()
 np.testing.assert_allclose(out.item(), loss, rtol=1e-12)
 for p, hand in zip(mlp.parameters(), (dW1, db1, dW2, db2), strict=True):
@@ -198,9 +356,10 @@ for p, hand in zip(mlp.parameters(), (dW1, db1, dW2, db2), strict=True):
 print(f"MLP: loss {loss:.6f}; delta-rule gradients == autograd for W1, b1, W2, b2")
 
 # %% [markdown]
-# ## 4. The chain rule on the MF loss of doc 000 §4.1 (`000-4.1`, erratum E1)
+# ## 5. The chain rule on the MF loss of doc 000 §4.1 (`000-4.1`, erratum E1)
 #
-# Doc 000 (`000_b4c4b935d973744a.txt`, §4.1.3 目标函数与优化求解) writes, with
+# Doc 000 (`000_b4c4b935d973744a.txt`, §4.1.3 目标函数与优化求解, "objective
+# function and its optimization") writes, with
 # $\hat r_{ui} = p_u^\top q_i$ ($P \in \mathbb{R}^{k \times m}$ holds the $p_u$ as
 # columns; minirec stores them as rows, the same model transposed):
 #
@@ -304,81 +463,15 @@ for label, hist in curves.items():
         f"{label:<13} loss {hist[0]:.3g} -> {hist[-1]:.3g} after {len(hist) - 1} steps"
     )
 
-# %% [markdown]
-# ## 5. The library call: MF trained by autograd + Adam
-#
-# The same loss on real ratings, written with `nn.Embedding` and trained by
-# `minirec.optim.Adam` — no hand-written gradient at all. Protocol: MovieLens 100K
-# when `MINIREC_DATA` is set (else the synthetic planted-rank data), random 90/10
-# split of the ratings (seed 0); mean squared error on the mini-batch plus
-# $\lambda/2$ times the squared norms of the batch's embedding rows; RMSE on the
-# held-out 10%.
-
 # %%
-data = _course.load_ratings("ml-100k")
-train, test = random_split(data, test_fraction=0.1, seed=0)
-mu = float(train.ratings.mean())
-
-
-class MF(nn.Module):
-    """r_hat = mu + b_u + b_i + p_u . q_i"""
-
-    def __init__(self, n_users, n_items, k):
-        self.P = nn.Embedding(n_users, k, std=0.1, rng=1)
-        self.Q = nn.Embedding(n_items, k, std=0.1, rng=2)
-        self.bu = nn.Embedding(n_users, 1, std=0.0, rng=3)
-        self.bi = nn.Embedding(n_items, 1, std=0.0, rng=4)
-
-    def forward(self, u, i):
-        pu, qi = self.P(u), self.Q(i)
-        dot = F.sum(pu * qi, axis=1)
-        bias = F.reshape(self.bu(u) + self.bi(i), (-1,))
-        return mu + bias + dot, (pu, qi)
-
-
-model = MF(data.n_users, data.n_items, k=16)
-opt = Adam(model.parameters(), lr=0.01)
-epochs = 30 if _course.FULL else 8
-batch, reg = (1024 if len(train) > 50_000 else 256), 0.5
-losses, rmses = [], []
-t0 = time.perf_counter()
-for epoch in range(epochs):
-    order = np.random.default_rng(epoch).permutation(len(train))
-    total = 0.0
-    for s in range(0, len(order), batch):
-        rows = order[s : s + batch]
-        pred, (pu, qi) = model(train.users[rows], train.items[rows])
-        loss = nn.losses.mse(pred, train.ratings[rows])
-        loss = loss + nn.losses.l2_penalty([pu, qi], reg) * (1 / len(rows))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(rows)
-    losses.append(total / len(order))
-    pred, _ = model(test.users, test.items)
-    rmses.append(float(np.sqrt(np.mean((pred.data - test.ratings) ** 2))))
-secs = time.perf_counter() - t0
-rmse_mean = float(np.sqrt(np.mean((mu - test.ratings) ** 2)))
-print(
-    f"{epochs} epochs in {secs:.1f} s; test RMSE {rmses[-1]:.4f} "
-    f"(global mean: {rmse_mean:.4f})"
-)
-assert rmses[-1] < rmse_mean - 0.05
-assert losses[-1] < losses[0]
-
-# %%
-fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
-ax[0].plot(curves["printed (E1)"], label="printed gradient (E1)")
-ax[0].plot(curves["corrected"], label="corrected gradient")
-ax[0].set_yscale("log")
-ax[0].set_xlabel("gradient-descent step (lr 0.01)")
-ax[0].set_ylabel("MF loss (tiny problem)")
-ax[0].legend()
-ax[1].plot(range(1, epochs + 1), rmses, marker="o", label="MF (autograd + Adam)")
-ax[1].axhline(rmse_mean, color="gray", ls="--", label="global mean")
-ax[1].set_xlabel("epoch")
-ax[1].set_ylabel("test RMSE")
-ax[1].legend()
+fig, ax = plt.subplots(figsize=(5.5, 3.4))
+ax.plot(curves["printed (E1)"], label="printed gradient (E1)")
+ax.plot(curves["corrected"], label="corrected gradient")
+ax.set_yscale("log")
+ax.set_xlabel("gradient-descent step (lr 0.01)")
+ax.set_ylabel("MF loss (tiny problem, log scale)")
+ax.set_title("Gradient descent on the MF loss of doc 000 §4.1")
+ax.legend()
 fig.tight_layout()
 _course.savefig(fig, "02_autograd_mf.png")
 plt.close(fig)
@@ -386,9 +479,12 @@ plt.close(fig)
 # %% [markdown]
 # ## Summary
 #
-# * An op is a forward formula and one line of derivative; `Tensor.backward()` applies
-#   the chain rule by running those lines in reverse topological order and summing
-#   the contributions of every path (here: every rating that touches $p_u$).
+# * Reverse-mode autodiff is the chain rule run backwards over the recorded
+#   computation: the 70-line scalar engine above and minirec's array engine give
+#   the same gradients, and both agree with central differences.
+# * An array op is a forward formula and one line of derivative (a vector-Jacobian
+#   product); `Tensor.backward()` runs those lines in reverse topological order and
+#   sums the contributions of every path (here: every rating that touches $p_u$).
 # * Central differences in float64 are an independent referee: `gradcheck` found the
 #   printed MF gradient of doc 000 §4.1 wrong by the sign of its error term (E1), and
 #   gradient descent with it diverges, while the corrected form matches autograd to
@@ -397,16 +493,63 @@ plt.close(fig)
 #   it with a sort-free CSR product, several times faster (see
 #   `benchmarks/results/autograd.md`).
 #
+# Lesson 02b uses this engine to derive the losses and optimizers the models train
+# with (cross-entropy, Adam, dropout, clipping, learning-rate schedules).
+#
 # ## Exercises
 #
-# 1. Write `F.softplus`'s backward from $\log(1 + e^a)$ and check it with
-#    `gradcheck`. Why does minirec compute softplus as
-#    $\max(a, 0) + \log(1 + e^{-|a|})$?
-# 2. Derive $\partial \mathcal{L} / \partial b_u$ for the biased MF of section 5 and
-#    check it against `model.bu.W.grad` after one `backward()`.
-# 3. Break an op on purpose (drop the 2 in the derivative of $a^2$ via
-#    `minirec.autograd.tensor.make_node`) and read `gradcheck`'s report: which
-#    element is the worst, and by how much?
-# 4. Take the FM gradient of doc 000 §4.2,
-#    $\partial \hat y / \partial v_{i,f} = x_i \sum_j v_{j,f} x_j - v_{i,f} x_i^2$,
-#    and verify it with `gradcheck` on the $O(kn)$ form of $\hat y$.
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically (the reference solutions are in `lessons/solutions/`). Open
+# questions: break an op on purpose (drop the 2 in the derivative of $a^2$ in
+# `Value.__pow__`) and see which check of section 2 catches it; add `Value.__pow__`
+# for a `Value` exponent.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 02.1: central differences
+#
+# Return the gradient of the scalar function `f` at the float64 array `x` (any
+# shape) by central differences with step `eps`, as in section 1. Leave `x` as you
+# found it.
+
+
+# %% tags=["exercise"]
+def exercise_02_1(f, x, eps=1e-6):
+    # your code here
+    return np.zeros_like(x)
+
+
+attempt("02_1", exercise_02_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 02.2: softplus and its derivative, stable for any input
+#
+# Return `(value, derivative)` of $\mathrm{softplus}(a) = \log(1 + e^a)$,
+# elementwise for an array `a`. Both must stay finite for inputs like ±800 (write
+# it as $\max(a, 0) + \log(1 + e^{-|a|})$; what is its derivative?).
+
+
+# %% tags=["exercise"]
+def exercise_02_2(a):
+    # your code here
+    return np.zeros_like(a), np.zeros_like(a)
+
+
+attempt("02_2", exercise_02_2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 02.3: the item-side MF gradient, corrected (E1)
+#
+# For the loss of section 5,
+# $\mathcal{L} = \frac{1}{2}\sum_{(u,i)}(r_{ui} - p_u \cdot q_i)^2
+# + \frac{\lambda}{2}(\lVert P \rVert_F^2 + \lVert Q \rVert_F^2)$, with the
+# observed pairs `(u[t], i[t])` and ratings `r[t]`, return
+# $\partial \mathcal{L} / \partial Q$ (same shape as `Q`).
+
+
+# %% tags=["exercise"]
+def exercise_02_3(P, Q, u, i, r, lam):
+    # your code here
+    return np.zeros_like(Q)
+
+
+attempt("02_3", exercise_02_3)

@@ -12,7 +12,7 @@
 # user-CF / item-CF paradigm). No erratum here: the documents name the methods
 # but print no formula, so the formulas below are the standard ones (Sarwar et al.
 # 2001; Koren 2010 §2.2; Surprise's KNNBaseline), cited as such. Library:
-# `minirec/models/knn.py`, `minirec/backends/knn_ops.py`.
+# `minirec/models/knn.py`, `minirec/backends/numpy_ops/knn.py`.
 
 # %%
 import time
@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from minirec import Interactions
-from minirec.backends import knn_ops
+from minirec.backends import numpy_ops
 from minirec.data import load_ml100k_split, random_split
 from minirec.evaluation import evaluate_ratings
 from minirec.models import BiasedBaseline
@@ -90,21 +90,21 @@ S = np.array(
 print("item-item Pearson (shrink 2):\n", S.round(3))
 
 # %% [markdown]
-# minirec's kernel computes the same matrix from the sparse item x user matrix
-# (sparse co-occurrence in Numba; the NumPy spec uses dense products). It keeps
-# only positive similarities, sorted best first:
+# minirec's kernel computes the same matrix from the sparse item x user matrix. Its
+# readable NumPy version (the spec, dense products) is checked here; lesson 06b
+# introduces the compiled twin that `ItemKNN` runs by default. It keeps only
+# positive similarities, sorted best first:
 
 # %%
 Xi, Xu = data.by_item, data.by_user
 resid = data.ratings - (base.mu_ + base.bu_[data.users] + base.bi_[data.items])
 args = (Xi.indptr, Xi.indices, resid[Xi.rows], Xu.indptr, Xu.indices, resid[Xu.rows])
-for kern in (knn_ops.knn_similarity_numpy, knn_ops.knn_similarity_numba):
-    ptr, nbr, sims = kern(*args, True, 2.0, 0)
-    dense = np.zeros((5, 5))
-    for i in range(5):
-        dense[i, nbr[ptr[i] : ptr[i + 1]]] = sims[ptr[i] : ptr[i + 1]]
-    np.testing.assert_allclose(dense, np.maximum(S, 0), rtol=1e-5, atol=1e-6)
-print("knn_similarity (numpy and numba) == hand-written Pearson, positives kept")
+ptr, nbr, sims = numpy_ops.knn_similarity(*args, True, 2.0, 0)
+dense = np.zeros((5, 5))
+for i in range(5):
+    dense[i, nbr[ptr[i] : ptr[i + 1]]] = sims[ptr[i] : ptr[i + 1]]
+np.testing.assert_allclose(dense, np.maximum(S, 0), rtol=1e-5, atol=1e-6)
+print("knn_similarity (NumPy spec) == hand-written Pearson, positives kept")
 
 # %% [markdown]
 # Predict user 0's rating of item 2 (not rated) with k = 2 neighbours, by hand,
@@ -194,8 +194,8 @@ for it, sc in zip(ids[0], scores[0]):
 #   baseline residuals, shrunk towards 0 when few users are shared) and a rule to
 #   combine the k nearest neighbours' residuals.
 # * minirec's kernels compute the similarities from the sparse matrix by
-#   co-occurrence (Numba, rows in parallel) and keep only the positive ones,
-#   sorted, as a sparse neighbour list; `ItemKNN` / `UserKNN` match Surprise's
+#   co-occurrence (compiled, rows in parallel: lesson 06b) and keep only the
+#   positive ones, sorted, as a sparse neighbour list; `ItemKNN` / `UserKNN` match Surprise's
 #   KNNBaseline prediction for prediction (tests/models/test_knn.py).
 #
 # ## Exercises

@@ -14,7 +14,7 @@
 # Library: `minirec/models/bpr.py`, kernel `bpr_epoch` in
 # `minirec/backends/numpy_ops.py`, `minirec/models/als.py::ImplicitALS`, and
 # `minirec/models/ranking_mf.py::RankingMF` (kernels in
-# `minirec/backends/ranking_ops.py`).
+# `minirec/backends/numpy_ops/ranking.py`).
 
 # %%
 import _course
@@ -23,7 +23,7 @@ import numpy as np
 
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
-from minirec.backends import numba_ops, numpy_ops, ranking_ops
+from minirec.backends import numba_ops, numpy_ops
 from minirec.data import leave_last_out, sample_negatives
 from minirec.evaluation import evaluate_sampled
 from minirec.models.als import ImplicitALS
@@ -185,8 +185,8 @@ row = (np.array([1], np.int32), np.array([2], np.int32), np.ones(1, np.float32))
 lr_, reg_ = 0.1, 0.01
 outs = []
 for fn in (
-    ranking_ops.sgd_logistic_mf_epoch_numpy,
-    ranking_ops.sgd_logistic_mf_epoch_numba,
+    numpy_ops.sgd_logistic_mf_epoch,
+    numba_ops.sgd_logistic_mf_epoch,
 ):
     st = (Pr.copy(), Qr.copy(), np.zeros(2, np.float32), np.zeros(4, np.float32))
     st += (np.zeros(1, np.float32),)

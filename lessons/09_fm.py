@@ -9,7 +9,7 @@
 #
 # **Covers:** `000-4.2` (the FM formulas, printed correctly; no erratum). Library:
 # `minirec/models/fm.py`, `minirec/data/features.py` (the field format),
-# `minirec/backends/fm_ops.py` (NumPy spec and Numba twin side by side).
+# `minirec/backends/numpy_ops/fm.py` (NumPy spec) and `numba_ops/fm.py` (Numba twin).
 
 # %%
 import time
@@ -20,7 +20,7 @@ import numpy as np
 
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
-from minirec.backends import fm_ops
+from minirec.backends import numba_ops, numpy_ops
 from minirec.data import load_ml100k_split, random_split
 from minirec.data.features import build_fm_fields
 from minirec.evaluation import evaluate_ratings
@@ -125,13 +125,13 @@ print("doc 000's ∂ŷ/∂v_if == autograd == finite differences")
 idx = np.flatnonzero(x)[None, :].astype(np.int32)
 val = x[idx].astype(np.float32)
 params = (np.array([w0], np.float32), w.astype(np.float32), V.astype(np.float32))
-for kern in (fm_ops.fm_predict_numpy, fm_ops.fm_predict_numba):
+for kern in (numpy_ops.fm_predict, numba_ops.fm_predict):
     np.testing.assert_allclose(
         kern(idx, val, *params)[0], fm_fast(x, w0, w, V), rtol=1e-4
     )
 lr, y_true = 1e-3, 4.0
 V1 = params[2].copy()
-fm_ops.sgd_fm_epoch_numba(
+numba_ops.sgd_fm_epoch(
     idx,
     val,
     np.array([y_true], np.float32),

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
 FORMULAS = ROOT.parent / "shared" / "sources" / "FORMULAS.md"
 ERRATA = [f"E{k}" for k in range(1, 9)]
-LESSON_FILES = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
+LESSON_FILES = sorted(
+    p for p in LESSONS.glob("[0-9][0-9]*_*.py") if re.match(r"\d\d[a-z]?_", p.name)
+)
 
 
 def formula_tags() -> list[str]:
@@ -31,7 +33,7 @@ def course_map() -> dict[str, list[str]]:
     for m in re.finditer(
         r"^\|\s*`?([0-9]{3}-[0-9a-z.-]+|E[1-8])`?\s*\|(.*)$", text, flags=re.M
     ):
-        out[m.group(1)] = re.findall(r"\b(\d\d_[a-z0-9_]+)\b", m.group(2))
+        out[m.group(1)] = re.findall(r"\b(\d\d[a-z]?_[a-z0-9_]+)\b", m.group(2))
     return out
 
 
