@@ -3,8 +3,19 @@
 * The **array namespace** ``xp`` (``numpy`` or ``cupy``) that the autograd, layers and
   vectorized model code are written against: :func:`get_namespace`.
 * The **kernel backend** (``numpy`` | ``numba`` | ``cuda``) for loop-shaped training
-  work (SGD epochs, ALS solves, top-k): :func:`get_kernels`. ``numpy_ops`` is the
-  readable spec; ``numba_ops`` and ``cuda_ops`` are its twins with the same signatures.
+  work (SGD epochs, ALS solves, KNN): :func:`get_kernels`, which returns a module
+  holding every kernel of the contract (:mod:`minirec.backends.base`) by its name.
+
+Kernel modules, one layout (each a package split by topic: ``mf``, ``bpr``, ``als``,
+``fm``, ``knn``, ``ranking``, ``shuffle``):
+
+* ``numpy_ops``: the readable spec; imports no compiler.
+* ``numba_ops``: one readable Numba twin per kernel, next to the same math.
+* ``numba_fast``: the tuned variants (unrolled loops, vector-width hints from
+  ``_codegen``, constant-k copies, prefetch) where one exists, ``numba_ops``' twins
+  for the rest. **``get_kernels("numba")`` returns ``numba_fast``**: the models
+  train with the tuned kernels; ``numba_ops`` is for reading, lessons and tests.
+* ``cuda_ops``: the GPU twins.
 
 Selection order: an explicit ``backend=`` argument, then the ``MINIREC_BACKEND``
 environment variable, then the best available (numba, else numpy). Asking for a backend
@@ -62,7 +73,8 @@ def resolve_backend(backend: str | None = None) -> str:
 def get_kernels(backend: str | None = None) -> ModuleType:
     """The kernel module for `backend` (see module docstring for the order)."""
     name = resolve_backend(backend)
-    module = {"numpy": "numpy_ops", "numba": "numba_ops", "cuda": "cuda_ops"}[name]
+    # "numba" is the tuned table (module docstring); its twins are in numba_ops
+    module = {"numpy": "numpy_ops", "numba": "numba_fast", "cuda": "cuda_ops"}[name]
     try:
         return importlib.import_module(f"{__name__}.{module}")
     except ImportError as e:  # numba / numba-cuda / a GPU missing

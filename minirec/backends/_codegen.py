@@ -1,4 +1,5 @@
-"""LLVM-level hints the Numba SGD kernels share (no value changes anywhere).
+"""LLVM-level hints for the tuned kernels of ``numba_fast`` (the only module that
+uses them; they change no value anywhere).
 
 * :func:`wide_vectors`, called first in a kernel, lets LLVM vectorise that
   kernel's loops with 512-bit registers on CPUs with AVX-512. LLVM's tuning for
@@ -16,19 +17,10 @@
   over k, which for a 64- or 128-float row are about as long as the loop itself.
   Other k use the same body with k read from the array.
 
-Measured on ML-1M (1,000,209 ratings, triples pre-shuffled, kernel alone,
-serial) on this 2-core Xeon (Emerald Rapids), in one-off paired comparisons with
-the previous kernels (15-21 interleaved rounds, median of the per-round time
-ratios, 2026-12-02, script not kept): the SGD-MF kernel takes 0.71-0.74x its
-previous time at k = 64 and 128 (wide vectors alone 0.81-0.88x, the constant k
-alone 0.91-1.01x: the two together are what pays), the FM block kernel with side
-features 0.72-0.86x. Results change only in float32 summation order (the ML-1M
-RMSEs of `MF` and `FM` are unchanged to 4 decimals). The price is compile time,
-paid once per machine (``cache=True``): the FM block kernel's first call went
-from 3.7 to 11.8 s (14.6 s with its eight-slot forward for k <= 64, measured
-while a training used the other core), ``sgd_mf_epoch``'s from 2.5 to 4.1 s
-(figures of the bench's "first call" rows load Numba's cache). The reproducible
-figures are the rows of benchmarks/bench_kernels.py and bench_fm_knn.py.
+The two together are what pays (each alone gains little); results change only in
+float32 summation order. The price is compile time, paid once per machine
+(``cache=True``). The figures are the rows of benchmarks/bench_kernels.py and
+bench_fm_knn.py (benchmarks/results/kernels.md, fm_knn.md).
 
 ``prefetch_row`` is the software prefetch of one row of a 2-D array.
 """

@@ -1,8 +1,10 @@
 """The kernel contract: every kernel backend module provides these functions.
 
-``numpy_ops`` is the readable spec, ``numba_ops`` its JIT twin, ``cuda_ops`` (written
-later) the GPU twin; all three expose the same names and signatures, and the
-equivalence tests in ``tests/backends`` compare them on the same inputs.
+``numpy_ops`` is the readable spec, ``numba_ops`` its readable JIT twin,
+``numba_fast`` the tuned JIT kernels (what ``get_kernels("numba")`` returns: the
+tuned variant where one exists, ``numba_ops``' twin otherwise), ``cuda_ops`` the GPU
+twin; all expose the same names and signatures, and the equivalence tests in
+``tests/backends`` compare them on the same inputs.
 
 Conventions shared by every kernel
 
@@ -300,11 +302,11 @@ class KernelBackend(Protocol):
         reg_V: float,
         logistic: bool,
     ) -> float:
-        """:func:`sgd_fm_epoch_numpy` where row n is built on the fly as the user
+        """``numpy_ops.sgd_fm_epoch`` where row n is built on the fly as the user
         block of ``users[n]`` followed by the item block of ``items[n]``
         (:class:`minirec.data.features.FMFields`).
 
-        Same updates as ``sgd_fm_epoch_numpy(*fields.rows(users, items), ...)``
+        Same updates as ``sgd_fm_epoch(*fields.rows(users, items), ...)``
         without materialising the (n, W) rows: the per-rating reads are the same
         three arrays an MF epoch reads, which keeps the epoch cache-friendly.
         """
@@ -401,7 +403,7 @@ class KernelBackend(Protocol):
         n_cols,
         k,
     ):
-        """:func:`knn_predict_numpy` for every pair (a, c), a in `rows`, c < n_cols.
+        """`knn_predict` for every pair (a, c), a in `rows`, c < n_cols.
 
         Returns
         -------
@@ -421,7 +423,7 @@ class KernelBackend(Protocol):
         q_data,
         k,
     ):
-        """:func:`knn_predict_numpy` for every pair (a, t), a < n_rows, where column t
+        """`knn_predict` for every pair (a, t), a < n_rows, where column t
         of X is given by the query CSR ``(q_indptr, q_rows sorted, q_data)`` instead of
         by X (a column X does not hold, e.g. a user folded in after the fit).
 
@@ -496,7 +498,8 @@ class KernelBackend(Protocol):
 #:
 #: every kernel a model calls, in the order above; each backend module defines all
 #: of them or names the missing ones in its ``UNSUPPORTED`` dict (name -> reason);
-#: tests/backends/test_contract.py checks both, and that models call no other name
+#: tests/backends/test_kernel_contract.py checks both, and that models call no
+#: other name
 KERNELS: tuple[str, ...] = tuple(
     name for name in KernelBackend.__dict__ if not name.startswith("_")
 )

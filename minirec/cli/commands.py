@@ -30,7 +30,7 @@ def _kernel_index_paths() -> list[Path]:
     """The Numba cache index file of every compiled-on-demand minirec kernel."""
     from numba.core.registry import CPUDispatcher
 
-    from ..backends import numba_ops  # noqa: F401  (imports the other kernel modules)
+    from ..backends import numba_fast  # noqa: F401  (imports every Numba kernel module)
 
     return [
         Path(d._cache._cache_file._index_path)

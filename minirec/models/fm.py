@@ -22,7 +22,7 @@ as :func:`minirec.data.ctr.ctr_task`) and nothing is sampled.
 
 SGD update for a row, g = ∂ℓ/∂ŷ (ŷ − y, or σ(ŷ) − y), s_f = Σ_j v_jf x_j:
 w0 −= η g; w_i −= η (g x_i + λ_w w_i); v_if −= η (g (x_i s_f − v_if x_i²) + λ_V v_if)
-(:mod:`minirec.backends.fm_ops`; the gradient ∂ŷ/∂v_if = x_i s_f − v_if x_i² is
+(:mod:`minirec.backends.numpy_ops.fm`; the gradient ∂ŷ/∂v_if = x_i s_f − v_if x_i² is
 checked against autograd in lesson 09). Learning rate η_e = lr · lr_decay^e.
 
 Cost per epoch O(|R| · k · nnz), nnz ≈ 7 for ML-1M with gender, age, occupation

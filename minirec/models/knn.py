@@ -4,7 +4,7 @@ Math (doc 000 §2.1, tag ``000-2.1``; doc 004 §2 user-CF / item-CF; Sarwar et a
 2001; Koren 2010 §2.2; Surprise's ``KNNBaseline`` / ``KNNWithMeans``).
 
 Similarity between items (ItemKNN; rows of the item x user matrix) or users
-(UserKNN), computed once by :mod:`minirec.backends.knn_ops`:
+(UserKNN), computed once by :mod:`minirec.backends.numpy_ops.knn`:
 
 * ``"pearson"``: Σ_common x_a x_b / sqrt(Σ_common x_a² Σ_common x_b²) on the
   residuals x = r − b_ui (with ``baseline="bias"`` this is Surprise's
@@ -76,7 +76,7 @@ import numpy as np
 
 from .._utils import check_nonnegative, check_positive_int
 from ..backends import get_kernels, resolve_backend
-from ..backends.knn_ops import knn_reverse
+from ..backends.numba_ops import knn_reverse
 from ..data.interactions import CSR, Interactions
 from .base import Recommender
 from .baselines import BiasedBaseline

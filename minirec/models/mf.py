@@ -115,14 +115,12 @@ class MF(FactorModel):
         ``recommend`` are never clipped, so they keep their order).
     hogwild : bool
         Use the lock-free parallel kernel (Hogwild!, Niu et al. 2011; Numba threads;
-        nondeterministic). Without ``blocks`` the threads split one uniform order;
-        on this project's 2-core machine that is no faster than one thread,
-        because both threads write every row of P and Q in turn and its cache
-        lines move between the cores. With ``blocks=B`` it runs over the DSGD grid
-        instead: each thread owns a share of the B user blocks and walks the strata
-        without barriers (rows of Q are shared only when the threads drift apart):
-        2-2.8x the uniform serial epoch on 2 threads there, as fast as
-        ``dsgd=True`` (benchmarks/results/kernels.md).
+        nondeterministic). Without ``blocks`` the threads split one uniform order,
+        which scales poorly: all threads write every row of P and Q in turn and its
+        cache lines move between the cores. With ``blocks=B`` it runs over the DSGD
+        grid instead: each thread owns a share of the B user blocks and walks the
+        strata without barriers (rows of Q are shared only when the threads drift
+        apart), about as fast as ``dsgd=True`` (benchmarks/results/kernels.md).
     dsgd : bool
         Parallel SGD without races (DSGD, Gemulla et al. 2011): users and items are
         each cut into ``blocks`` ranges, and the threads work on blocks that share
@@ -135,12 +133,11 @@ class MF(FactorModel):
         The result depends on it, not on the thread count. More blocks than threads
         is allowed (each thread then takes several blocks of a stratum in turn) and
         makes the rows a block touches fit the CPU cache: on one thread,
-        ``dsgd=True, blocks=8`` is a cache-blocked serial schedule that runs an
-        ML-1M epoch 1.3-1.6x faster than the uniform order, to the same RMSE
-        (benchmarks/results/kernels.md, benchmarks/mf_schedules.py). Needs
-        ``dsgd=True`` or ``hogwild=True`` (there: the Hogwild grid, whose result
-        is not reproducible). Called ``threads`` before 2026-12-02; model files
-        saved with that name still load.
+        ``dsgd=True, blocks=8`` is a cache-blocked serial schedule, faster than the
+        uniform order, to the same RMSE (benchmarks/results/kernels.md,
+        benchmarks/mf_schedules.py). Needs ``dsgd=True`` or ``hogwild=True``
+        (there: the Hogwild grid, whose result is not reproducible). The old name
+        ``threads`` is still accepted, and model files saved with it still load.
     seed : int
         Seed of the initialisation, the shuffles and the validation split.
     backend : str or None

@@ -29,7 +29,7 @@ training data with 8 negatives. The paper's ML-1M settings: η = 0.002, λ = 0.0
 Negatives and the shuffle seed are drawn by a seeded NumPy Generator outside the
 kernel (:func:`draw_epoch`; the rows are shuffled by the backend's
 ``shuffle_ratings``, one permutation for both backends), so the ``numpy`` spec and
-the ``numba`` twin of :mod:`minirec.backends.ranking_ops` apply exactly the same
+the ``numba`` twin of :mod:`minirec.backends.numpy_ops.ranking` apply exactly the same
 updates. ``hogwild=True``
 runs the Numba kernel lock-free on all Numba threads (nondeterministic).
 

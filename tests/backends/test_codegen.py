@@ -1,18 +1,21 @@
 """The LLVM hints of backends/_codegen.py reach the generated code and change no
-value."""
+value; only the tuned kernels (numba_fast) use them."""
 
 from __future__ import annotations
 
 import inspect
 import re
+from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
 from numba import njit
 
-from minirec.backends import fm_ops, numba_ops
+from minirec.backends import numba_fast
 from minirec.backends._codegen import SPECIALIZED_K, prefetch_row, wide_vectors
+
+BACKENDS = Path(__file__).resolve().parents[2] / "minirec" / "backends"
 
 jit_only = pytest.mark.skipif(
     numba.config.DISABLE_JIT, reason="inspects the code the JIT generates"
@@ -20,7 +23,7 @@ jit_only = pytest.mark.skipif(
 
 
 @pytest.mark.parametrize(
-    "kernel", [numba_ops._sgd_mf_rows, fm_ops.sgd_fm_blocks_epoch_numba]
+    "kernel", [numba_fast._sgd_mf_rows, numba_fast.sgd_fm_blocks_epoch]
 )
 def test_the_kernels_dispatch_on_exactly_the_specialized_k(kernel):
     src = inspect.getsource(getattr(kernel, "py_func", kernel))
@@ -70,3 +73,16 @@ def test_prefetch_row_is_a_hint_only():
     assert f(A, 2) == A[2].sum()
     ir = "\n".join(f.inspect_llvm().values())
     assert "llvm.prefetch" in ir
+
+
+def test_only_numba_fast_uses_the_hints():
+    """The readable kernels (numpy_ops, numba_ops) carry no tuning: the hints of
+    _codegen are imported by numba_fast alone."""
+    users = sorted(
+        str(p.relative_to(BACKENDS))
+        for p in BACKENDS.rglob("*.py")
+        if re.search(
+            r"^\s*(from \S*_codegen import|import \S*_codegen)", p.read_text(), re.M
+        )  # fmt: skip
+    )
+    assert users == ["numba_fast.py"]

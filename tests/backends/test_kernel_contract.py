@@ -39,6 +39,52 @@ def test_host_backends_implement_the_contract(backend):
     assert not _check_module(get_kernels(backend))
 
 
+def test_the_readable_numba_twins_implement_the_contract():
+    """numba_ops (read by lessons and tests) as well as the tuned table that
+    get_kernels("numba") returns."""
+    from minirec.backends import numba_ops
+
+    assert not _check_module(numba_ops)
+
+
+def test_the_numba_table_is_tuned_where_a_variant_exists_and_the_twin_elsewhere():
+    from minirec.backends import numba_fast, numba_ops
+
+    assert get_kernels("numba") is numba_fast
+    assert set(numba_fast.TUNED) <= set(KERNELS) | {"sgd_fm_epoch"}
+    for name in KERNELS:
+        if name in numba_ops.UNSUPPORTED:
+            continue
+        fast, twin = getattr(numba_fast, name), getattr(numba_ops, name)
+        assert (fast is not twin) == (name in numba_fast.TUNED), name
+
+
+_NO_COMPILER = """
+import sys, types
+from pathlib import Path
+root = Path({root!r})
+# the package namespaces only, without running minirec/__init__.py (whose other
+# imports are not the spec's): what numpy_ops itself pulls in
+for name, path in (("minirec", root), ("minirec.backends", root / "backends")):
+    mod = types.ModuleType(name)
+    mod.__path__ = [str(path)]
+    sys.modules[name] = mod
+import minirec.backends.numpy_ops as NP
+assert NP.sgd_mf_epoch and NP.knn_similarity and NP.sgd_fm_blocks_epoch
+print("COMPILERS", sorted(m for m in ("numba", "llvmlite") if m in sys.modules))
+"""
+
+
+def test_the_numpy_spec_imports_no_compiler():
+    """In a fresh interpreter, importing the spec package loads neither Numba nor
+    llvmlite (not even through a helper module)."""
+    code = _NO_COMPILER.format(root=str(MODELS.parent))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert "COMPILERS []" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+
+
 def test_cuda_backend_implements_the_contract():
     """Under Numba's CUDA simulator, in a subprocess (it must be set before numba
     is imported), so it runs without a GPU."""

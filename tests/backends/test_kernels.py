@@ -1,5 +1,6 @@
-"""The kernel contract: NumPy spec vs Numba twin on the same orders and samples,
-reproducibility, Hogwild, CG vs exact solves, and the NUMBA_DISABLE_JIT=1 run."""
+"""The kernel contract: NumPy spec vs the readable Numba twins (numba_ops) and the
+tuned kernels (numba_fast) on the same orders and samples, reproducibility,
+Hogwild, CG vs exact solves, and the NUMBA_DISABLE_JIT=1 run."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ import numpy as np
 import pytest
 
 from minirec.backends import base, get_kernels
+from minirec.backends import numba_fast as NF
 from minirec.backends import numba_ops as NB
 from minirec.backends import numpy_ops as NP
 from minirec.backends._codegen import SPECIALIZED_K
+from minirec.backends.numba_ops.shuffle import _bucket_bits
+
+#: the two Numba tables: readable twins and tuned kernels, each tested on the spec
+TWINS = pytest.mark.parametrize("JIT", [NB, NF], ids=["numba_ops", "numba_fast"])
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +39,7 @@ def test_every_backend_has_every_kernel_with_the_contract_signature(name):
         for p in inspect.signature(getattr(base.KernelBackend, name)).parameters
         if p != "self"
     ]
-    for mod in (NP, NB):
+    for mod in (NP, NB, NF):
         if name in getattr(mod, "UNSUPPORTED", {}):
             continue
         assert hasattr(mod, name), f"{mod.__name__} lacks {name}"
@@ -44,7 +50,8 @@ def test_every_backend_has_every_kernel_with_the_contract_signature(name):
 def test_get_kernels_names_the_install_command_for_unknown_backends():
     with pytest.raises(ValueError, match="choose one of"):
         get_kernels("tensorflow")
-    assert get_kernels("numpy") is NP and get_kernels("numba") is NB
+    # the models train with the tuned table (backends/__init__.py)
+    assert get_kernels("numpy") is NP and get_kernels("numba") is NF
 
 
 # ----------------------------------------------------------------------------- data
@@ -82,11 +89,12 @@ def _close(a, b, rtol=2e-4, atol=2e-6):
 
 
 # ----------------------------------------------------------------------------- SGD MF
+@TWINS
 @pytest.mark.parametrize("k", [6, *SPECIALIZED_K])
 @pytest.mark.parametrize("ordering", ["permutation", "identity"])
 @pytest.mark.parametrize("biased", [True, False])
-def test_sgd_mf_numba_matches_numpy_spec(biased, ordering, k):
-    """Both paths of the Numba kernel: a shuffled `order` (gathered in blocks) and
+def test_sgd_mf_numba_matches_numpy_spec(biased, ordering, k, JIT):
+    """Both paths of the tuned kernel: a shuffled `order` (gathered in blocks) and
     the identity (the triples read directly, what the models pass); k = 6 runs
     the loop with k read from the array, the others its copies compiled with k
     constant."""
@@ -96,18 +104,18 @@ def test_sgd_mf_numba_matches_numpy_spec(biased, ordering, k):
         u, i, r = u[order], i[order], r[order]
         order = np.arange(len(u))
     out = {}
-    for mod in (NP, NB):
+    for mod in (NP, JIT):
         P, Q, bu, bi = _factors(m, n, k)
         loss = mod.sgd_mf_epoch(
             u, i, r, order, P, Q, bu, bi, 3.0, 0.02, 0.05, 0.01, biased
         )
         out[mod] = (loss, P, Q, bu, bi)
-    _close(out[NP][0], out[NB][0], rtol=1e-5)
-    for a, b in zip(out[NP][1:], out[NB][1:]):
+    _close(out[NP][0], out[JIT][0], rtol=1e-5)
+    for a, b in zip(out[NP][1:], out[JIT][1:]):
         _close(a, b)
     if not biased:  # Funk SVD leaves the biases alone
         _, _, bu0, bi0 = _factors(m, n, k)
-        np.testing.assert_array_equal(out[NB][3], bu0)
+        np.testing.assert_array_equal(out[JIT][3], bu0)
 
 
 def test_sgd_mf_spec_matches_hand_computed_single_update():
@@ -118,7 +126,7 @@ def test_sgd_mf_spec_matches_hand_computed_single_update():
     bi = np.array([-0.2], np.float32)
     mu, lr, reg, rb, r = 3.0, 0.1, 0.5, 0.25, 4.0
     err = r - (mu + 0.1 - 0.2 + (0.5 - 2.0))  # = 2.6
-    for mod in (NP, NB):
+    for mod in (NP, NB, NF):
         P1, Q1, bu1, bi1 = P.copy(), Q.copy(), bu.copy(), bi.copy()
         loss = mod.sgd_mf_epoch(
             np.array([0], np.int32),
@@ -142,36 +150,38 @@ def test_sgd_mf_spec_matches_hand_computed_single_update():
         _close(bi1[0], -0.2 + lr * (err - rb * -0.2), rtol=1e-6)
 
 
-def test_serial_numba_kernels_are_bitwise_reproducible():
+@TWINS
+def test_serial_numba_kernels_are_bitwise_reproducible(JIT):
     u, i, r, m, n = _ratings(3)
     order = np.random.default_rng(0).permutation(len(u))
     res = []
     for _ in range(2):
         P, Q, bu, bi = _factors(m, n, 8)
-        NB.sgd_mf_epoch(u, i, r, order, P, Q, bu, bi, 3.0, 0.02, 0.05, 0.01, True)
-        NB.bpr_epoch(u, i, i[::-1].copy(), P, Q, bi, 0.05, 0.01, 0.01)
+        JIT.sgd_mf_epoch(u, i, r, order, P, Q, bu, bi, 3.0, 0.02, 0.05, 0.01, True)
+        JIT.bpr_epoch(u, i, i[::-1].copy(), P, Q, bi, 0.05, 0.01, 0.01)
         res.append((P, Q, bu, bi))
     for a, b in zip(*res):
         np.testing.assert_array_equal(a, b)
 
 
-def test_hogwild_on_one_thread_is_the_serial_kernel_and_on_two_is_close():
+@TWINS
+def test_hogwild_on_one_thread_is_the_serial_kernel_and_on_two_is_close(JIT):
     u, i, r, m, n = _ratings(4, m=200, n=100, nnz=5000)
     order = np.random.default_rng(0).permutation(len(u))
     P0, Q0, bu0, bi0 = _factors(m, n, 8)
-    NB.sgd_mf_epoch(u, i, r, order, P0, Q0, bu0, bi0, 3.0, 0.01, 0.05, 0.01, True)
+    JIT.sgd_mf_epoch(u, i, r, order, P0, Q0, bu0, bi0, 3.0, 0.01, 0.05, 0.01, True)
     old = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
         P1, Q1, bu1, bi1 = _factors(m, n, 8)
-        NB.sgd_mf_epoch_hogwild(
+        JIT.sgd_mf_epoch_hogwild(
             u, i, r, order, P1, Q1, bu1, bi1, 3.0, 0.01, 0.05, 0.01, True
         )
         np.testing.assert_array_equal(P1, P0)
         np.testing.assert_array_equal(Q1, Q0)
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
         P2, Q2, bu2, bi2 = _factors(m, n, 8)
-        loss = NB.sgd_mf_epoch_hogwild(
+        loss = JIT.sgd_mf_epoch_hogwild(
             u, i, r, order, P2, Q2, bu2, bi2, 3.0, 0.01, 0.05, 0.01, True
         )
     finally:
@@ -184,17 +194,29 @@ def test_hogwild_on_one_thread_is_the_serial_kernel_and_on_two_is_close():
 
 
 # ----------------------------------------------------------------------------- BPR
-def test_bpr_numba_matches_numpy_spec_including_i_equal_j():
+@TWINS
+def test_bpr_numba_matches_numpy_spec_including_i_equal_j(JIT):
     u, i, _, m, n = _ratings(6)
     j = np.random.default_rng(7).integers(0, n, len(u)).astype(np.int32)
     j[:5] = i[:5]  # degenerate triples must give the same result in both backends
     out = {}
-    for mod in (NP, NB):
+    for mod in (NP, JIT):
         P, Q, _, bi = _factors(m, n, 5)
         loss = mod.bpr_epoch(u, i, j, P, Q, bi, 0.05, 0.01, 0.02)
         out[mod] = (loss, P, Q, bi)
-    _close(out[NP][0], out[NB][0], rtol=1e-5)
-    for a, b in zip(out[NP][1:], out[NB][1:]):
+    _close(out[NP][0], out[JIT][0], rtol=1e-5)
+    for a, b in zip(out[NP][1:], out[JIT][1:]):
+        _close(a, b)
+    # the Hogwild kernel on one thread is the serial one
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        P, Q, _, bi = _factors(m, n, 5)
+        loss = JIT.bpr_epoch_hogwild(u, i, j, P, Q, bi, 0.05, 0.01, 0.02)
+    finally:
+        numba.set_num_threads(before)
+    _close(loss, out[JIT][0], rtol=1e-5)
+    for a, b in zip((P, Q, bi), out[JIT][1:]):
         _close(a, b)
 
 
@@ -204,7 +226,7 @@ def test_bpr_single_step_by_hand_and_hogwild_runs():
     bi = np.zeros(2, np.float32)
     x = 1.0  # p_u·(q_0 - q_1)
     g = 1 / (1 + np.exp(x))
-    for mod in (NP, NB):
+    for mod in (NP, NB, NF):
         P1, Q1, b1 = P.copy(), Q.copy(), bi.copy()
         loss = mod.bpr_epoch(
             np.array([0], np.int32),
@@ -299,7 +321,7 @@ def test_shuffle_bucket_count_numba_is_the_spec():
     sizes = [0, 1, 256, 257, 512, 513, 15_600, 2**20, 2**30]
     bits = [NP.shuffle_bucket_bits(n) for n in sizes]
     assert bits == [0, 0, 0, 1, 1, 2, 6, 12, 12]
-    assert bits == [NB._bucket_bits(n) for n in sizes]
+    assert bits == [_bucket_bits(n) for n in sizes]
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 300, 5000, 70_000])
@@ -344,13 +366,14 @@ def test_strata_layout_blocks_share_no_row_and_shuffles_stay_in_blocks(T):
         )
 
 
-def test_sgd_mf_strata_numba_matches_spec_and_is_reproducible():
+@TWINS
+def test_sgd_mf_strata_numba_matches_spec_and_is_reproducible(JIT):
     u, i, r, m, n = _ratings(seed=5, nnz=800)
     perm, bounds = NP.strata_layout(u, i, m, n, 2)
     u, i, r = u[perm], i[perm], r[perm]
     order = np.arange(len(u), dtype=np.int32)
     res = []
-    for mod in (NP, NB, NB):
+    for mod in (NP, JIT, JIT):
         P, Q, bu, bi = _factors(m, n, 5)
         loss = mod.sgd_mf_epoch_strata(
             u, i, r, order, bounds, P, Q, bu, bi, 3.0, 0.02, 0.05, 0.01, True
@@ -362,8 +385,9 @@ def test_sgd_mf_strata_numba_matches_spec_and_is_reproducible():
         np.testing.assert_array_equal(a, b)
 
 
+@TWINS
 @pytest.mark.parametrize("B", [2, 3, 4])
-def test_sgd_mf_hogwild_strata_on_one_thread_is_the_dsgd_order(B):
+def test_sgd_mf_hogwild_strata_on_one_thread_is_the_dsgd_order(B, JIT):
     """Hogwild over the grid: thread t runs its user blocks stratum after stratum
     without barriers; on one thread that is exactly the DSGD (= spec) order."""
     numba = pytest.importorskip("numba")
@@ -377,15 +401,15 @@ def test_sgd_mf_hogwild_strata_on_one_thread_is_the_dsgd_order(B):
     try:
         numba.set_num_threads(1)
         for fn in (
-            NB.sgd_mf_epoch_strata,
-            NB.sgd_mf_epoch_hogwild_strata,
+            JIT.sgd_mf_epoch_strata,
+            JIT.sgd_mf_epoch_hogwild_strata,
             NP.sgd_mf_epoch_hogwild_strata,
         ):
             P, Q, bu, bi = _factors(m, n, 5)
             res.append((fn(u, i, r, order, bounds, P, Q, bu, bi, *args), P, Q, bu, bi))
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
         P, Q, bu, bi = _factors(m, n, 5)  # two threads: every rating still visited
-        loss2 = NB.sgd_mf_epoch_hogwild_strata(
+        loss2 = JIT.sgd_mf_epoch_hogwild_strata(
             u, i, r, order, bounds, P, Q, bu, bi, *args
         )
     finally:
@@ -425,13 +449,13 @@ def test_shuffle_ratings_is_uniform_and_changes_with_the_seed():
 _NOJIT = """
 import numba
 import numpy as np
-from minirec.backends import numba_ops as NB, numpy_ops as NP
+from minirec.backends import numba_fast as NF, numba_ops as NB, numpy_ops as NP
 assert not hasattr(NB.sgd_mf_epoch, "py_func"), "JIT was not disabled"
 rng = np.random.default_rng(0)
 u = rng.integers(0, 8, 60).astype(np.int32); i = rng.integers(0, 6, 60).astype(np.int32)
 r = rng.integers(1, 6, 60).astype(np.float32); order = rng.permutation(60)
 res = []
-for mod in (NP, NB):
+for mod in (NP, NB, NF):
     g = np.random.default_rng(1)
     P = g.normal(0, .1, (8, 3)).astype(np.float32)
     Q = g.normal(0, .1, (6, 3)).astype(np.float32)
@@ -463,8 +487,9 @@ for mod in (NP, NB):
                                           bu.copy(), bi.copy(), 3., .02, .05, .01, 1)
     sh += sb + [P2, Q2]
     res.append((l1, l2, l3, l4, l5, P, Q, X, X2, X3, *sh))
-for a, b in zip(*res):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+for other in res[1:]:
+    for a, b in zip(res[0], other):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 print("nojit ok")
 """
 

@@ -1,5 +1,6 @@
-"""FM kernels: NumPy spec vs Numba twin, the O(kn) identity, the gradient, and
-reproducibility (also with NUMBA_DISABLE_JIT=1)."""
+"""FM kernels: NumPy spec vs the readable Numba twins (numba_ops) and the tuned
+kernels (numba_fast), the O(kn) identity, the gradient, and reproducibility (also
+with NUMBA_DISABLE_JIT=1)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minirec.backends import fm_ops
+from minirec.backends import numba_fast as NF
+from minirec.backends import numba_ops as NB
+from minirec.backends import numpy_ops as NP
 from minirec.backends._codegen import SPECIALIZED_K
+
+
+@pytest.fixture(params=[NB, NF], ids=["numba_ops", "numba_fast"])
+def JIT(request):
+    """The two Numba tables: readable twins and tuned kernels."""
+    return request.param
 
 
 def _problem(seed=0, n=200, n_users=12, n_items=9, k=5):
@@ -63,25 +72,25 @@ def _copy(params):
 
 @pytest.mark.parametrize("k", [5, 64])
 @pytest.mark.parametrize("logistic", [False, True])
-def test_numpy_and_numba_agree_on_the_same_order(logistic, k):
+def test_numpy_and_numba_agree_on_the_same_order(logistic, k, JIT):
     users, items, y, order, blocks, params = _problem(k=k)
     if logistic:
         y = (y > 3).astype(np.float32)
     idx, val = _rows(users, items, blocks)
     a, b, c, d = (_copy(params) for _ in range(4))
-    la = fm_ops.sgd_fm_epoch_numpy(idx, val, y, order, *a, 0.05, 0.01, 0.02, logistic)
-    lb = fm_ops.sgd_fm_epoch_numba(idx, val, y, order, *b, 0.05, 0.01, 0.02, logistic)
-    lc = fm_ops.sgd_fm_blocks_epoch_numpy(
+    la = NP.sgd_fm_epoch(idx, val, y, order, *a, 0.05, 0.01, 0.02, logistic)
+    lb = JIT.sgd_fm_epoch(idx, val, y, order, *b, 0.05, 0.01, 0.02, logistic)
+    lc = NP.sgd_fm_blocks_epoch(
         users, items, y, order, *blocks, *c, 0.05, 0.01, 0.02, logistic
     )
-    ld = fm_ops.sgd_fm_blocks_epoch_numba(
+    ld = JIT.sgd_fm_blocks_epoch(
         users, items, y, order, *blocks, *d, 0.05, 0.01, 0.02, logistic
     )
     # the block form makes exactly the same updates as the materialised rows
     assert la == lc
     for x, z in zip(a, c):
         np.testing.assert_array_equal(x, z)
-    if k in SPECIALIZED_K:
+    if JIT is NF and k in SPECIALIZED_K:
         # two separately compiled loops with k constant: LLVM may split the
         # float32 reductions over k differently (summation order only)
         np.testing.assert_allclose(ld, lb, rtol=1e-6)
@@ -100,7 +109,7 @@ def test_numpy_and_numba_agree_on_the_same_order(logistic, k):
 
 
 @pytest.mark.parametrize("k", [1, 5, 33, 65, *SPECIALIZED_K])
-def test_blocks_with_padding_anywhere_match_the_spec(k):
+def test_blocks_with_padding_anywhere_match_the_spec(k, JIT):
     """Padding (x = 0) in any slot of a block, blocks with no nonzero slot, and
     rows of 0-13 nonzero slots (every pass shape of the Numba forward); with k
     read from the array and with the copies compiled for a constant k."""
@@ -133,10 +142,10 @@ def test_blocks_with_padding_anywhere_match_the_spec(k):
     )
     blocks = (uidx, uval, iidx, ival)
     a, b = _copy(params), _copy(params)
-    la = fm_ops.sgd_fm_blocks_epoch_numpy(
+    la = NP.sgd_fm_blocks_epoch(
         users, items, y, order, *blocks, *a, 0.05, 0.01, 0.02, False
     )
-    lb = fm_ops.sgd_fm_blocks_epoch_numba(
+    lb = JIT.sgd_fm_blocks_epoch(
         users, items, y, order, *blocks, *b, 0.05, 0.01, 0.02, False
     )
     np.testing.assert_allclose(lb, la, rtol=1e-4)
@@ -146,25 +155,25 @@ def test_blocks_with_padding_anywhere_match_the_spec(k):
     assert m.min() <= 1 and m.max() >= 9
 
 
-def test_padding_slots_are_not_updated():
+def test_padding_slots_are_not_updated(JIT):
     users, items, y, order, blocks, params = _problem()
     idx, val = _rows(users, items, blocks)
     p = _copy(params)
     n_feat = len(p[1])
     used = np.zeros(n_feat, bool)
     used[idx[val != 0]] = True
-    fm_ops.sgd_fm_epoch_numba(idx, val, y, order, *p, 0.05, 0.1, 0.1, False)
+    JIT.sgd_fm_epoch(idx, val, y, order, *p, 0.05, 0.1, 0.1, False)
     np.testing.assert_array_equal(p[2][~used], params[2][~used])
     assert not np.allclose(p[2][used], params[2][used])
 
 
-def test_serial_numba_is_bitwise_reproducible():
+def test_serial_numba_is_bitwise_reproducible(JIT):
     users, items, y, order, blocks, params = _problem(seed=3)
     a, b = _copy(params), _copy(params)
-    la = fm_ops.sgd_fm_blocks_epoch_numba(
+    la = JIT.sgd_fm_blocks_epoch(
         users, items, y, order, *blocks, *a, 0.05, 0.01, 0.02, False
     )
-    lb = fm_ops.sgd_fm_blocks_epoch_numba(
+    lb = JIT.sgd_fm_blocks_epoch(
         users, items, y, order, *blocks, *b, 0.05, 0.01, 0.02, False
     )
     assert la == lb
@@ -187,15 +196,15 @@ def _pairwise_brute(idx, val, w0, w, V):
     return out
 
 
-def test_predict_matches_the_pairwise_definition():
+def test_predict_matches_the_pairwise_definition(JIT):
     users, items, y, order, blocks, params = _problem(seed=1, n=50)
     idx, val = _rows(users, items, blocks)
     want = _pairwise_brute(idx, val, *params)
     np.testing.assert_allclose(
-        fm_ops.fm_predict_numpy(idx, val, *params), want, rtol=1e-5, atol=1e-5
+        NP.fm_predict(idx, val, *params), want, rtol=1e-5, atol=1e-5
     )
     np.testing.assert_allclose(
-        fm_ops.fm_predict_numba(idx, val, *params), want, rtol=1e-5, atol=1e-5
+        JIT.fm_predict(idx, val, *params), want, rtol=1e-5, atol=1e-5
     )
 
 
@@ -205,7 +214,7 @@ def test_one_step_follows_the_finite_difference_gradient():
     users, items, y, order, blocks, params = _problem(seed=2, n=1)
     idx, val = _rows(users, items, blocks)
     w0, w, V = (p.astype(np.float64) for p in params)
-    y_hat = fm_ops.fm_predict_numpy(idx, val, w0, w, V)[0].astype(np.float64)
+    y_hat = NP.fm_predict(idx, val, w0, w, V)[0].astype(np.float64)
     eps = 1e-6
     num = np.zeros_like(V)
     for j in np.unique(idx[0][val[0] != 0]):
@@ -218,7 +227,7 @@ def test_one_step_follows_the_finite_difference_gradient():
             num[j, f] = (hi - lo) / (2 * eps)
     lr = 1e-3
     Vs = V.copy()
-    fm_ops.sgd_fm_epoch_numpy(
+    NP.sgd_fm_epoch(
         idx, val, y, np.array([0]), w0.copy(), w.copy(), Vs, lr, 0.0, 0.0, False
     )
     g = y_hat - y[0]
@@ -231,18 +240,24 @@ def test_kernels_run_without_jit(tmp_path):
         """
         import numpy as np, sys
         sys.path.insert(0, HERE)
-        from test_fm_ops import _problem, _rows, _copy
-        from minirec.backends import fm_ops
+        from test_fm_kernels import _problem, _rows, _copy
+        from minirec.backends import numba_fast as NF, numba_ops as NB
+        from minirec.backends import numpy_ops as NP
         users, items, y, order, blocks, params = _problem(n=60)
         idx, val = _rows(users, items, blocks)
         a, b = _copy(params), _copy(params)
-        la = fm_ops.sgd_fm_epoch_numpy(idx, val, y, order, *a, .05, .01, .02, False)
-        lb = fm_ops.sgd_fm_blocks_epoch_numba(users, items, y, order, *blocks, *b,
-                                              .05, .01, .02, False)
-        assert abs(la - lb) < 1e-3 * abs(la), (la, lb)
-        np.testing.assert_allclose(b[2], a[2], rtol=1e-4, atol=1e-5)
-        p = fm_ops.fm_predict_numba(idx, val, *a)
-        np.testing.assert_allclose(p, fm_ops.fm_predict_numpy(idx, val, *a), rtol=1e-5)
+        la = NP.sgd_fm_epoch(idx, val, y, order, *a, .05, .01, .02, False)
+        for JIT in (NB, NF):
+            b = _copy(params)
+            lb = JIT.sgd_fm_blocks_epoch(users, items, y, order, *blocks, *b,
+                                         .05, .01, .02, False)
+            assert abs(la - lb) < 1e-3 * abs(la), (la, lb)
+            np.testing.assert_allclose(b[2], a[2], rtol=1e-4, atol=1e-5)
+            c = _copy(params)
+            JIT.sgd_fm_epoch(idx, val, y, order, *c, .05, .01, .02, False)
+            np.testing.assert_allclose(c[2], a[2], rtol=1e-4, atol=1e-5)
+        p = NB.fm_predict(idx, val, *a)
+        np.testing.assert_allclose(p, NP.fm_predict(idx, val, *a), rtol=1e-5)
         print("ok")
         """
     ).replace("HERE", repr(str(Path(__file__).parent)))
@@ -258,11 +273,10 @@ def test_kernels_run_without_jit(tmp_path):
     assert out.stdout.strip() == "ok"
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_contract_names_are_re_exported(backend):
+def test_the_numba_backend_trains_with_the_tuned_fm_kernels():
     from minirec.backends import get_kernels
 
-    K = get_kernels(backend)
-    assert K.sgd_fm_epoch is getattr(fm_ops, f"sgd_fm_epoch_{backend}")
-    assert K.sgd_fm_blocks_epoch is getattr(fm_ops, f"sgd_fm_blocks_epoch_{backend}")
-    assert K.fm_predict is getattr(fm_ops, f"fm_predict_{backend}")
+    K = get_kernels("numba")
+    assert K.sgd_fm_blocks_epoch is NF.sgd_fm_blocks_epoch
+    assert NF.sgd_fm_blocks_epoch is not NB.sgd_fm_blocks_epoch
+    assert K.fm_predict is NB.fm_predict  # no tuned variant: the twin

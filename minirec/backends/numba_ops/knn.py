@@ -1,40 +1,11 @@
-"""Neighbourhood (KNN) kernels: the NumPy spec and its Numba twin side by side.
+"""Numba twins of :mod:`minirec.backends.numpy_ops.knn` (read the spec's docstring
+for the similarities and predictions).
 
-Similarity between the rows of a sparse matrix X (n_rows x n_cols, CSR with
-sorted column indices): rows are items for item-based CF (X = items x users) and
-users for user-based CF (doc 000 §2.1, tag ``000-2.1``; doc 004 §2). With
-n_ab = number of columns where both rows a and b have an entry:
-
-* cosine: sim(a, b) = Σ_c x_ac x_bc / (‖x_a‖ ‖x_b‖) with the *full* row norms
-  (so on 0/1 data it is co-count / sqrt(n_a n_b), the classic top-N item-item
-  cosine of Deshpande & Karypis 2004);
-* pearson: sim(a, b) = Σ_{c∈common} x_ac x_bc /
-  sqrt(Σ_{c∈common} x_ac² · Σ_{c∈common} x_bc²), the norms over the *common*
-  columns only (Surprise's definition); the caller centres X first (row means, or
-  baseline residuals r − μ − b_u − b_i, which gives Surprise's pearson_baseline);
-* shrinkage: sim ← sim · n_ab / (n_ab + shrink) (Koren 2010, §2.2).
-
-Only positive similarities are kept, at most ``keep`` per row (all when ``keep``
-≤ 0), sorted by (−sim, column index): a sparse top-k neighbour list as CSR
-``(nbr_indptr int64, nbr_indices int32, nbr_sims float32)``, self excluded.
-
-Cost: the Numba kernel walks the co-occurrences through the transposed CSR,
+The similarity kernel walks the co-occurrences through the transposed CSR,
 O(Σ_c |column c|²), never forming the dense n_rows² product; it runs rows in
-parallel with one reused scratch per thread, in batches of rows whose output
-fits a bounded buffer, so memory is the stored neighbours plus that scratch. The NumPy
-spec forms dense matrices (fine up to a few thousand rows).
-
-Prediction (:func:`knn_predict_numpy`): for pairs (a, c), the first ``k``
-neighbours b of a (in stored order) that have an entry x_bc give
-dev = Σ sim(a,b) x_bc / Σ sim(a,b) (0 when none); the model adds the baseline.
-
-Every item of a query (:func:`knn_predict_rows_numpy`, one row a against every
-column; :func:`knn_predict_cols_numpy`, every row against one column given by its
-entries): the same deviations as the pair walk, computed from the query's own
-entries.
-
-Contract names (re-exported by ``numpy_ops`` / ``numba_ops``):
-``knn_similarity``, ``knn_predict``, ``knn_predict_rows``, ``knn_predict_cols``.
+parallel with one reused scratch per thread, in batches of rows whose output fits
+a bounded buffer, so memory is the stored neighbours plus that scratch. Compiled
+without ``fastmath``: the sims follow the spec's float64 formulas exactly.
 """
 
 from __future__ import annotations
@@ -44,143 +15,19 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
-    "knn_similarity_numpy",
-    "knn_similarity_numba",
-    "knn_predict_numpy",
-    "knn_predict_numba",
-    "knn_predict_rows_numpy",
-    "knn_predict_rows_numba",
-    "knn_predict_cols_numpy",
-    "knn_predict_cols_numba",
+    "knn_similarity",
+    "knn_predict",
+    "knn_predict_rows",
+    "knn_predict_cols",
     "knn_reverse",
 ]
 
 _JIT = {"cache": True, "nogil": True}
-#: neighbours buffered per batch of rows by the Numba similarity kernel (12 bytes
-#: each) before they are compacted into the result
+#: neighbours buffered per batch of rows by the similarity kernel (12 bytes each)
+#: before they are compacted into the result
 _SCRATCH_ENTRIES = 1 << 22
 
 
-def _finish_sims(dot, cnt, den, shrink):
-    """sim = dot / den · n / (n + shrink), 0 where den or n is 0 (float64)."""
-    sim = np.zeros_like(dot)
-    ok = (den > 0) & (cnt > 0)
-    sim[ok] = dot[ok] / den[ok]
-    if shrink > 0:
-        sim *= cnt / (cnt + shrink)
-    return sim
-
-
-# ----------------------------------------------------------------------------- NumPy
-def knn_similarity_numpy(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-    t_indptr: np.ndarray,
-    t_indices: np.ndarray,
-    t_data: np.ndarray,
-    pearson: bool,
-    shrink: float,
-    keep: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top-`keep` positive similarities between the rows of X (the spec).
-
-    Parameters
-    ----------
-    indptr, indices, data : CSR of X (n_rows x n_cols), column indices sorted.
-    t_indptr, t_indices, t_data : CSR of Xᵀ (the Numba twin walks it; the spec
-        only uses it for the number of columns).
-    pearson : bool
-        Norms over common columns (pearson) instead of full row norms (cosine).
-    shrink : float
-        Shrinkage constant (0: none).
-    keep : int
-        Neighbours kept per row (≤ 0: every positive one).
-
-    Returns
-    -------
-    nbr_indptr (n_rows + 1,) int64, nbr_indices int32, nbr_sims float32
-    """
-    n_rows = len(indptr) - 1
-    n_cols = len(t_indptr) - 1
-    rows = np.repeat(np.arange(n_rows), np.diff(indptr))
-    X = np.zeros((n_rows, n_cols))
-    B = np.zeros((n_rows, n_cols))
-    X[rows, indices] = data
-    B[rows, indices] = 1.0  # structure, also where a (centred) value is 0
-    dot = X @ X.T
-    cnt = B @ B.T
-    if pearson:
-        na = (X * X) @ B.T  # na[a, b] = Σ_{c common} x_ac²
-        den = np.sqrt(na * na.T)
-    else:
-        norms = np.sqrt((X * X).sum(axis=1))
-        den = np.outer(norms, norms)
-    sim = _finish_sims(dot, cnt, den, shrink)
-    np.fill_diagonal(sim, 0.0)
-    out_ptr = np.zeros(n_rows + 1, dtype=np.int64)
-    out_idx, out_sim = [], []
-    for a in range(n_rows):
-        cand = np.flatnonzero(sim[a] > 0)
-        order = np.lexsort((cand, -sim[a, cand]))  # by -sim, then by index
-        if keep > 0:
-            order = order[:keep]
-        out_idx.append(cand[order])
-        out_sim.append(sim[a, cand[order]])
-        out_ptr[a + 1] = out_ptr[a] + len(order)
-    return (
-        out_ptr,
-        np.concatenate(out_idx).astype(np.int32) if n_rows else np.zeros(0, np.int32),
-        np.concatenate(out_sim).astype(np.float32)
-        if n_rows
-        else np.zeros(0, np.float32),
-    )
-
-
-def knn_predict_numpy(
-    nbr_indptr: np.ndarray,
-    nbr_indices: np.ndarray,
-    nbr_sims: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    k: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted deviation of the first `k` neighbours that have an entry.
-
-    For each pair p, a = rows[p], c = cols[p]: walk the neighbours b of a in
-    stored order (best first); those with an entry x_bc in X (CSR indptr,
-    indices, data) contribute until `k` were used:
-    dev_p = Σ sim(a,b) x_bc / Σ sim(a,b), 0 when no neighbour has an entry.
-
-    Returns
-    -------
-    dev (n,) float32, n_used (n,) int32
-    """
-    n = len(rows)
-    dev = np.zeros(n, dtype=np.float32)
-    used = np.zeros(n, dtype=np.int32)
-    for p in range(n):
-        a, c = rows[p], cols[p]
-        num = den = 0.0
-        for q in range(nbr_indptr[a], nbr_indptr[a + 1]):
-            b = nbr_indices[q]
-            lo, hi = indptr[b], indptr[b + 1]
-            pos = lo + np.searchsorted(indices[lo:hi], c)
-            if pos < hi and indices[pos] == c:
-                num += nbr_sims[q] * data[pos]
-                den += nbr_sims[q]
-                used[p] += 1
-                if used[p] == k:
-                    break
-        if den > 0:
-            dev[p] = num / den
-    return dev, used
-
-
-# ----------------------------------------------------------------------------- Numba
 @njit(parallel=True, **_JIT)
 def _sim_rows(
     start,
@@ -273,7 +120,7 @@ def _row_bounds(indptr, indices, t_indptr, width):
     return np.minimum(co.astype(np.int64), width)
 
 
-def knn_similarity_numba(
+def knn_similarity(
     indptr: np.ndarray,
     indices: np.ndarray,
     data: np.ndarray,
@@ -284,7 +131,7 @@ def knn_similarity_numba(
     shrink: float,
     keep: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Numba twin of :func:`knn_similarity_numpy` (same arguments and result).
+    """Numba twin of ``numpy_ops.knn_similarity`` (same arguments and result).
 
     Sparse co-occurrence over the transposed CSR, rows in parallel; the sims are
     computed in float64 exactly as the spec's formulas, so on integer-valued data
@@ -352,10 +199,10 @@ def _first_of_segments(off, cnt, size):
 
 
 @njit(parallel=True, **_JIT)
-def knn_predict_numba(
+def knn_predict(
     nbr_indptr, nbr_indices, nbr_sims, indptr, indices, data, rows, cols, k
 ):
-    """Numba twin of :func:`knn_predict_numpy` (pairs in parallel)."""
+    """Numba twin of ``numpy_ops.knn_predict`` (pairs in parallel)."""
     n = len(rows)
     dev = np.zeros(n, dtype=np.float32)
     used = np.zeros(n, dtype=np.int32)
@@ -390,75 +237,17 @@ def knn_predict_numba(
     return dev, used
 
 
-# ----------------------------------------------------------------- every-item scoring
 # A ranking by predicted rating needs the prediction of every (row, column) pair of
 # a query; walking the neighbour list of every pair costs n_pairs x neighbours.
 # These two kernels give exactly knn_predict's result (the same neighbours, summed
 # in the same order, in the same precision) at the cost of the query's own entries.
 
 
-def knn_predict_rows_numpy(
-    nbr_indptr, nbr_indices, nbr_sims, indptr, indices, data, rows, n_cols, k
-):
-    """:func:`knn_predict_numpy` for every pair (a, c), a in `rows`, c < n_cols.
-
-    Returns
-    -------
-    dev (len(rows), n_cols) float32, n_used (len(rows), n_cols) int32
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    rr = np.repeat(rows, n_cols)
-    cc = np.tile(np.arange(n_cols, dtype=np.int64), len(rows))
-    dev, used = knn_predict_numpy(
-        nbr_indptr, nbr_indices, nbr_sims, indptr, indices, data, rr, cc, k
-    )
-    return dev.reshape(len(rows), n_cols), used.reshape(len(rows), n_cols)
-
-
-def knn_predict_cols_numpy(
-    nbr_indptr, nbr_indices, nbr_sims, rev_indptr, rev_pos, q_indptr, q_rows, q_data, k
-):
-    """:func:`knn_predict_numpy` for every pair (a, t), a < n_rows, where column t
-    of X is given by the query CSR ``(q_indptr, q_rows sorted, q_data)`` instead of
-    by X (a column X does not hold, e.g. a user folded in after the fit).
-
-    ``rev_indptr, rev_pos`` (:func:`knn_reverse`) list the neighbour slots q with
-    nbr_indices[q] == b by b; the spec only takes n_rows from them.
-
-    Returns
-    -------
-    dev (n_queries, n_rows) float32, n_used (n_queries, n_rows) int32
-    """
-    n_rows = len(nbr_indptr) - 1
-    n_q = len(q_indptr) - 1
-    q_indptr = np.asarray(q_indptr, dtype=np.int64)
-    lens = np.diff(q_indptr)
-    # the queries as the columns of an n_rows x n_q CSR, rows sorted
-    col = np.repeat(np.arange(n_q), lens)
-    order = np.lexsort((col, q_rows))
-    x_indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(q_rows, minlength=n_rows), out=x_indptr[1:])
-    rr = np.tile(np.arange(n_rows, dtype=np.int64), n_q)
-    cc = np.repeat(np.arange(n_q, dtype=np.int64), n_rows)
-    dev, used = knn_predict_numpy(
-        nbr_indptr,
-        nbr_indices,
-        nbr_sims,
-        x_indptr,
-        col[order],
-        np.asarray(q_data, dtype=np.float32)[order],
-        rr,
-        cc,
-        k,
-    )
-    return dev.reshape(n_q, n_rows), used.reshape(n_q, n_rows)
-
-
 @njit(parallel=True, **_JIT)
-def knn_predict_rows_numba(
+def knn_predict_rows(
     nbr_indptr, nbr_indices, nbr_sims, indptr, indices, data, rows, n_cols, k
 ):
-    """Numba twin of :func:`knn_predict_rows_numpy`: per row a, its neighbours b
+    """Numba twin of ``numpy_ops.knn_predict_rows``: per row a, its neighbours b
     in stored order each add x_bc to every column c of row b that has used fewer
     than k; the cost is Σ_b |row b|, not n_cols x neighbours."""
     n = len(rows)
@@ -483,10 +272,10 @@ def knn_predict_rows_numba(
 
 
 @njit(parallel=True, **_JIT)
-def knn_predict_cols_numba(
+def knn_predict_cols(
     nbr_indptr, nbr_indices, nbr_sims, rev_indptr, rev_pos, q_indptr, q_rows, q_data, k
 ):
-    """Numba twin of :func:`knn_predict_cols_numpy`: per query, the neighbour
+    """Numba twin of ``numpy_ops.knn_predict_cols``: per query, the neighbour
     slots q whose neighbour the query holds (through the reverse index), sorted
     by q, i.e. by row a and then in stored order; each row takes its first k.
     The cost is Σ_b |rev(b)| over the query's entries b plus n_rows."""

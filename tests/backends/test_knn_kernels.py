@@ -1,5 +1,6 @@
 """KNN kernels: similarities against their definitions, NumPy spec vs Numba twin
-(also with NUMBA_DISABLE_JIT=1), top-k truncation and the prediction walk."""
+(also with NUMBA_DISABLE_JIT=1), top-k truncation and the prediction walk. There
+are no tuned KNN variants: ``get_kernels("numba")`` holds these twins."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minirec.backends import knn_ops
+from minirec.backends import numba_ops as NB
+from minirec.backends import numpy_ops as NP
+from minirec.backends.numba_ops import knn as numba_knn
 from minirec.data import Interactions
 
 
@@ -59,7 +62,7 @@ def _sim_def(dense, a, b, pearson, shrink):
 @pytest.mark.parametrize("shrink", [0.0, 5.0])
 def test_similarity_matches_definition(pearson, shrink):
     csr, dense = _matrix(integer=not pearson)
-    ptr, idx, sims = knn_ops.knn_similarity_numba(*csr, pearson, shrink, 0)
+    ptr, idx, sims = NB.knn_similarity(*csr, pearson, shrink, 0)
     n = dense.shape[0]
     got = np.zeros((n, n))
     for a in range(n):
@@ -76,8 +79,8 @@ def test_similarity_matches_definition(pearson, shrink):
 @pytest.mark.parametrize("integer", [True, False])
 def test_numpy_and_numba_similarity_agree(pearson, keep, integer):
     csr, _ = _matrix(seed=1, integer=integer)
-    a = knn_ops.knn_similarity_numpy(*csr, pearson, 3.0, keep)
-    b = knn_ops.knn_similarity_numba(*csr, pearson, 3.0, keep)
+    a = NP.knn_similarity(*csr, pearson, 3.0, keep)
+    b = NB.knn_similarity(*csr, pearson, 3.0, keep)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_allclose(a[2], b[2], rtol=1e-6)
     if integer:  # exact arithmetic: same neighbours, same tie order
@@ -99,7 +102,7 @@ def test_ties_broken_by_smaller_index():
         item_ids=np.arange(2),
     )
     X, T = d.by_user, d.by_item
-    for fn in (knn_ops.knn_similarity_numpy, knn_ops.knn_similarity_numba):
+    for fn in (NP.knn_similarity, NB.knn_similarity):
         ptr, idx, sims = fn(
             X.indptr, X.indices, X.data, T.indptr, T.indices, T.data, False, 0.0, 2
         )
@@ -123,13 +126,13 @@ def _predict_def(nbrs, dense, a, c, k):
 @pytest.mark.parametrize("k", [1, 3, 50])
 def test_predict_walks_neighbours_in_order(k):
     csr, dense = _matrix(seed=2, integer=False)
-    nbr = knn_ops.knn_similarity_numba(*csr, True, 2.0, 0)
+    nbr = NB.knn_similarity(*csr, True, 2.0, 0)
     n_rows, n_cols = dense.shape
     rows = np.repeat(np.arange(n_rows), n_cols).astype(np.int64)
     cols = np.tile(np.arange(n_cols), n_rows).astype(np.int64)
     X = csr[:3]
-    dev_a, used_a = knn_ops.knn_predict_numpy(*nbr, *X, rows, cols, k)
-    dev_b, used_b = knn_ops.knn_predict_numba(*nbr, *X, rows, cols, k)
+    dev_a, used_a = NP.knn_predict(*nbr, *X, rows, cols, k)
+    dev_b, used_b = NB.knn_predict(*nbr, *X, rows, cols, k)
     np.testing.assert_array_equal(used_a, used_b)
     np.testing.assert_allclose(dev_a, dev_b, rtol=1e-5, atol=1e-6)
     ptr, idx, sims = nbr
@@ -149,16 +152,16 @@ def test_kernels_run_without_jit():
         """
         import numpy as np, sys
         sys.path.insert(0, HERE)
-        from test_knn_ops import _matrix
-        from minirec.backends import knn_ops
+        from test_knn_kernels import _matrix
+        from minirec.backends import numba_ops as NB, numpy_ops as NP
         csr, dense = _matrix(seed=4)
-        a = knn_ops.knn_similarity_numpy(*csr, True, 1.0, 3)
-        b = knn_ops.knn_similarity_numba(*csr, True, 1.0, 3)
+        a = NP.knn_similarity(*csr, True, 1.0, 3)
+        b = NB.knn_similarity(*csr, True, 1.0, 3)
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, rtol=1e-6)
         rows = np.arange(10, dtype=np.int64); cols = np.arange(10, dtype=np.int64)
-        pa = knn_ops.knn_predict_numpy(*a, *csr[:3], rows, cols, 2)
-        pb = knn_ops.knn_predict_numba(*a, *csr[:3], rows, cols, 2)
+        pa = NP.knn_predict(*a, *csr[:3], rows, cols, 2)
+        pb = NB.knn_predict(*a, *csr[:3], rows, cols, 2)
         for x, y in zip(pa, pb):
             np.testing.assert_allclose(x, y, rtol=1e-6)
         print("ok")
@@ -176,13 +179,14 @@ def test_kernels_run_without_jit():
     assert out.stdout.strip() == "ok"
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_contract_names_are_re_exported(backend):
+def test_the_numba_backend_uses_the_knn_twins():
+    """No tuned KNN kernels: the numba table holds numba_ops' twins."""
     from minirec.backends import get_kernels
 
-    K = get_kernels(backend)
-    for name in ("similarity", "predict", "predict_rows", "predict_cols"):
-        assert getattr(K, f"knn_{name}") is getattr(knn_ops, f"knn_{name}_{backend}")
+    K = get_kernels("numba")
+    for fn in (NB.knn_similarity, NB.knn_predict, NB.knn_predict_rows,
+               NB.knn_predict_cols):  # fmt: skip
+        assert getattr(K, fn.__name__) is fn
 
 
 def test_similarity_in_small_batches_is_unchanged(monkeypatch):
@@ -190,21 +194,21 @@ def test_similarity_in_small_batches_is_unchanged(monkeypatch):
     gives the same lists as one batch."""
     csr, _ = _matrix(seed=5, n_rows=40, integer=False)
     for pearson, keep in ((True, 0), (False, 3)):
-        whole = knn_ops.knn_similarity_numba(*csr, pearson, 2.0, keep)
-        monkeypatch.setattr(knn_ops, "_SCRATCH_ENTRIES", 5)
-        small = knn_ops.knn_similarity_numba(*csr, pearson, 2.0, keep)
+        whole = NB.knn_similarity(*csr, pearson, 2.0, keep)
+        monkeypatch.setattr(numba_knn, "_SCRATCH_ENTRIES", 5)
+        small = NB.knn_similarity(*csr, pearson, 2.0, keep)
         monkeypatch.undo()
         for x, y in zip(whole, small):
             np.testing.assert_array_equal(x, y)
-        want = knn_ops.knn_similarity_numpy(*csr, pearson, 2.0, keep)
+        want = NP.knn_similarity(*csr, pearson, 2.0, keep)
         np.testing.assert_array_equal(want[0], small[0])
         np.testing.assert_allclose(want[2], small[2], rtol=1e-6)
 
 
 def test_reverse_lists_the_slots_of_each_neighbour():
     csr, _ = _matrix(seed=6)
-    ptr, idx, _ = knn_ops.knn_similarity_numba(*csr, False, 0.0, 0)
-    rev_ptr, rev_pos = knn_ops.knn_reverse(ptr, idx)
+    ptr, idx, _ = NB.knn_similarity(*csr, False, 0.0, 0)
+    rev_ptr, rev_pos = NB.knn_reverse(ptr, idx)
     for b in range(len(ptr) - 1):
         np.testing.assert_array_equal(
             rev_pos[rev_ptr[b] : rev_ptr[b + 1]], np.flatnonzero(idx == b)
@@ -214,15 +218,15 @@ def test_reverse_lists_the_slots_of_each_neighbour():
 @pytest.mark.parametrize("k", [1, 3, 50])
 def test_every_column_of_rows_equals_the_pair_walk(k):
     csr, dense = _matrix(seed=7, integer=False)
-    nbr = knn_ops.knn_similarity_numba(*csr, True, 2.0, 0)
+    nbr = NB.knn_similarity(*csr, True, 2.0, 0)
     X = (csr[0], csr[1], csr[2].astype(np.float32))
     n_rows, n_cols = dense.shape
     rows = np.array([0, 3, 5, 5, n_rows - 1], dtype=np.int64)
     rr = np.repeat(rows, n_cols)
     cc = np.tile(np.arange(n_cols, dtype=np.int64), len(rows))
-    for b in ("numba", "numpy"):  # each against its own pair walk, bit for bit
-        pair = getattr(knn_ops, f"knn_predict_{b}")(*nbr, *X, rr, cc, k)
-        dev, used = getattr(knn_ops, f"knn_predict_rows_{b}")(*nbr, *X, rows, n_cols, k)
+    for K in (NB, NP):  # each against its own pair walk, bit for bit
+        pair = K.knn_predict(*nbr, *X, rr, cc, k)
+        dev, used = K.knn_predict_rows(*nbr, *X, rows, n_cols, k)
         np.testing.assert_array_equal(dev.ravel(), pair[0])
         np.testing.assert_array_equal(used.ravel(), pair[1])
 
@@ -233,8 +237,8 @@ def test_every_row_of_a_given_column_equals_the_pair_walk(k):
     reference), an empty query, and a column X does not hold (the reference is
     then the pair walk over X with that column added)."""
     csr, dense = _matrix(seed=8, integer=False)
-    nbr = knn_ops.knn_similarity_numba(*csr, True, 2.0, 0)
-    rev = knn_ops.knn_reverse(nbr[0], nbr[1])
+    nbr = NB.knn_similarity(*csr, True, 2.0, 0)
+    rev = NB.knn_reverse(nbr[0], nbr[1])
     n_rows, n_cols = dense.shape
     r = np.random.default_rng(0)
     new_col = np.full(n_rows, np.nan)
@@ -252,10 +256,9 @@ def test_every_row_of_a_given_column_equals_the_pair_walk(k):
     X = (X_ptr, c.astype(np.int32), full[a, c].astype(np.float32))
     rr = np.tile(np.arange(n_rows, dtype=np.int64), len(queries))
     cc = np.repeat(np.array(cols + [n_cols + 5, n_cols], np.int64), n_rows)
-    for b in ("numba", "numpy"):  # each against its own pair walk, bit for bit
-        ref_dev, ref_used = getattr(knn_ops, f"knn_predict_{b}")(*nbr, *X, rr, cc, k)
-        fn = getattr(knn_ops, f"knn_predict_cols_{b}")
-        dev, used = fn(*nbr, *rev, q_ptr, q_rows, q_data, k)
+    for K in (NB, NP):  # each against its own pair walk, bit for bit
+        ref_dev, ref_used = K.knn_predict(*nbr, *X, rr, cc, k)
+        dev, used = K.knn_predict_cols(*nbr, *rev, q_ptr, q_rows, q_data, k)
         assert dev.shape == (len(queries), n_rows)
         np.testing.assert_array_equal(dev.ravel(), ref_dev)
         np.testing.assert_array_equal(used.ravel(), ref_used)
