@@ -31,10 +31,11 @@ EXERCISE = re.compile(r"^#{2,4}\s*(Exercise\b[^\n]*)\n?", flags=re.M)
 
 
 def execute_lessons(
-    quick: bool, only: list[str] | None = None
+    quick: bool, only: list[str] | None = None, stale_ok: bool = False
 ) -> tuple[list[Path], list[str]]:
     """Every lesson (or those named in `only`) as an executed notebook in
-    lessons/_build/; returns (notebooks, failures)."""
+    lessons/_build/; returns (notebooks, failures). With `stale_ok`, an executed
+    notebook already there is taken even if its sources changed since."""
     notebooks, failed = [], []
     paths = build_notebooks.lesson_paths()
     if only:
@@ -48,6 +49,10 @@ def execute_lessons(
         cached = build_notebooks.is_current(
             out, build_notebooks.source_hash(path, quick)
         )
+        if stale_ok and not cached and out.exists():
+            print(f"  {path.name:<36} stale, reused (--stale-ok)", flush=True)
+            notebooks.append(out)
+            continue
         try:
             notebooks.append(build_notebooks.build(path, quick=quick))
         except Exception as e:  # report every failing lesson, then stop
@@ -118,6 +123,7 @@ def lay_out(notebooks: list[Path]) -> None:
 
 
 def sphinx(quiet: bool = True) -> int:
+    shutil.rmtree(HTML, ignore_errors=True)  # no page of a removed lesson left over
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-E", str(BOOK), str(HTML)]
     return subprocess.run([*cmd, "-q"] if quiet else cmd, cwd=ROOT).returncode
 
@@ -128,12 +134,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--only", nargs="+", metavar="STEM", help="just these lessons (a partial book)"
     )
+    ap.add_argument(
+        "--stale-ok",
+        action="store_true",
+        help="reuse executed notebooks even when their sources changed (to iterate "
+        "on the site's look; never for a published build)",
+    )
     ap.add_argument("--verbose", action="store_true", help="Sphinx's full output")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     mode = "full" if args.full else "quick"
     print(f"book: executing the lessons ({mode} mode, cached in lessons/_build/)")
-    notebooks, failed = execute_lessons(quick=not args.full, only=args.only)
+    notebooks, failed = execute_lessons(
+        quick=not args.full, only=args.only, stale_ok=args.stale_ok
+    )
     if failed:
         print("book: these lessons failed, no site built:\n" + "\n".join(failed))
         return 1

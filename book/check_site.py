@@ -281,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     problems = check_files(html)
+    stems = {p.stem for p in (ROOT / "lessons").glob("*.py")}
+    course = sorted(s for s in stems if re.match(r"^\d\d[a-z]?_\w+$", s))
+    missing = sorted(set(course) - {p.stem for p in lessons})
+    if missing:
+        problems["lessons/"] = [f"no page for the lessons {missing}"]
     n_pages = len(pages(html))
     server, base = serve(html)
     driver = chromium()

@@ -56,6 +56,7 @@ autodoc_typehints = "description"
 autodoc_mock_imports = ["cupy", "pyspark"]
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
+napoleon_use_ivar = True  # "Attributes" as fields: dataclass fields are members too
 
 html_theme = "sphinx_book_theme"
 html_title = "minirec: the course"
@@ -132,14 +133,18 @@ def _include(app, docname, source):
 
 def _plain_docstring(app, what, name, obj, options, lines):
     """minirec's docstrings are plain text (NumPy style, math in ``::`` blocks):
-    outside literal blocks a ``|`` is a bar (|R|, |x|), not reST markup."""
+    outside literal blocks a ``|`` is a bar (|R|, |x|), a trailing ``_`` part of a
+    name, and an inline literal may be followed by a letter, not reST markup."""
     literal_indent = None
     for n, line in enumerate(lines):
         indent = len(line) - len(line.lstrip())
         if literal_indent is not None and line.strip() and indent <= literal_indent:
             literal_indent = None
         if literal_indent is None:
-            lines[n] = line.replace("|", "\\|")
+            line = line.replace("|", "\\|")
+            line = re.sub(r"(\w)_(?!\w)", r"\1\\_", line)  # torch's clip_grad_norm_
+            line = re.sub(r"(``[^`]+``)(?=[^\s.,;:!?)\]'\"/-])", r"\1\\ ", line)
+            lines[n] = line
             if line.rstrip().endswith("::"):
                 literal_indent = indent
 

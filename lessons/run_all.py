@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,7 +13,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def lessons() -> list[Path]:
-    return sorted(p for p in HERE.glob("[0-9][0-9]_*.py"))
+    """Every lesson in course order: stems NN_name or NNx_name (an inserted lesson)."""
+    return sorted(p for p in HERE.glob("*.py") if re.match(r"^\d\d[a-z]?_\w+$", p.stem))
 
 
 def main() -> int:
