@@ -5,10 +5,11 @@ Surprise's KNNBaseline, all measured in the same run.
   counted in every timing (``shuffle_ratings`` of the (user, item, y) rows, then
   the kernel reads them in sequence: what ``FM.fit`` and ``MF.fit`` do):
   - Numba FM with side features (user id, item id, gender, age, occupation,
-    genres: nnz ≈ 6.7 per rating), the block kernel the model trains with;
+    genres: nnz ≈ 6.7 per rating), the block kernel the model trains with
+    (``numba_fast``, what ``get_kernels("numba")`` returns);
   - Numba FM with ids only (nnz = 2, the same kernel);
-  - Numba ``sgd_mf_epoch`` (biased MF, serial) from ``minirec.backends.numba_ops``
-    when it is there: the target is FM with side features <= 3x this epoch;
+  - Numba ``sgd_mf_epoch`` (biased MF, serial) of the same table: the target is FM
+    with side features <= 3x this epoch;
   - the NumPy spec on the first ``--numpy-rows`` ratings, scaled to the full
     epoch (it is a per-rating Python loop; the scaled figure is marked).
   Variants are interleaved and repeated (``--repeats``); the table shows the
@@ -42,21 +43,13 @@ from _env import environment, markdown_table  # noqa: E402
 from accuracy_fm import write_section  # noqa: E402
 
 from minirec._utils import aligned_empty  # noqa: E402
-from minirec.backends import fm_ops, knn_ops, numba_ops  # noqa: E402
+from minirec.backends import numba_fast as NF  # noqa: E402  (what models train with)
+from minirec.backends import numpy_ops as NP  # noqa: E402
 from minirec.data import load_ml100k_split, load_movielens  # noqa: E402
 from minirec.data.features import build_fm_fields  # noqa: E402
 from minirec.models import BiasedBaseline  # noqa: E402
 
 CMD = "MINIREC_DATA=../shared/data python benchmarks/bench_fm_knn.py"
-
-
-def _mf_kernel():
-    try:
-        from minirec.backends import numba_ops
-
-        return numba_ops.sgd_mf_epoch
-    except (ImportError, AttributeError):
-        return None
 
 
 def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows):
@@ -88,7 +81,7 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
     ident = np.arange(n)
 
     def shuffled():
-        numba_ops.shuffle_ratings(
+        NF.shuffle_ratings(
             data.users, data.items, y, int(rng.integers(2**63)), su, si, sy
         )
         return su, si, sy
@@ -110,11 +103,9 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
 
     variants = {
         "Numba FM, side features": lambda: fm_epoch(
-            side, st_side, fm_ops.sgd_fm_blocks_epoch_numba
+            side, st_side, NF.sgd_fm_blocks_epoch
         ),
-        "Numba FM, ids only": lambda: fm_epoch(
-            ids, st_ids, fm_ops.sgd_fm_blocks_epoch_numba
-        ),
+        "Numba FM, ids only": lambda: fm_epoch(ids, st_ids, NF.sgd_fm_blocks_epoch),
     }
     if mf is not None:
         variants["Numba sgd_mf_epoch (MF engineer's kernel)"] = lambda: mf(
@@ -131,7 +122,7 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
             True,
         )
     # compile time apart: first call on 10 ratings
-    for name, kern in [("sgd_fm_blocks_epoch_numba", fm_ops.sgd_fm_blocks_epoch_numba)]:
+    for name, kern in [("sgd_fm_blocks_epoch (numba)", NF.sgd_fm_blocks_epoch)]:
         t0 = time.perf_counter()
         kern(
             data.users,
@@ -161,7 +152,7 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
     t0 = time.perf_counter()
     st_np = fm_state(side)
     order = rng.permutation(numpy_rows)
-    fm_ops.sgd_fm_blocks_epoch_numpy(
+    NP.sgd_fm_blocks_epoch(
         data.users,
         data.items,
         y,
@@ -216,7 +207,7 @@ def fm_speed(repeats: int, numpy_rows: int, ks=(64, 128)) -> tuple[list, list]:
     data = load_movielens("ml-1m")
     side = build_fm_fields(data)
     ids = build_fm_fields(data, None, None)
-    mf = _mf_kernel()
+    mf = NF.sgd_mf_epoch
     rows, compile_rows = [], []
     for k in ks:
         _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
@@ -254,14 +245,14 @@ def knn_speed(repeats: int) -> list:
     train, _ = load_ml100k_split("u1")
     for label, item_based in [("ItemKNN", True), ("UserKNN", False)]:
         csr = _residual_csrs(train, item_based)
-        knn_ops.knn_similarity_numba(*csr, True, 100.0, 0)  # compile / load
+        NF.knn_similarity(*csr, True, 100.0, 0)  # compile / load
         t = {"NumPy dense spec": [], "Numba sparse": [], "Surprise KNNBaseline.fit": []}
         for _ in range(repeats):
             t0 = time.perf_counter()
-            knn_ops.knn_similarity_numpy(*csr, True, 100.0, 0)
+            NP.knn_similarity(*csr, True, 100.0, 0)
             t["NumPy dense spec"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            knn_ops.knn_similarity_numba(*csr, True, 100.0, 0)
+            NF.knn_similarity(*csr, True, 100.0, 0)
             t["Numba sparse"].append(time.perf_counter() - t0)
             try:
                 t["Surprise KNNBaseline.fit"].append(
@@ -286,7 +277,7 @@ def knn_speed(repeats: int) -> list:
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        knn_ops.knn_similarity_numba(*csr, True, 100.0, 0)
+        NF.knn_similarity(*csr, True, 100.0, 0)
         ts.append(time.perf_counter() - t0)
     rows.append(
         {

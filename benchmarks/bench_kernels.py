@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _env import environment, markdown_table, write_result  # noqa: E402
 
 from minirec._utils import aligned_empty  # noqa: E402
-from minirec.backends import numba_ops as NB  # noqa: E402
+from minirec.backends import numba_fast as NB  # noqa: E402  (what models train with)
 from minirec.backends import numpy_ops as NP  # noqa: E402
 from minirec.data.movielens import load_movielens  # noqa: E402
 from minirec.models.bpr import sample_triples, seen_index  # noqa: E402
@@ -164,7 +164,7 @@ def mf_rows(data, k: int, repeat: int, blocks: int) -> tuple[list[dict], dict]:
     perm = order.copy()
 
     # the kernel alone on shuffled triples, P and Q on cache lines (as init_factors
-    # allocates them) or 16 bytes off (where NumPy's own allocation put them here)
+    # allocates them) or 16 bytes off (where NumPy's own allocator may put them)
     def off_line(a):
         out = aligned_empty((a.size + 16,), np.float32)[4 : 4 + a.size]
         out = out.reshape(a.shape)
@@ -479,8 +479,8 @@ import json, time
 import numpy as np
 t = {}
 t0 = time.perf_counter()
-from minirec.backends import numba_ops as NB
-t["import numba_ops"] = time.perf_counter() - t0
+from minirec.backends import numba_fast as NB
+t["import numba_fast"] = time.perf_counter() - t0
 u = np.zeros(4, np.int32); r = np.ones(4, np.float32); o = np.arange(4)
 P = np.zeros((2, 8), np.float32); Q = np.zeros((2, 8), np.float32)
 b1 = np.zeros(2, np.float32); b2 = np.zeros(2, np.float32)
@@ -497,7 +497,6 @@ calls = {
     "als_solve": lambda: NB.als_solve(ip, ind, r, Q, P, .1, True),
     "implicit_als_solve": lambda: NB.implicit_als_solve(ip, ind, r, Q, Q.T @ Q, P, .1),
     "implicit_als_cg": lambda: NB.implicit_als_cg(ip, ind, r, Q, Q.T @ Q, P, .1, 3),
-    "topk_rows": lambda: NB.topk_rows(P, 1),
 }
 for name, fn in calls.items():
     t0 = time.perf_counter(); fn(); t[name] = time.perf_counter() - t0
@@ -533,141 +532,19 @@ def compile_times() -> dict:
     return out
 
 
-NOTES = """Reading the SGD-MF rows:
+#: the hand-written notes of benchmarks/results/kernels.md sit between these
+#: markers and are kept as they are when the tables are regenerated (figures and
+#: their history belong to the results file, not to this script)
+NOTES_START, NOTES_END = "<!-- notes -->", "<!-- /notes -->"
 
-* **Noise.** This VM's speed drifts from minute to minute: within one run the
-  per-round ratio Surprise time / serial time at k = 64 spans about 1.2x to 6.3x
-  (column "per round" of the targets table), and Surprise's own epoch took 0.20
-  to 0.27 s at k = 64 across the runs below.
-* **Ten runs of 2026-12-02 at 05:54 and between 06:52 and 07:07 UTC**, with
-  Hogwild over the grid (below), machine otherwise idle, this command with
-  `--repeat 11 --blocks 8` (the table below is the tenth). Ratio Surprise time
-  / minirec time at k = 64 (k = 128 in brackets), runs 1 to 10:
-  - Hogwild over the 8 x 8 grid, 2 threads (`MF(hogwild=True, blocks=8)`):
-    12.03, 11.72, 11.06, 10.69, 11.00, 8.88, 10.34, 11.02, 11.51, 8.82 [13.54,
-    10.22, 12.07, 11.96, 12.78, 11.73, 9.33, 13.51, 11.39, 13.49]; goal 6:
-    **met in all ten**;
-  - Hogwild over one uniform order, 2 threads (`MF(hogwild=True)`): 3.34,
-    4.46, 4.05, 3.96, 4.56, 3.89, 4.18, 3.91, 4.11, 4.10 [5.23, 4.85, 4.54,
-    4.56, 4.98, 4.88, 4.05, 5.14, 4.77, 4.92]: missed in all ten;
-  - uniform serial: 4.35, 4.84, 4.39, 4.21, 5.11, 4.59, 4.14, 4.57, 4.43, 4.57
-    [5.35, 4.44, 4.53, 4.22, 4.96, 4.54, 4.13, 4.64, 5.52, 4.29]; goal 4: met
-    in all ten at both k;
-  - DSGD 8 x 8, 2 threads: 8.81-11.44 [9.67-13.17]; one block per thread:
-    7.00-9.40 [7.77-10.51]; blocked serial: 5.17-8.03 [6.02-8.10];
-    ImplicitALS CG iteration, minirec / implicit time: 0.45-0.69x [0.58-0.85x];
-    BPR epoch: 0.45-0.78x [0.49-0.75x].
-* **Ten runs of 2026-12-02 between 03:50 and 04:11 UTC**, after the kernel
-  change below, machine otherwise idle, this command with `--repeat 11
-  --blocks 8`, each followed by a run of bench_fm_knn.py (the table below is
-  the tenth). Ratio Surprise time / minirec time at k = 64 (k = 128 in
-  brackets), runs 1 to 10:
-  - uniform serial (one new uniform order per epoch, what `MF()` does): 4.08,
-    4.43, 4.21, 4.87, 4.61, 4.78, 4.47, 4.00, 4.94, 4.71 [4.92, 4.58, 5.23,
-    3.79, 5.50, 5.25, 5.09, 4.75, 4.88, 4.68]; goal 4: **met in all ten** at
-    k = 64, in nine at k = 128;
-  - blocked serial (one thread, `MF(dsgd=True, blocks=8)`: the DSGD order,
-    stratum by stratum, each block shuffled): 5.54, 5.50, 5.89, 6.48, 6.49,
-    7.42, 6.72, 5.25, 6.78, 6.89 [8.17, 5.50, 7.85, 6.01, 7.07, 7.14, 7.09,
-    6.73, 7.71, 6.45];
-  - Hogwild (2 threads): 3.75, 3.63, 3.81, 4.12, 3.84, 3.94, 3.85, 3.29, 4.46,
-    3.90 [4.85, 4.07, 4.78, 3.74, 4.81, 4.73, 4.58, 4.77, 4.64, 4.96]; goal 6:
-    **missed** in all ten (see below);
-  - DSGD, 2 threads, one block per thread (`MF(dsgd=True)`): 7.42, 7.27, 8.04,
-    9.24, 6.87, 7.89, 7.49, 7.58, 9.60, 8.57 [9.62, 7.22, 8.87, 7.47, 8.75,
-    8.85, 8.86, 9.19, 8.90, 10.03], ">= 6x" in all ten; DSGD, 2 threads, 8 x 8
-    blocks (`MF(dsgd=True, blocks=8)`): 8.75, 10.01, 10.68, 11.86, 8.57, 9.93,
-    12.51, 9.88, 12.83, 10.43 [12.45, 9.78, 11.22, 9.63, 11.49, 10.75, 12.26,
-    12.07, 12.61, 11.98]: the race-free parallel variant;
-  - ImplicitALS CG iteration, minirec / implicit time: 0.44-0.67x (k = 64),
-    0.57-0.82x (k = 128); BPR epoch: 0.43-0.73x, 0.45-0.66x.
-  The ten runs before the change (01:59-02:56 UTC, same command) gave 2.89-4.11
-  for the uniform serial epoch (goal met in 1 of 10), 4.45-5.91 blocked serial,
-  2.76-3.50 Hogwild, 5.58-7.20 and 6.70-9.49 DSGD (k = 64).
-* **Kernel change of 2026-12-02, 03:40 UTC** (`minirec/backends/_codegen.py`):
-  the serial loop is compiled with 512-bit vectors (LLVM prefers 256-bit ones on
-  this AVX-512 CPU unless told otherwise per function) and once more for k = 32,
-  64 and 128 with k a constant (no remainder loop, fewer runtime checks in front
-  of the vectorised loops over k). The kernel alone takes 0.71-0.74x its previous
-  time (one-off paired comparisons, script not kept; row "serial kernel alone"
-  of the tenth run: 29.6 ms at k = 64, 62.3 ms at k = 128, against 35.2 and
-  92.3 ms in the tenth run before the change). Same RMSE (0.8434 on ML-1M).
-* **Rows on cache lines.** NumPy's allocator put P and Q 16 bytes past a cache
-  line here, so at k = 64 each 256-byte row spanned 5 lines. `init_factors`
-  now starts them on a line (`_utils.aligned_empty`; same values). The serial
-  kernel alone, P and Q on lines vs 16 bytes off: 1.15x, 1.27x and 1.19x faster
-  in three one-off paired comparisons (15 interleaved rounds each, k = 64,
-  script not kept); the rows "serial kernel alone" of the last two runs before
-  the kernel change give 0.88x and 1.24x at k = 64, 1.13x and 1.03x at k = 128:
-  inside this VM's noise.
-* **Why blocks help one thread.** At k = 64, P and Q take 2.5 MB (k = 128: 5 MB),
-  more than the 2 MB of L2 per core here, and a uniform order touches all of it
-  all the time. A block of the 8 x 8 grid touches an eighth of the users and an
-  eighth of the items (~0.3 MB at k = 64), which stays in L2 (LIBMF, Zhuang et
-  al. 2013, blocks its epochs for the same reason). Each epoch still visits every
-  rating once in a new random order inside each block; the blocks of a stratum
-  share no row, so the result is the same on any number of threads.
-* **Shuffle.** The uniform reshuffle of the 12 MB of triples costs 20-31 ms of
-  the serial epoch (row "of which the shuffle"); its scatter to 4096 buckets is
-  bound by stores that miss L1. `shuffle_ratings` now sizes the bucket count to
-  the data (about 256 triples per bucket, at most 4096): a DSGD block of ~15,600
-  ratings uses 64 buckets, whose write streams stay in L1. That made the 8 x 8
-  blocked shuffle 18.0 -> 12.7 ms (median of 21, one-off comparison on
-  2026-12-02, script not kept); ML-1M's million ratings still use 4096 buckets
-  (for them, 256 or 1024 buckets or a two-level scatter were not faster).
-  In the tenth run after the kernel change the blocks' shuffle took 12.5 ms
-  against 25.8 ms for the uniform one (rows "of which ...", k = 64).
-* **Kernel change of 2026-12-01, 23:00 UTC.** When `order` is the identity (the
-  models pass it after copying the triples shuffled), the kernel reads the
-  triples directly with row views of P and Q instead of gathering them in blocks
-  of 1,024 (about
-  8 ms less per epoch at k = 64 in one-off paired comparisons with the previous
-  kernel, scripts not kept; the reproducible figure is the serial row below). A
-  software prefetch of the rows a few ratings ahead gave nothing measurable.
-* **Hogwild does not scale here** (2 threads are no faster than 1, even at
-  k = 16 where everything fits in L1/L2): the threads keep writing the same
-  cache lines (popular items' rows of Q and, 16 items per line, the bias vector
-  b_i), which then bounce between the two cores. The rows of Q are the main
-  part. Speed relative to the biased serial kernel (15 interleaved rounds on
-  2026-12-02, one-off script): unbiased serial 1.12x, unbiased Hogwild 1.19x
-  (no bias vectors at all, still no scaling), Hogwild with every bias on its
-  own cache line 1.03x. After the 03:40 kernel change, the kernel alone on the
-  pre-shuffled triples, time relative to the serial kernel (15 interleaved
-  rounds, one-off): uniform Hogwild 1.21x (k = 64) and 0.88x (k = 128); with
-  the triples split so that each thread owns half of the users (only Q and b_i
-  shared) 1.08x and 0.76x, half of the items (only P and b_u shared) 1.06x and
-  0.74x. Sharing one factor matrix instead of two is not enough either.
-  **DSGD** (`MF(dsgd=True)`,
-  Gemulla et al. 2011) gives each thread contiguous user and item blocks that no
-  other thread touches in the same sub-epoch: no races, bit-for-bit reproducible,
-  and about 2x the serial kernel.
-* **Hogwild over the grid** (`MF(hogwild=True, blocks=8)`, kernel
-  `sgd_mf_epoch_hogwild_strata`, 2026-12-02 05:50 UTC): the same lock-free
-  kernel, but each thread runs the ratings of its own user blocks of the DSGD
-  grid, stratum after stratum, with **no barrier** between the strata. A thread
-  never writes another thread's rows of P or b_u; the two threads write the same
-  rows of Q only when one runs about a stratum ahead of the other. So each
-  thread's rows stay in its own cache for a whole block, as in DSGD, and the
-  threads never wait for each other. Races remain possible (when the threads
-  drift apart), so it is not reproducible bit for bit on two threads; on one
-  thread it is exactly the DSGD order. It runs as fast as DSGD on the same grid
-  (8.82-12.03x Surprise's epoch at k = 64 in the ten runs above, against
-  8.81-11.44x) and 2-2.8x the uniform serial epoch. In the literature this
-  family is the asynchronous grid-based SGD (LIBMF's FPSGD, Zhuang et al.
-  2013, hands out free blocks under a lock; LASGD, 2023, is lock-free), as
-  opposed to Hogwild's uniform sampling; it is the
-  Hogwild variant that meets the ">= 6x" goal here. The uniform-order Hogwild
-  stays available (`MF(hogwild=True)`) and stays at about the serial speed.
-* **Same accuracy.** `benchmarks/mf_schedules.py` (ML-1M random 90/10 split,
-  seed 0, `MF()` defaults: k = 128, 60 epochs): RMSE 0.8434 for the uniform order
-  and for `dsgd=True` with `blocks` = 2, 8 and 16, on one thread and on two. Fit
-  seconds on 2026-12-02, machine idle, the same fits, before the 03:40 kernel
-  change: one thread (`NUMBA_NUM_THREADS=1`) 6.4 (uniform), 6.0, 3.7, 3.3; two
-  threads 6.1, 3.5, 2.8, 2.9; after it, one thread: 4.8, 4.0, 4.1, 3.7 (same
-  RMSE; one run, machine idle). With the two Hogwild schedules added (run of
-  2026-12-02 07:01 UTC, 2 threads): RMSE 0.8434 for all six schedules (uniform,
-  DSGD blocks 2 / 8 / 16, Hogwild uniform, Hogwild over the 8 x 8 grid); fit
-  seconds 3.9, 2.2, 1.7, 1.9, 4.2, 2.3 (one run each)."""
+
+def kept_notes() -> str:
+    """The notes block of the current results file (empty markers if none)."""
+    path = Path(__file__).resolve().parent / "results" / "kernels.md"
+    text = path.read_text() if path.exists() else ""
+    if NOTES_START in text and NOTES_END in text:
+        return text[text.index(NOTES_START) : text.index(NOTES_END) + len(NOTES_END)]
+    return f"{NOTES_START}\n{NOTES_END}"
 
 
 def _sec(rows: list[dict], work: str, impl: str) -> float | None:
@@ -812,10 +689,10 @@ def main() -> None:
     tgt = targets(rows, args.ks)
     body = (
         "Targets of the issue, checked with this run's ratios (the load average "
-        "below matters: the machine has 2 cores shared with other jobs):\n\n"
+        "in the environment below matters: other jobs slow the runs unevenly):\n\n"
         + markdown_table(tgt)
         + "\n\n"
-        + NOTES
+        + kept_notes()
         + "\n\n"
         "Seconds per epoch / iteration on all 1,000,209 ML-1M ratings (median of "
         f"{args.repeat}); the per-epoch shuffle and the BPR sampling are included in "
