@@ -24,6 +24,13 @@ hyperparameters and the fitted sizes, never unpickled). Warm starts (NeuMF's
 pre-trained GMF and MLP, ConvNCF's MF-BPR tables) are constructor parameters
 holding models (:func:`fitted_start`); they are not stored in the model file.
 
+Devices (``device="cpu" | "cuda"``, :class:`OnDevice`): with ``"cuda"`` the network,
+its optimizer state, the epoch's shuffles, negatives, targets and batch indices are
+CuPy arrays, drawn by a CuPy Generator seeded from the model's host Generator (the
+host streams, and so the CPU results, are those of ``device="cpu"``); the data move
+to the device once per fit. Scores, item vectors, model files and what validation
+callbacks see are host NumPy arrays, copied explicitly.
+
 Hyperparameter vocabulary of these models: ``k`` the latent size (embedding width,
 AutoRec's bottleneck), ``n_epochs`` passes, ``n_negatives`` sampled negatives per
 positive, ``lr``, ``reg``, ``batch_size``, ``seed``; ``hidden`` / ``layers`` are
@@ -42,6 +49,7 @@ import numpy as np
 
 from .._utils import as_rng, check_positive_int, progress
 from ..autograd import RowGrad, no_grad
+from ..backends.device import canonical_device, namespace_for, to_host
 from ..data.interactions import Interactions
 from ..data.sampling import sample_negatives
 from ..errors import DataError, TrainingDivergedError
@@ -51,6 +59,8 @@ from .base import Recommender
 
 __all__ = [
     "NeuralRecommender",
+    "OnDevice",
+    "check_device",
     "check_batch_size",
     "check_n_negatives",
     "check_optimizer",
@@ -60,7 +70,9 @@ __all__ = [
     "make_optimizer",
     "make_scheduler",
     "pairwise_epoch",
+    "permutation",
     "pointwise_epoch",
+    "shuffle",
     "NegativeSampler",
     "gradcheck_module",
     "train_loop",
@@ -80,6 +92,57 @@ def check_batch_size(batch_size: Any) -> int:
             "the NCF paper, or 1024-2048 for speed on a CPU)"
         )
     return int(batch_size)
+
+
+def check_device(device: Any) -> Any:
+    """`device` unchanged if it names the host or a GPU ("cpu", "cuda", ...; see
+    :func:`minirec.backends.device.canonical_device`), else a ValueError. Whether
+    CuPy and a GPU are there is checked when the model first needs them (fit,
+    load), so that a model can be built, cloned and saved anywhere."""
+    canonical_device(device)
+    return device
+
+
+class OnDevice:
+    """The ``device`` plumbing of the autograd models (this module's doc).
+
+    ``self.device`` is the constructor parameter; the helpers below are the only
+    places the models move arrays between the host and the device."""
+
+    device: str = "cpu"
+
+    @property
+    def xp(self):
+        """The array namespace of ``self.device`` (numpy, or cupy: a clear
+        BackendUnavailableError without CuPy or a GPU)."""
+        return namespace_for(self.device)
+
+    def _dev(self, a):
+        """`a` (a host array) on the model's device: itself on the CPU, an explicit
+        host -> device copy on a GPU."""
+        xp = self.xp
+        return a if xp is np else xp.asarray(a)
+
+    def _place(self, net: Module) -> Module:
+        """`net` (built on the host) moved to the model's device."""
+        return net if self.xp is np else net.to(self.device)
+
+    def to(self, device: str):
+        """Move the fitted network (and later fits) to `device`; returns self."""
+        check_device(device)
+        net = getattr(self, "net_", None)
+        if net is not None:
+            net.to(device)
+        self.device = device
+        return self
+
+    def _epoch_rng(self, rng: np.random.Generator):
+        """The Generator that draws the epochs' shuffles and negatives: `rng` on the
+        CPU; on a GPU a device Generator seeded by one draw from `rng`."""
+        xp = self.xp
+        if xp is np:
+            return rng
+        return xp.random.default_rng(int(rng.integers(2**63)))
 
 
 def check_sizes(name: str, sizes: Any, allow_empty: bool = False) -> Sequence[int]:
@@ -166,53 +229,95 @@ def make_scheduler(name: str, opt, gamma: float, step_size: int = 1):
 
 
 # ------------------------------------------------------------------ sampling
+def permutation(rng, n: int, xp=np):
+    """A random permutation of ``range(n)``: ``rng.permutation`` on the host; on a
+    device (whose Generator has no permutation) the argsort of n uniform keys."""
+    if xp is np:
+        return rng.permutation(n)
+    return xp.argsort(rng.random(n))
+
+
+def shuffle(rng, a, xp=np) -> None:
+    """Shuffle `a` in place: ``rng.shuffle`` on the host; on a device (whose
+    Generator has no shuffle) by the argsort of uniform keys."""
+    if xp is np:
+        rng.shuffle(a)
+    else:
+        a[...] = a[xp.argsort(rng.random(len(a)))]
+
+
 class NegativeSampler:
     """Uniform negatives for the positives of `data`, as NCF's sampler: for each
     positive draw j uniformly and redraw while (u, j) is a training pair. Items may
     repeat within a row (NCF's sampler allows it). A bitmap of the training pairs
     (n_users × n_items bits as bytes) makes one round a vectorized lookup; users
     who have seen nearly everything fall back to an exact draw from their unseen
-    items. ``check_n_neg`` has already made sure every user has unseen items."""
+    items. ``check_n_neg`` has already made sure every user has unseen items.
 
-    def __init__(self, data: Interactions):
+    With a device namespace `xp` the bitmap and the positives (``users``,
+    ``items``) are copied to the device once and the draws run there, with the
+    device Generator passed in; without a bitmap (too many cells) each call draws
+    on the host with a Generator seeded from the device one and copies the result
+    over (one explicit copy per epoch)."""
+
+    def __init__(self, data: Interactions, xp=np):
         self.n_items = data.n_items
         self.data = data
+        self.xp = xp
         cells = data.n_users * data.n_items
         self.bitmap = None
         if cells <= 200_000_000:
             self.bitmap = np.zeros(cells, dtype=bool)
             self.bitmap[data.users.astype(np.int64) * data.n_items + data.items] = True
+        self.users, self.items = data.users, data.items
+        if xp is not np:
+            self.users, self.items = xp.asarray(data.users), xp.asarray(data.items)
+            if self.bitmap is not None:
+                self.bitmap = xp.asarray(self.bitmap)
 
-    def __call__(self, users: np.ndarray, n: int, rng) -> np.ndarray:
+    def __call__(self, users, n: int, rng):
+        xp = self.xp
         if self.bitmap is None:
-            return sample_negatives(self.data, users, n, seed=rng, unique=False)
-        u = np.repeat(users.astype(np.int64), n)
+            if xp is np:
+                return sample_negatives(self.data, users, n, seed=rng, unique=False)
+            host_rng = np.random.default_rng(int(rng.integers(0, 2**62, size=1)[0]))
+            neg = sample_negatives(
+                self.data, to_host(users), n, seed=host_rng, unique=False
+            )
+            return xp.asarray(neg)
+        u = xp.repeat(users.astype(xp.int64), n)
         j = rng.integers(0, self.n_items, size=len(u))
-        todo = np.flatnonzero(self.bitmap[u * self.n_items + j])
+        todo = xp.flatnonzero(self.bitmap[u * self.n_items + j])
         for _ in range(50):
             if len(todo) == 0:
                 break
             j[todo] = rng.integers(0, self.n_items, size=len(todo))
             todo = todo[self.bitmap[u[todo] * self.n_items + j[todo]]]
-        for k in todo:  # a user with almost every item seen: exact draw
-            row = self.bitmap[u[k] * self.n_items : (u[k] + 1) * self.n_items]
-            j[k] = rng.choice(np.flatnonzero(~row))
-        return j.reshape(len(users), n).astype(np.int32)
+        for t in range(len(todo)):  # a user with almost every item seen: exact draw
+            k = int(todo[t])
+            row = self.bitmap[int(u[k]) * self.n_items : (int(u[k]) + 1) * self.n_items]
+            free = xp.flatnonzero(~row)
+            if xp is np:
+                j[k] = rng.choice(free)
+            else:  # CuPy's Generator has no choice
+                j[todo[t : t + 1]] = free[rng.integers(0, len(free), size=1)]
+        return j.reshape(len(users), n).astype(xp.int32)
 
 
 def pointwise_epoch(
     data: Interactions, n_neg: int, rng: np.random.Generator, sampler=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(users, items, labels) of one epoch: every positive with label 1 and `n_neg`
-    fresh uniform negatives per positive with label 0, shuffled."""
-    u, i = data.users, data.items
+    fresh uniform negatives per positive with label 0, shuffled. Arrays of the
+    sampler's namespace (on its device, drawn with the device Generator `rng`)."""
     sampler = sampler or NegativeSampler(data)
+    xp, u, i = sampler.xp, sampler.users, sampler.items
     neg = sampler(u, n_neg, rng)
-    users = np.concatenate([u, np.repeat(u, n_neg)]).astype(np.int32)
-    items = np.concatenate([i, neg.ravel()]).astype(np.int32)
-    labels = np.zeros(len(users), dtype=np.float32)
+    users = xp.concatenate([u, xp.repeat(u, n_neg)]).astype(xp.int32)
+    items = xp.concatenate([i, neg.ravel()]).astype(xp.int32)
+    labels = xp.zeros(len(users), dtype=xp.float32)
     labels[: len(u)] = 1.0
-    perm = rng.permutation(len(users))
+    perm = permutation(rng, len(users), xp)
     return users[perm], items[perm], labels[perm]
 
 
@@ -220,20 +325,22 @@ def pairwise_epoch(
     data: Interactions, rng: np.random.Generator, sampler=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(users, positives, negatives) triples for BPR: one fresh negative per
-    positive, shuffled."""
-    neg = (sampler or NegativeSampler(data))(data.users, 1, rng)[:, 0]
-    perm = rng.permutation(len(data))
+    positive, shuffled (on the sampler's device, as :func:`pointwise_epoch`)."""
+    sampler = sampler or NegativeSampler(data)
+    xp = sampler.xp
+    neg = sampler(sampler.users, 1, rng)[:, 0]
+    perm = permutation(rng, len(data), xp)
     return (
-        data.users[perm].astype(np.int32),
-        data.items[perm].astype(np.int32),
-        neg[perm].astype(np.int32),
+        sampler.users[perm].astype(xp.int32),
+        sampler.items[perm].astype(xp.int32),
+        neg[perm].astype(xp.int32),
     )
 
 
 # ------------------------------------------------------------------ the loop
 def _finite(net: Module) -> str | None:
     for name, p in net.named_parameters():
-        if not np.all(np.isfinite(p.data)):
+        if not bool(p.xp.isfinite(p.data).all()):
             return name
     return None
 
@@ -341,7 +448,7 @@ def grad_norm(net: Module) -> float:
 
 
 # ------------------------------------------------------------------ the base class
-class NeuralRecommender(Recommender):
+class NeuralRecommender(OnDevice, Recommender):
     """Base of the autograd models: ``self.net_`` is an ``nn.Module`` whose
     ``forward(u, i)`` returns one score per (internal user, internal item) pair.
 
@@ -351,7 +458,8 @@ class NeuralRecommender(Recommender):
     cases ``(users (n,), pos_items (n,), neg_items (n, m))`` of internal indices:
     HR@10 on them after every epoch keeps the best epoch and stops after
     ``patience`` epochs without improvement (models that do not select on them set
-    ``accepts_valid = False``).
+    ``accepts_valid = False``). With ``device="cuda"`` the network lives on the GPU
+    (:class:`OnDevice`): ``_build`` makes it on the host, ``_place`` moves it.
     """
 
     iterative = True
@@ -405,11 +513,11 @@ class NeuralRecommender(Recommender):
         """Scores of pairs in chunks, eval mode, no graph."""
         self.net_.eval()
         out = np.empty(len(u), dtype=np.float32)
+        c = self.score_chunk
         with no_grad():
-            for s in range(0, len(u), self.score_chunk):
-                out[s : s + self.score_chunk] = self.net_(
-                    u[s : s + self.score_chunk], i[s : s + self.score_chunk]
-                ).numpy()
+            for s in range(0, len(u), c):
+                uu, ii = self._dev(u[s : s + c]), self._dev(i[s : s + c])
+                out[s : s + c] = self.net_(uu, ii).numpy()
         self.net_.train()
         return out
 
@@ -429,13 +537,14 @@ class NeuralRecommender(Recommender):
         return out
 
     def _state(self) -> dict:
-        return {f"net/{k}": v for k, v in self.net_.state_dict().items()}
+        return {f"net/{k}": to_host(v) for k, v in self.net_.state_dict().items()}
 
     def _set_state(self, s: dict) -> None:
-        self.net_ = self._build(len(self.user_ids_), len(self.item_ids_), 0)
-        self.net_.load_state_dict(
+        net = self._build(len(self.user_ids_), len(self.item_ids_), 0)
+        net.load_state_dict(
             {k[len("net/") :]: v for k, v in s.items() if k.startswith("net/")}
         )
+        self.net_ = self._place(net)
 
 
 def batches(n: int, size: int) -> Iterator[slice]:

@@ -55,14 +55,17 @@ import numpy as np
 from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
 from ..autograd import Tensor, no_grad
 from ..autograd import ops as F
+from ..backends.device import to_host
 from ..data.interactions import CSR, Interactions
 from ..errors import TrainingDivergedError
 from ..nn import Linear, Module
 from ._train import (
     NeuralRecommender,
     check_batch_size,
+    check_device,
     epoch_hook,
     make_optimizer,
+    shuffle,
     train_loop,
 )
 
@@ -144,6 +147,9 @@ class AutoRec(NeuralRecommender):
     seed : int
         Seed of the initialisation, the validation split and the shuffles.
     verbose : bool
+    device : {"cpu", "cuda"}
+        Where the network, the dense rating rows and the batches live while
+        fitting (predictions, codes and the model file are NumPy).
     """
 
     name = "autorec"
@@ -171,8 +177,10 @@ class AutoRec(NeuralRecommender):
         patience: int = 30,
         seed: int = 0,
         verbose: bool = False,
+        device: str = "cpu",
     ) -> None:
         self.k = check_positive_int("k", k)
+        self.device = check_device(device)
         self.reg = check_nonnegative("reg", reg)
         self.lr = check_positive("lr", lr)
         self.n_epochs = check_positive_int("n_epochs", n_epochs)
@@ -213,8 +221,9 @@ class AutoRec(NeuralRecommender):
         self._R = fit.by_item  # item rows: the autoencoder's inputs
         self._forget()
         R, M = self._dense()
+        R, M = self._dev(R), self._dev(M)  # copied to the device once
         self._inputs = R  # the dense rows, reused for predictions while fitting
-        self.net_ = net = self._build(data.n_users, data.n_items, rng)
+        self.net_ = net = self._place(self._build(data.n_users, data.n_items, rng))
         valid = None
         if val is not None:
             vu, vi, vr = val.users, val.items, val.ratings.astype(np.float64)
@@ -228,7 +237,9 @@ class AutoRec(NeuralRecommender):
         if self.optimizer == "lbfgs":
             self.history_ = self._fit_lbfgs(net, R, M, valid, hook)
         else:
-            self.history_ = self._fit_minibatch(net, R, M, rng, valid, hook)
+            self.history_ = self._fit_minibatch(
+                net, R, M, self._epoch_rng(rng), valid, hook
+            )
         self.best_epoch_ = len(self.history_)
         for rec in self.history_:
             if rec.get("best"):
@@ -239,10 +250,11 @@ class AutoRec(NeuralRecommender):
     def _fit_minibatch(self, net, R, M, rng, valid, hook) -> list[dict]:
         n_items = len(R)
         opt = make_optimizer(self.optimizer, net.parameters(), self.lr)
-        order = np.arange(n_items)
+        xp = self.xp
+        order = xp.arange(n_items)
 
         def make_epoch(epoch, r):
-            r.shuffle(order)
+            shuffle(r, order, xp)
             return (order.copy(),)
 
         def step(batch) -> float:
@@ -271,7 +283,9 @@ class AutoRec(NeuralRecommender):
 
     def _fit_lbfgs(self, net, R, M, valid, hook) -> list[dict]:
         """Full-batch L-BFGS on the paper's objective L (the sum, not a mean).
-        One history record per L-BFGS iteration; early stopping as for epochs."""
+        One history record per L-BFGS iteration; early stopping as for epochs.
+        scipy works on a host vector: on a GPU each evaluation copies the weights
+        in and the gradient out (explicitly), the products stay on the device."""
         from scipy.optimize import minimize
 
         params = net.parameters()
@@ -280,7 +294,7 @@ class AutoRec(NeuralRecommender):
         def unflatten(x: np.ndarray) -> None:
             o = 0
             for p in params:
-                p.data[...] = x[o : o + p.data.size].reshape(p.data.shape)
+                p.data[...] = self._dev(x[o : o + p.data.size].reshape(p.data.shape))
                 o += p.data.size
 
         def fg(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -292,7 +306,8 @@ class AutoRec(NeuralRecommender):
                     f"AutoRec: the objective became {total} during L-BFGS; raise reg "
                     "or use optimizer='adam' with a small lr"
                 )
-            g = np.concatenate([p.grad.ravel() for p in params]).astype(np.float64)
+            g = np.concatenate([to_host(p.grad).ravel() for p in params])
+            g = g.astype(np.float64)
             return total, g
 
         history: list[dict] = []
@@ -323,7 +338,8 @@ class AutoRec(NeuralRecommender):
             if valid is not None and bad >= self.patience:
                 raise StopIteration  # scipy >= 1.11 ends minimize() cleanly
 
-        x0 = np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
+        x0 = np.concatenate([to_host(p.data).ravel() for p in params])
+        x0 = x0.astype(np.float64)
         res = minimize(
             fg,
             x0,
@@ -371,14 +387,14 @@ class AutoRec(NeuralRecommender):
         return np.diff(self._R.indptr) == 0, ~seen_users
 
     def _codes(self, R: np.ndarray) -> np.ndarray:
-        """Hidden codes g(V r_i + μ) of item rows R, in chunks, no graph."""
+        """Hidden codes g(V r_i + μ) of item rows R (host or device), in chunks, no
+        graph; a host array."""
         out = np.empty((len(R), self.k), dtype=np.float32)
         self.net_.eval()
         with no_grad():
             for s in range(0, len(R), 1024):
-                out[s : s + 1024] = F.sigmoid(
-                    self.net_.encoder(Tensor(R[s : s + 1024]))
-                ).numpy()
+                r = Tensor(self._dev(R[s : s + 1024]))
+                out[s : s + 1024] = F.sigmoid(self.net_.encoder(r)).numpy()
         self.net_.train()
         return out
 
@@ -399,7 +415,7 @@ class AutoRec(NeuralRecommender):
         change; the training mean for cold items and users."""
         if "recon" not in self._cache:
             dec = self.net_.decoder
-            out = self._item_codes() @ dec.W.data + dec.b.data
+            out = self._item_codes() @ to_host(dec.W.data) + to_host(dec.b.data)
             cold_items, cold_users = self._cold()
             out[cold_items, :] = self.mu_
             out[:, cold_users] = self.mu_
@@ -411,8 +427,8 @@ class AutoRec(NeuralRecommender):
         column u of W per pair (cheaper than the n × m reconstruction)."""
         u, i = np.asarray(u), np.asarray(i)
         H = self._item_codes()
-        WT = np.ascontiguousarray(self.net_.decoder.W.data.T)  # (m, k)
-        b = self.net_.decoder.b.data
+        WT = np.ascontiguousarray(to_host(self.net_.decoder.W.data).T)  # (m, k)
+        b = to_host(self.net_.decoder.b.data)
         out = np.empty(len(u), dtype=np.float32)
         step = 1 << 14
         for s in range(0, len(u), step):

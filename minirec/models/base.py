@@ -711,11 +711,17 @@ class Recommender:
 
     @classmethod
     def load(
-        cls, path: str | Path | io.IOBase, *, max_bytes: int | None = None
+        cls,
+        path: str | Path | io.IOBase,
+        *,
+        max_bytes: int | None = None,
+        device: str | None = None,
     ) -> Recommender:
         """Load a model written by :meth:`save`, from a path or an open binary file.
         Called on the base class it returns whatever model the file holds; on a
-        subclass it checks the class.
+        subclass it checks the class. `device` (models with a ``device``
+        hyperparameter, e.g. ``"cpu"`` for a model trained on a GPU) replaces the
+        saved one: the arrays are put there.
 
         The file is checked before use (see :mod:`minirec.models._modelfile`): any
         damage or tampering raises ModelFileError naming the file and the field.
@@ -730,7 +736,9 @@ class Recommender:
             where = f.name
             meta = f.meta()
             if meta.get("format") == LEGACY_SEQ_FORMAT:
-                return _load_legacy_seqmodel(f, meta, cls, max_bytes)
+                model = _load_legacy_seqmodel(f, meta, cls, max_bytes)
+                _check_device_param(type(model), device)
+                return model if device is None else model.to(device)
             if meta.get("format") != FORMAT:
                 raise ModelFileError(f"{where} is not a minirec model file")
             if meta.get("version") != FORMAT_VERSION:
@@ -751,6 +759,9 @@ class Recommender:
             params = {
                 model_cls.renamed_params.get(k, k): v for k, v in meta["params"].items()
             }
+            _check_device_param(model_cls, device)
+            if device is not None:
+                params["device"] = device
             try:
                 model = model_cls(**params)
             except (TypeError, ValueError) as e:
@@ -792,6 +803,14 @@ class Recommender:
         fitted = {k: v for k, v in arrays.items() if k.startswith("fitted/")}
         mf.restore_fitted(model, where, meta.get("fitted") or {}, fitted)
         return model
+
+
+def _check_device_param(model_cls: type, device: Any) -> None:
+    if device is not None and "device" not in model_cls._param_names():
+        raise ValueError(
+            f"load(device={device!r}): {model_cls.__name__} has no device "
+            "hyperparameter (it runs on the host); load it without device="
+        )
 
 
 def _load_legacy_seqmodel(f, meta: dict, cls: type, max_bytes) -> Recommender:

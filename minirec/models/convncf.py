@@ -34,12 +34,14 @@ import numpy as np
 from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
 from ..autograd import Tensor
 from ..autograd import ops as F
+from ..backends.device import to_host
 from ..data.interactions import Interactions
 from ..nn import Dropout, Embedding, Linear, Module, losses
 from ._train import (
     NegativeSampler,
     NeuralRecommender,
     check_batch_size,
+    check_device,
     check_n_negatives,
     epoch_hook,
     fitted_start,
@@ -134,6 +136,9 @@ class ConvNCF(NeuralRecommender):
         Fitted, it must have been trained on the same Interactions; unfitted (e.g.
         after ``sklearn.base.clone``), a copy of it is fitted on the data first.
         Not stored in the model file (None after loading; ``fit_info_`` names it).
+    device : {"cpu", "cuda"}
+        Where the network, its optimizer state and the sampled triples live (the
+        start's tables are copied over; scores are NumPy).
     """
 
     name = "convncf"
@@ -160,7 +165,9 @@ class ConvNCF(NeuralRecommender):
         seed: int = 0,
         verbose: bool = False,
         init_from: Recommender | None = None,
+        device: str = "cpu",
     ) -> None:
+        self.device = check_device(device)
         if init_from is not None and not isinstance(init_from, Recommender):
             raise TypeError(
                 f"init_from: a {type(init_from).__name__} is not a model; pass a "
@@ -191,7 +198,7 @@ class ConvNCF(NeuralRecommender):
     def _fit(self, data: Interactions, valid=None, on_epoch=None) -> None:
         check_n_negatives(data, 1, "ConvNCF")
         rng = as_rng(self.seed)
-        self.net_ = net = self._build(data.n_users, data.n_items, rng)
+        self.net_ = net = self._place(self._build(data.n_users, data.n_items, rng))
         if self.init_from is not None:
             src = fitted_start(self.init_from, data)
             self._warm_start_info({"init_from": self.init_from})
@@ -211,15 +218,17 @@ class ConvNCF(NeuralRecommender):
                     f"ConvNCF's {net.P.W.shape}, {net.Q.W.shape}; train it on the "
                     "same data with the same k"
                 )
-            net.P.W.data[...] = sp
-            net.Q.W.data[...] = sq
+            # the start's tables, wherever they live, copied onto this device
+            net.P.W.data[...] = self._dev(to_host(sp))
+            net.Q.W.data[...] = self._dev(to_host(sq))
         opt = make_optimizer("adam", net.parameters(), self.lr)
-        sampler = NegativeSampler(data)
+        sampler = NegativeSampler(data, self.xp)
+        xp = self.xp
 
         def step(batch) -> float:
             u, i, j = batch
             B = len(u)
-            s = net(np.concatenate([u, u]), np.concatenate([i, j]))
+            s = net(xp.concatenate([u, u]), xp.concatenate([i, j]))
             loss = losses.bpr(s[:B], s[B:])
             if self.reg:
                 terms = [net.P(u), net.Q(i), net.Q(j)]
@@ -237,7 +246,7 @@ class ConvNCF(NeuralRecommender):
             batch_size=self.batch_size,
             make_epoch=lambda e, r: self._epoch(data, r, sampler),
             step=step,
-            rng=rng,
+            rng=self._epoch_rng(rng),
             valid=self._valid_fn(valid),
             patience=self.patience,
             advice="lower lr (e.g. 1e-4) or raise reg",
@@ -251,4 +260,4 @@ class ConvNCF(NeuralRecommender):
         return u[:n], i[:n], j[:n]
 
     def _item_vectors(self) -> np.ndarray:
-        return self.net_.Q.W.data
+        return to_host(self.net_.Q.W.data)

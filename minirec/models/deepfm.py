@@ -35,8 +35,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
-from ..autograd import Tensor
+from ..autograd import Tensor, array_namespace
 from ..autograd import ops as F
+from ..backends.device import move
 from ..data.features import FMFields, build_fm_fields
 from ..data.interactions import Interactions
 from ..errors import DataError
@@ -44,9 +45,11 @@ from ..nn import MLP, Embedding, Linear, Module, Parameter, losses
 from ._train import (
     NeuralRecommender,
     check_batch_size,
+    check_device,
     check_sizes,
     epoch_hook,
     make_optimizer,
+    permutation,
     train_loop,
 )
 from .fm import check_fields
@@ -71,6 +74,9 @@ class DeepFMNet(Module):
             self.dnn = MLP([n_fields * k, *hidden], dropout=dropout, rng=rng)
             self.out = Linear(hidden[-1], 1, rng=rng)
 
+    def _moved(self, device: str) -> None:
+        self.S = move(self.S, device)
+
     def parts(self, idx: np.ndarray, val: np.ndarray) -> tuple[Tensor, Tensor | None]:
         """(y_FM, y_DNN) logits for rows (idx, val)."""
         x = val[..., None]  # (N, W, 1)
@@ -91,14 +97,31 @@ class DeepFMNet(Module):
 
 
 class _PairNet(Module):
-    """Adapts DeepFMNet to (user, item) pairs through the fitted FMFields."""
+    """Adapts DeepFMNet to (user, item) pairs through the fitted FMFields, whose
+    tables it keeps on the network's device."""
 
     def __init__(self, net: DeepFMNet, fields: FMFields):
         self.net, self.fields = net, fields
+        self.tables = (
+            fields.user_idx,
+            fields.user_val,
+            fields.item_idx,
+            fields.item_val,
+        )
+
+    def _moved(self, device: str) -> None:
+        self.tables = tuple(move(t, device) for t in self.tables)
+
+    def rows(self, u, i):
+        """``(idx, val)`` (n, W) of (user, item) pairs, as ``FMFields.rows``."""
+        ui, uv, ii, iv = self.tables
+        xp = array_namespace(ui)
+        idx = xp.concatenate([ui[u], ii[i]], axis=1)
+        val = xp.concatenate([uv[u], iv[i]], axis=1)
+        return xp.ascontiguousarray(idx), xp.ascontiguousarray(val)
 
     def forward(self, u, i) -> Tensor:
-        idx, val = self.fields.rows(u, i)
-        return self.net(idx, val)
+        return self.net(*self.rows(u, i))
 
 
 class DeepFM(NeuralRecommender):
@@ -121,6 +144,8 @@ class DeepFM(NeuralRecommender):
     dropout : float
         Dropout in the DNN (paper: 0.5).
     seed, verbose : int, bool
+    device : {"cpu", "cuda"}
+        Where the network, the field tables and the batches live (scores are NumPy).
     """
 
     name = "deepfm"
@@ -141,8 +166,10 @@ class DeepFM(NeuralRecommender):
         dropout: float = 0.0,
         seed: int = 0,
         verbose: bool = False,
+        device: str = "cpu",
     ) -> None:
         self.k = check_positive_int("k", k)
+        self.device = check_device(device)
         self.hidden = check_sizes("hidden", hidden, allow_empty=True)
         self.user_fields = check_fields("user_fields", user_fields)
         self.item_fields = check_fields("item_fields", item_fields)
@@ -179,17 +206,18 @@ class DeepFM(NeuralRecommender):
         y = self._labels(data)
         rng = as_rng(self.seed)
         self.fields_ = build_fm_fields(data, self.user_fields, self.item_fields)
-        self.net_ = pn = self._build(data.n_users, data.n_items, rng)
+        self.net_ = pn = self._place(self._build(data.n_users, data.n_items, rng))
         opt = make_optimizer("adam", pn.parameters(), self.lr)
-        users, items = data.users, data.items
+        xp = self.xp
+        users, items, y = self._dev(data.users), self._dev(data.items), self._dev(y)
 
         def make_epoch(epoch, r):
-            perm = r.permutation(len(users))
+            perm = permutation(r, len(users), xp)
             return users[perm], items[perm], y[perm]
 
         def step(batch) -> float:
             u, i, t = batch
-            idx, val = self.fields_.rows(u, i)
+            idx, val = pn.rows(u, i)
             loss = losses.bce_with_logits(pn.net(idx, val), t)
             if self.reg:
                 loss = loss + losses.l2_penalty([pn.net.V(idx)], self.reg / len(u))
@@ -206,7 +234,7 @@ class DeepFM(NeuralRecommender):
             batch_size=self.batch_size,
             make_epoch=make_epoch,
             step=step,
-            rng=rng,
+            rng=self._epoch_rng(rng),
             advice="lower lr or raise reg",
             verbose=self.verbose,
             on_epoch=epoch_hook(self, on_epoch),

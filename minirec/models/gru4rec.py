@@ -54,11 +54,13 @@ from .._utils import (
 )
 from ..autograd import Tensor, no_grad
 from ..autograd import ops as F
+from ..backends.device import to_host
 from ..errors import TrainingDivergedError
 from ..nn import GRU, Dropout, Module, losses
 from ..nn import init as inits
 from ..nn.module import Parameter
 from ..optim import Adam, clip_grad_norm
+from ._train import OnDevice, check_device, permutation
 from .sequential import SequentialRecommender
 
 LOSSES = ("top1", "bpr", "bpr-max", "cross-entropy")
@@ -86,7 +88,7 @@ class _Net(Module):
         return out
 
 
-class GRU4Rec(SequentialRecommender):
+class GRU4Rec(OnDevice, SequentialRecommender):
     """GRU4Rec (see the module docstring for the math).
 
     Parameters
@@ -106,8 +108,11 @@ class GRU4Rec(SequentialRecommender):
     tied : share the input and output item embeddings (E = O)
     seed : seed of initialization, session order, sampling and dropout
     threads : BLAS threads while training (None: leave the library's default). 1 by
-        default: the steps multiply small matrices, where extra threads on a loaded
-        machine cost far more than they give (benchmarks/results/sequential.md)
+        default: the steps multiply small matrices, where extra threads cost more
+        than they give (benchmarks/results/sequential.md)
+    device : "cpu" or "cuda": where the network, its optimizer state, the sessions
+        and the sampled negatives live (scores are NumPy; on "cuda" the session
+        order and negatives come from a device Generator, another stream)
     """
 
     name = "gru4rec"
@@ -134,8 +139,10 @@ class GRU4Rec(SequentialRecommender):
         tied: bool = True,
         seed: int = 0,
         threads: int | None = 1,
+        device: str = "cpu",
     ) -> None:
         self.k = check_positive_int("k", k)
+        self.device = check_device(device)
         self.emb_dim = check_positive_int("emb_dim", emb_dim)
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r}: choose one of {LOSSES}")
@@ -162,11 +169,11 @@ class GRU4Rec(SequentialRecommender):
     # ------------------------------------------------------------------ training
     def _build(self, n_items: int, rng) -> None:
         d = self.k if self.tied else self.emb_dim
-        self.net_ = _Net(n_items, d, self.k, self.tied, self.dropout, rng)
+        self.net_ = self._place(_Net(n_items, d, self.k, self.tied, self.dropout, rng))
 
     def _loss(self, R: Tensor, B: int) -> Tensor:
         C = R.shape[1]
-        eye = np.eye(B, C, dtype=bool)
+        eye = R.xp.eye(B, C, dtype=bool)
         if self.loss == "cross-entropy":
             return -F.sum(F.log_softmax(R, axis=1) * eye.astype(np.float32)) * (1 / B)
         pos = F.sum(R * eye.astype(np.float32), axis=1)
@@ -192,25 +199,29 @@ class GRU4Rec(SequentialRecommender):
         cdf = np.cumsum(w / w.sum())
         lengths = np.diff(indptr)
         n_sess, H = len(lengths), self.k
+        # the sessions, the sampling table and every draw on the model's device
+        xp, erng = self.xp, self._epoch_rng(rng)
+        cdf, lengths = self._dev(cdf), self._dev(lengths)
+        indptr, items = self._dev(indptr), self._dev(items)
         self.history_ = []
         for epoch in range(1, self.n_epochs + 1):
-            order = rng.permutation(n_sess)
+            order = permutation(erng, n_sess, xp)
             B = min(self.batch_size, n_sess)
-            sess, pos = order[:B].copy(), np.zeros(B, dtype=np.int64)
+            sess, pos = order[:B].copy(), xp.zeros(B, dtype=xp.int64)
             nxt = B
-            h = np.zeros((B, H), dtype=np.float32)
+            h = xp.zeros((B, H), dtype=xp.float32)
             total, steps = 0.0, 0
             while len(sess):
                 start = indptr[sess] + pos
                 x, y = items[start], items[start + 1]
                 negs = (
-                    np.searchsorted(cdf, rng.random(self.n_negatives)).clip(
+                    xp.searchsorted(cdf, erng.random(self.n_negatives)).clip(
                         0, self.n_items - 1
                     )
                     if self.n_negatives
-                    else np.zeros(0, dtype=np.int64)
+                    else xp.zeros(0, dtype=xp.int64)
                 )
-                cols = np.concatenate([y, negs]).astype(np.int64)
+                cols = xp.concatenate([y, negs]).astype(xp.int64)
                 states = net.states(x[:, None], h0=Tensor(h))
                 hn = F.reshape(states, (len(sess), H))
                 hd = net.drop(hn)
@@ -233,18 +244,20 @@ class GRU4Rec(SequentialRecommender):
                 steps += 1
                 h = hn.data.copy()
                 pos += 1
-                done = pos + 1 >= lengths[sess]
-                for j in np.flatnonzero(done):
-                    if nxt < n_sess:
-                        sess[j], pos[j], h[j] = order[nxt], 0, 0.0
-                        nxt += 1
-                    else:
-                        sess[j] = -1
-                if (sess < 0).any():
+                # slots whose session ended take the next sessions in order, in
+                # slot order; once none are left, they close
+                done = xp.flatnonzero(pos + 1 >= lengths[sess])
+                n_new = min(len(done), n_sess - nxt)
+                if n_new:
+                    new = done[:n_new]
+                    sess[new], pos[new], h[new] = order[nxt : nxt + n_new], 0, 0.0
+                    nxt += n_new
+                if n_new < len(done):
+                    sess[done[n_new:]] = -1
                     live = sess >= 0
                     sess, pos, h = sess[live], pos[live], h[live]
             for name, p in net.named_parameters():
-                if not np.all(np.isfinite(p.data)):
+                if not bool(p.xp.isfinite(p.data).all()):
                     raise TrainingDivergedError(
                         f"GRU4Rec: parameter {name} became NaN/inf at epoch {epoch}; "
                         "lower lr or clip."
@@ -268,41 +281,43 @@ class GRU4Rec(SequentialRecommender):
             mask[r, : len(s)] = True
         self.net_.eval()
         with no_grad():
-            return self.net_.states(x, mask=mask).data
+            return self.net_.states(self._dev(x), mask=self._dev(mask)).data
 
-    def _item_scores(self, Hs: np.ndarray) -> np.ndarray:
+    def _last_states(self, seqs: list[np.ndarray]):
+        """States (n, H) after the whole of each sequence (on the device)."""
+        S = self._states_padded(seqs)
+        last = np.array([len(s) - 1 for s in seqs])
+        return S[self._dev(np.arange(len(seqs))), self._dev(last)]
+
+    def _item_scores(self, Hs) -> np.ndarray:
+        """Scores (n, n_items) of states Hs, as a host array."""
         net = self.net_
-        return Hs @ net.out_table().data.T + net.b.data[:, 0]
+        return to_host(Hs @ net.out_table().data.T + net.b.data[:, 0])
 
     def _score_prefixes(self, prefixes):
         self._check_internal(prefixes)
         out = []
         for a in range(0, len(prefixes), 1024):
-            chunk = prefixes[a : a + 1024]
-            S = self._states_padded(chunk)
-            last = np.array([len(s) - 1 for s in chunk])
-            out.append(self._item_scores(S[np.arange(len(chunk)), last]))
+            out.append(self._item_scores(self._last_states(prefixes[a : a + 1024])))
         return np.concatenate(out)
 
     def _score_positions(self, seqs):
         self._check_internal(seqs)
         S = self._states_padded(seqs)
         rows = [S[r, : len(s) - 1] for r, s in enumerate(seqs)]
-        return self._item_scores(np.concatenate(rows))
+        return self._item_scores(self.xp.concatenate(rows))
 
     def session_embedding(self, prefixes, unknown: str = "skip") -> np.ndarray:
         """h_t after each prefix (n, H): the session embedding items are ranked by."""
         self._check_fitted()
-        seqs = self._encode_prefixes(prefixes, unknown)
-        S = self._states_padded(seqs)
-        return S[np.arange(len(seqs)), [len(s) - 1 for s in seqs]]
+        return to_host(self._last_states(self._encode_prefixes(prefixes, unknown)))
 
     def _item_vectors(self) -> np.ndarray:
-        return self.net_.out_table().data
+        return to_host(self.net_.out_table().data)
 
     # ------------------------------------------------------------------ saving
     def _state(self):
-        return self.net_.state_dict()
+        return {k: to_host(v) for k, v in self.net_.state_dict().items()}
 
     def _set_state(self, state):
         self._build(self.n_items, as_rng(0))

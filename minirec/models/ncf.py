@@ -55,12 +55,14 @@ import numpy as np
 from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
 from ..autograd import Tensor
 from ..autograd import ops as F
+from ..backends.device import to_host
 from ..data.interactions import Interactions
 from ..nn import MLP, Embedding, Linear, Module, losses
 from ._train import (
     NegativeSampler,
     NeuralRecommender,
     check_batch_size,
+    check_device,
     check_n_negatives,
     check_optimizer,
     check_sizes,
@@ -165,7 +167,7 @@ class _NCFBase(NeuralRecommender):
         opt = make_optimizer(self.optimizer, net.parameters(), self.lr, lazy=lazy)
         sched = make_scheduler(self.lr_schedule, opt, self.lr_decay, 1)
         reg = self.reg
-        sampler = NegativeSampler(data)
+        sampler = NegativeSampler(data, self.xp)
 
         def step(batch) -> float:
             u, i, y = batch
@@ -186,7 +188,7 @@ class _NCFBase(NeuralRecommender):
             batch_size=self.batch_size,
             make_epoch=lambda e, r: pointwise_epoch(data, self.n_negatives, r, sampler),
             step=step,
-            rng=rng,
+            rng=self._epoch_rng(rng),
             scheduler=sched,
             valid=self._valid_fn(valid),
             patience=getattr(self, "patience", 3),
@@ -211,7 +213,7 @@ class _NCFBase(NeuralRecommender):
 
     def _fit(self, data: Interactions, valid=None, on_epoch=None) -> None:
         rng = as_rng(self.seed)
-        self.net_ = self._build(data.n_users, data.n_items, rng)
+        self.net_ = self._place(self._build(data.n_users, data.n_items, rng))
         self._train(data, rng, valid, on_epoch)
 
 
@@ -266,6 +268,9 @@ class GMF(_NCFBase):
     seed : int
     verbose : bool
         Print each epoch's loss.
+    device : {"cpu", "cuda"}
+        Where the network, its optimizer state and the sampled batches live
+        (``"cuda"``: CuPy on a GPU; scores and model files stay NumPy).
     """
 
     name = "gmf"
@@ -290,8 +295,10 @@ class GMF(_NCFBase):
         patience: int = 3,
         seed: int = 0,
         verbose: bool = False,
+        device: str = "cpu",
     ) -> None:
         self.k = check_positive_int("k", k)
+        self.device = check_device(device)
         self._check_common(
             n_negatives, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
         )
@@ -304,7 +311,7 @@ class GMF(_NCFBase):
         return GMFNet(n_users, n_items, self.k, as_rng(rng))
 
     def _item_vectors(self) -> np.ndarray:
-        return self.net_.Q.W.data * self.net_.h.W.data[:, 0]
+        return to_host(self.net_.Q.W.data * self.net_.h.W.data[:, 0])
 
 
 class NCFMLP(_NCFBase):
@@ -344,7 +351,9 @@ class NCFMLP(_NCFBase):
         seed: int = 0,
         verbose: bool = False,
         init: str = "he",
+        device: str = "cpu",
     ) -> None:
+        self.device = check_device(device)
         if init not in ("he", "xavier"):
             raise ValueError(f"init={init!r}: choose 'he' or 'xavier'")
         self.init = init
@@ -432,8 +441,10 @@ class NeuMF(_NCFBase):
         verbose: bool = False,
         gmf: GMF | None = None,
         mlp: NCFMLP | None = None,
+        device: str = "cpu",
     ) -> None:
         self.k = check_positive_int("k", k)
+        self.device = check_device(device)
         self.layers = _check_layers(layers)
         for name, m, cls in (("gmf", gmf, GMF), ("mlp", mlp, NCFMLP)):
             if m is not None and not isinstance(m, cls):
@@ -479,6 +490,7 @@ class NeuMF(_NCFBase):
             batch_size=self.batch_size,
             seed=self.seed,
             verbose=self.verbose,
+            device=self.device,
         )
         common["patience"] = self.patience
         gmf, mlp = self.gmf, self.mlp
@@ -513,20 +525,22 @@ class NeuMF(_NCFBase):
                 "fit(data, valid=(users, pos_items, neg_items))"
             )
         rng = as_rng(self.seed)
-        self.net_ = net = self._build(data.n_users, data.n_items, rng)
+        self.net_ = net = self._place(self._build(data.n_users, data.n_items, rng))
         fused = self.pretrain or self.gmf is not None or self.mlp is not None
         if fused:
             gmf, mlp = self._pretrained(data, valid)
             given = {"gmf": self.gmf, "mlp": self.mlp}
             self._warm_start_info({n: m for n, m in given.items() if m is not None})
+            # the starts' weights, wherever they live, copied onto this device
             net.gmf.load_state_dict(gmf.net_.state_dict())
             net.mlp.load_state_dict(mlp.net_.state_dict())
+            gW, gb = to_host(gmf.net_.h.W.data), to_host(gmf.net_.h.b.data)
+            mW, mb = to_host(mlp.net_.h.W.data), to_host(mlp.net_.h.b.data)
 
             def fuse(a: float) -> None:
-                net.h.W.data[...] = np.concatenate(
-                    [a * gmf.net_.h.W.data, (1 - a) * mlp.net_.h.W.data], axis=0
-                )
-                net.h.b.data[...] = a * gmf.net_.h.b.data + (1 - a) * mlp.net_.h.b.data
+                W = np.concatenate([a * gW, (1 - a) * mW], axis=0)
+                net.h.W.data[...] = self._dev(W)
+                net.h.b.data[...] = self._dev(a * gb + (1 - a) * mb)
 
             if self.alpha == "valid":  # checked above that `valid` is given
                 hr10 = self._valid_fn(valid)

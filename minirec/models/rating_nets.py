@@ -25,16 +25,19 @@ import numpy as np
 from .._utils import as_rng, check_nonnegative, check_positive, check_positive_int
 from ..autograd import Tensor
 from ..autograd import ops as F
+from ..backends.device import to_host
 from ..data.interactions import Interactions
 from ..nn import MLP, Embedding, Module, Parameter
 from ._train import (
     NeuralRecommender,
     check_batch_size,
+    check_device,
     check_optimizer,
     check_sizes,
     epoch_hook,
     make_optimizer,
     make_scheduler,
+    permutation,
     train_loop,
 )
 from .factor import host_kernels
@@ -59,7 +62,7 @@ class _RatingBase(NeuralRecommender):
         rng = as_rng(self.seed)
         self.mu_ = float(data.ratings.astype(np.float64).mean())
         self.rating_range_ = (float(data.ratings.min()), float(data.ratings.max()))
-        self.net_ = net = self._build(data.n_users, data.n_items, rng)
+        self.net_ = net = self._place(self._build(data.n_users, data.n_items, rng))
         opt = make_optimizer(self.optimizer, list(self._net_params()), self.lr)
         sched = make_scheduler(
             "exp" if self.lr_decay != 1.0 else "none", opt, self.lr_decay
@@ -68,8 +71,14 @@ class _RatingBase(NeuralRecommender):
         ratings = data.ratings.astype(np.float32)
         su, si, sr = np.empty_like(users), np.empty_like(items), np.empty_like(ratings)
         shuffle = host_kernels().shuffle_ratings
+        xp = self.xp
+        if xp is not np:  # copied to the device once, shuffled there
+            users, items, ratings = (xp.asarray(a) for a in (users, items, ratings))
 
         def make_epoch(epoch, r):
+            if xp is not np:  # a device Generator: another stream than the kernel's
+                perm = permutation(r, len(users), xp)
+                return users[perm], items[perm], ratings[perm]
             # the same shuffle as MF's, drawn outside the step
             shuffle(users, items, ratings, int(r.integers(2**63)), su, si, sr)
             return su, si, sr
@@ -90,7 +99,7 @@ class _RatingBase(NeuralRecommender):
             batch_size=self.batch_size,
             make_epoch=make_epoch,
             step=step,
-            rng=rng,
+            rng=self._epoch_rng(rng),
             scheduler=sched,
             advice=_ADVICE,
             verbose=self.verbose,
@@ -171,6 +180,10 @@ class PhiMF(_RatingBase):
     seed : int
     verbose : bool
         Print each epoch's loss.
+    device : {"cpu", "cuda"}
+        Where the network, its optimizer state and the shuffled batches live
+        (predictions and model files are NumPy; the GPU shuffle is a different
+        random stream from the CPU's).
     """
 
     name = "phi-mf"
@@ -188,8 +201,10 @@ class PhiMF(_RatingBase):
         init_std: float = 0.1,
         seed: int = 0,
         verbose: bool = False,
+        device: str = "cpu",
     ) -> None:
         self.k = check_positive_int("k", k)
+        self.device = check_device(device)
         self.hidden = check_sizes("hidden", hidden, allow_empty=True)
         self.lr = check_positive("lr", lr)
         self.reg = check_nonnegative("reg", reg)
@@ -232,10 +247,11 @@ class RatingMLP(PhiMF):
         init_std: float = 0.1,
         seed: int = 0,
         verbose: bool = False,
+        device: str = "cpu",
     ) -> None:
         super().__init__(
             k, hidden, lr, reg, n_epochs, batch_size, optimizer, lr_decay, init_std,
-            seed, verbose,
+            seed, verbose, device,
         )  # fmt: skip
 
     def _build(self, n_users, n_items, rng) -> Module:
@@ -284,6 +300,8 @@ class DeepALS(_RatingBase):
     optimizer : {"sgd", "adam", "adagrad"}
     clip : bool
         Clip predicted ratings to the training range.
+    device : {"cpu", "cuda"}
+        As :class:`PhiMF`.
     """
 
     name = "deep-als"
@@ -303,8 +321,10 @@ class DeepALS(_RatingBase):
         clip: bool = True,
         seed: int = 0,
         verbose: bool = False,
+        device: str = "cpu",
     ) -> None:
         self.k = check_positive_int("k", k)
+        self.device = check_device(device)
         self.lr = check_positive("lr", lr)
         self.reg = check_nonnegative("reg", reg)
         self.reg_bias = check_nonnegative("reg_bias", reg_bias)
@@ -352,27 +372,28 @@ class DeepALS(_RatingBase):
         return np.clip(s, *self.rating_range_) if self.clip else s
 
     def _item_vectors(self) -> np.ndarray:
-        return self.net_.Q.W.data
+        return to_host(self.net_.Q.W.data)
 
     @property
     def P_(self) -> np.ndarray:
-        return self.net_.P.W.data
+        return to_host(self.net_.P.W.data)
 
     @property
     def Q_(self) -> np.ndarray:
-        return self.net_.Q.W.data
+        return to_host(self.net_.Q.W.data)
 
     def _set_state(self, s: dict) -> None:
         n_u, n_i = len(self.user_ids_), len(self.item_ids_)
-        self.net_ = _MFNet(
+        net = _MFNet(
             np.zeros((n_u, self.k), np.float32),
             np.zeros((n_i, self.k), np.float32),
             self.biased,
             0.0,
         )
-        self.net_.load_state_dict(
+        net.load_state_dict(
             {k[len("net/") :]: v for k, v in s.items() if k.startswith("net/")}
         )
+        self.net_ = self._place(net)
 
     def _set_meta_extra(self, extra: dict) -> None:
         super()._set_meta_extra(extra)

@@ -42,11 +42,13 @@ from .._utils import (
 )
 from ..autograd import Tensor, no_grad
 from ..autograd import ops as F
+from ..backends.device import to_host
 from ..errors import TrainingDivergedError
 from ..nn import Dropout, LayerNorm, Linear, Module, MultiHeadSelfAttention
 from ..nn import init as inits
 from ..nn.module import Parameter
 from ..optim import Adam, clip_grad_norm
+from ._train import OnDevice, check_device, permutation
 from .sequential import SequentialRecommender
 
 
@@ -101,7 +103,7 @@ def _left_pad(seqs, maxlen: int) -> np.ndarray:
     return out
 
 
-class SASRec(SequentialRecommender):
+class SASRec(OnDevice, SequentialRecommender):
     """SASRec (see the module docstring for the math).
 
     Parameters
@@ -116,6 +118,9 @@ class SASRec(SequentialRecommender):
     clip : max joint gradient norm per step
     seed : seed of initialization, user order, negatives and dropout
     threads : BLAS threads while training and scoring (None: the library's default)
+    device : "cpu" or "cuda": where the network, its optimizer state, the padded
+        sequences and the sampled negatives live (scores are NumPy; on "cuda" the
+        user order and negatives come from a device Generator, another stream)
     """
 
     name = "sasrec"
@@ -136,8 +141,10 @@ class SASRec(SequentialRecommender):
         clip: float = 5.0,
         seed: int = 0,
         threads: int | None = 1,
+        device: str = "cpu",
     ) -> None:
         self.k = check_positive_int("k", k)
+        self.device = check_device(device)
         self.maxlen = check_positive_int("maxlen", maxlen)
         self.n_blocks = check_positive_int("n_blocks", n_blocks)
         self.heads = check_positive_int("heads", heads)
@@ -157,31 +164,47 @@ class SASRec(SequentialRecommender):
         self.threads = threads
 
     def _build(self, n_items: int, rng) -> None:
-        self.net_ = _Net(
-            n_items, self.k, self.maxlen, self.n_blocks, self.heads, self.dropout, rng
+        self.net_ = self._place(
+            _Net(
+                n_items,
+                self.k,
+                self.maxlen,
+                self.n_blocks,
+                self.heads,
+                self.dropout,
+                rng,
+            )
         )
 
     def _fit_sequences(self, indptr, items, on_epoch=None) -> None:
         with blas_threads(self.threads):
             self._train(indptr, items, on_epoch)
 
-    def _batch(self, users, indptr, items, rng):
+    def _tables(self, indptr, items):
+        """Every user's (input tokens, positive tokens) (n_users, maxlen) and the
+        sorted keys user * (n_items + 1) + token of the items each user interacted
+        with, made once per fit on the host and copied to the model's device."""
+        L, n = self.maxlen, self.n_items
+        seqs = [items[indptr[u] : indptr[u + 1]] for u in range(len(indptr) - 1)]
+        inp = _left_pad([s[:-1] for s in seqs], L).astype(np.int32)
+        pos = _left_pad([s[1:] for s in seqs], L).astype(np.int32)
+        owner = np.repeat(np.arange(len(seqs), dtype=np.int64), np.diff(indptr))
+        keys = np.unique(owner * (n + 1) + items + 1)
+        return self._dev(inp), self._dev(pos), self._dev(keys)
+
+    def _batch(self, users, tables, rng):
         """(input tokens, positive tokens, negative tokens), each (B, maxlen)."""
-        L = self.maxlen
-        seqs = [items[indptr[u] : indptr[u + 1]] for u in users]
-        inp = _left_pad([s[:-1] for s in seqs], L)
-        pos = _left_pad([s[1:] for s in seqs], L)
-        n = self.n_items
+        INP, POS, keys = tables
+        xp, n = self.xp, self.n_items
+        inp, pos = INP[users], POS[users]
         # resample negatives that the user has interacted with (the paper's random_neq),
-        # vectorized: key = row * (n + 1) + token, membership by binary search
-        rows = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
-        keys = np.unique(rows * (n + 1) + np.concatenate(seqs) + 1)
-        base = np.arange(len(seqs))[:, None] * (n + 1)
+        # vectorized: membership of key = user * (n + 1) + token by binary search
+        base = users[:, None].astype(xp.int64) * (n + 1)
         neg = rng.integers(1, n + 1, size=inp.shape)
-        bad = np.ones(neg.shape, dtype=bool)
+        bad = xp.ones(neg.shape, dtype=bool)
         while bad.any():
             k = base + neg
-            at = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
+            at = xp.minimum(xp.searchsorted(keys, k), len(keys) - 1)
             bad = keys[at] == k
             neg[bad] = rng.integers(1, n + 1, int(bad.sum()))
         neg[pos == 0] = 0
@@ -195,13 +218,15 @@ class SASRec(SequentialRecommender):
         params = net.parameters()
         opt = Adam(params, lr=self.lr, betas=(0.9, 0.98), lazy=True)
         n_users = len(indptr) - 1
+        xp, erng = self.xp, self._epoch_rng(rng)
+        tables = self._tables(indptr, items)
         self.history_ = []
         for epoch in range(1, self.n_epochs + 1):
-            order = rng.permutation(n_users)
+            order = permutation(erng, n_users, xp)
             total, steps = 0.0, 0
             for a in range(0, n_users, self.batch_size):
                 inp, pos, neg = self._batch(
-                    order[a : a + self.batch_size], indptr, items, rng
+                    order[a : a + self.batch_size], tables, erng
                 )
                 Fs = net(inp)
                 ep = F.embedding(net.E, pos, sparse=True)
@@ -210,9 +235,11 @@ class SASRec(SequentialRecommender):
                 ln = F.sum(Fs * en, axis=-1)
                 w = (pos > 0).astype(np.float32)
                 z = F.concat([lp, ln], axis=0)
-                y = np.concatenate([np.ones_like(w), np.zeros_like(w)])
-                ww = np.concatenate([w, w])
-                loss = F.bce_with_logits(z, y, ww) * (ww.size / max(ww.sum(), 1.0))
+                y = xp.concatenate([xp.ones_like(w), xp.zeros_like(w)])
+                ww = xp.concatenate([w, w])
+                loss = F.bce_with_logits(z, y, ww) * (
+                    ww.size / xp.maximum(ww.sum(), 1.0)
+                )
                 if self.l2_emb:
                     loss = loss + (F.sum(ep * ep) + F.sum(en * en)) * self.l2_emb
                 lv = loss.item()
@@ -239,7 +266,7 @@ class SASRec(SequentialRecommender):
     # ------------------------------------------------------------------ scoring
     def _final_states(self, prefixes) -> np.ndarray:
         self.net_.eval()
-        tok = _left_pad(prefixes, self.maxlen)
+        tok = self._dev(_left_pad(prefixes, self.maxlen))
         with no_grad(), blas_threads(self.threads):
             return self.net_(tok).data[:, -1]
 
@@ -248,15 +275,15 @@ class SASRec(SequentialRecommender):
         out = []
         E = self.net_.E.data[1:]
         for a in range(0, len(prefixes), 512):
-            out.append(self._final_states(prefixes[a : a + 512]) @ E.T)
+            out.append(to_host(self._final_states(prefixes[a : a + 512]) @ E.T))
         return np.concatenate(out)
 
     def _item_vectors(self) -> np.ndarray:
-        return self.net_.E.data[1:]
+        return to_host(self.net_.E.data[1:])
 
     # ------------------------------------------------------------------ saving
     def _state(self):
-        return self.net_.state_dict()
+        return {k: to_host(v) for k, v in self.net_.state_dict().items()}
 
     def _set_state(self, state):
         self._build(self.n_items, as_rng(0))

@@ -14,6 +14,7 @@ import numpy as np
 from .._utils import as_rng, check_positive_int
 from ..autograd import Tensor
 from ..autograd import ops as F
+from ..backends.device import canonical_device, namespace_for
 from . import init as inits
 from .module import Module, Parameter
 
@@ -87,6 +88,15 @@ class Dropout(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training, self.rng)
+
+    def _moved(self, device: str) -> None:
+        """The masks are drawn where the data is: a Generator of `device`'s
+        namespace, seeded by one draw from the current one."""
+        on_host = isinstance(self.rng, np.random.Generator)
+        if on_host == (canonical_device(device) == "cpu"):
+            return
+        seed = int(self.rng.integers(0, 2**62, size=1)[0])
+        self.rng = namespace_for(device).random.default_rng(seed)
 
 
 class ReLU(Module):

@@ -113,21 +113,28 @@ class Module:
                     f"{tuple(v.shape)} in the state but {p.shape} in the module; "
                     "build the module with the hyperparameters it was saved with"
                 )
-            p.data[...] = p.xp.asarray(v, dtype=p.dtype)
+            # `v` may live elsewhere (a GPU state into a CPU module): moved explicitly
+            p.data[...] = p.xp.asarray(move(v, p.device), dtype=p.dtype)
 
     def to(self, device) -> Module:
         """Move every parameter to `device`: ``"cpu"`` / ``"numpy"``, ``"cuda"`` /
         ``"cupy"``, or an array namespace module (numpy / cupy). In place: the
         Parameters stay the same objects (their ``.data`` is copied across,
-        explicitly; grads are dropped), so build the optimizer after moving. Without
-        CuPy or a GPU it raises BackendUnavailableError naming
-        ``pip install 'minirec[gpu]'``."""
+        explicitly; grads are dropped), so build the optimizer after moving; each
+        sub-module's other arrays move in its ``_moved(device)``. Without CuPy or a
+        GPU it raises BackendUnavailableError naming ``pip install 'minirec[gpu]'``."""
         if not isinstance(device, str):  # a namespace module
             device = "cpu" if device.__name__ == "numpy" else "cuda"
         for p in self.parameters():
             p.data = move(p.data, device)
             p.grad = None
+        for m in self.modules():
+            m._moved(device)
         return self
+
+    def _moved(self, device: str) -> None:
+        """Move what this module holds besides Parameters (constant arrays, a random
+        Generator) to `device`; called by :meth:`to` after the Parameters moved."""
 
     def __repr__(self) -> str:
         kids = [f"  {n}: {type(v).__name__}" for n, v in self._children()]
