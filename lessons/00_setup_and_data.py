@@ -22,6 +22,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.data import load_movielens
 
@@ -36,6 +37,9 @@ print(data.describe())
 #
 # > 用户-物品评分矩阵 $R$ 定义为 $R=[r_{ui}]_{m\times n}$, 其中 $r_{ui}$ 表示用户
 # > $u$ 对物品 $i$ 的评分。
+#
+# > *English:* the user-item rating matrix $R$ is defined as
+# > $R=[r_{ui}]_{m\times n}$, where $r_{ui}$ is user $u$'s rating of item $i$.
 #
 # minirec keeps only the observed entries (COO arrays `users`, `items`, `ratings`
 # plus CSR views); a dense $R$ with 0 for "not rated" is fine for 100K ratings and
@@ -129,6 +133,9 @@ assert G.shape == (n, len(gcols)) and G.sum() >= n * 0.9
 #
 # > 我们使用MovieLens 1M数据集,该数据集包含6000个用户对4000部电影的100万条评分数据
 #
+# > *English:* we use the MovieLens 1M data set, which holds 1 million ratings by
+# > 6,000 users of 4,000 movies.
+#
 # The round numbers are close: the real counts are 6,040 users, 3,706 rated movies
 # (3,883 in `movies.dat`, ids up to 3,952) and 1,000,209 ratings. The shared copy
 # has no timestamps (see `../shared/data/README.md`), so time-based splits of ML-1M
@@ -150,6 +157,8 @@ else:
 #
 # > 开源数据集: MovieLens、Netflix Prize、Amazon Review等
 #
+# > *English:* open data sets: MovieLens, Netflix Prize, Amazon Review, etc.
+#
 # MovieLens (100K and 1M) is here. The Netflix Prize data is no longer distributed
 # by Netflix, so the course does not use it. An Amazon-review derived set is: the
 # SASRec authors' "Video Games" sequences (`sasrec/Video.txt`, user item per line),
@@ -170,6 +179,8 @@ if root is not None and (root / "sasrec" / "Video.txt").is_file():
 # ## Doc 002 §2.1: three tasks on one table (`002-2.1`)
 #
 # > 评分预测(Rating Prediction) · 排序(Ranking) · 点击率预测(CTR Prediction)
+#
+# > *English:* rating prediction · ranking · click-through-rate (CTR) prediction
 #
 # * **rating prediction**: the label is $r_{ui}$ itself, scored by RMSE (lesson 01,
 #   lessons 06–09);
@@ -217,8 +228,40 @@ assert not set(data.item_index(ids[0])) & set(row.tolist())
 # * One table, three tasks: rating prediction, ranking, CTR prediction.
 #
 # ## Exercises
-# 1. Compute the Gini coefficient of user activity. Which is more unequal, users or
-#    items?
-# 2. Plot the mean rating of an item against its number of ratings. Are popular
-#    movies rated higher?
-# 3. For ML-1M, how many of the 3,883 movies in `movies.dat` have no rating at all?
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically (the reference solutions are in `lessons/solutions/`). Open
+# questions: plot the mean rating of an item against its number of ratings (are
+# popular movies rated higher?); for ML-1M, how many of the 3,883 movies in
+# `movies.dat` have no rating at all?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 00.1: the Gini coefficient of a long tail
+#
+# Return the Gini coefficient of the nonnegative counts `counts` (ratings per item,
+# or per user): 0 when all are equal, $(n-1)/n$ when one holds everything. Then
+# compare users and items on ML-100k: which is more unequal?
+
+
+# %% tags=["exercise"]
+def exercise_00_1(counts):
+    # your code here
+    return 0.0
+
+
+attempt("00_1", exercise_00_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 00.2: density of the rating matrix
+#
+# Return the share of the `n_users` x `n_items` cells that hold at least one of
+# the interactions `(users[t], items[t])` (a pair listed twice counts once).
+
+
+# %% tags=["exercise"]
+def exercise_00_2(users, items, n_users, n_items):
+    # your code here
+    return len(users) / (n_users * n_items)
+
+
+attempt("00_2", exercise_00_2)

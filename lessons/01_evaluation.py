@@ -18,6 +18,7 @@ import _course
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from _exercises import attempt
 
 from minirec import metrics as M
 from minirec.data import leave_last_out, per_user_split
@@ -29,7 +30,8 @@ data = _course.load_ratings("ml-100k")
 # %% [markdown]
 # ## MSE and RMSE (`003-eval`)
 #
-# Doc 003 (`003_4bb2a43235ff549f.txt`, "实战案例" slide, 评估):
+# Doc 003 (`003_4bb2a43235ff549f.txt`, "实战案例" ("case study") slide, 评估
+# ("evaluation")):
 #
 # $$MSE = \frac{1}{|A|} \sum_{(u,i) \in A} (r_{ui} - \hat{r}_{ui})^2, \qquad
 #   RMSE = \sqrt{MSE}$$
@@ -145,7 +147,9 @@ S = model.score_items(te1.users).astype(np.float64)
 S[tr1.to_dense()[te1.users] > 0] = -np.inf
 pos = S[np.arange(len(te1)), te1.items]
 rank = (S >= pos[:, None]).sum(1) - 1  # minus the positive itself
-np.testing.assert_allclose(np.mean(rank < 10), table.loc["RecentPopularity", "full HR@10"])
+np.testing.assert_allclose(
+    np.mean(rank < 10), table.loc["RecentPopularity", "full HR@10"]
+)
 ratio = table["sampled HR@10"] / table["full HR@10"].clip(lower=1e-9)
 print("sampled / full HR@10:", ratio.round(1).to_dict())
 assert (table["sampled HR@10"] >= table["full HR@10"]).all()
@@ -228,7 +232,10 @@ splits = {
 rows = []
 for name, (tr, te) in splits.items():
     row = {"split": name, "test rows": len(te), "leak": leak(tr, te)}
-    for mname, model in (("Popularity", Popularity()), ("BiasedBaseline", BiasedBaseline())):
+    for mname, model in (
+        ("Popularity", Popularity()),
+        ("BiasedBaseline", BiasedBaseline()),
+    ):
         model.fit(tr)
         r = evaluate_full(model, te, tr, ks=(10,))
         row[f"{mname} Recall@10"] = r.metrics["Recall@10"]
@@ -267,8 +274,43 @@ plt.close(fig)
 #   leaks (E4), and `sep='::'` needs `engine='python'`.
 #
 # ## Exercises
-# 1. Sample the 99 negatives proportionally to popularity instead of uniformly. How
-#    do the sampled numbers of `Popularity` change?
-# 2. Replace `leave_last_out` by `temporal_split(data, 0.1)`. Which users are left
-#    in the test part?
-# 3. Under which data order would doc 002's code be correct?
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically (the reference solutions are in `lessons/solutions/`). Open
+# questions: sample the 99 negatives proportionally to popularity instead of
+# uniformly (how do `Popularity`'s sampled numbers change?); replace
+# `leave_last_out` by `temporal_split(data, 0.1)` (which users are left in the test
+# part?); under which data order would doc 002's code be correct?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 01.1: NDCG@k with several relevant items
+#
+# Given 0/1 relevances `rel` (users x items) and scores `scores` of the same shape,
+# return the mean over users of NDCG@k: the DCG of the k best-scored items,
+# $\sum_{r<k} rel_r / \log_2(r + 2)$, divided by the DCG of the ideal order.
+
+
+# %% tags=["exercise"]
+def exercise_01_1(rel, scores, k):
+    # your code here
+    return 0.0
+
+
+attempt("01_1", exercise_01_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 01.2: the rank of a held-out item under full ranking
+#
+# Given scores `S` (users x items), a boolean `seen` matrix (training items) and
+# each user's held-out item `held`, return each user's 0-based rank of the held-out
+# item among the items the user has not seen, with ties counted against it (the
+# pessimistic convention of the full-ranking check above).
+
+
+# %% tags=["exercise"]
+def exercise_01_2(S, seen, held):
+    # your code here
+    return np.zeros(len(S), dtype=np.int64)
+
+
+attempt("01_2", exercise_01_2)

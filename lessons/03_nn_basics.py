@@ -17,6 +17,12 @@
 # > 2.2.2 卷积神经网络 (卷积层与池化层) · 2.2.3 循环神经网络 (RNN的展开式与BPTT算法;
 # > LSTM与GRU)
 #
+# > *English:* 2.2.1 The perceptron and the multilayer perceptron (the perceptron's
+# > mathematical model; forward and backward propagation of the multilayer
+# > perceptron) · 2.2.2 Convolutional neural networks (convolution and pooling
+# > layers) · 2.2.3 Recurrent neural networks (the unrolled RNN and the BPTT
+# > algorithm; LSTM and GRU)
+#
 # so the formulas below are the standard ones (Rosenblatt 1958; Rumelhart et al.
 # 1986; LeCun et al. 1998; Werbos 1990; Hochreiter & Schmidhuber 1997; Cho et al.
 # 2014).
@@ -25,6 +31,7 @@
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec import nn
 from minirec.autograd import Tensor, gradcheck
@@ -310,8 +317,42 @@ print(f"GRU: NumPy step == nn.GRUCell == fused nn.GRU over {Tn} steps")
 #   matches finite differences.
 #
 # ## Exercises
-# 1. Add momentum to the perceptron's data order (shuffle per epoch). Does XOR
-#    ever reach 100%? Why not?
-# 2. Plot ‖∂L/∂h_t‖ for $W_h$ scaled by 0.5, 1 and 2. Where is the boundary
-#    between vanishing and exploding?
-# 3. Write the LSTM backward by hand for one step and compare with autograd.
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically against minirec (the solutions are in `lessons/solutions/`). Open
+# questions: shuffle the perceptron's data order every epoch (does XOR ever reach
+# 100%? why not?); plot ‖∂L/∂h_t‖ for $W_h$ scaled by 0.5, 1 and 2 (where is the
+# boundary between vanishing and exploding?); write the LSTM backward for one step
+# and compare it with autograd.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 03.1: a strided convolution, one channel
+#
+# Return the "valid" convolution (cross-correlation, as in section 3) of the image
+# `x` (H x W) with the kernel `w` (kh x kw) at stride `stride`, without bias.
+
+
+# %% tags=["exercise"]
+def exercise_03_1(x, w, stride):
+    # your code here
+    kh, kw = w.shape
+    return np.zeros(((x.shape[0] - kh) // stride + 1, (x.shape[1] - kw) // stride + 1))
+
+
+attempt("03_1", exercise_03_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 03.2: the backward of 2 x 2 max pooling
+#
+# `x` is an (H x W) input with even sides and `g` the upstream gradient of its
+# 2 x 2 / stride-2 max pooling, (H/2 x W/2). Return the gradient with respect to
+# `x`.
+
+
+# %% tags=["exercise"]
+def exercise_03_2(x, g):
+    # your code here
+    return np.repeat(np.repeat(g, 2, axis=0), 2, axis=1) / 4
+
+
+attempt("03_2", exercise_03_2)

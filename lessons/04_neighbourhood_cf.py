@@ -20,6 +20,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec import Interactions
 from minirec.backends import numpy_ops
@@ -31,16 +32,19 @@ from minirec.models.knn import ItemKNN, UserKNN
 # %% [markdown]
 # ## What the documents say
 #
-# Doc 000 (`000_b4c4b935d973744a.txt`, §2.1.1 "基于协同过滤的推荐"): two items,
-# "2.1.1.1 用户协同过滤" (user CF) and "2.1.1.2 物品协同过滤" (item CF).
+# Doc 000 (`000_b4c4b935d973744a.txt`, §2.1.1 "基于协同过滤的推荐",
+# "recommendation based on collaborative filtering"): two items, "2.1.1.1
+# 用户协同过滤" (user CF) and "2.1.1.2 物品协同过滤" (item CF).
 # Doc 004 (`004_f2459186f67a34fe.txt`, §2.1):
 #
 # > **协同过滤**：利用用户历史行为数据和用户群体相似度，生成推荐列表。包括基于用户的
 # > 协同过滤和基于物品的协同过滤。
 #
-# ("Collaborative filtering: use users' past behaviour and the similarity between
-# users to produce a recommendation list; user-based and item-based.") The
-# formulas that make this concrete, for items i, j with rating vectors over users:
+# > *English:* **Collaborative filtering**: use users' past behaviour and the
+# > similarity between groups of users to produce a recommendation list. It
+# > includes user-based and item-based collaborative filtering.
+#
+# The formulas that make this concrete, for items i, j with rating vectors over users:
 #
 # * cosine: $s_{ij} = \dfrac{r_i \cdot r_j}{\lVert r_i\rVert\,\lVert r_j\rVert}$
 # * Pearson over the common users $U_{ij}$, on residuals $x = r - b$:
@@ -200,10 +204,45 @@ for it, sc in zip(ids[0], scores[0]):
 #
 # ## Exercises
 #
-# 1. Set `shrink=0` and compare the RMSE; which items' neighbour lists change
-#    most? (Hint: items with few ratings.)
-# 2. Use `similarity="cosine", baseline="none"` (KNNBasic with full-norm cosine):
-#    why is it so much worse for rating prediction?
-# 3. Evaluate `ItemKNN(task="ranking")` and `UserKNN(task="ranking")` on the NCF
-#    protocol (`minirec.data.ncf_protocol`, `evaluate_sampled`) and compare with
-#    benchmarks/results/fm_knn.md.
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically (the solutions are in `lessons/solutions/`). Open questions: set
+# `shrink=0` and compare the RMSE (which items' neighbour lists change most? hint:
+# items with few ratings); use `similarity="cosine", baseline="none"` (KNNBasic with
+# full-norm cosine): why is it so much worse for rating prediction? Evaluate
+# `ItemKNN(task="ranking")` and `UserKNN(task="ranking")` on the NCF protocol
+# (`minirec.data.ncf_protocol`, `evaluate_sampled`) and compare with
+# benchmarks/results/fm_knn.md.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 04.1: item-item cosine similarity on implicit data
+#
+# `X` is a 0/1 users x items matrix (who interacted with what). Return the items x
+# items matrix of cosine similarities between item columns, with 0 on the diagonal
+# and 0 for an item nobody interacted with.
+
+
+# %% tags=["exercise"]
+def exercise_04_1(X):
+    # your code here
+    return np.zeros((X.shape[1], X.shape[1]))
+
+
+attempt("04_1", exercise_04_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 04.2: the item-based kNN prediction
+#
+# Given item similarities `S`, baseline residuals `X` (users x items, 0 where not
+# rated), baselines `B` ($b_{ui}$ for every pair) and the boolean `rated` matrix,
+# return user `u`'s predicted rating of item `i` with the `k` most similar items
+# the user rated (positive similarities only), as in "By hand on a tiny rating
+# matrix" above.
+
+
+# %% tags=["exercise"]
+def exercise_04_2(S, X, B, rated, u, i, k):
+    # your code here
+    return B[u, i] + X[u][rated[u]].mean()
+
+
+attempt("04_2", exercise_04_2)

@@ -17,6 +17,10 @@
 # > 2.1.2 基于内容的推荐: 2.1.2.1 TF-IDF, 2.1.2.2 Word2Vec;
 # > 2.1.3 组合推荐: 2.1.3.1 加权混合, 2.1.3.2 分阶段混合
 #
+# > *English:* 2.1.2 Content-based recommendation: 2.1.2.1 TF-IDF, 2.1.2.2
+# > Word2Vec; 2.1.3 Hybrid recommendation: 2.1.3.1 weighted hybrid, 2.1.3.2 staged
+# > hybrid
+#
 # so we use the standard definitions, written below.
 
 # %%
@@ -27,6 +31,7 @@ import _course
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from _exercises import attempt
 
 from minirec.autograd import Tensor, gradcheck, scatter_add_rows
 from minirec.autograd import ops as F
@@ -351,7 +356,42 @@ plt.close(fig)
 #   one model, order from another). Measure them with the same protocol.
 #
 # ## Exercises
-# 1. Hide all training ratings of 50 random movies (cold items). Which recommender
-#    can still rank them?
-# 2. Replace the genre+title documents by user tags (ML-latest has them).
-# 3. Make the cascade the other way round: TF-IDF candidates, CF order.
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically (the solutions are in `lessons/solutions/`). Open questions: hide all
+# training ratings of 50 random movies (cold items): which recommender can still
+# rank them? Replace the genre+title documents by user tags (ML-latest has them).
+# Make the cascade the other way round: TF-IDF candidates, CF order.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 05.1: TF-IDF weights
+#
+# `C` holds term counts (documents x terms). Return the TF-IDF matrix of the
+# section above: $\mathrm{tf} = c_{t,d} / \sum_{t'} c_{t',d}$,
+# $\mathrm{idf} = \log(N / \mathrm{df}(t))$, each row scaled to unit length.
+
+
+# %% tags=["exercise"]
+def exercise_05_1(C):
+    # your code here
+    return C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
+
+
+attempt("05_1", exercise_05_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 05.2: the skip-gram negative-sampling loss of one pair
+#
+# For a centre vector `vc`, the context vector `uo` and negative context vectors
+# `U` (one per row), return `(loss, grad)`: the loss
+# $-\log\sigma(u_o^\top v_c) - \sum_k \log\sigma(-u_k^\top v_c)$ and its gradient
+# with respect to `vc`.
+
+
+# %% tags=["exercise"]
+def exercise_05_2(vc, uo, U):
+    # your code here
+    return 0.0, np.zeros_like(vc)
+
+
+attempt("05_2", exercise_05_2)

@@ -18,6 +18,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.backends import numpy_ops
 from minirec.data import random_split
@@ -186,6 +187,27 @@ _course.savefig(fig, "06_mf_sgd_curves.png")
 #   runs a compiled twin of that loop by default, and lesson 06b explains why the
 #   loop is worth compiling.
 #
-# **Exercises.** (1) Set `lr_decay=1.0` and watch the validation curve. (2) Train
-# with `biased=False` and a larger `reg`: how much do biases buy on ML-100k?
-# (3) Make the $Q_i$ update use the *new* $P_u$ in `my_epoch`; what changes?
+# ## Exercises
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically against minirec (the solutions are in `lessons/solutions/`). Open
+# questions: set `lr_decay=1.0` and watch the validation curve; train with
+# `biased=False` and a larger `reg` (how much do biases buy on ML-100k?); make the
+# $Q_i$ update use the *new* $P_u$ in `my_epoch`: what changes?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 06.1: one SGD epoch of biased MF
+#
+# Visit the ratings `(u[t], i[t], r[t])` in the order `order` and apply the SGD
+# step of biased MF to `P`, `Q`, `bu`, `bi` (updated in place or copied) with
+# learning rate `lr` and one `reg` for factors and biases; return `(P, Q, bu, bi)`.
+# Every update of a rating must use the values from before that rating's step.
+
+
+# %% tags=["exercise"]
+def exercise_06_1(u, i, r, order, P, Q, bu, bi, mu, lr, reg):
+    # your code here
+    return P, Q, bu, bi
+
+
+attempt("06_1", exercise_06_1)

@@ -30,6 +30,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.backends import numba_ops, numpy_ops
 from minirec.data import random_split
@@ -234,11 +235,33 @@ assert not np.allclose(A[0], Bm[0], rtol=1e-6, atol=1e-7)  # another algorithm
 # For big independent operations (scoring all items: `P[u] @ Q.T`), NumPy's BLAS is
 # already the right tool.
 #
-# **Exercises.** (1) Vary B in `minibatch_epoch`: where is it fastest, and what
-# happens to the RMSE? (2) Time `numba_ops.sgd_mf_epoch_hogwild` with
-# `numba.set_num_threads(1)` and 2, then `MF(dsgd=True)`: why does one scale and
-# the other not? (3) Replace `np.add.at` by `np.bincount`-based
-# scatter for the biases and time it again. (4) Under `numba.set_num_threads(1)`,
-# time `MF(dsgd=True, blocks=B, n_epochs=5)` on ML-1M for B = 1, 2, 4, 8, 16, 32
-# at k = 64 and k = 128: from which B do the rows of a block fit in L2 (2 MB per
-# core here), and why does the gain stop growing after that?
+# ## Exercises
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically (the solutions are in `lessons/solutions/`). Open questions: vary B
+# in `minibatch_epoch` (where is it fastest, and what happens to the RMSE?); time
+# `numba_ops.sgd_mf_epoch_hogwild` with `numba.set_num_threads(1)` and 2, then
+# `MF(dsgd=True)`: why does one scale and the other not? Under
+# `numba.set_num_threads(1)`, time `MF(dsgd=True, blocks=B, n_epochs=5)` on ML-1M
+# for B = 1, 2, 4, 8, 16, 32 at k = 64 and k = 128: from which B do the rows of a
+# block fit in L2 (2 MB per core here), and why does the gain stop growing after
+# that?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 06b.1: a scatter-add without `np.add.at`
+#
+# Return the (n x k) array whose row `r` is the sum of `values[t]` over all `t`
+# with `rows[t] == r` (0 for rows never listed): what `np.add.at(out, rows,
+# values)` computes in `minibatch_epoch`, written with `np.bincount` instead. Then
+# time both on a batch of 1024 ratings.
+
+
+# %% tags=["exercise"]
+def exercise_06b_1(rows, values, n):
+    # your code here
+    out = np.zeros((n, values.shape[1]))
+    out[rows] += values
+    return out
+
+
+attempt("06b_1", exercise_06b_1)

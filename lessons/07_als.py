@@ -9,7 +9,8 @@
 # (erratum **E5**), and finish with the implicit-feedback ALS of Hu, Koren and
 # Volinsky (2008) and its YᵀY trick.
 #
-# **Covers:** `003-als` with erratum **E5** (doc 003, "经典推荐算法ALS"). Library:
+# **Covers:** `003-als` with erratum **E5** (doc 003, "经典推荐算法ALS", the classic
+# recommendation algorithm ALS). Library:
 # `minirec/models/als.py` (`ALS`, `ImplicitALS`), kernels `als_solve`,
 # `implicit_als_solve`, `implicit_als_cg` in `minirec/backends/numpy_ops.py`.
 
@@ -19,6 +20,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec import Interactions
 from minirec.backends import numba_ops
@@ -30,11 +32,17 @@ from minirec.models.mf import MF
 # %% [markdown]
 # ## What doc 003 says (`003-als`, E5)
 #
-# Doc 003 (`003_4bb2a43235ff549f.txt`, "经典推荐算法ALS"):
+# Doc 003 (`003_4bb2a43235ff549f.txt`, slide "经典推荐算法ALS", "the classic
+# recommendation algorithm ALS"):
 #
 # > 交替最小二乘(Alternating Least Squares, ALS)推荐算法提出于2016年 ...
 # > $A = P \cdot Q^T$, $r'_{ui} = P_u \cdot Q_i^T$, $loss = (r_{ui} - r'_{ui})^2$ ...
 # > 5. $P_u += l * (r_{ui} - r'_{ui}) * Q_i$, $Q_i += l * (r_{ui} - r'_{ui}) * P_u$
+#
+# > *English:* the alternating least squares (ALS) recommendation algorithm was
+# > proposed in 2016 ... $A = P \cdot Q^T$, $r'_{ui} = P_u \cdot Q_i^T$,
+# > $loss = (r_{ui} - r'_{ui})^2$ ... step 5: $P_u$ += $l (r_{ui} - r'_{ui}) Q_i$,
+# > $Q_i$ += $l (r_{ui} - r'_{ui}) P_u$
 #
 # **E5**: (a) steps 4–5 sample one rating and take a gradient step: that is SGD, not
 # alternating least squares; (b) ALS for collaborative filtering is from 2008 (Zhou
@@ -76,6 +84,35 @@ np.testing.assert_allclose(P_mine, P_kernel, rtol=1e-3, atol=1e-4)
 print("hand-written normal equations == minirec's als_solve kernel")
 
 # %% [markdown]
+# Each half-step minimises the ALS-WR objective exactly over one side,
+# $$J(P, Q) = \sum_{(u,i) \in R} (r_{ui} - p_u\cdot q_i)^2
+#   + \lambda \Big(\sum_u |I_u| \lVert p_u\rVert^2 + \sum_i |U_i| \lVert q_i\rVert^2\Big),$$
+# so $J$ can never go up. Check it after *every* half-step, not only at the ends:
+
+# %%
+R_items = train.by_item  # CSR: users and ratings of each item
+n_u = np.bincount(train.users, minlength=train.n_users)
+n_i = np.bincount(train.items, minlength=train.n_items)
+
+
+def objective(P, Q):
+    e = train.ratings - np.sum(P[train.users] * Q[train.items], axis=1)
+    return float(e @ e + lam * (n_u @ (P**2).sum(1) + n_i @ (Q**2).sum(1)))
+
+
+P_a, Q_a = np.zeros((train.n_users, k)), Q.astype(np.float64)
+J = [objective(P_a, Q_a)]
+for _ in range(8 if _course.FULL else 4):
+    P_a = solve_users(R, Q_a, lam)  # users' half-step
+    J.append(objective(P_a, Q_a))
+    Q_a = solve_users(R_items, P_a, lam)  # items' half-step: the same solve
+    J.append(objective(P_a, Q_a))
+rises = np.diff(J)
+print("J after each half-step:", [round(j, 1) for j in J])
+assert (rises <= 1e-9 * J[0]).all(), f"J went up at half-step {np.argmax(rises) + 1}"
+assert J[-1] < 0.5 * J[0]  # and it really moved
+
+# %% [markdown]
 # ## SGD (doc 003's rule) vs ALS, same model, same data
 #
 # Both fit $\mu + b_u + b_i + p_u\cdot q_i$ (ALS carries the bias as one more
@@ -89,17 +126,15 @@ curves = {"SGD (MF)": [], "ALS": []}
 for t in range(1, n_pass + 1):
     sgd = MF(k=32, n_epochs=t, lr=0.01, reg=0.05, lr_decay=1.0).fit(train)
     curves["SGD (MF)"].append(evaluate_ratings(sgd, test).metrics["RMSE"])
-    als = ALS(k=32, reg=0.1, n_iters=t).fit(train)
+    als = ALS(k=32, reg=0.1, n_epochs=t).fit(train)
     curves["ALS"].append(evaluate_ratings(als, test).metrics["RMSE"])
 print({name: [round(x, 4) for x in c] for name, c in curves.items()})
-# ALS's training objective goes down monotonically (each half-step is exact)
-h = [e["train_rmse"] for e in als.history_]
-assert h[-1] < h[0]
 fig, ax = plt.subplots(figsize=(5.5, 3.3))
 for name, c in curves.items():
     ax.plot(range(1, n_pass + 1), c, marker="o", label=name)
 ax.set_xlabel("epochs (SGD) / iterations (ALS)")
 ax.set_ylabel("test RMSE")
+ax.set_title("Doc 003's SGD vs true ALS, same model (ML-100k 90/10)")
 ax.legend()
 _course.savefig(fig, "07_sgd_vs_als.png")
 
@@ -132,7 +167,7 @@ print("YᵀC_uY = YᵀY + Y_Iᵀ(C_u−I)Y_I: same x_u as the dense formula")
 # %%
 for solver in ("cholesky", "cg"):
     t0 = time.perf_counter()
-    m = ImplicitALS(k=16, n_iters=10 if _course.FULL else 4, solver=solver).fit(train)
+    m = ImplicitALS(k=16, n_epochs=10 if _course.FULL else 4, solver=solver).fit(train)
     print(
         f"ImplicitALS solver={solver:8s}: {time.perf_counter() - t0:.2f} s, "
         f"top-5 for the first user: {m.recommend(train.user_ids[:1], 5)[0][0]}"
@@ -145,10 +180,6 @@ for solver in ("cholesky", "cg"):
 # * ALS-WR scales λ by the row's count; biases ride along as an extra factor.
 # * Implicit ALS weighs all unobserved pairs, made affordable by the YᵀY trick; the
 #   CG solver (3 steps, warm-started) avoids the k×k factorisation per row.
-#
-# **Exercises.** (1) Turn off `weighted` and retune `reg`. (2) Count the flops of a
-# Cholesky half-step and of a CG half-step for k = 64 on ML-1M. (3) Show that an ALS
-# half-step can never increase the loss (hint: it is the minimiser).
 
 # %% [markdown]
 # ## Serving: fold-in is one half-step of ALS
@@ -175,7 +206,7 @@ clicks = Interactions.from_arrays(
     train.user_ids[train.users], train.item_ids[train.items]
 )
 iters = 30 if _course.FULL else 15
-exact = ImplicitALS(k=16, n_iters=iters, solver="cholesky").fit(clicks)
+exact = ImplicitALS(k=16, n_epochs=iters, solver="cholesky").fit(clicks)
 u = 5
 hist = exact.item_ids_[exact.seen_items(u)]
 copy_of_u = 10**7  # a new user id with user u's history
@@ -194,5 +225,44 @@ assert abs(exact.explain(copy_of_u, item)[1].sum() - score) < 1e-4
 print(f"score {score:.3f} of item {item}: largest terms from items {why}, {contrib}")
 
 # %% [markdown]
-# **Exercise.** (4) Fold in the first half of a user's history, then the whole of it:
-# how far does the top-10 move? Compare with MF's SGD fold-in.
+# ## Exercises
+#
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically (the solutions are in `lessons/solutions/`). Open questions: turn off
+# `weighted` and retune `reg`; count the flops of a Cholesky half-step and of a CG
+# half-step for k = 64 on ML-1M; fold in the first half of a user's history, then
+# the whole of it (how far does the top-10 move? compare with MF's SGD fold-in).
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 07.1: one implicit-ALS user solve with the YᵀY trick
+#
+# The user interacted with the items `items` (confidence $1 + \alpha$, preference
+# 1; every other item has confidence 1 and preference 0). Return $x_u$ for the
+# item factors `Y` and regularization `lam`, without forming the n x n confidence
+# matrix.
+
+
+# %% tags=["exercise"]
+def exercise_07_1(Y, items, alpha, lam):
+    # your code here
+    return np.zeros(Y.shape[1])
+
+
+attempt("07_1", exercise_07_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 07.2: the ALS-WR objective
+#
+# Return $J(P, Q)$ of the section on the closed form for the ratings
+# `(u[t], i[t], r[t])` and regularization `lam` (λ weighted by each row's number of
+# ratings).
+
+
+# %% tags=["exercise"]
+def exercise_07_2(P, Q, u, i, r, lam):
+    # your code here
+    e = r - np.sum(P[u] * Q[i], axis=1)
+    return float(e @ e)
+
+
+attempt("07_2", exercise_07_2)

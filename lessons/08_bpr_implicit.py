@@ -20,6 +20,7 @@
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
@@ -141,7 +142,7 @@ for e in points:
 res = {
     "BPR": hr[-1],
     "ImplicitALS": evaluate_sampled(
-        ImplicitALS(k=64, n_iters=10).fit(train), test.users, test.items, negs
+        ImplicitALS(k=64, n_epochs=10).fit(train), test.users, test.items, negs
     ).metrics["HR@10"],
     "Popularity": evaluate_sampled(
         Popularity().fit(train), test.users, test.items, negs
@@ -234,10 +235,47 @@ if _course.has("ml-100k"):  # the synthetic fallback's structure is too weak
 #   popularity by a wide margin (on the small synthetic fallback data they do not:
 #   its planted structure is weak at that density); the tuned numbers on the NCF
 #   ML-1M files are in `benchmarks/results/accuracy_classic.md`.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Exercises.** (1) Sample negatives proportionally to popularity
-# (`sample_negatives(alpha=1)`) for training; does HR@10 move? (2) Drop the item
-# bias (`item_bias=False`). (3) Evaluate with full ranking (`evaluate_full`) and
-# compare the gap between BPR and popularity with the sampled protocol.
-# (4) Train RankingMF with 1, 4 and 16 negatives per positive (`n_negatives`);
-# what happens to HR@10 and to the time per epoch?
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically against minirec (the solutions are in `lessons/solutions/`). Open
+# questions: sample negatives proportionally to popularity
+# (`sample_negatives(alpha=1)`) for training (does HR@10 move?); drop the item bias
+# (`item_bias=False`); evaluate with full ranking (`evaluate_full`) and compare the
+# gap between BPR and popularity with the sampled protocol; train RankingMF with 1,
+# 4 and 16 negatives per positive (`n_negatives`): what happens to HR@10 and to the
+# time per epoch?
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 08.1: one BPR step
+#
+# For the triple (user `u`, positive `i`, negative `j`), apply one SGD step of BPR
+# with item biases to `P`, `Q`, `bi` (learning rate `lr`, `reg` on factors,
+# `reg_bias` on biases, every update with the values from before the step) and
+# return `(P, Q, bi)`.
+
+
+# %% tags=["exercise"]
+def exercise_08_1(P, Q, bi, u, i, j, lr, reg, reg_bias):
+    # your code here
+    return P, Q, bi
+
+
+attempt("08_1", exercise_08_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 08.2: HR@k under the sampled protocol
+#
+# `pos[u]` is the score of user u's held-out item and `neg[u]` the scores of its
+# sampled negatives. Return HR@k, with ties counted against the positive.
+
+
+# %% tags=["exercise"]
+def exercise_08_2(pos, neg, k):
+    # your code here
+    return float(np.mean((neg > pos[:, None]).sum(axis=1) < k))
+
+
+attempt("08_2", exercise_08_2)

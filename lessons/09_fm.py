@@ -17,6 +17,7 @@ import time
 import _course
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import attempt
 
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
@@ -220,10 +221,44 @@ for f, fld in enumerate(fm.fields_.field_names):
 #
 # ## Exercises
 #
-# 1. Add the `decade` item field and the `zip1` user field (`FM(item_fields=
-#    ["genres", "decade"], user_fields=["gender", "age", "occupation", "zip1"])`).
-#    Does the test RMSE move? Tune on a validation split carved from train first.
-# 2. Train `FM(task="classification")` on the 0/1 interactions and compare its
-#    HR@10 with ItemKNN's on the NCF protocol (lesson 04).
-# 3. Show that a row with only the user and item slots reproduces
-#    `MF`'s prediction rule exactly: which FM parameters play μ, b_u, b_i, p_u, q_i?
+# Each exercise is a function to complete; running its cell checks your answer
+# numerically (the solutions are in `lessons/solutions/`). Open questions: add the
+# `decade` item field and the `zip1` user field (`FM(item_fields=["genres",
+# "decade"], user_fields=["gender", "age", "occupation", "zip1"])`): does the test
+# RMSE move? (tune on a validation split carved from train first); train
+# `FM(task="classification")` on the 0/1 interactions and compare its HR@10 with
+# ItemKNN's on the NCF protocol (lesson 04).
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 09.1: biased MF is an FM on two one-hot fields
+#
+# Given biased MF's $\mu$, `bu`, `bi`, `P`, `Q`, return the FM parameters
+# `(w0, w, V)` over the features [one-hot user (n_users), one-hot item (n_items)]
+# whose prediction equals MF's for every (user, item) row.
+
+
+# %% tags=["exercise"]
+def exercise_09_1(mu, bu, bi, P, Q):
+    # your code here
+    n, k = len(bu) + len(bi), P.shape[1]
+    return 0.0, np.zeros(n), np.zeros((n, k))
+
+
+attempt("09_1", exercise_09_1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 09.2: one SGD step of an FM on the squared error
+#
+# For one row `x` (dense feature vector) with target `y`, return the parameters
+# `(w0, w, V)` after one step of $\theta \leftarrow \theta - \eta\,(\hat y - y)\,
+# \partial \hat y / \partial \theta$ with learning rate `lr` (no regularization),
+# using the gradient of doc 000 §4.2.3.
+
+
+# %% tags=["exercise"]
+def exercise_09_2(x, y, w0, w, V, lr):
+    # your code here
+    return w0, w, V
+
+
+attempt("09_2", exercise_09_2)
