@@ -9,17 +9,24 @@ so no JIT time is counted. Steps:
 
 * ``generate``: ``movielens_shaped(shape, 0)`` (with timestamps); stores the
   (user, item, rating) arrays in ``--cache`` for the other steps;
-* ``mf`` / ``mf-hogwild-grid``: ``MF(k=64, n_epochs=2)`` serial, and
-  ``hogwild=True, blocks=<threads>`` (Hogwild over the DSGD grid); the time of
-  epoch 2 (between the two ``on_epoch`` calls: shuffle + SGD);
+* ``mf`` / ``mf-hogwild-grid`` / ``mf-dsgd-blocked``: ``MF(k=64, n_epochs=2)``
+  serial, ``hogwild=True, blocks=<threads>`` (Hogwild over the DSGD grid), and
+  ``dsgd=True`` with enough blocks that the factor rows of one block take about
+  1 MiB (cache-blocked DSGD on all threads); the time of epoch 2 (between the two
+  ``on_epoch`` calls: shuffle + SGD);
 * ``ials`` / ``implicit-als``: ``ImplicitALS(k=64, reg=0.5, alpha=4, cg_steps=3)``
   against ``implicit``'s ``AlternatingLeastSquares`` with the same settings (its CG,
   3 steps) on the same 0/1 matrix; the time of iteration 2 (users + items);
 * ``bpr`` / ``implicit-bpr``: ``BPR(k=64, hogwild=True)`` epoch 2 (|R| samples)
   against ``implicit``'s ``BayesianPersonalizedRanking(factors=64)`` iteration 2;
 * ``itemknn``: ``ItemKNN(task="ranking")`` fit (cosine, 20 neighbours per item);
-* ``recommend-<model>``: the saved mf / ials / itemknn model loaded, top-10 for
-  every user in one ``recommend`` call (unseen items only);
+* ``recommend-<model>``: the saved mf / ials / itemknn model loaded, top-10 unseen
+  items for every user by ``minirec.models._serving.recommend_all`` (chunked
+  scores, seen items masked and top-10 taken in one Numba kernel per chunk);
+  ``recommend-mf-base``: the same through ``MF.recommend`` (models/base.py's
+  chunked path with ``np.argpartition``);
+* ``ease-pruned``: ``EASE(reg=500, n_top_items=--ease-items)`` fit (the item-pruned
+  variant: the full 59k-item Gram matrix is 28 GB in float64);
 * ``evaluate``: ``per_user_split(0.2)``, ImplicitALS fitted on train (not timed),
   then ``evaluate_full(model, test, train, ks=(10,))`` over every test user (the
   time of the evaluation alone).
@@ -53,6 +60,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _env import environment, markdown_table, write_result  # noqa: E402
 
+PROFILE_CMD = (
+    "NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py "
+    "--shapes ml-1m,ml-25m --steps profile-mf,profile-bpr,profile-itemknn --write"
+)
 CMD = (
     "NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py "
     "--shapes ml-1m,ml-20m,ml-25m --write"
@@ -62,6 +73,7 @@ STEPS = (
     "generate",
     "mf",
     "mf-hogwild-grid",
+    "mf-dsgd-blocked",
     "ials",
     "implicit-als",
     "bpr",
@@ -70,6 +82,8 @@ STEPS = (
     "recommend-mf",
     "recommend-ials",
     "recommend-itemknn",
+    "recommend-mf-base",
+    "ease-pruned",
     "evaluate",
 )
 PEERS = {"ials": "implicit-als", "bpr": "implicit-bpr"}  # the same work in implicit
@@ -202,9 +216,17 @@ def worker(step: str, shape: str, cache: Path) -> dict:
         return _fit_factor(
             MF, cache, None, "n_epochs", seed=SEED, hogwild=True, blocks=T
         )
+    if step == "mf-dsgd-blocked":
+        n_users, n_items = (int(x) for x in np.load(cache / "shape.npy"))
+        blocks = max(T, -(-(n_users + n_items) * K * 4 // 2**20))
+        out = _fit_factor(
+            MF, cache, None, "n_epochs", seed=SEED, dsgd=True, blocks=blocks
+        )
+        out["blocks"] = blocks
+        return out
     if step == "ials":
         return _fit_factor(
-            ImplicitALS, cache, "ials.npz", "n_iters", seed=SEED, cg_steps=3
+            ImplicitALS, cache, "ials.npz", "n_epochs", seed=SEED, cg_steps=3
         )
     if step == "bpr":
         return _fit_factor(BPR, cache, None, "n_epochs", seed=SEED, hogwild=True)
@@ -221,17 +243,23 @@ def worker(step: str, shape: str, cache: Path) -> dict:
         m.save(cache / "itemknn.npz")
         return out
     if step.startswith("recommend-"):
+        from minirec.models._serving import recommend_all
         from minirec.models.base import Recommender
 
-        path = cache / f"{step.split('-', 1)[1]}.npz"
+        name = step.split("-")[1]
+        path = cache / f"{name}.npz"
         if not path.is_file():
             raise SystemExit(f"{path}: not found; its fit step did not finish")
         m = Recommender.load(path)
         users = np.asarray(m.user_ids_)
         m.recommend(users[:2], 10)  # compile the kernels
+        recommend_all(m, np.arange(2), 10)
         out = {"data MB": _rss_mb()}
         t = time.perf_counter()
-        ids, _ = m.recommend(users, 10)
+        if step.endswith("-base"):
+            ids, _ = m.recommend(users, 10)
+        else:
+            ids, _ = recommend_all(m, None, 10)
         out["seconds"] = time.perf_counter() - t
         out["peak MB"] = _peak_mb()
         out["users"] = int(len(ids))
@@ -242,7 +270,7 @@ def worker(step: str, shape: str, cache: Path) -> dict:
 
         data = _load(cache)
         train, test = per_user_split(data, 0.2, seed=SEED)
-        m = ImplicitALS(k=K, n_iters=2, seed=SEED).fit(train)
+        m = ImplicitALS(k=K, n_epochs=2, seed=SEED).fit(train)
         out = {"data MB": _rss_mb()}
         t = time.perf_counter()
         res = evaluate_full(m, test, train, ks=(10,))
@@ -251,7 +279,102 @@ def worker(step: str, shape: str, cache: Path) -> dict:
         out["NDCG@10"] = float(res.metrics["NDCG@10"])
         out["users"] = int(res.n_users)
         return out
+    if step.startswith("profile-"):
+        return _profile(step.split("-", 1)[1], cache)
+    if step == "ease-pruned":
+        from minirec.models.linear import EASE
+
+        n_top = int(os.environ.get("BENCH_EASE_ITEMS", "10000"))
+        EASE(reg=500.0, n_top_items=50).fit(_tiny())
+        data = _load(cache)
+        out = {"data MB": _rss_mb()}
+        t = time.perf_counter()
+        m = EASE(reg=500.0, n_top_items=n_top).fit(data)
+        out["seconds"] = time.perf_counter() - t
+        out["peak MB"] = _peak_mb()
+        kept = np.zeros(data.n_items, bool)
+        kept[m.kept_] = True
+        out["n_top_items"] = int(len(m.kept_))
+        out["ratings on kept items"] = float(kept[data.items].mean())
+        return out
     raise SystemExit(f"unknown step {step!r}; choose one of {', '.join(STEPS)}")
+
+
+def _profile(which: str, cache: Path) -> dict:
+    """The misses of the table, taken apart (``--profile``; Numba kernels are
+    opaque to cProfile, so the experiments change one thing at a time).
+
+    * ``mf``: the serial MF epoch (the fastest of epochs 2-4, as the machine is
+      shared) on the shape's ratings, and on the same ratings
+      with the ids folded onto ML-1M's 6,040 x 3,706 rows (u mod 6040, i mod
+      3706): the same kernel, order and number of updates, only the factor rows'
+      working set shrinks (41 + 15 MB -> 1.5 + 0.9 MB at k=64 and ML-25M);
+    * ``bpr``: cProfile of one BPR epoch: the seconds in the Python-side sampler
+      (``sample_triples``) and in the kernel, and whether the seen-pair test is
+      the bitmap or a binary search over the sorted keys;
+    * ``itemknn``: the work of ItemKNN's similarity kernel, counted: the
+      co-occurrence walk sum_u d_u^2, and the candidates it sorts, sum_i m_i log2
+      m_i with m_i the items co-rated with i (two full sorts per item), estimated
+      from 300 seeded items."""
+    from minirec.data import Interactions
+    from minirec.models import BPR, MF
+
+    data = _load(cache)
+    if which == "mf":
+        MF(k=8, n_epochs=1).fit(_tiny())
+        folded = Interactions(
+            data.users % 6040, data.items % 3706, data.ratings, None,
+            user_ids=np.arange(6040), item_ids=np.arange(3706),
+        )  # fmt: skip
+        out = {}
+        for name, d in (("own rows", data), ("folded rows", folded)):
+            hook, ticks = _epoch_times()
+            MF(k=K, n_epochs=4, seed=SEED).fit(d, on_epoch=hook)
+            out[f"{name} s"] = float(np.diff(ticks).min())  # the least disturbed
+        out["seconds"] = out["own rows s"]
+        out["folded / own"] = out["folded rows s"] / out["own rows s"]
+        return out
+    if which == "bpr":
+        import cProfile
+        import pstats
+
+        from minirec.models import bpr as bpr_mod
+
+        BPR(k=8, n_epochs=1, hogwild=True).fit(_tiny())
+        prof = cProfile.Profile()
+        t = time.perf_counter()
+        prof.runcall(BPR(k=K, n_epochs=1, hogwild=True, seed=SEED).fit, data)
+        total = time.perf_counter() - t
+        stats = pstats.Stats(prof).stats
+        cum = {f[2]: v[3] for f, v in stats.items()}
+        return {
+            "seconds": total,
+            "sample_triples s": cum.get("sample_triples", float("nan")),
+            "searchsorted s": sum(
+                v[3] for f, v in stats.items() if "searchsorted" in f[2]
+            ),
+            "bitmap": data.n_users * data.n_items <= bpr_mod._BITMAP_MAX,
+        }
+    if which == "itemknn":
+        R, C = data.by_item, data.by_user
+        d_u = np.diff(C.indptr).astype(np.float64)
+        rng = np.random.default_rng(SEED)
+        sample = rng.choice(data.n_items, 300, replace=False)
+        m = []
+        for i in sample:
+            us = R.indices[R.indptr[i] : R.indptr[i + 1]]
+            rows = [C.indices[C.indptr[u] : C.indptr[u + 1]] for u in us]
+            m.append(len(np.unique(np.concatenate(rows))) - 1 if rows else 0)
+        m = np.maximum(np.array(m, dtype=np.float64), 1.0)
+        return {
+            "seconds": float("nan"),
+            "walk sum_u d_u^2": float((d_u**2).sum()),
+            "sorted sum_i m_i log2 m_i": float(
+                data.n_items * (m * np.log2(m + 1)).mean()
+            ),
+            "mean m_i": float(m.mean()),
+        }
+    raise SystemExit(f"unknown profile {which!r}")
 
 
 # ----------------------------------------------------------------------- driver
@@ -301,7 +424,15 @@ def render(rows: dict, env: dict) -> str:
             extra = {
                 k: v
                 for k, v in r.items()
-                if k in ("Interactions MB", "NDCG@10", "users")
+                if k
+                in (
+                    "Interactions MB",
+                    "NDCG@10",
+                    "users",
+                    "blocks",
+                    "n_top_items",
+                    "ratings on kept items",
+                )
             }
             row["notes"] = ", ".join(
                 f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
@@ -320,6 +451,23 @@ def render(rows: dict, env: dict) -> str:
         "notes",
     ]
     return markdown_table(table, cols)
+
+
+def render_profiles(rows: dict) -> str:
+    """The ``profile-*`` rows: one line per shape and profile, its figures."""
+    lines = []
+    for shape in SHAPES:
+        for step, r in rows.get(shape, {}).items():
+            if step.startswith("profile-"):
+                figs = ", ".join(
+                    f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in r.items()
+                    if k not in ("wall s", "seconds") or step == "profile-bpr"
+                )
+                lines.append(f"| {step} | {shape} | {figs} |")
+    if not lines:
+        return ""
+    return "| profile | shape | figures |\n|---|---|---|\n" + "\n".join(lines)
 
 
 def plot(rows: dict, path: Path) -> None:
@@ -369,6 +517,8 @@ Notes:
 """
 
 
+PROFILE_NOTES = ""
+
 SPARK = "## Spark MLlib ALS\n"
 SPARK_TODO = (
     "\nSpark `local[2]` next to minirec on ML-1M: `benchmarks/results/spark.md` "
@@ -384,6 +534,7 @@ def main() -> None:
     ap.add_argument("--rows", default=None, help="JSON rows (default: in --cache)")
     ap.add_argument("--cap", type=float, default=300.0, help="seconds per step")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--ease-items", type=int, default=10_000)
     ap.add_argument("--worker", default=None)
     ap.add_argument("--shape", default=None)
     a = ap.parse_args()
@@ -395,6 +546,8 @@ def main() -> None:
         (Path(a.cache) / f"{a.worker}.json").write_text(json.dumps(out))
         sys.exit(1 if "failed" in out else 0)
     from minirec._utils import progress
+
+    os.environ["BENCH_EASE_ITEMS"] = str(a.ease_items)
 
     root = Path(a.cache)
     rows_path = Path(a.rows) if a.rows else root / "rows.json"
@@ -423,7 +576,8 @@ def main() -> None:
         plot(rows, HERE / "results" / "scale.png")
         body = (
             f"Command: `{CMD}`\n\n{render(rows, env)}\n\n![time vs ratings](scale.png)"
-            f"\n\n{NOTES}"
+            f"\n\n{NOTES}\n\n## Profiles of the misses\n\nCommand: `{PROFILE_CMD}`"
+            f"\n\n{render_profiles(rows)}\n\n{PROFILE_NOTES}"
         )
         md = HERE / "results" / "scale.md"
         old = md.read_text() if md.is_file() else ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from .._utils import as_rng, check_nonnegative, check_positive_int
@@ -98,11 +99,16 @@ class EASE(Recommender):
             )
         X = user_matrix(data.by_user, n)[:, kept]
         G = (X.T @ X).toarray()
+        del X
         G[np.diag_indices(m)] += self.reg
-        P = np.linalg.inv(G)
-        B = P / (-np.diag(P))[None, :]
+        # the m x m float64 matrices dominate the memory: LAPACK inverts G in place
+        # through its transpose (G is symmetric, Gᵀ is the Fortran-ordered view)
+        B = scipy.linalg.inv(G.T, overwrite_a=True, check_finite=False)
+        del G
+        B /= -np.diag(B)[None, :]
         B[np.diag_indices(m)] = 0.0
         self.B_ = B.astype(np.float32)
+        del B
         self.kept_ = kept.astype(np.int64)
         self.fit_info_ = {"n_kept_items": int(m)}
 
