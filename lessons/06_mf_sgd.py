@@ -196,18 +196,19 @@ _course.savefig(fig, "06_mf_sgd_curves.png")
 # $Q_i$ update use the *new* $P_u$ in `my_epoch`: what changes?
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 06.1: one SGD epoch of biased MF
+# ### Exercise 06.1: the gradient with respect to the biases
 #
-# Visit the ratings `(u[t], i[t], r[t])` in the order `order` and apply the SGD
-# step of biased MF to `P`, `Q`, `bu`, `bi` (updated in place or copied) with
-# learning rate `lr` and one `reg` for factors and biases; return `(P, Q, bu, bi)`.
-# Every update of a rating must use the values from before that rating's step.
+# For biased MF, $\hat r_{ui} = \mu + b_u + b_i + p_u \cdot q_i$, and the loss
+# $\mathcal{L} = \frac12 \sum_{(u,i)} (r_{ui} - \hat r_{ui})^2
+# + \frac{\lambda}{2}(\lVert b_u \rVert^2 + \lVert b_i \rVert^2 + \ldots)$ over the
+# ratings `(u[t], i[t], r[t])`, return `(grad_bu, grad_bi)`: the full-batch
+# gradients with respect to the user and item biases (`reg` is λ).
 
 
 # %% tags=["exercise"]
-def exercise_06_1(u, i, r, order, P, Q, bu, bi, mu, lr, reg):
+def exercise_06_1(P, Q, bu, bi, mu, u, i, r, reg):
     # your code here
-    return P, Q, bu, bi
+    return np.zeros_like(bu), np.zeros_like(bi)
 
 
 attempt("06_1", exercise_06_1)

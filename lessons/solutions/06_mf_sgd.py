@@ -1,13 +1,10 @@
 """Reference solutions of lesson 06's exercises."""
 
+import numpy as np
 
-def exercise_06_1(u, i, r, order, P, Q, bu, bi, mu, lr, reg):
-    for t in order:
-        uu, ii = u[t], i[t]
-        err = r[t] - (mu + bu[uu] + bi[ii] + P[uu] @ Q[ii])
-        bu[uu] += lr * (err - reg * bu[uu])
-        bi[ii] += lr * (err - reg * bi[ii])
-        p_old = P[uu].copy()
-        P[uu] += lr * (err * Q[ii] - reg * P[uu])
-        Q[ii] += lr * (err * p_old - reg * Q[ii])
-    return P, Q, bu, bi
+
+def exercise_06_1(P, Q, bu, bi, mu, u, i, r, reg):
+    e = r - (mu + bu[u] + bi[i] + np.sum(P[u] * Q[i], axis=1))
+    grad_bu = reg * bu - np.bincount(u, weights=e, minlength=len(bu))
+    grad_bi = reg * bi - np.bincount(i, weights=e, minlength=len(bi))
+    return grad_bu, grad_bi
