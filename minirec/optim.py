@@ -27,7 +27,7 @@ is exact Adam.
 
 Every ``FLUSH_EVERY`` steps, parameter entries below √tiny (1.1e-19 in float32)
 and subnormal optimizer-state entries are set to 0: they change no result that
-matters, and the subnormal arithmetic they cause is several times slower on CPUs
+matters, and the subnormal arithmetic they cause is slow on CPUs
 (:meth:`Optimizer.flush_tiny`).
 """
 
@@ -79,14 +79,10 @@ class Optimizer:
 
         L2 regularisation shrinks the factor columns that a model stops using
         towards 0, and Adam keeps them hovering near 1e-30; every product of two
-        such numbers (p ⊙ q, g²) is then subnormal, which x86 CPUs compute many
-        times slower (the ML-1M GMF with reg 0.005, dense Adam: its epochs grew
-        from 75 s to 184 s over ten epochs in one run, the unregularised
-        one's did not).
-        A column that is exactly 0, moments included, gets exactly 0 gradient and
-        stays 0. benchmarks/bench_flush.py measures a GMF with two such columns at
-        1.69x the time per step of a healthy one without the flush, 1.01x with it
-        (benchmarks/results/flush.md). ``step()`` calls this every
+        such numbers (p ⊙ q, g²) is then subnormal, which x86 CPUs compute far
+        more slowly (benchmarks/bench_flush.py, results in
+        benchmarks/results/flush.md). A column that is exactly 0, moments
+        included, gets exactly 0 gradient and stays 0. ``step()`` calls this every
         ``FLUSH_EVERY`` steps.
         """
         for p in self.params:

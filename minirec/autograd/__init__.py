@@ -24,7 +24,7 @@ What to import::
   when the batch is large next to the table, else sort + unique rows) or, with
   ``sparse=True``, a :class:`RowGrad` from :func:`scatter_add_rows`. The CSR product
   uses scipy.sparse (cupyx.scipy.sparse on CuPy) when importable, else
-  ``add.reduceat``. Measured in benchmarks/results/autograd.md.
+  ``add.reduceat`` (benchmarks/results/autograd.md compares the ways).
 * ``ops.linear(x, W, b)`` is one fused node for ``x @ W + b`` (what ``nn.Linear``
   uses); ``ops.bce_with_logits`` is fused and stable.
 * ``gradcheck(f, *inputs)``: central differences in float64, raises with the worst

@@ -507,7 +507,7 @@ def embedding(weight: Tensor, idx, sparse: bool = False) -> Tensor:
             return (RowGrad(*scatter_add_rows(flat, g2), weight.shape),)
         return (scatter_add_dense(flat, g2, weight.shape[0]),)
 
-    out = weight.xp.take(weight.data, idx, axis=0)  # faster than weight.data[idx]
+    out = weight.xp.take(weight.data, idx, axis=0)  # a row gather, as W[idx]
     return make_node(out, (weight,), backward)
 
 

@@ -115,8 +115,9 @@ def scatter_add_rows(idx, values):
     """Sum the rows of `values` that share an index: returns ``(rows, sums)`` with
     ``rows`` the unique sorted indices. The backward of an embedding gather.
 
-    ``np.add.at`` is the obvious way and is slow; sort + CSR product is the fastest we
-    measured (benchmarks/results/autograd.md), with ``add.reduceat`` as the fallback.
+    A stable sort and one CSR product rather than the obvious ``np.add.at``
+    (benchmarks/results/autograd.md compares them); ``add.reduceat`` without a
+    sparse module.
     """
     xp = array_namespace(values)
     order = xp.argsort(idx, kind="stable")
@@ -137,7 +138,7 @@ def scatter_add_rows(idx, values):
 def scatter_add_dense(idx, values, n_rows: int):
     """Like :func:`scatter_add_rows` but into a dense ``(n_rows, dim)`` array. When the
     batch is large next to the table, one CSR product (built from (row, col) pairs,
-    no sort) is fastest; otherwise sort the batch and write the unique rows."""
+    no sort) does it; otherwise sort the batch and write the unique rows."""
     xp = array_namespace(values)
     sparse = _sparse_module(xp)
     if sparse is not None and 4 * len(idx) >= n_rows:

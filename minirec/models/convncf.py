@@ -59,7 +59,7 @@ class PatchConv(Module):
     (N, H/2, W/2, C_out). Windows do not overlap, so it is one matrix product on the
     reshaped map (no im2col copies, no per-offset backward loop): the same result as
     ``F.conv2d`` with weight ``W.reshape(2, 2, C_in, C_out).transpose(3, 2, 0, 1)``
-    (a test checks it), several times faster on a CPU."""
+    (a test checks it) without building patches."""
 
     def __init__(self, c_in: int, c_out: int, rng=None):
         self.lin = Linear(4 * c_in, c_out, init="he", rng=rng)  # rows: (di, dj, c)

@@ -94,12 +94,12 @@ class GRU4Rec(OnDevice, SequentialRecommender):
     Parameters
     ----------
     k : GRU state size H, the latent size (also the item embedding size when
-        ``tied``; formerly ``hidden``)
+        ``tied``; ``hidden`` is its deprecated name)
     emb_dim : input embedding size (ignored when ``tied``: then it is H)
     loss : "top1", "bpr", "bpr-max" or "cross-entropy"
     batch_size : B, sessions in parallel
     n_negatives : S, extra negatives per step sampled ∝ popularity^sample_alpha
-        (formerly ``n_sample``)
+        (``n_sample`` is its deprecated name)
     sample_alpha : 0 = uniform, 1 = popularity
     bpreg : λ of BPR-max's score regularization
     lr, n_epochs : Adam learning rate, passes over the data

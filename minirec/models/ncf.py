@@ -28,9 +28,7 @@ for 32, GMF has k = 32 and MLP has embeddings of 64 and three hidden layers
 128 → 64 → 32 on the concatenation [p_u; q_i] of size 128, i.e.
 ``layers=(128, 128, 64, 32)`` (the paper's §4.1: "we employed three hidden layers
 for MLP; for example, if the size of predictive factors is 8, then the architecture
-of the neural CF layers is 32 → 16 → 8, and the embedding size is 16"). Earlier
-versions defaulted to ``(128, 64, 32)``: two hidden layers, one fewer than the
-paper's.
+of the neural CF layers is 32 → 16 → 8, and the embedding size is 16").
 
 Model selection (the paper's §4.1: "we randomly sampled one interaction for each
 user as the validation data and tuned hyper-parameters on it"):
@@ -260,9 +258,8 @@ class GMF(_NCFBase):
         With Adam: update only the embedding rows the batch used (moments of the
         other rows are left alone, like ``torch.optim.SparseAdam``; the default,
         fast). ``False``: dense Adam over the whole tables, as the paper's Keras
-        code (every row keeps moving with its momentum; slower per step). On the
-        NCF ML-1M files dense Adam ranked better: GMF HR@10 0.7010 vs 0.6967 lazy,
-        NeuMF 0.7081 vs 0.7063 (benchmarks/results/accuracy_neural.md).
+        code (every row keeps moving with its momentum; slower per step; the two
+        are compared in benchmarks/results/accuracy_neural.md).
     patience : int
         Early-stopping patience (with ``valid``).
     seed : int
@@ -395,7 +392,7 @@ class NeuMF(_NCFBase):
         Weight of the GMF branch in the initial output layer (paper: 0.5).
         ``"valid"``: the weight among 0, 0.1, ..., 1 whose fused start has the best
         HR@10 on `valid` (``fit(..., valid=...)`` is then required); the choice is
-        kept in ``alpha_`` (on ML-1M it picks 0.6, see accuracy_neural.md).
+        kept in ``alpha_`` (its choice on ML-1M: accuracy_neural.md).
     pretrain_epochs, pretrain_lr : int, float
         Epochs (the most, with ``valid``) and Adam learning rate of the GMF and
         NCFMLP that pre-training trains.
@@ -558,5 +555,5 @@ class NeuMF(_NCFBase):
                 "mlp": getattr(mlp, "history_", []),
             }
         # with `valid`, the fused start competes with the fine-tuned epochs (the
-        # released NCF code scores it first too); on ML-1M it is often the best
+        # released NCF code scores it first too)
         self._train(data, rng, valid, on_epoch, score_start=fused)

@@ -108,7 +108,8 @@ class SASRec(OnDevice, SequentialRecommender):
 
     Parameters
     ----------
-    k : d, the latent size: embedding and hidden width (paper: 50; formerly ``dim``)
+    k : d, the latent size: embedding and hidden width (paper: 50; ``dim`` is its
+        deprecated name)
     maxlen : n, the sequence window (paper: 50 for Games/Beauty, 200 for ML-1M)
     n_blocks, heads : attention blocks and heads (paper: 2, 1)
     dropout : dropout rate (paper: 0.5 on the sparse Amazon sets, 0.2 on ML-1M)

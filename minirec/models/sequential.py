@@ -38,7 +38,7 @@ Bad input, the stated policy (tested in tests/models/test_session_baselines.py):
 A subclass implements ``_fit_sequences(indptr, items)`` (training sequences as CSR of
 internal item indices, every sequence of length >= 2; iterative models also take
 ``on_epoch``) and ``_score_prefixes(prefixes) -> (len, n_items)``; optionally
-``_score_positions`` (scores after every prefix of whole sequences, faster),
+``_score_positions`` (scores after every prefix of whole sequences, in one pass),
 ``_state()`` / ``_set_state()`` and ``_meta_extra()``.
 """
 

@@ -25,7 +25,7 @@ import pytest
 import standin
 from standin import ndarray, numpy_calls
 
-from minirec.data import synthetic_ratings, synthetic_sessions
+from minirec.data import Interactions, synthetic_ratings, synthetic_sessions
 from minirec.data.sequences import as_sequences
 from minirec.errors import BackendUnavailableError
 from minirec.models import (
@@ -43,6 +43,7 @@ from minirec.models import (
     Recommender,
     SASRec,
 )
+from minirec.models._train import NegativeSampler, pointwise_epoch
 
 # name -> (class, hyperparameters, task); seconds each on the tiny data
 MODELS = {
@@ -274,6 +275,33 @@ def test_callbacks_get_host_arrays(cupy, ratings):
         ratings, valid=(users, pos, neg), on_epoch=on_epoch
     )
     assert seen == [np.ndarray, np.ndarray]
+    neumf = NeuMF(k=8, layers=(16, 8), pretrain_epochs=1, n_epochs=1, alpha="valid")
+    neumf.set_params(device="cuda").fit(ratings, valid=(users, pos, neg))
+    assert _on_device(neumf) and len(neumf.alpha_scores_) == 11
+    assert numpy_calls == [], numpy_calls
+
+
+def test_negative_sampler_on_standin(cupy):
+    """Device draws are never a training pair: the vectorized rounds, the exact
+    draw for a user who has seen all items but one, and the host fallback (no
+    bitmap) copied over; all on the device, no np.* call."""
+    n = 30
+    users = [0] * (n - 1) + [1, 1, 2, 3]
+    items = list(range(n - 1)) + [0, 1, 2, 3]
+    data = Interactions.from_arrays(users, items, item_ids=np.arange(n))
+    rng = cupy.random.default_rng(0)
+    for bitmap in (True, False):
+        sampler = NegativeSampler(data, cupy)
+        if not bitmap:
+            sampler.bitmap = None  # as for too many user x item cells
+        u, i, y = pointwise_epoch(data, 3, rng, sampler)
+        assert all(isinstance(a, ndarray) for a in (u, i, y))
+        u, i, y = u.get(), i.get(), y.get()
+        train = set(zip(data.users.tolist(), data.items.tolist()))
+        got = set(zip(u[y == 0].tolist(), i[y == 0].tolist()))
+        assert not got & train
+        assert set(i[(y == 0) & (u == 0)].tolist()) == {n - 1}  # its only unseen
+        assert (y == 1).sum() == len(data) and (y == 0).sum() == 3 * len(data)
     assert numpy_calls == [], numpy_calls
 
 
