@@ -109,7 +109,7 @@ ax[1].set(title="item popularity (long tail)", xlabel="item rank", ylabel="# rat
 ax[2].hist(user_counts, bins=50)
 ax[2].set(title="ratings per user", xlabel="# ratings", ylabel="users")
 ax[3].bar(np.arange(1, 6), hist)
-ax[3].set(title="rating histogram", xlabel="rating")
+ax[3].set(title="rating histogram", xlabel="rating", ylabel="# ratings")
 _course.savefig(fig, "00_rating_matrix.png")
 plt.close(fig)
 

@@ -253,9 +253,17 @@ if data.name == "ml-100k":
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
 table[["sampled HR@10", "full HR@10"]].plot.bar(ax=ax[0], rot=0)
-ax[0].set(title="leave-last-one-out, ML-100k: sampled(1+99) vs full", ylabel="HR@10")
+ax[0].set(
+    title=f"leave-last-one-out, {data.name}: sampled(1+99) vs full",
+    xlabel="model",
+    ylabel="HR@10",
+)
 leak_table[[c for c in leak_table.columns if "NDCG" in c]].T.plot.bar(ax=ax[1], rot=0)
-ax[1].set(title="per-user last-10 split: file order vs timestamps", ylabel="NDCG@10")
+ax[1].set(
+    title="per-user last-10 split: file order vs timestamps",
+    xlabel="model",
+    ylabel="NDCG@10",
+)
 _course.savefig(fig, "01_evaluation.png")
 plt.close(fig)
 

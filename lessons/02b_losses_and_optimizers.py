@@ -454,7 +454,7 @@ for name, lrs in schedules.items():
     ax[0].plot(lrs, label=name)
 ax[0].set_xlabel("epoch")
 ax[0].set_ylabel("learning rate")
-ax[0].set_title("Schedules (minirec == torch)")
+ax[0].set_title("Learning-rate schedules (minirec)")
 ax[0].legend()
 for name, curve in runs.items():
     ax[1].plot(curve, label=name)

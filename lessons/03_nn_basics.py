@@ -140,15 +140,15 @@ assert (pred == (y_xor > 0)).all()
 fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
 ax[0].plot(acc_and, label="AND")
 ax[0].plot(acc_xor, label="XOR")
-ax[0].set(title="perceptron accuracy", xlabel="epoch")
+ax[0].set(title="perceptron accuracy", xlabel="epoch", ylabel="training accuracy")
 ax[0].legend()
 ax[1].semilogy(curve)
-ax[1].set(title="nn.MLP on XOR: log loss", xlabel="Adam step")
+ax[1].set(title="nn.MLP on XOR: log loss", xlabel="Adam step", ylabel="log loss")
 g = np.linspace(-0.5, 1.5, 80)
 grid = np.array(np.meshgrid(g, g)).reshape(2, -1).T
 ax[2].contourf(g, g, net(Tensor(grid)).numpy().reshape(80, 80) > 0, alpha=0.3)
 ax[2].scatter(Xb[:, 0], Xb[:, 1], c=y_xor, cmap="bwr")
-ax[2].set(title="MLP decision regions on XOR")
+ax[2].set(title="MLP decision regions on XOR", xlabel="$x_1$", ylabel="$x_2$")
 
 # %% [markdown]
 # ## 3. Convolution and pooling

@@ -172,6 +172,7 @@ ax.semilogx(ks, curve, "o-", label="ItemKNN (pearson_baseline, shrink 100)")
 ax.axhline(res["BiasedBaseline"], color="gray", ls="--", label="μ + b_u + b_i")
 ax.set_xlabel("k (neighbours used)")
 ax.set_ylabel("test RMSE")
+ax.set_title("ItemKNN: test RMSE against the number of neighbours")
 ax.legend()
 _course.savefig(fig, "04_knn_k.png")
 

@@ -222,7 +222,11 @@ for gname in ["genre:Children's", "genre:Horror", "genre:Romance", "genre:Sci-Fi
     if gname in gcols:
         mask = G[top, gcols.index(gname)] > 0
         ax.scatter(xy[mask, 0], xy[mask, 1], s=12, label=gname[6:])
-ax.set(title="item2vec embeddings (PCA), 300 most rated movies")
+ax.set(
+    title="item2vec embeddings (PCA), 300 most rated movies",
+    xlabel="first principal component",
+    ylabel="second principal component",
+)
 ax.legend()
 _course.savefig(fig, "05_item2vec_pca.png")
 plt.close(fig)
