@@ -13,6 +13,8 @@
     minirec similar --model m.npz --item 50 [-n 10]   (or --user ID)
     minirec export m.npz --out DIR [--format npy|csv]
     minirec demo                          train + evaluate + recommend in one go
+    minirec reproduce TABLE [--quick] [--only ROW] [--list]
+                                          the configs behind a published table
     minirec --version
 
 ``train`` holds out a test part (``--split``, default random 90/10 with
@@ -38,6 +40,7 @@ from .. import __version__
 from ..errors import MinirecError
 from . import commands as C
 from . import queries as Q
+from . import reproduce as R
 from ._io import CliError, UsageError, error_report
 from .params import format_hyperparameters
 from .protocols import PROTOCOLS, SPLITS
@@ -254,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(sp, None)
     out_json(sp)
     sp.set_defaults(func=C.cmd_demo)
+
+    R.add_parser(sub, out_json)
     return p
 
 

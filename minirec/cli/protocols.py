@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..data.download import MOVIELENS
 from ..errors import MinirecError
 from ._io import CliError
@@ -88,6 +90,10 @@ def split_label(split: dict | None) -> str:
     how = split["how"]
     if how == "ncf":
         return "ncf-files"
+    if how == "fold":
+        return f"ml-100k {split['fold']}"
+    if how == "validation":
+        return f"validation {split['rule']} of {split_label(split['of'])}"
     if "test_fraction" in split:
         f = 100 * split["test_fraction"]
         label = f"{how} {round(100 - f, 2):g}/{round(f, 2):g}"
@@ -158,6 +164,12 @@ class Holdout:
             )
         elif how == "ncf":
             self._ncf()
+        elif how == "fold":
+            from ..data import load_ml100k_split
+
+            self.train, self.test = load_ml100k_split(split["fold"])
+        else:
+            raise CliError(f"split {how!r}: choose one of {', '.join(SPLITS)}")
 
     def _ncf(self) -> None:
         from ..data import ncf_protocol
@@ -175,6 +187,52 @@ class Holdout:
             ) from None
         self.train = train
         self.cases = (tu, ti, negs)
+
+    def validation(self, seed: int = 1) -> Holdout:
+        """A validation split carved from the training part only (the test part is
+        never looked at): for the sampled protocol one random training interaction
+        per user held out and ranked against 99 items the user never rated (as the
+        NCF files are built); otherwise a random 10% of the training ratings."""
+        from ..data import sample_negatives
+        from ..data import split as S
+
+        if self.split is None:
+            raise CliError("no test part to validate against: drop --all-data")
+        out = Holdout.__new__(Holdout)
+        out.data, out.cases, out.test = self.data, None, None
+        if self.cases is not None:
+            train = self.train
+            rng = np.random.default_rng(seed)
+            R = train.by_user
+            has = np.flatnonzero(R.lengths() > 0)
+            pick = R.indptr[has] + (rng.random(len(has)) * R.lengths()[has]).astype(
+                np.int64
+            )
+            rows = R.rows[pick]
+            keep = np.ones(len(train), bool)
+            keep[rows] = False
+            vu, vi = train.users[rows], train.items[rows]
+            out.cases = (vu, vi, sample_negatives(self.data, vu, 99, seed=seed))
+            out.train = train.subset(keep)
+            rule = f"1 per user + 99, seed {seed}"
+        else:
+            out.train, out.test = S.random_split(
+                self.train, test_fraction=0.1, seed=seed
+            )
+            rule = f"random 10%, seed {seed}"
+        out.split = {"how": "validation", "rule": rule, "of": self.split}
+        return out
+
+    def keep_users(self, n: int) -> None:
+        """Keep the first `n` users (internal indices) in every part: the small
+        slice of ``minirec reproduce --quick``."""
+        self.train = self.train.subset(self.train.users < n)
+        if self.test is not None:
+            self.test = self.test.subset(self.test.users < n)
+        if self.cases is not None:
+            users, items, negs = self.cases
+            m = users < n
+            self.cases = (users[m], items[m], negs[m])
 
     def default_protocol(self, model) -> str:
         """What ``train`` reports: sampled for ncf, RMSE for rating models, else a

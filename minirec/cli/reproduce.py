@@ -1,0 +1,162 @@
+"""``minirec reproduce TABLE``: run the configs of a published table.
+
+    minirec reproduce --list                   the tables and their rows
+    minirec reproduce ncf --quick              every row on a small slice
+    minirec reproduce rating --only ml1m-mf    one row (repeatable)
+    minirec reproduce rating --out DIR         write DIR/runs/<table>/<row>.json
+                                               and DIR/<table>.md
+
+A full run writes into ``benchmarks/results`` when run from the repository (it
+exists), a quick run only with ``--out``. A progress line per row goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+
+from ._io import CliError, emit
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _listing() -> tuple[dict, str]:
+    from ..experiments import table_configs, table_names
+
+    obj, lines = {"command": "reproduce", "tables": {}}, []
+    for t in table_names():
+        cfgs = table_configs(t)
+        obj["tables"][t] = [
+            {
+                "row": c.row,
+                "title": c.title,
+                "model": c.model,
+                "runs": c.recorded is None,
+                "quick": c.recorded is None or bool(c.quick),
+            }
+            for c in cfgs
+        ]
+        lines.append(f"{t} ({len(cfgs)} rows)")
+        width = max(len(c.row) for c in cfgs)
+        for c in cfgs:
+            how = "runs" if c.recorded is None else "recorded, not re-run"
+            lines.append(f"  {c.row:<{width}}  {c.title}  [{how}]")
+    lines.append("\n`minirec reproduce TABLE [--quick] [--only ROW]` runs a table.")
+    return obj, "\n".join(lines)
+
+
+def _pick(cfgs: list, only: list[str] | None, table: str) -> list:
+    if not only:
+        return cfgs
+    rows = [c.row for c in cfgs]
+    for r in only:
+        if r not in rows:
+            close = difflib.get_close_matches(r, rows, n=3)
+            hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+            raise CliError(
+                f"--only {r}: table {table} has no row {r!r}; {hint}"
+                f"`minirec reproduce --list` shows its rows"
+            )
+    return [c for c in cfgs if c.row in only]
+
+
+def _out_dir(args: argparse.Namespace) -> Path | None:
+    if args.out:
+        return Path(args.out)
+    default = Path("benchmarks") / "results"
+    return default if not args.quick and default.is_dir() else None
+
+
+def _line(cfg, rec: dict) -> str:
+    from ..experiments.tables import minirec_cell, peer_cell, reference_cell
+
+    secs = rec.get("seconds")
+    text = (
+        f"{cfg.name}: {cfg.title}  {' / '.join(cfg.metrics)} {minirec_cell(cfg, rec)}"
+        f"  [{rec.get('protocol')}]"
+    )
+    if secs is not None:
+        text += f"  {secs:.1f} s"
+    ref = reference_cell(cfg)
+    if ref != "-":
+        text += f"\n    reference {ref}"
+    peer, _ = peer_cell(cfg, rec)
+    if peer != "-":
+        text += f"\n    same run: {peer}"
+    return text
+
+
+def _run_rows(args, cfgs, out, records, lines) -> None:
+    from ..experiments import run
+    from ..experiments.runner import write_json
+
+    for n, cfg in enumerate(cfgs, 1):
+        what = "recorded" if cfg.recorded is not None else "running"
+        _say(f"[{n}/{len(cfgs)}] {cfg.name} ({cfg.title}): {what}")
+        rec = run(cfg, quick=args.quick, say=_say)
+        records.append(rec)
+        line = _line(cfg, rec)
+        lines.append(line)
+        _say("    " + line.split("\n")[0].split(": ", 1)[1])
+        if out is not None:
+            write_json(out / "runs" / cfg.table / f"{cfg.row}.json", rec)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from ..experiments import ConfigError, table_configs
+    from ..experiments.runner import clear_cache
+    from ..experiments.tables import write_table
+
+    if args.list:
+        obj, text = _listing()
+        emit(args, obj, text)
+        return 0
+    if not args.table:
+        raise CliError("give a TABLE (or --list to see them)")
+    try:
+        cfgs = _pick(table_configs(args.table), args.only, args.table)
+    except ConfigError as e:
+        raise CliError(str(e)) from None
+    out = _out_dir(args)
+    records, lines = [], []
+    try:
+        _run_rows(args, cfgs, out, records, lines)
+    finally:
+        clear_cache()
+    written = None
+    if out is not None:
+        written = str(write_table(args.table, out))
+        lines.append(f"\nwritten: {written} and {out / 'runs' / args.table}/")
+    obj = {
+        "command": "reproduce",
+        "table": args.table,
+        "quick": bool(args.quick),
+        "rows": records,
+        "out": written,
+    }
+    emit(args, obj, "\n".join(lines))
+    return 0
+
+
+def add_parser(sub, out_json) -> None:
+    sp = sub.add_parser("reproduce", help="run the configs behind a published table")
+    sp.add_argument("table", nargs="?", help="rating, ncf, sequential or ctr")
+    sp.add_argument("--list", action="store_true", help="the tables and their rows")
+    sp.add_argument(
+        "--quick", action="store_true", help="every row on a small slice, few epochs"
+    )
+    sp.add_argument(
+        "--only", action="append", metavar="ROW", help="run this row only (repeatable)"
+    )
+    sp.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write DIR/runs/TABLE/ROW.json and DIR/TABLE.md (default for a full "
+        "run: benchmarks/results when it exists)",
+    )
+    out_json(sp)
+    sp.set_defaults(func=cmd_reproduce)

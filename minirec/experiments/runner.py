@@ -1,0 +1,350 @@
+"""Run one config: the same data loading, splits and evaluation as ``minirec
+train`` (:mod:`minirec.cli.protocols`, :mod:`minirec.evaluation`), then one JSON
+record per row.
+
+A row's record: the config name, its protocol label, the metrics, the fit seconds,
+the hyperparameters used (and the validation grid that chose them), the reference,
+the peer library's figures from the same run, versions; ``status`` is
+``"measured"`` or ``"recorded"`` (a row not re-run carries the figure of the file
+and commit its config names).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cli import protocols as P
+from ..cli._io import jsonable
+from .config import LOWER_IS_BETTER, Config, ConfigError
+
+
+def versions() -> dict[str, str]:
+    """Python and the versions of the libraries a row may use."""
+    out = {"python": platform.python_version()}
+    for mod in ("minirec", "numpy", "numba", "scipy", "surprise", "implicit"):
+        try:
+            out[mod] = getattr(__import__(mod), "__version__", "?")
+        except ImportError:
+            out[mod] = "not installed"
+    return out
+
+
+def _binary(data):
+    """`data` with every rating a 1 (implicit feedback), same ids and side tables."""
+    from ..data.interactions import Interactions
+
+    return Interactions(
+        data.users,
+        data.items,
+        None,
+        data.timestamps,
+        user_ids=data.user_ids,
+        item_ids=data.item_ids,
+        user_features=data.user_features,
+        item_features=data.item_features,
+        name=data.name,
+    )
+
+
+#: data and holdouts already built in this process, shared by the rows of a table
+#: (``clear_cache()`` frees them)
+_CACHE: dict[tuple, Any] = {}
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _data(cfg: Config):
+    key = ("data", cfg.dataset, cfg.implicit)
+    if key not in _CACHE:
+        data = P.load_data(cfg.dataset)
+        _CACHE[key] = _binary(data) if cfg.implicit else data
+    return _CACHE[key]
+
+
+def _holdouts(cfg: Config, quick: bool) -> list[P.Holdout]:
+    """One Holdout per fold (one for a plain split), sliced for --quick."""
+    users = cfg.quick.get("users") if quick else None
+    key = ("holdouts", cfg.dataset, cfg.implicit, json.dumps(cfg.split), quick, users)
+    if key not in _CACHE:
+        _CACHE[key] = _build_holdouts(cfg, quick, users)
+    return _CACHE[key]
+
+
+def _build_holdouts(cfg: Config, quick: bool, users: int | None) -> list[P.Holdout]:
+    data = _data(cfg)
+    split = cfg.split
+    if split["how"] == "folds":
+        folds = cfg.quick.get("folds", split["folds"]) if quick else split["folds"]
+        splits = [{"how": "fold", "fold": f} for f in folds]
+    else:
+        splits = [split]
+    out = []
+    for s in splits:
+        h = P.Holdout(data, s)
+        if cfg.implicit and h.test is not None:
+            h.train, h.test = _binary(h.train), _binary(h.test)
+        if users is not None:
+            h.keep_users(users)
+        out.append(h)
+    return out
+
+
+def _label(cfg: Config, holdouts: list[P.Holdout]) -> str:
+    if cfg.split["how"] == "folds":
+        names = [h.split["fold"] for h in holdouts]
+        where = names[0] if len(names) == 1 else f"{names[0]}-{names[-1]}"
+        return P.protocol_label(cfg.protocol, {"how": "fold", "fold": where}) + (
+            ", mean" if len(names) > 1 else ""
+        )
+    return P.protocol_label(cfg.protocol, holdouts[0].split)
+
+
+def _model(cfg: Config, params: dict):
+    from ..models import get_model_class
+
+    try:
+        return get_model_class(cfg.model)(**params)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'params': {e}") from None
+
+
+def _metrics(res, cfg: Config) -> dict[str, float]:
+    missing = [m for m in cfg.metrics if m not in res.metrics]
+    if missing:
+        raise ConfigError(
+            f"{cfg.path}: key 'metrics': {', '.join(missing)} not reported by "
+            f"protocol {cfg.protocol} (it reports {', '.join(res.metrics)})"
+        )
+    return {m: float(res.metrics[m]) for m in cfg.metrics}
+
+
+def _fit_eval(cfg: Config, params: dict, h: P.Holdout) -> tuple[dict, float]:
+    model = _model(cfg, params)
+    secs = P.fit(model, h)
+    res = h.evaluate(model, cfg.protocol, seed=cfg.seed)
+    return _metrics(res, cfg), secs
+
+
+def _select(cfg: Config, params: dict, h: P.Holdout, quick: bool, say) -> dict:
+    """Fit every grid point on the validation split of `h`'s training part; the
+    grid with each point's validation metric and the best point (first best)."""
+    sel = cfg.select
+    grid = cfg.quick.get("grid", sel["grid"]) if quick else sel["grid"]
+    metric = sel["metric"]
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    val = h.validation(seed=1) if _n_points(grid) > 1 else h
+    names = list(grid)
+    points = []
+    combos = list(itertools.product(*(grid[n] for n in names)))
+    for values in combos:
+        point = dict(zip(names, values))
+        if len(combos) == 1:  # nothing to choose between: no validation fit
+            points.append({"params": point, "metrics": None, "seconds": 0.0})
+            break
+        m, secs = _fit_eval(cfg, {**params, **point}, val)
+        if metric not in m:
+            raise ConfigError(
+                f"{cfg.path}: key 'select.metric': {metric} not in metrics"
+            )
+        points.append({"params": point, "metrics": m, "seconds": secs})
+        say(f"  validation {point}: {metric} {m[metric]:.4f} ({secs:.1f} s)")
+    best = min(points, key=lambda p: sign * (p["metrics"] or {}).get(metric, 0.0))
+    return {
+        "on": P.protocol_label(cfg.protocol, val.split),
+        "metric": metric,
+        "grid": points,
+        "best": best["params"],
+    }
+
+
+def _n_points(grid: dict) -> int:
+    return int(np.prod([len(v) for v in grid.values()]))
+
+
+def run(cfg: Config, quick: bool = False, say: Callable[[str], None] = print) -> dict:
+    """Run `cfg` and return its record (see the module docstring)."""
+    record: dict[str, Any] = {
+        "config": cfg.name,
+        "table": cfg.table,
+        "row": cfg.row,
+        "title": cfg.title,
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "reference": cfg.reference,
+        "quick": quick and cfg.recorded is None,
+    }
+    if cfg.recorded is not None:
+        rec = cfg.recorded
+        record.update(
+            status="recorded",
+            protocol=rec.get("protocol") or _recorded_label(cfg),
+            metrics=rec["metrics"],
+            seconds=rec.get("seconds"),
+            source=rec.get("source", ""),
+            note=rec.get("note", ""),
+            params=cfg.params,
+        )
+        return record
+    t0 = time.perf_counter()
+    params = {**cfg.params, **(cfg.quick.get("params", {}) if quick else {})}
+    holdouts = _holdouts(cfg, quick)
+    if cfg.select is not None:
+        record["selected"] = _select(cfg, params, holdouts[0], quick, say)
+        params = {**params, **record["selected"]["best"]}
+    per_fold, secs = [], 0.0
+    for h in holdouts:
+        m, s = _fit_eval(cfg, params, h)
+        per_fold.append(m)
+        secs += s
+    metrics = {k: float(np.mean([f[k] for f in per_fold])) for k in cfg.metrics}
+    record.update(
+        status="measured",
+        protocol=_label(cfg, holdouts),
+        metrics=metrics,
+        seconds=secs,
+        params=params,
+    )
+    if len(per_fold) > 1:
+        record["folds"] = per_fold
+    if cfg.peer is not None:
+        record["peer"] = run_peer(cfg, holdouts)
+    record.update(
+        wall_seconds=time.perf_counter() - t0,
+        versions=versions(),
+        date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    return record
+
+
+def _recorded_label(cfg: Config) -> str:
+    if cfg.split and cfg.split.get("how") in P.SPLITS:
+        return P.protocol_label(cfg.protocol, cfg.split)
+    return cfg.protocol
+
+
+# ----------------------------------------------------------------------------- peers
+def _peer_label(peer: dict) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in peer.get("params", {}).items())
+    return peer.get("label") or f"{peer['library']} {peer['algo']}({args})"
+
+
+def run_peer(cfg: Config, holdouts: list[P.Holdout]) -> dict:
+    """The peer library of `cfg` on the same holdouts; ``{"skipped": why}`` when
+    it is not installed."""
+    peer = cfg.peer
+    lib = peer["library"]
+    try:
+        mod = __import__(lib)
+    except ImportError:
+        return {"label": _peer_label(peer), "skipped": f"{lib} not installed"}
+    fn = _surprise if lib == "surprise" else _implicit
+    per_fold, secs = [], 0.0
+    for h in holdouts:
+        m, s = fn(peer, h, cfg)
+        per_fold.append(m)
+        secs += s
+    return {
+        "label": _peer_label(peer),
+        "version": getattr(mod, "__version__", "?"),
+        "metrics": {k: float(np.mean([f[k] for f in per_fold])) for k in per_fold[0]},
+        "seconds": secs,
+    }
+
+
+def _surprise(peer: dict, h: P.Holdout, cfg: Config) -> tuple[dict, float]:
+    import surprise as S
+
+    df = h.train.to_dataframe()[["user", "item", "rating"]]
+    lo, hi = float(h.train.ratings.min()), float(h.train.ratings.max())
+    ts = S.Dataset.load_from_df(df, S.Reader(rating_scale=(lo, hi)))
+    ts = ts.build_full_trainset()
+    kwargs = dict(peer.get("params", {}))
+    if peer["algo"] == "SVD":
+        kwargs.setdefault("random_state", cfg.seed)
+    else:
+        kwargs.setdefault("verbose", False)
+    t0 = time.perf_counter()
+    algo = getattr(S, peer["algo"])(**kwargs).fit(ts)
+    secs = time.perf_counter() - t0
+    tdf = h.test.to_dataframe()
+    preds = algo.test(list(zip(tdf.user, tdf.item, tdf.rating)))
+    return {
+        "RMSE": S.accuracy.rmse(preds, verbose=False),
+        "MAE": S.accuracy.mae(preds, verbose=False),
+    }, secs
+
+
+class _Factors:
+    """Dot products of a peer's factors behind the two attributes and the one method
+    evaluate_sampled uses."""
+
+    predicts_ratings = False
+
+    def __init__(self, U, V):
+        self.U, self.V = np.asarray(U), np.asarray(V)
+        self.n_users, self.n_items = len(self.U), len(self.V)
+
+    def predict_pairs(self, u, i):
+        return np.einsum("ij,ij->i", self.U[u], self.V[i]).astype(np.float32)
+
+
+def _implicit(peer: dict, h: P.Holdout, cfg: Config) -> tuple[dict, float]:
+    import implicit
+    from scipy.sparse import csr_matrix
+
+    from ..evaluation import evaluate_sampled
+
+    if h.cases is None:
+        raise ConfigError(f"{cfg.path}: key 'peer': implicit runs on the sampled cases")
+    tr = h.train
+    R = csr_matrix(
+        (np.ones(len(tr), np.float32), (tr.users, tr.items)),
+        shape=(tr.n_users, tr.n_items),
+    )
+    kwargs = {"random_state": cfg.seed, **peer.get("params", {})}
+    cls = (
+        implicit.cpu.als.AlternatingLeastSquares
+        if peer["algo"] == "ALS"
+        else implicit.cpu.bpr.BayesianPersonalizedRanking
+    )
+    m = cls(**kwargs)
+    t0 = time.perf_counter()
+    m.fit(R, show_progress=False)
+    secs = time.perf_counter() - t0
+    users, items, negs = h.cases
+    res = evaluate_sampled(_Factors(m.user_factors, m.item_factors), users, items, negs)
+    return {k: float(res.metrics[k]) for k in ("HR@10", "NDCG@10")}, secs
+
+
+# ----------------------------------------------------------------------------- files
+def write_json(path: Path, obj: Any) -> Path:
+    """Write `obj` as indented JSON to `path` atomically."""
+    return write_text(path, json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write `text` to `path` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
