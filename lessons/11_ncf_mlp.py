@@ -40,12 +40,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _exercises import attempt
 
+from minirec import nn
 from minirec.autograd import Tensor
+from minirec.autograd import ops as F
 from minirec.data.ncf import ncf_protocol
 from minirec.evaluation import evaluate_sampled
 from minirec.models import Popularity
 from minirec.models._train import NegativeSampler, gradcheck_module, pointwise_epoch
-from minirec.models.ncf import NCFMLP, MLPNet
+from minirec.models.ncf import NCFMLP
 from minirec.nn import losses
 
 T0 = time.perf_counter()
@@ -57,9 +59,29 @@ rng = np.random.default_rng(0)
 # An embedding layer is a matrix $P \in \mathbb{R}^{m\times d}$; "looking up" user
 # $u$ is taking row $p_u$. It is learned like any weight: the gradient of the loss
 # flows only into the rows the batch used (a scatter-add).
+#
+# We assemble the whole network from `minirec.nn` parts: two `Embedding` tables,
+# an `MLP` tower (a ReLU after every `Linear`), a `Linear` output. Section 4 shows
+# that the library's `NCFMLP` runs exactly this network.
+
 
 # %%
-net = MLPNet(n_users=5, n_items=6, layers=[8, 4], rng=0, std=0.5)
+class NCFMLPNet(nn.Module):
+    """logit = h . tower([p_u; q_i]) + b; layers[0] = 2 x the embedding size."""
+
+    def __init__(self, n_users, n_items, layers, rng=0, std=0.01):
+        d = layers[0] // 2
+        self.P = nn.Embedding(n_users, d, std=std, rng=rng)
+        self.Q = nn.Embedding(n_items, d, std=std, rng=rng)
+        self.tower = nn.MLP(list(layers), rng=rng)
+        self.h = nn.Linear(layers[-1], 1, rng=rng)
+
+    def forward(self, u, i):
+        z = self.tower(F.concat([self.P(u), self.Q(i)], axis=-1))
+        return F.reshape(self.h(z), (-1,))
+
+
+net = NCFMLPNet(n_users=5, n_items=6, layers=[8, 4], rng=0, std=0.5)
 u = np.array([0, 1, 2, 4, 1])
 i = np.array([1, 2, 5, 0, 5])
 y = np.array([1.0, 0.0, 1.0, 0.0, 0.0], dtype=np.float32)
@@ -70,15 +92,16 @@ for layer in net.tower.layers[::2]:  # Linear, ReLU, Linear, ReLU
     z = np.maximum(z @ layer.W.data + layer.b.data, 0)
 logit_np = (z @ net.h.W.data + net.h.b.data)[:, 0]
 np.testing.assert_allclose(net(u, i).numpy(), logit_np, rtol=1e-5, atol=1e-6)
-print("NumPy forward == minirec MLPNet:", np.round(logit_np, 4))
+print("NumPy forward == the network built from minirec.nn:", np.round(logit_np, 4))
 
 # %% [markdown]
 # ## 2. The log loss and its gradient
 #
-# With $\hat y = \sigma(z)$: $\ell = -[y\log\hat y + (1-y)\log(1-\hat y)]$ and
-# $\partial\ell/\partial z = \hat y - y$. Computing $\log\sigma(z)$ directly
-# overflows for large $|z|$; the stable form is
-# $\ell = \mathrm{softplus}(z) - yz$.
+# Binary cross-entropy is derived in lesson 02b (section 1): with
+# $\hat y = \sigma(z)$, $\ell = -[y\log\hat y + (1-y)\log(1-\hat y)]$,
+# $\partial\ell/\partial z = \hat y - y$, computed stably as
+# $\ell = \mathrm{softplus}(z) - yz$. Here it meets the network: the library's
+# loss on our logits, then the gradient of every weight.
 
 # %%
 y_hat = 1 / (1 + np.exp(-logit_np))
@@ -138,13 +161,23 @@ hr_pop = evaluate_sampled(pop, tu, ti, negs).metrics["HR@10"]
 print(f"HR@10: NCF-MLP {hr_mlp:.3f}, popularity {hr_pop:.3f}")
 assert curve[-1][1] < curve[0][1]  # the log loss went down
 
+# the library's network is the one of section 1: copy the trained weights into
+# ours (same parameter names) and score the same pairs
+ours = NCFMLPNet(train.n_users, train.n_items, [64, 64, 32, 16])
+ours.load_state_dict(mlp.net_.state_dict())
+pu, pi = rng.integers(0, train.n_users, 500), rng.integers(0, train.n_items, 500)
+np.testing.assert_allclose(
+    ours(pu, pi).numpy(), mlp.predict_pairs(pu, pi), rtol=1e-5, atol=1e-5
+)
+print("NCFMLP's trained scores == our NCFMLPNet with its weights (500 pairs)")
+
 ep, loss, hr, lr = map(np.array, zip(*curve))
 fig, ax = plt.subplots(1, 2, figsize=(9, 3))
 ax[0].plot(ep, loss, "o-")
-ax[0].set(xlabel="epoch", ylabel="train log loss")
+ax[0].set(xlabel="epoch", ylabel="train log loss", title="NCF-MLP training loss")
 ax[1].plot(ep, hr, "o-", label="NCF-MLP")
 ax[1].axhline(hr_pop, ls="--", c="gray", label="popularity")
-ax[1].set(xlabel="epoch", ylabel="HR@10 (1+99)")
+ax[1].set(xlabel="epoch", ylabel="HR@10 (1+99)", title="test HR@10 after each epoch")
 ax[1].legend()
 _course.savefig(fig, "11_ncf_mlp.png")
 

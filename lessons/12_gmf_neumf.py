@@ -45,22 +45,66 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _exercises import attempt
 
+from minirec import nn
 from minirec.autograd import Tensor
+from minirec.autograd import ops as F
 from minirec.data import random_split, sample_negatives
 from minirec.data.ncf import ncf_protocol
 from minirec.evaluation import evaluate_ratings, evaluate_sampled
 from minirec.models._train import gradcheck_module
 from minirec.models.mf import MF
-from minirec.models.ncf import GMF, NCFMLP, GMFNet, NeuMF, NeuMFNet
+from minirec.models.ncf import GMF, NCFMLP, NeuMF
 from minirec.models.rating_nets import DeepALS, PhiMF, RatingMLP
 from minirec.nn import losses
 
 T0 = time.perf_counter()
 
 # %% [markdown]
-# ## 1. GMF in NumPy, checked against minirec
+# ## 1. GMF and NeuMF assembled from `minirec.nn`, checked against NumPy
+#
+# GMF is two `Embedding` tables and a `Linear` output on $p_u \odot q_i$; NeuMF
+# puts a GMF branch and an MLP branch (lesson 11's network) side by side, each
+# with its own embeddings, and one `Linear` output on both feature vectors. Each
+# branch keeps its own output layer `h`: those are the pre-trained models whose
+# output weights NeuMF's start fuses (section 2).
+
 
 # %%
+class GMFNet(nn.Module):
+    def __init__(self, n_users, n_items, k, rng=0, std=0.01):
+        self.P = nn.Embedding(n_users, k, std=std, rng=rng)
+        self.Q = nn.Embedding(n_items, k, std=std, rng=rng)
+        self.h = nn.Linear(k, 1, rng=rng)
+
+    def features(self, u, i):
+        return self.P(u) * self.Q(i)
+
+    def forward(self, u, i):
+        return F.reshape(self.h(self.features(u, i)), (-1,))
+
+
+class MLPNet(nn.Module):
+    def __init__(self, n_users, n_items, layers, rng=0, std=0.01):
+        self.P = nn.Embedding(n_users, layers[0] // 2, std=std, rng=rng)
+        self.Q = nn.Embedding(n_items, layers[0] // 2, std=std, rng=rng)
+        self.tower = nn.MLP(list(layers), rng=rng)
+        self.h = nn.Linear(layers[-1], 1, rng=rng)
+
+    def features(self, u, i):
+        return self.tower(F.concat([self.P(u), self.Q(i)], axis=-1))
+
+
+class NeuMFNet(nn.Module):
+    def __init__(self, n_users, n_items, k, layers, rng=0):
+        self.gmf = GMFNet(n_users, n_items, k, rng=rng)
+        self.mlp = MLPNet(n_users, n_items, layers, rng=rng)
+        self.h = nn.Linear(k + layers[-1], 1, rng=rng)
+
+    def forward(self, u, i):
+        z = F.concat([self.gmf.features(u, i), self.mlp.features(u, i)], axis=-1)
+        return F.reshape(self.h(z), (-1,))
+
+
 net = GMFNet(5, 6, 3, rng=0, std=0.5)
 u, i = np.array([0, 1, 2, 4]), np.array([1, 2, 5, 0])
 y = np.array([1.0, 0.0, 1.0, 0.0], dtype=np.float32)
@@ -108,6 +152,19 @@ gmf = GMF(k=16, **kw).fit(fit_on, valid=valid)
 mlp = NCFMLP(layers=(64, 64, 32, 16), **kw).fit(fit_on, valid=valid)
 neumf = NeuMF(k=16, layers=(64, 64, 32, 16), optimizer="sgd", lr=0.05, n_epochs=2,
               batch_size=512, gmf=gmf, mlp=mlp).fit(fit_on, valid=valid)  # fmt: skip
+# the library's GMF and NeuMF run the networks of section 1: our modules with the
+# trained weights copied in (same parameter names) give the same scores
+pu = np.random.default_rng(2).integers(0, train.n_users, 500)
+pi = np.random.default_rng(3).integers(0, train.n_items, 500)
+for ours, lib, sizes in [
+    (GMFNet(train.n_users, train.n_items, 16), gmf, "GMF k=16"),
+    (NeuMFNet(train.n_users, train.n_items, 16, [64, 64, 32, 16]), neumf, "NeuMF"),
+]:
+    ours.load_state_dict(lib.net_.state_dict())
+    np.testing.assert_allclose(
+        ours(pu, pi).numpy(), lib.predict_pairs(pu, pi), rtol=1e-5, atol=1e-5
+    )
+    print(f"{sizes}: the library's trained scores == our network's (500 pairs)")
 hr = {
     name: evaluate_sampled(m, tu, ti, negs).metrics["HR@10"]
     for name, m in [("GMF", gmf), ("MLP", mlp), ("NeuMF (pre-trained)", neumf)]
@@ -211,11 +268,14 @@ hr["doc 002 NCF (16-d, 32-64-32-16)"] = evaluate_sampled(doc_ncf, tu, ti, negs).
     "HR@10"
 ]
 
-fig, ax = plt.subplots(1, 2, figsize=(10, 3))
+fig, ax = plt.subplots(1, 2, figsize=(12, 3))
 ax[0].barh(list(hr), list(hr.values()))
-ax[0].set(xlabel="HR@10 (1+99)")
+ax[0].set(xlabel="HR@10 (1+99)", title="ranking (NCF protocol)",
+          xlim=(max(0.0, min(hr.values()) - 0.1), max(hr.values()) + 0.03))  # fmt: skip
 ax[1].barh(list(rm), list(rm.values()))
-ax[1].set(xlabel="test RMSE", xlim=(0.8, max(rm.values()) + 0.05))
+ax[1].set(xlabel="test RMSE (lower is better)", title="E2: rating prediction",
+          xlim=(0.8, max(rm.values()) + 0.05))  # fmt: skip
+fig.tight_layout()
 _course.savefig(fig, "12_gmf_neumf.png")
 print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 

@@ -36,32 +36,64 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _exercises import attempt
 
+from minirec import nn
+from minirec.autograd import ops as F
 from minirec.data.ncf import ncf_protocol
 from minirec.evaluation import evaluate_sampled
 from minirec.models._train import gradcheck_module
 from minirec.models.bpr import BPR
-from minirec.models.convncf import ConvNCF, ConvNCFNet
+from minirec.models.convncf import ConvNCF
 from minirec.nn import losses
 
 T0 = time.perf_counter()
 
 # %% [markdown]
-# ## 1. The interaction map and one convolution, in NumPy
+# ## 1. The network from `minirec.nn` parts, and one convolution in NumPy
+#
+# Two `Embedding` tables, the outer product as a one-channel k × k image,
+# `Conv2d(kernel=2, stride=2)` layers with ReLU down to 2 × 2, `MaxPool2d(2)` and a
+# `Linear` output. Section 3 shows that the library's `ConvNCF` computes the same
+# scores.
+
 
 # %%
-net = ConvNCFNet(n_users=4, n_items=5, k=8, channels=3, dropout=0.0, rng=0)
+class ConvNCFNet(nn.Module):
+    def __init__(self, n_users, n_items, k, channels, rng=0):
+        self.P = nn.Embedding(n_users, k, std=0.1, rng=rng)
+        self.Q = nn.Embedding(n_items, k, std=0.1, rng=rng)
+        n_conv = int(np.log2(k)) - 1  # k x k -> 2 x 2
+        self.convs = [
+            nn.Conv2d(1 if layer == 0 else channels, channels, 2, stride=2, rng=rng)
+            for layer in range(n_conv)
+        ]
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(channels, 1, rng=rng)
+
+    def interaction_map(self, u, i):  # E = p_u q_iᵀ as (B, 1, k, k)
+        E = F.outer(self.P(u), self.Q(i))
+        return F.reshape(E, (E.shape[0], 1, *E.shape[1:]))
+
+    def forward(self, u, i):
+        x = self.interaction_map(u, i)
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        g = F.reshape(self.pool(x), (x.shape[0], -1))  # (B, channels)
+        return F.reshape(self.fc(g), (-1,))
+
+
+net = ConvNCFNet(n_users=4, n_items=5, k=8, channels=3, rng=0)
 u, i = np.array([1, 2]), np.array([3, 0])
 E = net.P.W.data[u][:, :, None] * net.Q.W.data[i][:, None, :]  # p_u q_iᵀ
-np.testing.assert_allclose(net.interaction_map(u, i).numpy()[..., 0], E, rtol=1e-6)
+np.testing.assert_allclose(net.interaction_map(u, i).numpy()[:, 0], E, rtol=1e-6)
 
 conv = net.convs[0]
-Wc = conv.conv2d_weight()  # (C_out, C_in, 2, 2)
-out = np.zeros((2, 4, 4, 3))
+Wc = conv.W.data  # (C_out, C_in, 2, 2)
+out = np.zeros((2, 3, 4, 4))
 for n in range(2):
     for a in range(4):
         for b in range(4):
             patch = E[n, 2 * a : 2 * a + 2, 2 * b : 2 * b + 2]
-            out[n, a, b] = (Wc[:, 0] * patch).sum(axis=(1, 2)) + conv.lin.b.data
+            out[n, :, a, b] = (Wc[:, 0] * patch).sum(axis=(1, 2)) + conv.b.data
 got = conv(net.interaction_map(u, i)).numpy()
 np.testing.assert_allclose(got, out, rtol=1e-4, atol=1e-6)
 print("map 8x8 -> conv 2x2/2 -> 4x4 x 3 channels: matches the NumPy loop")
@@ -112,13 +144,31 @@ cnn.fit(train, on_epoch=log)
 hr_bpr = evaluate_sampled(bpr, tu, ti, negs).metrics["HR@10"]
 print(f"HR@10: BPR (start) {hr_bpr:.3f}, ConvNCF per epoch {np.round(curve, 3)}")
 
+# the library's ConvNCF is the network of section 1; its convolutions are
+# `PatchConv`s (channels last, one matrix product per layer): copy the trained
+# weights into ours, each PatchConv as the equivalent Conv2d weight
+ours = ConvNCFNet(train.n_users, train.n_items, k=16, channels=8)
+ours.P.W.data[...] = cnn.net_.P.W.data
+ours.Q.W.data[...] = cnn.net_.Q.W.data
+for mine, theirs in zip(ours.convs, cnn.net_.convs, strict=True):
+    mine.W.data[...] = theirs.conv2d_weight()
+    mine.b.data[...] = theirs.lin.b.data
+ours.fc.W.data[...], ours.fc.b.data[...] = cnn.net_.fc.W.data, cnn.net_.fc.b.data
+pu = np.random.default_rng(1).integers(0, train.n_users, 300)
+pi = np.random.default_rng(2).integers(0, train.n_items, 300)
+np.testing.assert_allclose(
+    ours(pu, pi).numpy(), cnn.predict_pairs(pu, pi), rtol=1e-4, atol=1e-5
+)
+print("ConvNCF's trained scores == our Conv2d network with its weights (300 pairs)")
+
 fig, ax = plt.subplots(1, 2, figsize=(8, 3))
 E1 = cnn.net_.interaction_map(tu[:1], ti[:1]).numpy()[0, :, :, 0]
 ax[0].imshow(E1, cmap="RdBu")
-ax[0].set_title("interaction map p_u q_iᵀ")
+ax[0].set(title="interaction map p_u q_iᵀ", xlabel="item dimension",
+          ylabel="user dimension")  # fmt: skip
 ax[1].plot(range(1, len(curve) + 1), curve, "o-", label="ConvNCF")
 ax[1].axhline(hr_bpr, ls="--", c="gray", label="MF-BPR (the start)")
-ax[1].set(xlabel="epoch", ylabel="HR@10")
+ax[1].set(xlabel="epoch", ylabel="HR@10 (1+99)", title="ConvNCF started from MF-BPR")
 ax[1].legend()
 _course.savefig(fig, "14_convncf.png")
 print(f"lesson ran in {time.perf_counter() - T0:.1f} s")

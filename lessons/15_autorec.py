@@ -34,20 +34,38 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _exercises import attempt
 
+from minirec import nn
 from minirec.autograd import Tensor
+from minirec.autograd import ops as F
 from minirec.data import random_split
 from minirec.evaluation import evaluate_ratings
 from minirec.models import BiasedBaseline
 from minirec.models._train import gradcheck_module
-from minirec.models.autorec import AutoRec, AutoRecNet, autorec_loss, full_objective
+from minirec.models.autorec import AutoRec, autorec_loss, full_objective
 
 T0 = time.perf_counter()
 rng = np.random.default_rng(0)
 
 # %% [markdown]
-# ## 1. The forward pass and the masked loss in NumPy
+# ## 1. The network from `minirec.nn` parts; the forward pass and masked loss in NumPy
+#
+# I-AutoRec is a `Linear` encoder (V, μ), a `Sigmoid` and a `Linear` decoder (W, b),
+# applied to item rows. Section 4 shows that the library's `AutoRec` runs exactly
+# this network.
+
 
 # %%
+class AutoRecNet(nn.Module):
+    """h(r) = sigmoid(r V + mu) W + b on a batch of item rows r (B, m)."""
+
+    def __init__(self, n_users, k, rng=0):
+        self.encoder = nn.Linear(n_users, k, rng=rng)  # V, mu
+        self.decoder = nn.Linear(k, n_users, rng=rng)  # W, b
+
+    def forward(self, r):
+        return self.decoder(F.sigmoid(self.encoder(r)))
+
+
 m_users, hidden = 7, 3
 M = (rng.random((4, m_users)) < 0.5).astype(np.float64)  # 4 items
 M[:, 2] = 0.0  # user 2 rated none of them
@@ -141,13 +159,27 @@ print(
 )
 assert np.isclose(rmse, curve[ae.best_epoch_ - 1][1], atol=1e-6)
 
+# the library's network is the one of section 1: ours with the trained weights
+# (same parameter names) reconstructs item rows exactly as the library's does
+ours = AutoRecNet(train.n_users, ae.k)
+ours.load_state_dict(ae.net_.state_dict())
+R_items = train.to_dense().T[:200].astype(np.float32)  # 200 item rows (items x users)
+np.testing.assert_allclose(
+    ours(Tensor(R_items)).numpy(),
+    ae.net_(Tensor(R_items)).numpy(),
+    rtol=1e-5,
+    atol=1e-5,
+)
+print("AutoRec's trained network == our AutoRecNet with its weights (200 item rows)")
+
 fig, ax = plt.subplots(figsize=(5, 3))
 it = range(1, len(curve) + 1)
 ax.plot(it, [c[0] for c in curve], label="validation (5% of train)")
 ax.plot(it, [c[1] for c in curve], label="test")
 ax.axvline(ae.best_epoch_, ls=":", c="k", label="weights kept")
 ax.axhline(base, ls="--", c="gray", label="μ + b_u + b_i")
-ax.set(xlabel="L-BFGS iteration", ylabel="RMSE", ylim=(0.85, 1.1))
+ax.set(xlabel="L-BFGS iteration", ylabel="RMSE", ylim=(0.85, 1.1),
+       title="I-AutoRec: RMSE after each iteration")  # fmt: skip
 ax.legend()
 _course.savefig(fig, "15_autorec.png")
 print(f"lesson ran in {time.perf_counter() - T0:.1f} s")

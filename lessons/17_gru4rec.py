@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _exercises import attempt
 
+from minirec import nn
 from minirec.autograd import Tensor, gradcheck
 from minirec.autograd import ops as F
 from minirec.data import load_session_split, synthetic_sessions
@@ -187,6 +188,98 @@ assert len(grid) == events  # every (item, next item) event is used exactly once
 print(f"{events} events in {max(g[0] for g in grid) + 1} steps of at most {B}")
 
 # %% [markdown]
+# ## The network from `minirec.nn` parts
+#
+# GRU4Rec is an item `Embedding` E, a `GRU` over the embedded session, and the
+# scores $\hat s_j = h_t \cdot E_j + b_j$ of every item against the last state (the
+# library's default `tied=True` reuses E as the output table). The last section
+# copies a trained `GRU4Rec`'s weights into this module and checks the scores.
+
+
+# %%
+class GRU4RecNet(nn.Module):
+    def __init__(self, n_items, k, rng=0):
+        self.E = nn.Embedding(n_items, k, std=0.05, rng=rng)
+        self.gru = GRU(k, k, rng=rng)
+        self.b = nn.Parameter(np.zeros((n_items, 1), np.float32))
+
+    def forward(self, seq):
+        """seq (B, T) item indices -> scores (B, n_items) of the item after seq."""
+        states, h_last = self.gru(self.E(seq))
+        return h_last @ F.transpose(self.E.W, (1, 0)) + F.reshape(self.b, (-1,))
+
+
+# %% [markdown]
+# ## TOP1 and its gradient
+#
+# GRU4Rec's TOP1 loss (Hidasi et al. 2016, §3.1.2) for a target score $r_i$ and
+# $S$ negative scores $r_j$ is the share of negatives ranked above the target,
+# made smooth, plus a term that pushes the negatives' scores to 0:
+#
+# $$L_{TOP1} = \frac1S\sum_{j=1}^S \sigma(r_j - r_i) + \sigma(r_j^2)$$
+#
+# With $\sigma' = \sigma(1-\sigma)$ and $d_j = \sigma(r_j - r_i)$,
+# $q_j = \sigma(r_j^2)$:
+#
+# $$\frac{\partial L}{\partial r_i} = -\frac1S\sum_j d_j(1 - d_j),\qquad
+#   \frac{\partial L}{\partial r_j} = \frac1S\big[d_j(1 - d_j) +
+#   2 r_j\, q_j(1 - q_j)\big]$$
+#
+# Over a batch of B rows minirec averages over the B·S terms. Checked against
+# central differences, minirec's autograd and PyTorch's autograd.
+
+
+# %%
+def top1_numpy(pos, neg):
+    """TOP1 of pos (B,) vs neg (B, S): (mean loss, d/d pos, d/d neg)."""
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    d, q = sig(neg - pos[:, None]), sig(neg * neg)
+    n = neg.size  # B * S terms in the mean
+    return (
+        (d + q).mean(),
+        -(d * (1 - d)).sum(1) / n,
+        (d * (1 - d) + 2 * neg * q * (1 - q)) / n,
+    )
+
+
+g = np.random.default_rng(4)
+pos0, neg0 = g.normal(size=3), g.normal(size=(3, 5))
+L_np, gp_np, gn_np = top1_numpy(pos0, neg0)
+eps = 1e-6
+fd_pos = [
+    (top1_numpy(pos0 + eps * e, neg0)[0] - top1_numpy(pos0 - eps * e, neg0)[0])
+    / (2 * eps)
+    for e in np.eye(3)
+]
+fd_neg = np.zeros_like(neg0)
+for j in np.ndindex(neg0.shape):
+    e = np.zeros_like(neg0)
+    e[j] = eps
+    fd_neg[j] = (top1_numpy(pos0, neg0 + e)[0] - top1_numpy(pos0, neg0 - e)[0]) / (
+        2 * eps
+    )
+np.testing.assert_allclose(gp_np, fd_pos, rtol=1e-6, atol=1e-10)
+np.testing.assert_allclose(gn_np, fd_neg, rtol=1e-6, atol=1e-10)
+pt, nt = Tensor(pos0, requires_grad=True), Tensor(neg0, requires_grad=True)
+L_mr = losses.top1(pt, nt)
+L_mr.backward()
+assert abs(L_mr.item() - L_np) < 1e-12
+np.testing.assert_allclose(pt.grad, gp_np, rtol=1e-10)
+np.testing.assert_allclose(nt.grad, gn_np, rtol=1e-10)
+try:
+    import torch
+
+    tp = torch.tensor(pos0, requires_grad=True)
+    tn = torch.tensor(neg0, requires_grad=True)
+    L_t = (torch.sigmoid(tn - tp[:, None]) + torch.sigmoid(tn**2)).mean()
+    L_t.backward()
+    np.testing.assert_allclose(tp.grad.numpy(), gp_np, rtol=1e-10)
+    np.testing.assert_allclose(tn.grad.numpy(), gn_np, rtol=1e-10)
+    print("TOP1 gradient == central differences == minirec autograd == PyTorch")
+except ImportError:
+    print("TOP1 gradient == central differences == minirec autograd (no PyTorch)")
+
+# %% [markdown]
 # ## Four losses on one score matrix
 #
 # With in-batch negatives, a step's scores form R (B, B+S): row i scores slot i's
@@ -230,6 +323,7 @@ for name in NAMES:
     ax.loglog(ks, grads[name], marker="o", label=name)
 ax.set_xlabel("hard negatives (scored above the target) out of 575")
 ax.set_ylabel("|dL / d s_target|")
+ax.set_title("gradient reaching the target score")
 ax.legend()
 _course.savefig(fig, "17_target_gradient.png")
 
@@ -265,6 +359,7 @@ names = [n for n, _, _ in rows]
 ax.barh(names, [b for _, _, b in rows], color="tab:blue", label="MRR@20")
 ax.barh(names, [a for _, a, _ in rows], color="tab:blue", alpha=0.3, label="Recall@20")
 ax.invert_yaxis()
+ax.set_xlabel("Recall@20 (light) and MRR@20 (dark)")
 ax.legend()
 ax.set_title(f"next-item ranking on {DATA} (session-rec protocol, full ranking)")
 _course.savefig(fig, "17_losses.png")
@@ -293,6 +388,25 @@ print("session", [int(v) for v in test[0][:2]], "-> next", [int(v) for v in ids[
 # the five returned are the five best of the scores of every item
 full = base.score_next([test[0][:2]])[0]
 np.testing.assert_allclose(scores[0], np.sort(full)[::-1][:5], rtol=1e-6)
+
+# the library runs the network built above: copy the trained weights into ours
+# (the embedding table is `E` there, `E.W` in our nn.Embedding) and score sessions
+ours = GRU4RecNet(base.n_items, base.k)
+ours.load_state_dict(
+    {("E.W" if k == "E" else k): v for k, v in base.net_.state_dict().items()}
+)
+n_checked = 0
+for sess in test[:30]:
+    idx = base.item_index(sess[:3], unknown="skip")  # score_next skips unknown items
+    if len(idx):
+        want = base.score_next([sess[:3]])[0]
+        got = ours(idx[None].astype(np.int64)).numpy()[0]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+        n_checked += 1
+assert n_checked >= 10
+print(
+    f"GRU4Rec's trained scores == our GRU4RecNet with its weights ({n_checked} sessions)"
+)
 
 # %% [markdown]
 # ## Summary

@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _exercises import attempt
 
+from minirec import nn
 from minirec.autograd import Tensor, gradcheck, no_grad
 from minirec.autograd import ops as F
 from minirec.data import synthetic_sessions
@@ -157,6 +158,7 @@ axes[0].legend(loc="lower right", fontsize=7)
 axes[1].bar(np.arange(T), a.data[0])
 axes[1].set_title("α of sequence 0")
 axes[1].set_xlabel("step t")
+axes[1].set_ylabel("α_t")
 _course.savefig(fig, "18_attention_weights.png")
 
 # %% [markdown]
@@ -168,6 +170,49 @@ _course.savefig(fig, "18_attention_weights.png")
 # one random negative per position. Protocol (SASRec's): last item test, second-to-
 # last validation, the test item ranked against 100 random items the user never
 # touched, HR@10 and NDCG@10.
+
+
+# %%
+class SASRecBlock(nn.Module):
+    """Pre-LN block: x + attn(LN(x)), then x + W2 ReLU(W1 LN(x)); padding zeroed."""
+
+    def __init__(self, d, heads, rng=0):
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = nn.MultiHeadSelfAttention(d, heads, causal=True, rng=rng)
+        self.W1, self.W2 = nn.Linear(d, d, rng=rng), nn.Linear(d, d, rng=rng)
+
+    def forward(self, x, m, pad):
+        x = (x + self.attn(self.ln1(x), pad_mask=pad)) * m
+        return (x + self.W2(F.relu(self.W1(self.ln2(x))))) * m
+
+
+class SASRecNet(nn.Module):
+    """Tokens (B, T) (item index + 1, 0 = padding on the left) -> states F (B, T, d)."""
+
+    def __init__(self, n_items, d, maxlen, n_blocks=2, heads=1, rng=0):
+        self.E = nn.Embedding(n_items + 1, d, rng=rng)  # row 0: the padding token
+        self.P = nn.Parameter(np.zeros((maxlen, d), np.float32))  # learned positions
+        self.blocks = [SASRecBlock(d, heads, rng=rng) for _ in range(n_blocks)]
+        self.ln = nn.LayerNorm(d)
+
+    def forward(self, seq):
+        pad = seq > 0
+        m = pad[..., None].astype(np.float32)
+        x = (self.E(seq) * np.sqrt(self.P.shape[1]) + self.P[: seq.shape[1]]) * m
+        for block in self.blocks:
+            x = block(x, m, pad)
+        return self.ln(x)
+
+    def score_next(self, seq):
+        """Scores (B, n_items) of every item after each sequence: F_T . E_j."""
+        return self(seq)[:, -1] @ F.transpose(self.E.W[1:], (1, 0))
+
+
+# %% [markdown]
+# That is SASRec, assembled from `minirec.nn` parts (`Embedding`, `LayerNorm`,
+# `MultiHeadSelfAttention`, `Linear`); dropout, used only in training, is left out.
+# Now the library's `SASRec` (which trains this network with Adam) on real
+# sequences; afterwards its trained weights go into ours.
 
 # %%
 root = _course.data_root()
@@ -210,6 +255,22 @@ for m in (SessionPop().fit(train), MarkovChain().fit(train), sas):
         f"NDCG@10 {r.metrics['NDCG@10']:.4f} ({r.n_test} users)"
     )
 assert sas.history_[-1]["loss"] < sas.history_[0]["loss"]
+
+# the library's network is the one above: copy the trained weights into ours (the
+# item table is `E` there, `E.W` in our nn.Embedding) and score 50 test prefixes
+ours = SASRecNet(sas.n_items, sas.k, sas.maxlen, sas.n_blocks, sas.heads)
+ours.load_state_dict(
+    {("E.W" if k == "E" else k): v for k, v in sas.net_.state_dict().items()}
+)
+prefixes = cases.test_prefix[:50]
+tokens = np.zeros((len(prefixes), sas.maxlen), dtype=np.int64)  # left-padded
+for r, pre in enumerate(prefixes):
+    idx = sas.item_index(pre[-sas.maxlen :]) + 1
+    tokens[r, sas.maxlen - len(idx) :] = idx
+with no_grad():
+    got = ours.score_next(tokens).numpy()
+np.testing.assert_allclose(got, sas.score_next(prefixes), rtol=1e-4, atol=1e-4)
+print("SASRec's trained scores == our SASRecNet with its weights (50 users)")
 assert rows["SASRec"]["HR@10"] > rows["SessionPop"]["HR@10"] - 0.05
 
 # %% [markdown]

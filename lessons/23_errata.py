@@ -66,7 +66,7 @@ def mf_loss(P, Q):
 # Printed: $\frac{\partial L}{\partial p_u}=\sum_{i \in R_u}(r_{ui}-\hat r_{ui})q_i+\lambda p_u$.
 # Corrected: $\frac{\partial L}{\partial p_u}=-\sum_{i}(r_{ui}-\hat r_{ui})q_i+\lambda p_u$.
 # The full treatment (the chain rule, finite differences, training with each sign)
-# is lesson 02's section 4; here only the one-line check against autograd.
+# is lesson 02's section 5; here only the one-line check against autograd.
 
 # %%
 Pt = T(P0)
