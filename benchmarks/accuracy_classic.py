@@ -1,19 +1,15 @@
-"""Accuracy of MF, ALS, ImplicitALS and BPR on real data, next to Surprise / implicit.
+"""Validation searches of MF, ALS, ImplicitALS and BPR, and RankingMF's runs.
 
-Protocols (each number in the results file carries its protocol and this command):
+The final test runs of MF, ALS (ML-1M 90/10, ML-100k folds), ImplicitALS and BPR (NCF
+files) next to Surprise / ``implicit`` are configs now: ``minirec reproduce rating``
+and ``minirec reproduce ncf`` (minirec/experiments/configs/). What stays here are
+the validation searches behind those configs' hyperparameters and RankingMF:
 
-* ``ml1m``: ML-1M, uniformly random 90/10 holdout of all 1,000,209 ratings,
-  ``random_split(data, 0.1, seed=0)``; RMSE of predicted (clipped) ratings. Surprise
-  SVD with its defaults (k=100, 20 epochs, lr 0.005, reg 0.02) on the same split.
-* ``ml100k``: the GroupLens folds u1..u5 (u{k}.base -> u{k}.test); mean RMSE.
-* ``ncf``: the NCF files (He et al. 2017): leave-one-out test item per user, ranked
-  against the file's 99 sampled negatives (sampled(1+99)); HR@10, NDCG@10,
-  pessimistic ties. Train = all ML-1M ratings minus the test ratings, as implicit
-  feedback (every rating is a positive). ``implicit`` library ALS on the same data.
 * ``ranking-mf``: RankingMF (dot-product MF + biases, logistic loss, 8 uniform
   negatives per positive and epoch, SGD batch 1; Rendle et al. 2020) on the NCF
-  files, same protocol as ``ncf``. ``tune-ranking-mf``: the published ML-1M
-  settings (Rendle et al.: lr 0.002, reg 0.005, 8 negatives, 256 epochs) with
+  files (NCF's leave-one-out test item against the file's 99 negatives).
+  ``tune-ranking-mf``: the published ML-1M settings (Rendle et al.: lr 0.002,
+  reg 0.005, 8 negatives, 256 epochs) with
   k = 192, 128, 64 on the NCF validation split below, validation metrics at epoch
   checkpoints; ``tune-ranking-mf-rest``: k = 128 and 64 alone. Single-threaded
   (serial kernel); run with NUMBA_NUM_THREADS=1.
@@ -23,7 +19,7 @@ Protocols (each number in the results file carries its protocol and this command
   ranked against 99 negatives sampled from items the user never rated). The test
   parts are never looked at while tuning.
 
-    MINIREC_DATA=../shared/data python benchmarks/accuracy_classic.py ml1m ml100k ncf
+    MINIREC_DATA=../shared/data python benchmarks/accuracy_classic.py tune-ncf
 
 Writes its section of benchmarks/results/accuracy_classic.md (between markers, so
 other sections of that file are kept).
@@ -62,54 +58,6 @@ def _timed(fn):
     return out, time.perf_counter() - t0
 
 
-# ----------------------------------------------------------------------------- peers
-def surprise_svd_rmse(train: Interactions, test: Interactions) -> tuple[float, float]:
-    from surprise import SVD, Dataset, Reader, accuracy
-
-    df = train.to_dataframe()[["user", "item", "rating"]]
-    ts = Dataset.load_from_df(df, Reader(rating_scale=(1, 5))).build_full_trainset()
-    algo, secs = _timed(lambda: SVD(random_state=0).fit(ts))
-    tdf = test.to_dataframe()
-    pairs = list(zip(tdf.user, tdf.item, tdf.rating))
-    return accuracy.rmse(algo.test(pairs), verbose=False), secs
-
-
-class _ImplicitWrap:
-    """The `implicit` library's ALS behind the two methods evaluate_sampled uses."""
-
-    predicts_ratings = False
-
-    def __init__(self, model, n_users, n_items):
-        self.m, self.n_users, self.n_items = model, n_users, n_items
-
-    def predict_pairs(self, u, i):
-        U = np.asarray(self.m.user_factors)
-        V = np.asarray(self.m.item_factors)
-        return np.einsum("ij,ij->i", U[u], V[i]).astype(np.float32)
-
-
-def implicit_als(
-    train: Interactions, factors: int, reg: float, alpha: float, iterations: int
-):
-    import implicit
-    from scipy.sparse import csr_matrix
-
-    R = csr_matrix(
-        (np.ones(len(train), np.float32), (train.users, train.items)),
-        shape=(train.n_users, train.n_items),
-    )
-    m = implicit.cpu.als.AlternatingLeastSquares(
-        factors=factors,
-        regularization=reg,
-        alpha=alpha,
-        iterations=iterations,
-        random_state=0,
-        calculate_training_loss=False,
-    )
-    _, secs = _timed(lambda: m.fit(R, show_progress=False))
-    return _ImplicitWrap(m, train.n_users, train.n_items), secs
-
-
 # ----------------------------------------------------------------------------- data
 def ml1m_split():
     data = load_movielens("ml-1m")
@@ -146,128 +94,6 @@ def ncf_validation(data, train, seed=1):
 
 
 # ----------------------------------------------------------------------------- runs
-def run_ml1m() -> list[dict]:
-    train, test = ml1m_split()
-    rows = []
-    proto = "ML-1M random 90/10, seed 0"
-    for model in (MF(backend="numba"), ALS(backend="numba")):
-        _, secs = _timed(lambda m=model: m.fit(train))
-        rmse = evaluate_ratings(model, test).metrics["RMSE"]
-        rows.append(
-            {
-                "protocol": proto,
-                "model": f"minirec {model!r}",
-                "metric": "RMSE",
-                "value": rmse,
-                "fit s": secs,
-            }
-        )
-        print(rows[-1], flush=True)
-    try:
-        rmse, secs = surprise_svd_rmse(train, test)
-        rows.append(
-            {
-                "protocol": proto,
-                "model": "Surprise SVD() defaults",
-                "metric": "RMSE",
-                "value": rmse,
-                "fit s": secs,
-            }
-        )
-    except ImportError:
-        print("Surprise not installed: no peer row")
-    return rows
-
-
-def run_ml100k() -> list[dict]:
-    ours, peer, t_ours, t_peer = [], [], 0.0, 0.0
-    for fold in ("u1", "u2", "u3", "u4", "u5"):
-        train, test = load_ml100k_split(fold)
-        m = MF.from_preset("ml-100k", backend="numba")
-        _, secs = _timed(lambda m=m, d=train: m.fit(d))
-        t_ours += secs
-        ours.append(evaluate_ratings(m, test).metrics["RMSE"])
-        try:
-            r, s = surprise_svd_rmse(train, test)
-            peer.append(r)
-            t_peer += s
-        except ImportError:
-            pass
-        print(fold, ours[-1], peer[-1] if peer else None, flush=True)
-    proto = (
-        "ML-100k u1..u5, mean RMSE (per fold: "
-        + ", ".join(f"{x:.4f}" for x in ours)
-        + ")"
-    )
-    rows = [
-        {
-            "protocol": proto,
-            "model": "minirec " + repr(MF.from_preset("ml-100k", backend="numba")),
-            "metric": "RMSE",
-            "value": float(np.mean(ours)),
-            "fit s": t_ours,
-        }
-    ]
-    if peer:
-        rows.append(
-            {
-                "protocol": "ML-100k u1..u5, mean RMSE (per fold: "
-                + ", ".join(f"{x:.4f}" for x in peer)
-                + ")",
-                "model": "Surprise SVD() defaults",
-                "metric": "RMSE",
-                "value": float(np.mean(peer)),
-                "fit s": t_peer,
-            }
-        )
-    return rows
-
-
-NCF_MODELS = {
-    "implicit-als": lambda: ImplicitALS(backend="numba"),
-    "bpr": lambda: BPR(backend="numba", hogwild=False),
-}
-
-
-def run_ncf() -> list[dict]:
-    data, train, tu, ti, negs = ncf_data()
-    proto = "NCF ml-1m files, sampled(1+99), leave-one-out"
-    rows = []
-    for make in NCF_MODELS.values():
-        model = make()
-        _, secs = _timed(lambda m=model: m.fit(train))
-        res = evaluate_sampled(model, tu, ti, negs, ks=(10,))
-        for metric in ("HR@10", "NDCG@10"):
-            rows.append(
-                {
-                    "protocol": proto,
-                    "model": f"minirec {model!r}",
-                    "metric": metric,
-                    "value": res.metrics[metric],
-                    "fit s": secs,
-                }
-            )
-        print(rows[-2:], flush=True)
-    try:
-        for f in (64, 128):
-            m, secs = implicit_als(train, f, 0.05, 2.0, 15)
-            res = evaluate_sampled(m, tu, ti, negs, ks=(10,))
-            for metric in ("HR@10", "NDCG@10"):
-                rows.append(
-                    {
-                        "protocol": proto,
-                        "model": f"implicit ALS(factors={f}, "
-                        "regularization=0.05, alpha=2, iterations=15)",
-                        "metric": metric,
-                        "value": res.metrics[metric],
-                        "fit s": secs,
-                    }
-                )
-    except ImportError:
-        print("implicit not installed: no peer row")
-    return rows
-
-
 def run_tune_ml1m() -> list[dict]:
     train, _ = ml1m_split()
     tr, val = random_split(train, 0.1, seed=1)
@@ -479,9 +305,6 @@ def run_ranking_mf() -> list[dict]:
 
 
 RUNS = {
-    "ml1m": run_ml1m,
-    "ml100k": run_ml100k,
-    "ncf": run_ncf,
     "tune-ml1m": run_tune_ml1m,
     "tune-ml100k": run_tune_ml100k,
     "tune-ncf": run_tune_ncf,

@@ -4,7 +4,7 @@
     minirec reproduce ncf --quick              every row on a small slice
     minirec reproduce rating --only ml1m-mf    one row (repeatable)
     minirec reproduce rating --out DIR         write DIR/runs/<table>/<row>.json
-                                               and DIR/<table>.md
+                                               and the table file in DIR
 
 A full run writes into ``benchmarks/results`` when run from the repository (it
 exists), a quick run only with ``--out``. A progress line per row goes to stderr.
@@ -43,7 +43,10 @@ def _listing() -> tuple[dict, str]:
         lines.append(f"{t} ({len(cfgs)} rows)")
         width = max(len(c.row) for c in cfgs)
         for c in cfgs:
-            how = "runs" if c.recorded is None else "recorded, not re-run"
+            how = "runs"
+            if c.recorded is not None:
+                rec = c.recorded["metrics"]
+                how = "recorded, not re-run" if rec else "not measured"
             lines.append(f"  {c.row:<{width}}  {c.title}  [{how}]")
     lines.append("\n`minirec reproduce TABLE [--quick] [--only ROW]` runs a table.")
     return obj, "\n".join(lines)
@@ -155,7 +158,7 @@ def add_parser(sub, out_json) -> None:
     sp.add_argument(
         "--out",
         metavar="DIR",
-        help="write DIR/runs/TABLE/ROW.json and DIR/TABLE.md (default for a full "
+        help="write DIR/runs/TABLE/ROW.json and the table file (default for a full "
         "run: benchmarks/results when it exists)",
     )
     out_json(sp)
