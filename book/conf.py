@@ -37,6 +37,7 @@ templates_path = ["_templates"]
 nb_execution_mode = "off"
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_dmath_double_inline = True  # $$...$$ inside a paragraph, as lesson text has it
 myst_heading_anchors = 3
 # ref.python: a docstring type such as "shape (n,)" names an attribute of several
 # classes; Sphinx links none of them and says so for each
