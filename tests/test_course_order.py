@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-tomllib = pytest.importorskip("tomllib", reason="reading lessons/course.toml needs Python 3.11")
+tomllib = pytest.importorskip(
+    "tomllib", reason="reading lessons/course.toml needs Python 3.11"
+)
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
 COURSE = tomllib.loads((LESSONS / "course.toml").read_text())
@@ -118,15 +120,11 @@ def test_the_code_uses_only_declared_concepts_taught_no_later(path):
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
 
 
-def test_the_scan_finds_what_it_should():
+def test_the_scan_finds_what_it_should(tmp_path):
     """The scanner ignores comments and finds symbols in code and strings."""
     src = 'x = 1  # Adam( in a comment\nmodel = MF(k=8, backend="numba")\n'
-    path = LESSONS / "_build" / "scan_probe.py"
-    path.parent.mkdir(exist_ok=True)
+    path = tmp_path / "scan_probe.py"
     path.write_text(src)
-    try:
-        found = symbols_used(code_of(path))
-    finally:
-        path.unlink()
+    found = symbols_used(code_of(path))
     assert "adam" not in found
     assert {"mf", "numba-kernels"} <= set(found)
