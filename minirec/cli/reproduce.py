@@ -36,7 +36,7 @@ def _listing() -> tuple[dict, str]:
                 "title": c.title,
                 "model": c.model,
                 "runs": c.recorded is None,
-                "quick": c.recorded is None or bool(c.quick),
+                "quick": c.recorded is None,
             }
             for c in cfgs
         ]
