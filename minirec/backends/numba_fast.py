@@ -166,31 +166,17 @@ def _sgd_mf_rows(
 
 @njit(**_JIT)
 def _sgd_mf_range(
-    users,
-    items,
-    ratings,
-    order,
-    start,
-    stop,
-    P,
-    Q,
-    bu,
-    bi,
-    mu,
-    lr,
-    reg,
-    reg_bias,
+    users, items, ratings, order, start, stop, P, Q, bu, bi, mu, lr, reg, reg_bias,
     biased,
-):
+):  # fmt: skip
     """The SGD loop over order[start:stop] (tuned ``numba_ops.mf._sgd_mf_range``).
 
-    Speed note: reading users/items/ratings through the shuffled `order` is a
-    random access into three large arrays per rating; done inside the dependent
-    update loop those cache misses stall it. So each block
-    of ratings is first gathered into small contiguous buffers (independent loads,
-    which the CPU overlaps), then updated by ``numba_ops``' loop (inlined here).
-    Same arithmetic, same order. When
-    `order` is the identity there (what the models pass: they copy the triples
+    Reading users/items/ratings through a shuffled `order` is a random access into
+    three large arrays per rating; done inside the dependent update loop those
+    cache misses stall it. So each block of ratings is first gathered into small
+    contiguous buffers (independent loads, which the CPU overlaps), then updated
+    by ``numba_ops``' loop (inlined here): same arithmetic, same order. When
+    `order` is the identity (what the models pass: they copy the triples
     shuffled), the triples are read directly instead (no gather buffers).
     """
     if _is_identity(order, start, stop):
@@ -229,22 +215,9 @@ def sgd_mf_epoch(
     Updates P, Q (and bu, bi) in place. Returns sum of e² (errors before each update).
     """
     return _sgd_mf_range(
-        users,
-        items,
-        ratings,
-        order,
-        0,
-        len(order),
-        P,
-        Q,
-        bu,
-        bi,
-        mu,
-        lr,
-        reg,
-        reg_bias,
-        biased,
-    )
+        users, items, ratings, order, 0, len(order), P, Q, bu, bi, mu, lr, reg,
+        reg_bias, biased,
+    )  # fmt: skip
 
 
 @njit(parallel=True, **_JIT)
@@ -587,22 +560,9 @@ def _fm_blocks_k(
 
 @njit(**_JIT)
 def sgd_fm_blocks_epoch(
-    users,
-    items,
-    y,
-    order,
-    user_idx,
-    user_val,
-    item_idx,
-    item_val,
-    w0,
-    w,
-    V,
-    lr,
-    reg_w,
-    reg_V,
-    logistic,
-):
+    users, items, y, order, user_idx, user_val, item_idx, item_val, w0, w, V, lr,
+    reg_w, reg_V, logistic,
+):  # fmt: skip
     """``numba_ops.sgd_fm_blocks_epoch`` tuned (same arguments, same updates).
 
     The blocks are left-aligned once per call (padding dropped, O(#users·Wu +
