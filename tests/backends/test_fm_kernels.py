@@ -4,9 +4,6 @@ with NUMBA_DISABLE_JIT=1)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -234,7 +231,7 @@ def test_one_step_follows_the_finite_difference_gradient():
     np.testing.assert_allclose((V - Vs) / (lr * g), num, rtol=1e-4, atol=1e-6)
 
 
-def test_kernels_run_without_jit(tmp_path):
+def test_kernels_run_without_jit(run_without_jit):
     """NUMBA_DISABLE_JIT=1 turns the Numba twins into plain Python: same results."""
     code = textwrap.dedent(
         """
@@ -261,16 +258,7 @@ def test_kernels_run_without_jit(tmp_path):
         print("ok")
         """
     ).replace("HERE", repr(str(Path(__file__).parent)))
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert run_without_jit(code).strip() == "ok"
 
 
 def test_the_numba_backend_trains_with_the_tuned_fm_kernels():

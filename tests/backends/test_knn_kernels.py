@@ -4,9 +4,6 @@ are no tuned KNN variants: ``get_kernels("numba")`` holds these twins."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -147,7 +144,7 @@ def test_predict_walks_neighbours_in_order(k):
     assert used_b.max() <= k and used_b.max() > 0
 
 
-def test_kernels_run_without_jit():
+def test_kernels_run_without_jit(run_without_jit):
     code = textwrap.dedent(
         """
         import numpy as np, sys
@@ -167,16 +164,7 @@ def test_kernels_run_without_jit():
         print("ok")
         """
     ).replace("HERE", repr(str(Path(__file__).parent)))
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert run_without_jit(code).strip() == "ok"
 
 
 def test_the_numba_backend_uses_the_knn_twins():
