@@ -6,16 +6,17 @@
   work (SGD epochs, ALS solves, KNN): :func:`get_kernels`, which returns a module
   holding every kernel of the contract (:mod:`minirec.backends.base`) by its name.
 
-Kernel modules, one layout (each a package split by topic: ``mf``, ``bpr``, ``als``,
-``fm``, ``knn``, ``ranking``, ``shuffle``):
+Kernel modules, one per backend; ``numpy_ops`` and ``numba_ops`` are packages with
+one module per topic (``mf``, ``bpr``, ``als``, ``fm``, ``knn``, ``ranking``,
+``shuffle``):
 
 * ``numpy_ops``: the readable spec; imports no compiler.
 * ``numba_ops``: one readable Numba twin per kernel, next to the same math.
 * ``numba_fast``: the tuned variants (unrolled loops, vector-width hints from
   ``_codegen``, constant-k copies, prefetch) where one exists, ``numba_ops``' twins
-  for the rest. **``get_kernels("numba")`` returns ``numba_fast``**: the models
-  train with the tuned kernels; ``numba_ops`` is for reading, lessons and tests.
-* ``cuda_ops``: the GPU twins.
+  for the rest. ``get_kernels("numba")`` returns ``numba_fast``: the models train
+  with the tuned kernels; ``numba_ops`` is for reading, lessons and tests.
+* ``cuda_ops``: the GPU twins (a package by topic as well).
 
 Selection order: an explicit ``backend=`` argument, then the ``MINIREC_BACKEND``
 environment variable, then the best available (numba, else numpy). Asking for a backend
