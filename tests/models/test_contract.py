@@ -1,4 +1,6 @@
-"""The estimator contract, run for every registered model x kernel backend.
+"""The estimator contract, run for every registered model x kernel backend, and for
+every model that takes ``device=`` also with ``device="cuda"`` on the CuPy stand-in
+(tests/standin: CuPy's names, arrays that refuse implicit host conversion).
 
 Each model appears in FAST_PARAMS with hyperparameters that train in well under a
 second on the tiny planted data. A model that is registered and importable but has no
@@ -16,12 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import standin
 
 from minirec import Interactions, ModelFileError, Recommender, UnknownIdError
 from minirec.backends import KERNEL_BACKENDS, available_backends
 from minirec.backends.device import cuda_simulator_enabled
 from minirec.errors import BackendUnavailableError
 from minirec.models import REGISTRY, available_models, get_model_class
+
+STANDIN = "standin"  # the case id for device="cuda" on the CuPy stand-in
 
 # name -> constructor kwargs for a fast fit on the tiny data (one line each, please)
 FAST_PARAMS: dict[str, dict] = {
@@ -96,8 +101,16 @@ def _rejected() -> dict[tuple[str, str], str]:
 _REJECTED = _rejected()
 
 
+def _takes_device(name: str) -> bool:
+    return "device" in inspect.signature(get_model_class(name).__init__).parameters
+
+
 def _cases():
-    out = []
+    out = [
+        pytest.param(name, STANDIN, id=f"{name}-{STANDIN}")
+        for name in available_models()
+        if _takes_device(name)
+    ]
     for name in available_models():
         if not _takes_backend(name):
             out.append(pytest.param(name, None, id=name))
@@ -116,9 +129,24 @@ def _cases():
 
 def _make(name, backend):
     params = dict(FAST_PARAMS[name])
-    if backend is not None:
+    if backend == STANDIN:
+        params["device"] = "cuda"
+    elif backend is not None:
         params["backend"] = backend
     return get_model_class(name)(**params)
+
+
+@pytest.fixture(autouse=True)
+def _cupy_standin(request, monkeypatch):
+    """Installs the CuPy stand-in for the ``-standin`` cases, so ``device="cuda"``
+    reaches it; afterwards no NumPy function may have touched a device array."""
+    spec = getattr(request.node, "callspec", None)
+    if spec is None or spec.params.get("backend") != STANDIN:
+        yield
+        return
+    standin.install(monkeypatch)
+    yield
+    assert not standin.numpy_calls, f"np.* on device arrays: {standin.numpy_calls}"
 
 
 @functools.lru_cache(maxsize=1)
