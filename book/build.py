@@ -8,6 +8,8 @@ Writes book/_build/html/index.html. The executed notebooks come from
 change); their book copies go to book/lessons/ with exercise cells folded and a
 download line for the lesson's .py and .ipynb; book/results/ gets one page per file
 of benchmarks/results/ that includes that file. Both folders are generated.
+A lesson that fails to execute is listed with its error and left out of the site,
+and the build exits 1 (the browser check then reports its missing page).
 """
 
 from __future__ import annotations

@@ -119,6 +119,16 @@ def _include(app, docname, source):
             return f"[{m.group(1)}]({to})" if to else m.group(1)
 
         text = re.sub(r"!?\[([^\]]+)\]\(([^)\s]+)\)", link, text)
+        # a table cell naming a results file (the README's "file" column)
+        text = re.sub(
+            r"(?<=\| )(\w+)\.md(?= \|)",
+            lambda m: (
+                f"[{m.group(0)}](results/{m.group(1)}.md)"
+                if m.group(1) in results
+                else m.group(0)
+            ),
+            text,
+        )
         return re.sub(
             r"(?<!\[)`(\d\d[a-z]?_[a-z0-9_]+)`",
             lambda m: (

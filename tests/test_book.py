@@ -101,6 +101,23 @@ def test_a_notebook_shows_each_saved_figure_once_and_no_posixpath(bn, tmp_path):
     assert (tmp_path / "_build" / "99_b.png").exists()
 
 
+def test_a_real_lesson_notebook_has_its_figures_inline(bn):
+    """A course lesson with figures, executed through the shared cache (the lesson
+    tests usually executed it already): one image/png output per savefig call."""
+    import re
+
+    import nbformat
+
+    lesson = next(p for p in bn.lesson_paths() if p.stem.startswith("06_"))
+    saves = len(re.findall(r"^[^#\n]*\bsavefig\(", lesson.read_text(), flags=re.M))
+    assert saves, f"{lesson.name} no longer saves a figure: pick another lesson"
+    nb = nbformat.read(bn.build(lesson, quick=True), as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    pngs = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) >= saves, f"{len(pngs)} inline figures for {saves} savefig calls"
+    assert "PosixPath" not in json.dumps(outputs)
+
+
 def test_the_cache_reuses_a_notebook_until_its_source_changes(bn, tmp_path):
     lesson = _lesson(tmp_path, "# %%\nimport time\nprint(time.time_ns())\n")
     bn.HERE, here = tmp_path, bn.HERE
