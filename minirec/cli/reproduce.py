@@ -3,6 +3,7 @@
     minirec reproduce --list                   the tables and their rows
     minirec reproduce ncf --quick              every row on a small slice
     minirec reproduce rating --only ml1m-mf    one row (repeatable)
+    minirec reproduce rating --rerun           run the recorded rows too
     minirec reproduce rating --out DIR         write DIR/runs/<table>/<row>.json
                                                and the table file in DIR
 
@@ -98,9 +99,10 @@ def _run_rows(args, cfgs, out, records, lines) -> None:
     from ..experiments.runner import write_json
 
     for n, cfg in enumerate(cfgs, 1):
-        what = "recorded" if cfg.recorded is not None else "running"
+        recorded = cfg.recorded is not None and not args.rerun
+        what = "recorded" if recorded else "running"
         _say(f"[{n}/{len(cfgs)}] {cfg.name} ({cfg.title}): {what}")
-        rec = run(cfg, quick=args.quick, say=_say)
+        rec = run(cfg, quick=args.quick, say=_say, rerun=args.rerun)
         records.append(rec)
         line = _line(cfg, rec)
         lines.append(line)
@@ -151,6 +153,12 @@ def add_parser(sub, out_json) -> None:
     sp.add_argument("--list", action="store_true", help="the tables and their rows")
     sp.add_argument(
         "--quick", action="store_true", help="every row on a small slice, few epochs"
+    )
+    sp.add_argument(
+        "--rerun",
+        action="store_true",
+        help="also run the rows that carry a recorded figure (their config must "
+        "name the model's hyperparameters)",
     )
     sp.add_argument(
         "--only", action="append", metavar="ROW", help="run this row only (repeatable)"

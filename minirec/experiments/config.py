@@ -224,8 +224,7 @@ def parse(text: str, path: Path, table: str, row: str) -> Config:
             choices = "; ".join(f"{k}: {', '.join(v)}" for k, v in PEERS.items())
             _fail(path, "peer", f"{lib}/{algo} is not a known peer ({choices})")
     _check_split(path, raw)
-    if rec is None:
-        _check_model(path, raw)
+    _check_model(path, raw)
     return Config(
         path=path,
         table=table,

@@ -94,7 +94,7 @@ def _build_holdouts(cfg: Config, quick: bool, users: int | None) -> list[P.Holdo
     out = []
     for s in splits:
         h = P.Holdout(data, s)
-        if cfg.implicit and h.test is not None:
+        if cfg.implicit and s["how"] == "fold":  # fold files are read with ratings
             h.train, h.test = _binary(h.train), _binary(h.test)
         if users is not None:
             h.keep_users(users)
@@ -104,12 +104,13 @@ def _build_holdouts(cfg: Config, quick: bool, users: int | None) -> list[P.Holdo
 
 def _label(cfg: Config, holdouts: list[P.Holdout]) -> str:
     if cfg.split["how"] == "folds":
-        names = [h.split["fold"] for h in holdouts]
-        where = names[0] if len(names) == 1 else f"{names[0]}-{names[-1]}"
-        return P.protocol_label(cfg.protocol, {"how": "fold", "fold": where}) + (
-            ", mean" if len(names) > 1 else ""
-        )
+        return _folds_label(cfg, [h.split["fold"] for h in holdouts])
     return P.protocol_label(cfg.protocol, holdouts[0].split)
+
+
+def _folds_label(cfg: Config, names: list[str]) -> str:
+    where = names[0] if len(names) == 1 else f"{names[0]}-{names[-1]} mean"
+    return P.protocol_label(cfg.protocol, {"how": "fold", "fold": where})
 
 
 def _model(cfg: Config, params: dict):
@@ -174,8 +175,14 @@ def _n_points(grid: dict) -> int:
     return int(np.prod([len(v) for v in grid.values()]))
 
 
-def run(cfg: Config, quick: bool = False, say: Callable[[str], None] = print) -> dict:
-    """Run `cfg` and return its record (see the module docstring)."""
+def run(
+    cfg: Config,
+    quick: bool = False,
+    say: Callable[[str], None] = print,
+    rerun: bool = False,
+) -> dict:
+    """Run `cfg` and return its record (see the module docstring); a recorded row
+    returns its recorded figure unless `rerun`."""
     record: dict[str, Any] = {
         "config": cfg.name,
         "table": cfg.table,
@@ -184,9 +191,9 @@ def run(cfg: Config, quick: bool = False, say: Callable[[str], None] = print) ->
         "model": cfg.model,
         "dataset": cfg.dataset,
         "reference": cfg.reference,
-        "quick": quick and cfg.recorded is None,
+        "quick": quick and (cfg.recorded is None or rerun),
     }
-    if cfg.recorded is not None:
+    if cfg.recorded is not None and not rerun:
         rec = cfg.recorded
         record.update(
             status="recorded",
@@ -230,7 +237,9 @@ def run(cfg: Config, quick: bool = False, say: Callable[[str], None] = print) ->
 
 
 def _recorded_label(cfg: Config) -> str:
-    if cfg.split and cfg.split.get("how") in P.SPLITS:
+    if cfg.split.get("how") == "folds":
+        return _folds_label(cfg, cfg.split["folds"])
+    if cfg.split.get("how") in P.SPLITS:
         return P.protocol_label(cfg.protocol, cfg.split)
     return cfg.protocol
 

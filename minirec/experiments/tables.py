@@ -70,6 +70,12 @@ def _secs(s) -> str:
     return "-" if s is None else f"{s:,.1f}"
 
 
+def metric_names(cfg: Config, rec: dict | None) -> list[str]:
+    """The config's metrics that the record holds (all of them without a record)."""
+    got = (rec or {}).get("metrics")
+    return [m for m in cfg.metrics if m in got] if got else list(cfg.metrics)
+
+
 def reference_cell(cfg: Config) -> str:
     ref = cfg.reference
     if not ref:
@@ -127,7 +133,8 @@ def render(table: str, out: Path, notes: str = "") -> str:
         protocol = (rec or {}).get("protocol", "-")
         peer, peer_s = peer_cell(cfg, rec)
         lines.append(
-            f"| `{cfg.name}` | {cfg.title} | {protocol} | {' / '.join(cfg.metrics)} "
+            f"| `{cfg.name}` | {cfg.title} | {protocol} "
+            f"| {' / '.join(metric_names(cfg, rec))} "
             f"| {reference_cell(cfg)} | {minirec_cell(cfg, rec)} "
             f"| {_secs((rec or {}).get('seconds'))} | {peer} | {peer_s} |"
         )
@@ -187,7 +194,7 @@ def readme_rows(out: Path) -> str:
     ]
     for table in TABLES:
         for cfg, rec in table_rows(table, out):
-            if rec is None or rec.get("quick"):
+            if rec is None or rec.get("quick") or not rec.get("metrics"):
                 continue
             measured = _fmt(rec["metrics"], cfg.metrics)
             if rec.get("status") == "recorded":
@@ -197,7 +204,8 @@ def readme_rows(out: Path) -> str:
             if peer != "-":
                 ref = f"{ref}; same run: {peer}" if ref != "-" else f"same run: {peer}"
             lines.append(
-                f"| {rec['protocol']}, {' / '.join(cfg.metrics)} | {cfg.title} "
+                f"| {rec['protocol']}, {' / '.join(metric_names(cfg, rec))} "
+                f"| {cfg.title} "
                 f"| {measured} | {ref} "
                 f"| [`{cfg.name}`](benchmarks/results/{table_file(table)}) |"
             )
