@@ -6,22 +6,18 @@ Protocols (each number in the results file carries its protocol and this command
   ML-1M *training* part only: ``train, test = random_split(ml1m, 0.1, seed=0)``,
   then ``fit, val = random_split(train, 0.1, seed=1)``; validation RMSE. The test
   part is never looked at while tuning.
-* ``ml1m``: ML-1M, uniformly random 90/10 holdout of all 1,000,209 ratings,
-  ``random_split(data, 0.1, seed=0)``; RMSE of predicted (clipped) ratings of FM
-  with side features (the chosen configuration, fitted on the whole 90%), the same
-  FM with ids only, and the biased baseline.
-* ``ml100k``: GroupLens folds u1..u5 (u{k}.base -> u{k}.test); mean RMSE of
-  ItemKNN / UserKNN (k=40, pearson_baseline, shrink 100) and Surprise's
-  KNNBaseline with the same options (its shrinkage convention is (n-1)/(n-1+100),
-  ours n/(n+100)) in the same run.
+* The test runs of FM with side features (ML-1M 90/10) and of Item/UserKNN
+  (ML-100k u1-u5, next to Surprise's KNNBaseline) are configs now:
+  ``minirec reproduce rating --only ml1m-fm`` (``ml100k-itemknn``, ``ml100k-userknn``).
 * ``ncf``: NCF files (He et al. 2017): each user's held-out latest item ranked
   against the file's 99 sampled negatives (sampled(1+99)); HR@10 and NDCG@10,
   pessimistic ties. Train = all ML-1M ratings minus the test ratings, as 0/1
   interactions. KNN k chosen on a validation split of the training part (one random
   training interaction per user held out, seed 1, against 99 negatives sampled
-  from items the user never rated).
+  from items the user never rated). ItemKNN's tuned row is the config
+  ``ncf/itemknn`` now; UserKNN has no config yet.
 
-    MINIREC_DATA=../shared/data python benchmarks/accuracy_fm.py tune-fm ml1m ml100k ncf
+    MINIREC_DATA=../shared/data python benchmarks/accuracy_fm.py tune-fm ncf
 
 Writes its sections of benchmarks/results/fm_knn.md (between markers, so the speed
 section written by bench_fm_knn.py is kept).
@@ -42,14 +38,12 @@ from _env import RESULTS, env_block, environment, markdown_table  # noqa: E402
 
 from minirec.data import (  # noqa: E402
     Interactions,
-    load_ml100k_split,
     load_movielens,
     random_split,
 )
 from minirec.data.ncf import ncf_protocol  # noqa: E402
 from minirec.data.sampling import sample_negatives  # noqa: E402
 from minirec.evaluation import evaluate_ratings, evaluate_sampled  # noqa: E402
-from minirec.models import BiasedBaseline  # noqa: E402
 from minirec.models.fm import FM  # noqa: E402
 from minirec.models.knn import ItemKNN, UserKNN  # noqa: E402
 
@@ -58,13 +52,13 @@ SIDE = {
     "user_fields": ["gender", "age", "occupation", "zip1"],
     "item_fields": ["genres", "decade"],
 }
-#: the validation grid of tune-fm (FM on ML-1M); the best one is FM_ML1M below
+#: the validation grid of tune-fm (FM on ML-1M); the best one, FM_GRID[1], is the
+#: config minirec/experiments/configs/rating/ml1m-fm.toml
 FM_GRID = [
     dict(k=128, lr=0.005, reg_w=0.01, reg_V=0.03, n_epochs=60, lr_decay=0.97),
     dict(k=128, lr=0.007, reg_w=0.01, reg_V=0.035, n_epochs=50, lr_decay=0.95, **SIDE),
     dict(k=128, lr=0.007, reg_w=0.02, reg_V=0.045, n_epochs=50, lr_decay=0.95, **SIDE),
 ]
-FM_ML1M = FM_GRID[1]
 
 
 def _timed(fn):
@@ -93,90 +87,6 @@ def tune_fm() -> str:
         "`random_split(train, 0.1, seed=1)` -> fit / validation. "
         "Fields: `auto` = gender, age, occupation | genres; the SIDE set adds "
         "zip1 (first zip digit) | decade.\n\n" + markdown_table(rows)
-    )
-
-
-def ml1m() -> str:
-    data = load_movielens("ml-1m")
-    train, test = random_split(data, 0.1, seed=0)
-    rows = []
-    ids_only = {**FM_ML1M, "user_fields": None, "item_fields": None}
-    for label, model in [
-        ("FM, side features", FM(backend="numba", **FM_ML1M)),
-        ("FM, ids only (= biased MF)", FM(backend="numba", **ids_only)),
-        ("BiasedBaseline", BiasedBaseline()),
-    ]:
-        m, secs = _timed(lambda model=model: model.fit(train))
-        rmse = evaluate_ratings(m, test).metrics["RMSE"]
-        rows.append(
-            {
-                "model": label,
-                "RMSE": rmse,
-                "fit s": secs,
-                "params": _short(model.get_params()),
-            }
-        )
-        print(rows[-1], flush=True)
-    return (
-        "Protocol: ML-1M, all 1,000,209 ratings, `random_split(data, 0.1, seed=0)`, "
-        "RMSE on the 10% test part; hyperparameters from tune-fm (validation only). "
-        "Target: FM with side features <= 0.840.\n\n" + markdown_table(rows)
-    )
-
-
-# ----------------------------------------------------------------------------- KNN
-def _surprise_knn(train: Interactions, test: Interactions, user_based: bool):
-    from surprise import Dataset, KNNBaseline, Reader, accuracy
-
-    df = train.to_dataframe()[["user", "item", "rating"]]
-    ts = Dataset.load_from_df(df, Reader(rating_scale=(1, 5))).build_full_trainset()
-    opts = {"name": "pearson_baseline", "user_based": user_based, "shrinkage": 100}
-    algo, secs = _timed(
-        lambda: KNNBaseline(k=40, sim_options=opts, verbose=False).fit(ts)
-    )
-    tdf = test.to_dataframe()
-    preds = algo.test(list(zip(tdf.user, tdf.item, tdf.rating)))
-    return accuracy.rmse(preds, verbose=False), secs
-
-
-def ml100k() -> str:
-    rows = []
-    folds = [f"u{k}" for k in range(1, 6)]
-    res: dict[str, list] = {}
-    for fold in folds:
-        train, test = load_ml100k_split(fold)
-        for label, model in [
-            ("minirec ItemKNN", ItemKNN(backend="numba")),
-            ("minirec UserKNN", UserKNN(backend="numba")),
-        ]:
-            m, secs = _timed(lambda model=model, train=train: model.fit(train))
-            res.setdefault(label, []).append(
-                (evaluate_ratings(m, test).metrics["RMSE"], secs)
-            )
-        try:
-            for label, ub in [
-                ("Surprise KNNBaseline item", False),
-                ("Surprise KNNBaseline user", True),
-            ]:
-                res.setdefault(label, []).append(_surprise_knn(train, test, ub))
-        except ImportError:
-            pass
-        print(fold, {k: v[-1] for k, v in res.items()}, flush=True)
-    for label, v in res.items():
-        r = np.array(v)
-        rows.append(
-            {
-                "model": label,
-                "mean RMSE u1-u5": float(r[:, 0].mean()),
-                "per fold": " ".join(f"{x:.4f}" for x in r[:, 0]),
-                "fit s (mean)": float(r[:, 1].mean()),
-            }
-        )
-    return (
-        "Protocol: ML-100k GroupLens folds u1..u5, fit on u{k}.base, RMSE on "
-        "u{k}.test, mean over the five. k=40 neighbours, pearson_baseline "
-        "similarity, shrinkage 100 (both libraries), baselines by ALS (reg_i 10, "
-        "reg_u 15, 10 epochs).\n\n" + markdown_table(rows)
     )
 
 
@@ -244,13 +154,11 @@ def ncf() -> str:
 
 
 # ----------------------------------------------------------------------------- main
-SECTIONS = {"tune-fm": tune_fm, "ml1m": ml1m, "ml100k": ml100k, "ncf": ncf}
+SECTIONS = {"tune-fm": tune_fm, "ncf": ncf}
 TITLES = {
     "speed": "Speed: FM and KNN kernels (bench_fm_knn.py)",
     "speed-run2": "Speed, repeated run (bench_fm_knn.py --section speed-run2)",
     "tune-fm": "FM validation search (ML-1M)",
-    "ml1m": "FM on ML-1M (random 90/10, seed 0)",
-    "ml100k": "Item/UserKNN on ML-100k u1-u5",
     "ncf": "Item/UserKNN on the NCF files (HR@10, NDCG@10)",
 }
 
