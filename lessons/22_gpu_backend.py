@@ -12,8 +12,9 @@
 #
 # **Covers:** `003-als` (the SGD update of doc 003, which erratum **E5** shows is SGD,
 # not ALS), `000-4.1` (the MF loss; its gradient sign is erratum **E1**), `001-2.3`
-# (efficiency). Library: `minirec/backends/cuda_ops.py`, `minirec/backends/device.py`,
-# `Tensor(..., device="cuda")`, `Module.to("cupy")`, `benchmarks/bench_gpu.py`.
+# (efficiency). Library: `minirec/backends/cuda_ops/`, `minirec/backends/device.py`,
+# `Tensor(..., device="cuda")`, `Module.to("cupy")`, `GMF(device="cuda")`,
+# `benchmarks/bench_gpu.py`.
 #
 # Doc 003, "ALS" slide, steps 4–5 (`003_4bb2a43235ff549f.txt`):
 #
@@ -70,7 +71,7 @@ print("kernel backends available here:", available_backends())
 # `__cuda_array_interface__`), Numba device arrays, or NumPy arrays — the last ones
 # are copied to the device before the kernel and the updated ones copied back after
 # it, so the in-place contract of the NumPy spec holds. Those copies are explicit
-# in `cuda_ops._Transfer`, never hidden; they are the difference between the
+# in `cuda_ops/_launch.py` (`Launch`, the one path every kernel wrapper takes), never hidden; they are the difference between the
 # "device arrays" and "host arrays" columns of the benchmark. Asking for the GPU
 # where there is none is an error that names the install command, never a silent
 # fallback to the CPU:
@@ -79,6 +80,28 @@ print("kernel backends available here:", available_backends())
 try:
     Tensor(np.ones(3)).to("cupy")
     print("CuPy and a GPU are present: tensors can move to the device")
+except BackendUnavailableError as e:
+    print("BackendUnavailableError:", str(e)[:150], "...")
+
+# %% [markdown]
+# The autograd recommenders take the same choice as a constructor parameter,
+# `device="cpu" | "cuda"` (GMF, NCF-MLP, NeuMF, DeepFM, ConvNCF, AutoRec, GRU4Rec,
+# SASRec and the rating nets): the network, its optimizer moments, the epoch's
+# shuffles and negatives live on the device, and `predict` / `recommend` hand back
+# NumPy arrays. Building such a model works anywhere (it is a plain parameter, so
+# `sklearn.base.clone` keeps it); `fit` asks for the GPU. CI proves the device path
+# without a GPU on a CuPy stand-in (`tests/standin/`) whose arrays refuse implicit
+# host copies, as CuPy's do.
+
+# %%
+from minirec.models import GMF
+
+gmf = GMF(k=8, n_epochs=1, device="cuda")
+print(gmf)
+try:
+    gmf.fit(data)
+    ids, _ = gmf.recommend(data.user_ids[:2], n=5)
+    print("trained on the GPU; recommend returns", type(ids).__name__)
 except BackendUnavailableError as e:
     print("BackendUnavailableError:", str(e)[:150], "...")
 
@@ -300,7 +323,8 @@ else:
 # ## Summary
 #
 # * Two GPU paths: the autograd on CuPy arrays (`Tensor(x, device="cuda")`,
-#   `model.to("cupy")`), and `numba.cuda` kernels (`backend="cuda"`: MF, BPR, ALS,
+#   `model.to("cupy")`, and `device="cuda"` on every autograd recommender: GMF,
+#   NCF-MLP, NeuMF, DeepFM, ConvNCF, AutoRec, GRU4Rec, SASRec), and `numba.cuda` kernels (`backend="cuda"`: MF, BPR, ALS,
 #   implicit ALS, FM, ItemKNN, UserKNN) for the loop-shaped work. Transfers are
 #   explicit; no GPU means an error naming `pip install 'minirec[gpu]'`, never a
 #   silent CPU run.
@@ -308,7 +332,7 @@ else:
 #   row are lost; with realistic widths the loss curve is the serial one, and the
 #   results are not reproducible bit for bit (the serial launch is).
 # * `numba.cuda` was chosen over CuPy raw kernels so that CI runs the very kernel
-#   source under the simulator (see the docstring of `cuda_ops.py`).
+#   source under the simulator (see the docstring of `cuda_ops/__init__.py`).
 
 
 # %% [markdown]
