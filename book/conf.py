@@ -111,6 +111,8 @@ def _include(app, docname, source):
         text = (ROOT / m.group(1)).read_text(encoding="utf-8")
         if m.group(2):
             text = _section(text, m.group(2))
+        # an HTML comment glued to a table hides the table from the Markdown parser
+        text = re.sub(r"^<!--.*?-->[ \t]*$", "", text, flags=re.M)
 
         def link(m):
             if m.group(0).startswith("!") or re.match(r"https?:|#", m.group(2)):

@@ -178,6 +178,28 @@ def test_exercise_cells_are_folded_for_the_book():
     assert "tags" not in nb.cells[3].metadata and nb.cells[0].source == "# 99 · title"
 
 
+def test_the_file_check_finds_broken_links_ids_and_network_assets(tmp_path):
+    """check_site's file-level pass on a tiny site: a good page passes, and each
+    kind of fault on the bad page is reported."""
+    check_site = _import(BOOK, "check_site")
+    (tmp_path / "img.png").write_bytes(b"png")
+    (tmp_path / "index.html").write_text(
+        '<p id="top"><a href="page.html#sec">ok</a> <a href="#top">up</a>'
+        '<img src="img.png"> <a href="https://example.org/paper">a paper</a></p>'
+    )
+    (tmp_path / "page.html").write_text(
+        '<h2 id="sec">s</h2><a href="gone.html">x</a> <a href="index.html#nope">y</a>'
+        '<script src="https://cdn.example.org/mathjax.js"></script>'
+        '<link rel="stylesheet" href="missing.css"><img src="no.png">'
+    )
+    problems = check_site.check_files(tmp_path)
+    assert "index.html" not in problems, problems
+    found = "\n".join(problems["page.html"])
+    for fault in ("gone.html", "#nope", "not offline", "missing.css", "no.png"):
+        assert fault in found, f"{fault!r} not reported: {found}"
+    assert len(problems["page.html"]) == 5
+
+
 @pytest.mark.book
 def test_the_built_site_passes_the_browser_check():
     """book/check_site.py on book/_build/html: every lesson page in headless
