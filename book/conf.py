@@ -54,7 +54,8 @@ autodoc_default_options = {
 }
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_mock_imports = ["cupy", "pyspark"]
+# minirec.cli.__main__ runs the CLI when imported (python -m minirec.cli): mocked
+autodoc_mock_imports = ["cupy", "pyspark", "minirec.cli.__main__"]
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 napoleon_use_ivar = True  # "Attributes" as fields: dataclass fields are members too
