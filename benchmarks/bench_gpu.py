@@ -1,6 +1,6 @@
 """The GPU backend against the CPU backends, per kernel and per model epoch, one run.
 
-Kernels (``minirec.backends.{numpy_ops, numba_ops, cuda_ops}``), on ML-1M when
+Kernels (``minirec.backends.{numpy_ops, numba_fast, cuda_ops}``), on ML-1M when
 ``MINIREC_DATA`` has it (1,000,209 ratings, 6,040 x 3,706), else on a synthetic set of
 the same shape (``synthetic_ratings``, seed 0); k = ``--k`` (default 64):
 
@@ -118,8 +118,7 @@ def kernel_rows(data, k: int, repeat: int, simulate: bool) -> list[dict]:
     from numba import cuda
 
     from minirec.backends import cuda_ops as C
-    from minirec.backends import fm_ops
-    from minirec.backends import numba_ops as B
+    from minirec.backends import numba_fast as B  # what get_kernels("numba") is
     from minirec.backends import numpy_ops as N
 
     rng = np.random.default_rng(0)
@@ -241,9 +240,7 @@ def kernel_rows(data, k: int, repeat: int, simulate: bool) -> list[dict]:
     d_fa = [dev(a) for a in fa]
     d_fp = [dev(a) for a in fm_params()]
     fargs = (0.005, 0.01, 0.01, False)
-    t_nb1, _ = _median_ms(
-        lambda: fm_ops.sgd_fm_blocks_epoch_numba(*fa, *fp, *fargs), repeat
-    )
+    t_nb1, _ = _median_ms(lambda: B.sgd_fm_blocks_epoch(*fa, *fp, *fargs), repeat)
     t_cu, c_cu = _median_ms(
         lambda: C.sgd_fm_blocks_epoch_hogwild(*d_fa, *d_fp, *fargs), repeat
     )

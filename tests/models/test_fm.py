@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from minirec import DataError, Interactions, TrainingDivergedError
-from minirec.backends import fm_ops
+from minirec.backends import numba_ops
 from minirec.data.features import FMFields, build_fm_fields
 from minirec.evaluation import evaluate_ratings
 from minirec.models.fm import FM
@@ -135,7 +135,7 @@ def test_scores_equal_the_kernel_prediction(tmp_path):
     u = np.arange(data.n_users).repeat(3)
     i = np.tile([0, 5, 7], data.n_users)
     idx, val = m.fields_.rows(u, i)
-    want = fm_ops.fm_predict_numba(idx, val, m.w0_, m.w_, m.V_)
+    want = numba_ops.fm_predict(idx, val, m.w0_, m.w_, m.V_)
     np.testing.assert_allclose(m.predict_pairs(u, i), want, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(
         m.score_items(np.arange(3))[:, 5], want[1:9:3], rtol=1e-4

@@ -1,4 +1,5 @@
-"""RankingMF and its kernels (minirec/backends/ranking_ops.py): one step by hand,
+"""RankingMF and its kernels (minirec/backends/numpy_ops/ranking.py, the spec, and
+numba_ops/ranking.py, its twin): one step by hand,
 numpy spec vs numba twin on the same samples, bitwise reproducibility, the kernels
 with NUMBA_DISABLE_JIT=1, learning a checkerboard, divergence, bad input."""
 
@@ -12,14 +13,14 @@ import numpy as np
 import pytest
 
 from minirec import Recommender, TrainingDivergedError
-from minirec.backends import get_kernels, ranking_ops
+from minirec.backends import get_kernels, numba_ops, numpy_ops
 from minirec.data.synthetic import checkerboard
 from minirec.errors import BackendUnavailableError
 from minirec.models.ranking_mf import RankingMF, base_rows, draw_epoch
 
 SERIAL = [
-    ranking_ops.sgd_logistic_mf_epoch_numpy,
-    ranking_ops.sgd_logistic_mf_epoch_numba,
+    numpy_ops.sgd_logistic_mf_epoch,
+    numba_ops.sgd_logistic_mf_epoch,
 ]
 
 
@@ -97,12 +98,20 @@ def test_one_step_by_hand(kernel):
             np.testing.assert_allclose(x, want, rtol=1e-5, atol=1e-6)
 
 
+KERNELS = {
+    "sgd_logistic_mf_epoch_numpy": numpy_ops.sgd_logistic_mf_epoch,
+    "sgd_logistic_mf_epoch_numba": numba_ops.sgd_logistic_mf_epoch,
+    "sgd_logistic_mf_epoch_hogwild_numpy": numpy_ops.sgd_logistic_mf_epoch_hogwild,
+    "sgd_logistic_mf_epoch_hogwild_numba": numba_ops.sgd_logistic_mf_epoch_hogwild,
+}
+
+
 def _epoch(kernel, problem, lr=0.05, reg=0.01):
-    """Run `kernel` (a name in ranking_ops) on a copy of the problem's parameters;
+    """Run `kernel` (a key of KERNELS) on a copy of the problem's parameters;
     returns (loss, parameters after the epoch)."""
     *rows, params = problem
     p = _copy(params)
-    loss = getattr(ranking_ops, kernel)(*rows, *p, lr, reg)
+    loss = KERNELS[kernel](*rows, *p, lr, reg)
     return loss, p
 
 
@@ -141,12 +150,12 @@ def test_kernels_run_without_jit(run_without_jit):
         import numpy as np, sys
         sys.path.insert(0, HERE)
         from test_ranking_mf import _problem, _copy
-        from minirec.backends import ranking_ops as R
+        from minirec.backends import numba_ops as NB, numpy_ops as NP
         *rows, params = _problem(n=60, m=3)
         a, b, c = _copy(params), _copy(params), _copy(params)
-        la = R.sgd_logistic_mf_epoch_numpy(*rows, *a, .05, .01)
-        lb = R.sgd_logistic_mf_epoch_numba(*rows, *b, .05, .01)
-        lc = R.sgd_logistic_mf_epoch_hogwild_numba(*rows, *c, .05, .01)
+        la = NP.sgd_logistic_mf_epoch(*rows, *a, .05, .01)
+        lb = NB.sgd_logistic_mf_epoch(*rows, *b, .05, .01)
+        lc = NB.sgd_logistic_mf_epoch_hogwild(*rows, *c, .05, .01)
         assert abs(la - lb) < 1e-5 * abs(la), (la, lb)
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
