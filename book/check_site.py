@@ -5,7 +5,8 @@
 
 Every page of the site, read as files: every local link, image, script and stylesheet
 points to a file that exists (and a link's #fragment to an id on that page), and no
-script or stylesheet comes from the network (the site works offline).
+script or stylesheet comes from the network (the site works offline); every lesson
+and every public module of minirec has its page.
 Every lesson page, in Chromium: MathJax rendered every formula (an ``mjx-container``
 inside each math element, no TeX error, no raw ``$$`` or ``\\(`` left in the prose),
 every ``<img>`` loaded (naturalWidth > 0), at least as many figures in the outputs as
@@ -95,6 +96,18 @@ def check_files(html: Path) -> dict[str, list[str]]:
                 if unquote(parts.fragment) not in _parse(target).ids:
                     problems.setdefault(rel, []).append(f"<a> to a missing id: {url}")
     return problems
+
+
+def public_modules() -> list[str]:
+    """Dotted names of minirec's public modules (no part starting with _)."""
+    out = []
+    for f in sorted((ROOT / "minirec").rglob("*.py")):
+        parts = list(f.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if not any(p.startswith("_") for p in parts):
+            out.append(".".join(parts))
+    return out
 
 
 def lesson_source(page: Path) -> str:
@@ -281,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     problems = check_files(html)
+    api = sorted(
+        set(public_modules()) - {p.stem for p in (html / "_autosummary").glob("*.html")}
+    )
+    if api:
+        problems["_autosummary/"] = [f"no API page for the modules {api}"]
     stems = {p.stem for p in (ROOT / "lessons").glob("*.py")}
     course = sorted(s for s in stems if re.match(r"^\d\d[a-z]?_\w+$", s))
     missing = sorted(set(course) - {p.stem for p in lessons})
