@@ -197,14 +197,14 @@ assert not np.allclose(A[0], Bm[0], rtol=1e-6, atol=1e-7)  # another algorithm
 #   writes each row once.
 # * **Dependencies.** SGD is sequential by nature; vectorising it changes the
 #   algorithm (stale updates within a batch). The Numba loop is exactly the spec.
-# * **What else matters** (see the comment in `numba_ops._sgd_mf_range`): reading
-#   the ratings through a shuffled index is a random access per rating; gathering a
+# * **What else matters** (see `numba_fast._sgd_mf_range`, the tuned kernel `MF`
+#   trains with; `numba_ops` keeps the plain loop): reading the ratings through a shuffled index is a random access per rating; gathering a
 #   block into contiguous buffers first makes the loop several times faster on ML-1M.
 #   `MF` goes one step further: each epoch `shuffle_ratings` copies the rating
 #   triples in a new uniform order (4096 buckets, then Fisher-Yates inside each
 #   bucket, which stays in L1), and the kernel reads them front to back.
 # * **Threads.** Hogwild (`MF(hogwild=True)`) lets two threads race on shared rows;
-#   on this 2-core machine it is no faster than one thread, because the cache lines
+#   on a 2-core machine it is no faster than one thread, because the cache lines
 #   of popular items and of the bias vectors bounce between the cores. DSGD
 #   (`MF(dsgd=True)`, Gemulla et al. 2011) cuts users and items into contiguous
 #   blocks so that the threads of a sub-epoch never share a row: about 2x the serial
@@ -225,9 +225,9 @@ assert not np.allclose(A[0], Bm[0], rtol=1e-6, atol=1e-7)  # another algorithm
 #   but its tuning for this AVX-512 CPU prefers 256-bit registers, and with k read
 #   from the array each vectorised loop sits behind runtime checks (do the rows
 #   overlap? how many iterations are left over?) about as long as the loop itself
-#   at k = 64. The kernel calls `_codegen.wide_vectors()` (512-bit registers, for
-#   that kernel only) and is compiled once more for k = 32, 64 and 128 with k a
-#   constant. The wide vectors alone took the loop to 0.81-0.88x of its time,
+#   at k = 64. The tuned kernel (`minirec/backends/numba_fast.py`) calls
+#   `_codegen.wide_vectors()` (512-bit registers, for that kernel only) and is
+#   compiled once more for k = 32, 64 and 128 with k a constant. The wide vectors alone took the loop to 0.81-0.88x of its time,
 #   the constant k alone to 0.91-1.01x, both together to 0.71-0.74x, to the same
 #   RMSE (`minirec/backends/_codegen.py`).
 #
