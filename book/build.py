@@ -57,8 +57,9 @@ def execute_lessons(
             continue
         try:
             notebooks.append(build_notebooks.build(path, quick=quick))
-        except Exception as e:  # report every failing lesson, then stop
-            failed.append(f"{path.name}: {type(e).__name__}: {str(e)[-2000:]}")
+        except Exception as e:  # report every failing lesson; main exits 1
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))  # nbclient's ANSI colours
+            failed.append(f"{path.name}: {type(e).__name__}: {text[-2000:]}")
             print(f"  {path.name:<36} FAILED", flush=True)
             continue
         how = "cached" if cached else f"executed in {time.perf_counter() - t0:.1f} s"
