@@ -85,8 +85,8 @@ print("hand-written normal equations == minirec's als_solve kernel")
 
 # %% [markdown]
 # Each half-step minimises the ALS-WR objective exactly over one side,
-# $$J(P, Q) = \sum_{(u,i) \in R} (r_{ui} - p_u\cdot q_i)^2
-#   + \lambda \Big(\sum_u |I_u| \lVert p_u\rVert^2 + \sum_i |U_i| \lVert q_i\rVert^2\Big),$$
+# $$J(P, Q) = \sum_{(u,i) \in R} (r_{ui} - p_u\cdot q_i)^2 +
+#   \lambda \Big(\sum_u |I_u| \lVert p_u\rVert^2 + \sum_i |U_i| \lVert q_i\rVert^2\Big),$$
 # so $J$ can never go up. Check it after *every* half-step, not only at the ends:
 
 # %%

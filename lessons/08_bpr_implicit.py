@@ -38,8 +38,8 @@ from minirec.models.ranking_mf import RankingMF
 # Doc 000 §3.2 (`000_b4c4b935d973744a.txt`) trains ConvNCF with a "pairwise ranking
 # loss (BPR)"; in Rendle et al.'s form, for a user u, a seen item i and an unseen j,
 # $$\hat x_{uij} = \hat x_{ui} - \hat x_{uj},\quad \hat x_{ui} = p_u\cdot q_i + b_i,
-# \qquad L = \sum_{(u,i,j)} -\ln\sigma(\hat x_{uij}) + \tfrac{\lambda}{2}(\lVert p_u\rVert^2
-# + \lVert q_i\rVert^2 + \lVert q_j\rVert^2).$$
+# \qquad L = \sum_{(u,i,j)} -\ln\sigma(\hat x_{uij}) + \tfrac{\lambda}{2}(\lVert p_u\rVert^2 +
+# \lVert q_i\rVert^2 + \lVert q_j\rVert^2).$$
 # Since $\frac{d}{dx}(-\ln\sigma(x)) = -\sigma(-x) =: -g$:
 # $\partial L/\partial p_u = -g(q_i - q_j) + \lambda p_u$,
 # $\partial L/\partial q_i = -g\,p_u + \lambda q_i$,
