@@ -207,3 +207,16 @@ def test_quick_ncf_runs_and_beats_popularity(
     md = (tmp_path / T.table_file("ncf")).read_text()
     assert md.count("| `ncf/") == len(cfgs) and T.NOTES_BEGIN in md
     print(f"reproduce ncf --quick: {secs:.0f} s")
+
+
+def test_a_measured_record_outranks_the_recorded_figure(cli_json, tmp_path):
+    assert cli_json(f"reproduce ctr --out {tmp_path}")[0] == 0
+    path = tmp_path / "runs" / "ctr" / "fm.json"
+    rec = json.loads(path.read_text())
+    rec.update(status="measured", metrics={"AUC": 0.8123}, quick=False)
+    path.write_text(json.dumps(rec))
+    code, obj = cli_json(f"reproduce ctr --out {tmp_path}")
+    rows = {r["row"]: r for r in obj["rows"]}
+    assert code == 0 and rows["fm"]["metrics"] == {"AUC": 0.8123}
+    assert rows["deepfm"]["status"] == "recorded"
+    assert "| 0.8123 |" in (tmp_path / T.table_file("ctr")).read_text()
