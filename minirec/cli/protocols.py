@@ -1,7 +1,9 @@
 """Datasets, splits and protocols in the command line's one vocabulary.
 
 A split is a dict ``{"how": "random", "test_fraction": 0.1, "seed": 0}`` (how:
-random, per-user, leave-last-out, temporal or ncf), or None for ``--all-data``.
+random, per-user, leave-last-out, temporal or ncf; ``minirec reproduce`` also uses
+``{"how": "fold", "fold": "u1"}``, a GroupLens ML-100k fold, and the validation
+splits of :meth:`Holdout.validation`), or None for ``--all-data``.
 ``train`` stores it with the dataset in the model file (``model.fit_info_``) and
 ``evaluate`` rebuilds exactly that split, so no training rating is ever scored as
 a test rating. Protocol labels, the same in every ``--json`` output:
