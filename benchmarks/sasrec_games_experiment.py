@@ -8,7 +8,7 @@ patching ``minirec.models.sasrec`` from here:
 * ``dense``: Adam without lazy rows. TF1's AdamOptimizer and torch.optim.Adam decay
   m and v and move every item row at every step; ``lazy=True`` moves only the rows
   of the batch, so a rarely seen item gets one step of size ~lr per appearance
-  instead of the ~1/(1-β1·β2^-1/2) steps its momentum carries afterwards.
+  instead of the ~1/(1 - β1/√β2) (about 11) steps its momentum carries afterwards.
 * ``block``: the reference block, Q = LN(x); x = Q + Attn(Q, K = V = x), dropout on
   the attention weights only (not also on the attention output); x = LN(x);
   x = x + FFN(x); padded positions zeroed after the FFN.
@@ -24,7 +24,7 @@ test HR@10 / NDCG@10.
 
     NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
     MINIREC_DATA=/work/shared/data python benchmarks/sasrec_games_experiment.py \
-        --fix dense,block,noclip --lr 0.001 --n-epochs 200 --eval-every 10
+        --fix dense,block,noclip --lr 0.001 --n-epochs 200 --eval-every 5
 """
 
 from __future__ import annotations
