@@ -66,7 +66,7 @@ PROFILE_CMD = (
 )
 CMD = (
     "NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py "
-    "--shapes ml-1m,ml-25m --cap 420 --write"
+    "--shapes ml-1m,ml-25m --cap 420 --ease-items 5000 --write"
 )
 SHAPES = ("ml-1m", "ml-20m", "ml-25m")
 STEPS = (
@@ -493,7 +493,8 @@ def plot(rows: dict, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("ratings")
     ax.set_ylabel("seconds")
-    ax.set_title("minirec at ML-1M / ML-20M / ML-25M shapes (2 cores)")
+    shown = " / ".join(s.upper() for s in SHAPES if s in rows)
+    ax.set_title(f"minirec at the {shown} shapes (2 shared cores)")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -502,7 +503,8 @@ def plot(rows: dict, path: Path) -> None:
 NOTES = """\
 Notes:
 - The machine is shared: other engineers' tests, lessons and book builds ran on the
-  same 2 cores during the run (load average about 10, below), so absolute times are
+  same 2 cores during the run (load average about 10; the one below is the
+  rendering's), so absolute times are
   noisy by a factor of several (the same serial MF epoch at ML-25M took 30.8 s in
   the `mf` step and 8.6 s in `profile-mf`), and so are the ratios to ML-1M; the
   profiles below compare two variants measured back to back in one process.
@@ -513,13 +515,19 @@ Notes:
   the git history of this file.
 - Peak MB is the step's whole process (Python, NumPy, Numba, the data); data MB is
   its RSS once the data was loaded.
+- Capped at ML-25M (420 s a step): `bpr` (its profile below times one epoch),
+  `itemknn` (so `recommend-itemknn` had no model), and `evaluate`, whose cap also
+  covers the split and the ImplicitALS fit before the timed `evaluate_full`: its
+  time at ML-25M is not measured in this run.
 - recommend-* rank through `minirec.models._serving.recommend_all`; models/base.py's
   `recommend` switches to the same top-k with one line (the report of issue 20).
 - EASE: the full Gram matrix at ML-25M is 59,047^2 float64 = 27.9 GB (its inverse
   overwrites it), beyond this 24 GB machine; `ease-pruned` learns B over the
   `--ease-items` most popular items (their share of the ratings in the notes), and
   the other items rank last. Memory grows as 8 n_top_items^2 (10,000: 0.8 GB;
-  20,000: 3.2 GB), time as n_top_items^3.
+  20,000: 3.2 GB), time as n_top_items^3. The 5,000 most popular items of the
+  ML-25M shape hold only 40% of its ratings (its popularity tail is long), so
+  pruning that hard drops most of the catalogue from the ranking.
 """
 
 
@@ -535,23 +543,29 @@ What the profiles show:
 - **BPR epoch (5.9x implicit's before).** At ML-25M the users x items matrix has
   9.6e9 cells, over `models/bpr.py`'s 64M-cell bitmap limit, so `sample_triples`
   tests every sampled negative by `np.searchsorted` over the 25M sorted pair keys:
-  the sampler is most of the epoch (its seconds against the epoch's in the table),
-  the kernel the rest. At ML-1M the bitmap is used. A bit-packed bitmap (9.6e9 bits
-  = 1.2 GB) or a binary search inside each user's sorted CSR row (in cache) would
-  remove it; `models/bpr.py` belongs to another engineer.
+  of one 148.5 s epoch (set-up included) the sampler took 109.4 s (74%), the
+  kernel and the rest 39 s, against implicit's 10.4 s. At ML-1M the bitmap is
+  used. A bit-packed bitmap (9.6e9 bits = 1.2 GB) or a binary search inside
+  each user's sorted CSR row (in cache) would remove it; `models/bpr.py` belongs
+  to another engineer.
 - **ItemKNN fit (killed after 240 s before).** The similarity kernel walks every
   co-occurrence (sum_u d_u^2) and then sorts all m_i candidates of every item twice
   (np.sort of the touched items, a stable argsort of their sims) to keep 20: the
-  sorted work grows with n_items x m_i, which is what grows fastest from ML-1M to
-  ML-25M (counts in the table). A partial selection of the top `n_neighbors` (as in
+  sorted work grows with n_items x m_i: from ML-1M to ML-25M the walk grows 23x
+  (3.9e8 to 8.9e9), the sorted candidates 174x (1.2e8 to 2.2e10 comparisons; an
+  item now has 24,661 co-rated items on average, not 2,911), so at ML-25M the sorts
+  are most of the fit. A partial selection of the top `n_neighbors` (as in
   `minirec.models._serving.top_k`) would replace the sorts; the kernel is in
   `minirec/backends/` (another engineer's).
 - **recommend top-10 for all users (182.8 s for MF before).** The ranking is now
   the model's BLAS product plus one Numba pass per row: measured back to back on
   1,024 users x 59,047 items, the product took 0.31 s, the Numba top-10 0.28 s and
-  `models.base.top_k` (argpartition plus the tie pass) 6.47 s. What is left is the
-  product (6.1e11 flops for MF at k=64, one BLAS thread here) and one pass over the
-  scores; on this loaded machine that is above the 30 s target.
+  `models.base.top_k` (argpartition plus the tie pass) 6.47 s; for all 162,541
+  users `recommend-mf` (this path) and `recommend-mf-base` (base.py's) are in the
+  table. What is left is the product (6.1e11 flops for MF at k=64, one BLAS thread
+  here) and one pass over the scores: on this loaded machine above the 30 s
+  target; ItemKNN's scores come from its own kernel (`knn_predict_rows`), whose
+  time the top-k does not change.
 """
 
 SPARK = "## Spark MLlib ALS\n"
