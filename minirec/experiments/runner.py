@@ -30,8 +30,13 @@ from .config import LOWER_IS_BETTER, Config, ConfigError
 
 
 def versions() -> dict[str, str]:
-    """Python and the versions of the libraries a row may use."""
-    out = {"python": platform.python_version()}
+    """Python, the machine, its load and the versions of the libraries a row may
+    use."""
+    out = {
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} x {os.cpu_count()} CPUs",
+        "load average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
     for mod in ("minirec", "numpy", "numba", "scipy", "surprise", "implicit"):
         try:
             out[mod] = getattr(__import__(mod), "__version__", "?")
