@@ -35,6 +35,7 @@ import numpy as np
 from .._utils import atomic_write_bytes, check_positive_int, did_you_mean
 from ..data.interactions import CSR, Interactions
 from ..errors import ModelFileError, NotFittedError, UnknownIdError
+from . import _serving
 
 FORMAT = "minirec-model"
 FORMAT_VERSION = 1
@@ -398,7 +399,7 @@ class Recommender:
                         s[r, self._seen.row(user)] = -np.inf
             if keep is not None:
                 s[:, ~keep] = -np.inf
-            top = top_k(s, n)
+            top = _serving.top_k(s, n)  # top_k's result, one compiled pass
             idx[start : start + len(uu)] = top
             scores[start : start + len(uu)] = np.take_along_axis(s, top, axis=1)
         return self.item_ids_[idx], scores
@@ -466,7 +467,7 @@ class Recommender:
                 s[:, ~keep] = -np.inf
             if not include_self:
                 s[np.arange(len(qq)), qq] = -np.inf
-            top = top_k(s, n)
+            top = _serving.top_k(s, n)  # top_k's result, one compiled pass
             out_idx[a : a + len(qq)] = top
             out_s[a : a + len(qq)] = np.take_along_axis(s, top, axis=1)
         return ids[out_idx], out_s
