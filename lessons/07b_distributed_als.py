@@ -291,8 +291,11 @@ if not have_spark:
         "Spark section skipped: needs pyspark (pip install 'minirec[spark]') and Java 17+"
     )
 else:
-    from minirec.spark import SparkALS
+    from minirec.spark import SparkALS, get_spark
 
+    # the JVM's console (Spark's log lines, its Python workers' messages) goes to a
+    # file, so this page shows only what the lesson prints
+    get_spark(console_log=str(_course.out_dir() / "spark_console.log"))
     kw = {"k": 8, "reg": 0.05, "n_epochs": 10}
     t = time.perf_counter()
     spark_model = SparkALS(**kw, n_blocks=B).fit(train)

@@ -52,9 +52,37 @@ def _quiet_pandas_warning():
         yield
 
 
-def get_spark(master: str = "local[2]", app: str = "minirec", driver_memory="4g"):
+@contextlib.contextmanager
+def _stderr_to(path: str | None):
+    """Inside the block, file descriptor 2 (which a child process such as the JVM
+    inherits) writes to `path` (appended); restored afterwards. None: unchanged."""
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    saved = os.dup(2)
+    try:
+        os.dup2(fd, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+
+
+def get_spark(
+    master: str = "local[2]",
+    app: str = "minirec",
+    driver_memory="4g",
+    console_log: str | None = None,
+):
     """A SparkSession (the active one, or a new one on `master` whose driver has
     `driver_memory`, e.g. "4g": in local mode the driver does all the work).
+
+    `console_log`: a file that receives what the JVM and the Python workers it
+    starts write to their console (Spark's log lines, a worker's traceback when the
+    JVM closes its socket at the end of a task), instead of this process's stderr;
+    a notebook then shows only what the code prints.
 
     Raises BackendUnavailableError naming the extra when pyspark is missing, and
     Java when the JVM cannot start."""
@@ -68,16 +96,17 @@ def get_spark(master: str = "local[2]", app: str = "minirec", driver_memory="4g"
     if active is not None:
         return active
     try:
-        spark = (
-            SparkSession.builder.master(master)
-            .appName(app)
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.driver.memory", str(driver_memory))
-            .getOrCreate()
-        )
+        with _stderr_to(console_log):
+            spark = (
+                SparkSession.builder.master(master)
+                .appName(app)
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.sql.execution.arrow.pyspark.enabled", "false")
+                .config("spark.sql.shuffle.partitions", "8")
+                .config("spark.driver.memory", str(driver_memory))
+                .getOrCreate()
+            )
     except Exception as e:  # noqa: BLE001 - the JVM failing to start, in any form
         raise BackendUnavailableError(
             f"Spark could not start ({type(e).__name__}: {str(e)[:200]}); it needs "

@@ -234,3 +234,17 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="Interactions"):
         to_spark([(1, 2, 3.0)])
     assert issubclass(BackendUnavailableError, ImportError)
+
+
+def test_console_log_takes_a_child_process_stderr(tmp_path):
+    """What a child process started inside the block (as the JVM is) writes to fd 2
+    lands in the file; afterwards fd 2 is this process's own again."""
+    from minirec.spark import _stderr_to
+
+    log = tmp_path / "console.log"
+    before = os.fstat(2)
+    with _stderr_to(str(log)):
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('jvm')"])
+    assert log.read_text() == "jvm"
+    after = os.fstat(2)
+    assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)
