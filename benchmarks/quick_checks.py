@@ -64,6 +64,17 @@ def check_gru4rec() -> tuple[str, dict]:
     return "rsc15-100k session next-item, full ranking", res.metrics
 
 
+NOTES = """\
+Notes:
+- gru4rec: 0.6775 / 0.3611 against the recorded 0.6776 / 0.3608 is one test event of
+  10,152. The recorded run predates commit 481f16c, which makes lazy Adam add eps
+  to sqrt(v) as torch.optim.SparseAdam does (tests/reference checks the equality)
+  instead of to sqrt(v_hat): on GRU4Rec's sparse rows the effective eps is larger
+  by 1/sqrt(1 - beta2^t) in the first steps. With only that eps restored the
+  current code gives 0.677600 / 0.360829, the recorded figures; the run is
+  deterministic (the same weights epoch by epoch across runs), and putting the
+  models on a device (device=) does not move it."""
+
 CHECKS = {"mf": check_mf, "ranking-mf": check_ranking_mf, "gru4rec": check_gru4rec}
 
 
@@ -89,7 +100,7 @@ def main() -> None:
     body = (
         "## Accuracy quick checks\n\n"
         + __doc__.split("\n\n", 1)[1].split("    MINIREC_DATA")[0].strip()
-        + "\n\n" + markdown_table(rows)
+        + "\n\n" + markdown_table(rows) + "\n\n" + NOTES
     )  # fmt: skip
     write_result("quick_checks", "Accuracy quick checks", body, environment())
 
