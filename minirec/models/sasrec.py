@@ -11,14 +11,24 @@ given learned positions, then pass `n_blocks` causal self-attention blocks::
     F  = LN(X^L)                                  F_t: the sequence state after s_t
 
 and item j is scored as the next item after s_t by r_{t,j} = F_t · E_j (shared item
-embeddings, as in the paper). The blocks are pre-LayerNorm with residuals around
-each sub-layer (the paper's code adds the residual to the normalized input; the
-standard pre-LN form used here trains the same way and is what later
-reimplementations use); padded positions are zeroed after every sub-layer.
+embeddings, as in the paper). With ``layout="pre-ln"`` (the default) the blocks are
+the standard pre-LayerNorm form above, residuals around each sub-layer, padded
+positions zeroed after every sub-layer. ``layout="paper"`` is the block of the
+paper's code (kang205/SASRec modules.py; pmixer/SASRec.pytorch)::
+
+    Z  = LN(X);  X = Z + A W_o   with Q = Z W_q, K = X W_k, V = X W_v
+    Z  = LN(X);  X = Z + dropout(W₂ dropout(ReLU(W₁ Z)))
+
+each residual added to the normalized input, keys and values from the
+un-normalized X, dropout on the attention weights only (not on A W_o).
 
 Loss (the paper's Eq. 3): binary cross-entropy with one negative per position,
     L = -Σ_t [log σ(r_{t, s_{t+1}}) + log(1 - σ(r_{t, j_t}))],  j_t ∉ user's items,
-averaged over real (non-padded) positions; Adam (lazy rows for E).
+averaged over real (non-padded) positions; Adam, β = (0.9, 0.98). ``lazy=True``
+(the default) updates only the rows of E a batch touches (``torch.optim.SparseAdam``);
+``lazy=False`` is dense Adam as the paper's TF1 ``AdamOptimizer``: every row keeps
+moving with its momentum, so a rarely seen item moves in every step, not only in the
+steps that touch it.
 
 Cost per epoch: #users/B steps of O(B L (T² d + T d²)) (attention and the d x d maps).
 Ranking: ``score_next`` runs the blocks over each prefix (its last `maxlen` items)
@@ -51,9 +61,13 @@ from ..optim import Adam, clip_grad_norm
 from ._train import OnDevice, check_device, permutation
 from .sequential import SequentialRecommender
 
+#: the block layouts SASRec offers (module docstring)
+LAYOUTS = ("pre-ln", "paper")
+
 
 class _Block(Module):
-    def __init__(self, d, heads, dropout, rng):
+    def __init__(self, d, heads, dropout, rng, layout="pre-ln"):
+        self.layout = layout
         self.ln1 = LayerNorm(d)
         self.attn = MultiHeadSelfAttention(
             d, heads, causal=True, dropout=dropout, rng=rng
@@ -64,19 +78,24 @@ class _Block(Module):
         self.drop = Dropout(dropout, rng=rng)
 
     def forward(self, x, m, pad):
+        if self.layout == "paper":
+            z = self.ln1(x)
+            x = z + self.attn(z, pad_mask=pad, kv=x)
+            z = self.ln2(x)
+            return (z + self.drop(self.W2(self.drop(F.relu(self.W1(z)))))) * m
         x = (x + self.drop(self.attn(self.ln1(x), pad_mask=pad))) * m
         y = self.W2(self.drop(F.relu(self.W1(self.ln2(x)))))
         return (x + self.drop(y)) * m
 
 
 class _Net(Module):
-    def __init__(self, n_items, d, maxlen, n_blocks, heads, dropout, rng):
+    def __init__(self, n_items, d, maxlen, n_blocks, heads, dropout, rng, layout):
         std = math.sqrt(2.0 / (n_items + 1 + d))
         self.E = Parameter(inits.normal((n_items + 1, d), std, rng, None))
         self.P = Parameter(
             inits.normal((maxlen, d), math.sqrt(2.0 / (maxlen + d)), rng, None)
         )
-        self.blocks = [_Block(d, heads, dropout, rng) for _ in range(n_blocks)]
+        self.blocks = [_Block(d, heads, dropout, rng, layout) for _ in range(n_blocks)]
         self.ln = LayerNorm(d)
         self.drop = Dropout(dropout, rng=rng)
         self.scale = math.sqrt(d)
@@ -117,6 +136,11 @@ class SASRec(OnDevice, SequentialRecommender):
         (128), passes over the users
     l2_emb : L2 penalty on the item embeddings of a batch (paper code: 0)
     clip : max joint gradient norm per step
+    layout : "pre-ln" (standard pre-LayerNorm blocks) or "paper" (the block of the
+        paper's code: residuals on the normalized input, keys and values from the
+        un-normalized input, no dropout on the attention output); module docstring
+    lazy : Adam on the rows of E a batch touches only (True, SparseAdam's rule) or
+        dense Adam on every row (False, the paper's TF1 AdamOptimizer)
     seed : seed of initialization, user order, negatives and dropout
     threads : BLAS threads while training and scoring (None: the library's default)
     device : "cpu" or "cuda": where the network, its optimizer state, the padded
@@ -140,6 +164,8 @@ class SASRec(OnDevice, SequentialRecommender):
         n_epochs: int = 20,
         l2_emb: float = 0.0,
         clip: float = 5.0,
+        layout: str = "pre-ln",
+        lazy: bool = True,
         seed: int = 0,
         threads: int | None = 1,
         device: str = "cpu",
@@ -159,6 +185,12 @@ class SASRec(OnDevice, SequentialRecommender):
         self.n_epochs = check_positive_int("n_epochs", n_epochs)
         self.l2_emb = check_nonnegative("l2_emb", l2_emb)
         self.clip = check_positive("clip", clip)
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout={layout!r}: choose one of {', '.join(LAYOUTS)}")
+        self.layout = layout
+        if not isinstance(lazy, (bool, np.bool_)):
+            raise ValueError(f"lazy={lazy!r}: must be True or False")
+        self.lazy = bool(lazy)
         self.seed = int(seed)
         if threads is not None:
             check_positive_int("threads", threads)
@@ -174,6 +206,7 @@ class SASRec(OnDevice, SequentialRecommender):
                 self.heads,
                 self.dropout,
                 rng,
+                self.layout,
             )
         )
 
@@ -217,7 +250,7 @@ class SASRec(OnDevice, SequentialRecommender):
         net = self.net_
         net.train()
         params = net.parameters()
-        opt = Adam(params, lr=self.lr, betas=(0.9, 0.98), lazy=True)
+        opt = Adam(params, lr=self.lr, betas=(0.9, 0.98), lazy=self.lazy)
         n_users = len(indptr) - 1
         xp, erng = self.xp, self._epoch_rng(rng)
         tables = self._tables(indptr, items)

@@ -7,7 +7,8 @@
       out = concat_heads(A V) W_o
 
   ``causal=True`` lets position t attend to positions <= t only; ``pad_mask`` (B, T)
-  bool (True = real item) hides padded keys.
+  bool (True = real item) hides padded keys. ``forward(x, kv=Y)`` takes K and V
+  from Y instead of x (SASRec's reference code: Q from LN(X), K and V from X).
 
 * ``AttentionPooling`` (doc 002 §4.2)::
 
@@ -60,14 +61,15 @@ class MultiHeadSelfAttention(Module):
             F.reshape(t, (B, T, self.heads, d // self.heads)), (0, 2, 1, 3)
         )
 
-    def forward(self, x: Tensor, pad_mask=None) -> Tensor:
-        """x (B, T, dim) -> (B, T, dim)."""
+    def forward(self, x: Tensor, pad_mask=None, kv: Tensor | None = None) -> Tensor:
+        """x (B, T, dim) -> (B, T, dim); keys and values from `kv` (default x)."""
         B, T, d = x.shape
         xp = x.xp
+        kv = x if kv is None else kv
         q, k, v = (
             self._split(self.Wq(x)),
-            self._split(self.Wk(x)),
-            self._split(self.Wv(x)),
+            self._split(self.Wk(kv)),
+            self._split(self.Wv(kv)),
         )
         scores = (q @ F.transpose(k, (0, 1, 3, 2))) * (1 / math.sqrt(d // self.heads))
         allowed = None

@@ -128,3 +128,61 @@ def test_nan_stops_training(planted):
 
     with pytest.raises(TrainingDivergedError, match="lower lr"):
         Poisoned(**{**FAST, "n_epochs": 1}).fit(planted[:50])
+
+
+def _paper_block_numpy(x, pad, blk, heads):
+    """The paper code's block (kang205/SASRec modules.py) written out in NumPy from
+    the weights: Z = LN(X), X = Z + softmax(Q Kᵀ/√(d/h) + M) V W_o with Q = Z W_q,
+    K = X W_k, V = X W_v, then Z = LN(X), X = (Z + W₂ ReLU(W₁ Z)) · mask."""
+
+    def ln(a, g, b):
+        mu = a.mean(-1, keepdims=True)
+        return (a - mu) / np.sqrt(a.var(-1, keepdims=True) + 1e-5) * g + b
+
+    def lin(a, layer):
+        return a @ layer.W.data + layer.b.data
+
+    att = blk.attn
+    B, T, d = x.shape
+    z = ln(x, blk.ln1.gamma.data, blk.ln1.beta.data)
+    split = lambda t: t.reshape(B, T, heads, d // heads).transpose(0, 2, 1, 3)  # noqa: E731
+    q, k, v = split(lin(z, att.Wq)), split(lin(x, att.Wk)), split(lin(x, att.Wv))
+    s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d // heads)
+    hidden = np.triu(np.ones((T, T), bool), 1)[None, None] | ~pad[:, None, None, :]
+    s = np.where(hidden, -1e9, s)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    a = (w @ v).transpose(0, 2, 1, 3).reshape(B, T, d)
+    x = z + lin(a, att.Wo)
+    z = ln(x, blk.ln2.gamma.data, blk.ln2.beta.data)
+    y = lin(np.maximum(lin(z, blk.W1), 0), blk.W2)
+    return (z + y) * pad[..., None]
+
+
+def test_paper_layout_block_is_the_reference_codes(planted):
+    """layout="paper": the trained block equals the reference code's formula in
+    NumPy (eval mode: no dropout), and differs from the pre-LN block."""
+    from minirec.autograd import Tensor, no_grad
+
+    m = SASRec(**dict(FAST, layout="paper", lazy=False)).fit(planted[:300])
+    blk = m.net_.blocks[0]
+    blk.eval()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 8, 16)).astype(np.float32)
+    pad = rng.random((3, 8)) < 0.8
+    pad[:, 0] = True
+    mask = Tensor(pad[..., None].astype(np.float32))
+    with no_grad():
+        got = blk(Tensor(x), mask, pad).data
+        blk.layout = "pre-ln"
+        other = blk(Tensor(x), mask, pad).data
+    want = _paper_block_numpy(x.astype(np.float64), pad, blk, heads=2)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(other, want, atol=1e-3)
+
+
+def test_layout_and_lazy_are_checked():
+    with pytest.raises(ValueError, match="layout="):
+        SASRec(layout="post-ln")
+    with pytest.raises(ValueError, match="lazy="):
+        SASRec(lazy="yes")
