@@ -279,10 +279,17 @@ class Recommender:
         raise NotImplementedError(f"{type(self).__name__} must implement _score")
 
     def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """The pairs' entries of `_score`, for blocks of distinct users at a time
+        (at most _SCORE_CELLS scores), the pairs grouped by user once."""
         out = np.empty(len(u), dtype=np.float32)
-        for uu in np.unique(u):
-            sel = np.flatnonzero(u == uu)
-            out[sel] = self._score(np.array([uu]))[0, i[sel]]
+        order = np.argsort(u, kind="stable")
+        users, first = np.unique(u[order], return_index=True)
+        bounds = np.append(first, len(u))
+        step = max(1, _SCORE_CELLS // max(self.n_items, 1))
+        for a in range(0, len(users), step):
+            block = users[a : a + step]
+            sel = order[bounds[a] : bounds[a + len(block)]]
+            out[sel] = self._score(block)[np.searchsorted(block, u[sel]), i[sel]]
         return out
 
     def score_items(self, u: np.ndarray) -> np.ndarray:

@@ -84,3 +84,17 @@ def test_refusals_are_clear():
         EASE(reg=0.0).fit(data)
     with pytest.raises(ValueError, match="reg"):
         EASE(reg=-1.0)
+
+
+def test_pairs_are_the_score_matrix_entries(monkeypatch):
+    """predict on shuffled pairs of many users (grouped in blocks of users, here
+    forced to several blocks) returns exactly the entries of the score matrix."""
+    import minirec.models.base as base
+
+    m = EASE(reg=5.0).fit(_data()[0])
+    monkeypatch.setattr(base, "_SCORE_CELLS", 3 * m.n_items)  # 3 users per block
+    rng = np.random.default_rng(1)
+    u = rng.integers(0, m.n_users, 500)
+    i = rng.integers(0, m.n_items, 500)
+    want = m.score_items(np.arange(m.n_users))[u, i]
+    np.testing.assert_array_equal(m.predict_pairs(u, i), want)
