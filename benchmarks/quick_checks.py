@@ -70,8 +70,10 @@ Notes:
   10,152. The recorded run predates commit 481f16c, which makes lazy Adam add eps
   to sqrt(v) as torch.optim.SparseAdam does (tests/reference checks the equality)
   instead of to sqrt(v_hat): on GRU4Rec's sparse rows the effective eps is larger
-  by 1/sqrt(1 - beta2^t) in the first steps. With only that eps restored the
-  current code gives 0.677600 / 0.360829, the recorded figures; the run is
+  by 1/sqrt(1 - beta2^t) in the first steps. With only that eps restored (in the
+  lazy branch of `Adam.step`, minirec/optim.py, divide by
+  `xp.sqrt(vr) + self.eps * math.sqrt(1 - b2**t)`) `quick_checks.py gru4rec`
+  gives 0.677600 / 0.360829, the recorded figures; the run is
   deterministic (the same weights epoch by epoch across runs), and putting the
   models on a device (device=) does not move it."""
 
