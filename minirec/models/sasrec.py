@@ -22,9 +22,15 @@ paper's code (kang205/SASRec modules.py; pmixer/SASRec.pytorch)::
 each residual added to the normalized input, keys and values from the
 un-normalized X, dropout on the attention weights only (not on A W_o).
 
-Loss (the paper's Eq. 3): binary cross-entropy with one negative per position,
+Loss. ``loss="bce"`` (the paper's Eq. 3): binary cross-entropy with one negative
+per position,
     L = -Σ_t [log σ(r_{t, s_{t+1}}) + log(1 - σ(r_{t, j_t}))],  j_t ∉ user's items,
-averaged over real (non-padded) positions; Adam, β = (0.9, 0.98). ``lazy=True``
+averaged over real (non-padded) positions. ``loss="ce"`` (Klenitskiy & Vasilev
+2023, "SASRec+"): full-softmax cross-entropy over every item at every real position,
+    L = mean_t [log Σ_j exp(r_{t,j}) - r_{t, s_{t+1}}],
+the logits F_t · E_j with the tied item embeddings; no negatives are sampled. Its
+logits are B x T x n_items, so they are formed in row chunks (``_softmax_ce``) and
+recomputed in the backward instead of kept. Adam, β = (0.9, 0.98). ``lazy=True``
 (the default) updates only the rows of E a batch touches (``torch.optim.SparseAdam``);
 ``lazy=False`` is dense Adam as the paper's TF1 ``AdamOptimizer``: every row keeps
 moving with its momentum, so a rarely seen item moves in every step, not only in the
@@ -52,6 +58,7 @@ from .._utils import (
 )
 from ..autograd import Tensor, no_grad
 from ..autograd import ops as F
+from ..autograd.tensor import make_node
 from ..backends.device import to_host
 from ..errors import TrainingDivergedError
 from ..nn import Dropout, LayerNorm, Linear, Module, MultiHeadSelfAttention
@@ -63,6 +70,56 @@ from .sequential import SequentialRecommender
 
 #: the block layouts SASRec offers (module docstring)
 LAYOUTS = ("pre-ln", "paper")
+#: the training losses SASRec offers (module docstring)
+LOSSES = ("bce", "ce")
+#: elements of one chunk of full-softmax logits (rows x items) in ``_softmax_ce``
+CE_CHUNK = 1 << 24
+
+
+def _softmax_ce(H: Tensor, E: Tensor, tokens, chunk: int = CE_CHUNK) -> Tensor:
+    """Mean full-softmax cross-entropy of states `H` (N, d) against the items of `E`
+    ((n_items + 1, d), row 0 the padding token, which is no item): the logits are
+    H @ E[1:]ᵀ and row r's target is item tokens[r] - 1. The logits are made
+    `chunk` elements at a time (forward and backward), so memory is O(chunk), not
+    O(N n_items)."""
+    xp = H.xp
+    tokens = xp.asarray(tokens).reshape(-1)
+    N, n = H.shape[0], E.shape[0] - 1
+    if N == 0:
+        raise ValueError("_softmax_ce: no real position in the batch")
+    rows = max(1, chunk // max(n, 1))
+    E1 = E.data[1:]
+    spans = [(a, min(a + rows, N)) for a in range(0, N, rows)]
+
+    def probs(a, b):
+        """Softmax of the logits of rows a:b, and their log-sum-exp."""
+        z = H.data[a:b] @ E1.T
+        mx = z.max(axis=1, keepdims=True)
+        p = xp.exp(z - mx)
+        s = p.sum(axis=1, keepdims=True)
+        return p / s, (mx + xp.log(s))[:, 0]
+
+    total = 0.0
+    for a, b in spans:
+        _, lse = probs(a, b)
+        tgt = xp.sum(H.data[a:b] * E1[tokens[a:b] - 1], axis=1)
+        total = total + xp.sum(lse - tgt)
+    out = xp.asarray(total / N, dtype=H.dtype)
+
+    def backward(g):  # dL/dz = (softmax(z) - onehot(target)) / N, z = H E1ᵀ
+        dH = xp.zeros_like(H.data) if H.requires_grad else None
+        dE = xp.zeros_like(E.data) if E.requires_grad else None
+        for a, b in spans:
+            p, _ = probs(a, b)
+            p[xp.arange(b - a), tokens[a:b] - 1] -= 1.0
+            p *= g / N
+            if dH is not None:
+                dH[a:b] = p @ E1
+            if dE is not None:
+                dE[1:] += p.T @ H.data[a:b]
+        return dH, dE
+
+    return make_node(out, (H, E), backward)
 
 
 class _Block(Module):
@@ -135,6 +192,9 @@ class SASRec(OnDevice, SequentialRecommender):
     lr, batch_size, n_epochs : Adam learning rate (paper: 0.001), users per step
         (128), passes over the users
     l2_emb : L2 penalty on the item embeddings of a batch (paper code: 0)
+    loss : "bce" (the paper's: one sampled negative per position) or "ce"
+        (full-softmax cross-entropy over every item, Klenitskiy & Vasilev 2023);
+        module docstring
     clip : max joint gradient norm per step
     layout : "pre-ln" (standard pre-LayerNorm blocks) or "paper" (the block of the
         paper's code: residuals on the normalized input, keys and values from the
@@ -166,6 +226,7 @@ class SASRec(OnDevice, SequentialRecommender):
         clip: float = 5.0,
         layout: str = "pre-ln",
         lazy: bool = True,
+        loss: str = "bce",
         seed: int = 0,
         threads: int | None = 1,
         device: str = "cpu",
@@ -191,6 +252,9 @@ class SASRec(OnDevice, SequentialRecommender):
         if not isinstance(lazy, (bool, np.bool_)):
             raise ValueError(f"lazy={lazy!r}: must be True or False")
         self.lazy = bool(lazy)
+        if loss not in LOSSES:
+            raise ValueError(f"loss={loss!r}: choose one of {', '.join(LOSSES)}")
+        self.loss = loss
         self.seed = int(seed)
         if threads is not None:
             check_positive_int("threads", threads)
@@ -227,10 +291,13 @@ class SASRec(OnDevice, SequentialRecommender):
         return self._dev(inp), self._dev(pos), self._dev(keys)
 
     def _batch(self, users, tables, rng):
-        """(input tokens, positive tokens, negative tokens), each (B, maxlen)."""
+        """(input tokens, positive tokens, negative tokens), each (B, maxlen);
+        no negatives (None) for ``loss="ce"``."""
         INP, POS, keys = tables
         xp, n = self.xp, self.n_items
         inp, pos = INP[users], POS[users]
+        if self.loss == "ce":  # the full softmax needs no sampled negatives
+            return inp, pos, None
         # resample negatives that the user has interacted with (the paper's random_neq),
         # vectorized: membership of key = user * (n + 1) + token by binary search
         base = users[:, None].astype(xp.int64) * (n + 1)
@@ -243,6 +310,31 @@ class SASRec(OnDevice, SequentialRecommender):
             neg[bad] = rng.integers(1, n + 1, int(bad.sum()))
         neg[pos == 0] = 0
         return inp, pos, neg
+
+    def _loss(self, net, inp, pos, neg) -> Tensor:
+        """The training loss of one batch (module docstring); `neg` is unused with
+        ``loss="ce"``."""
+        xp = self.xp
+        Fs = net(inp)
+        if self.loss == "ce":
+            real = pos > 0
+            loss = _softmax_ce(F.getitem(Fs, real), net.E, pos[real])
+            if self.l2_emb:
+                ep = F.embedding(net.E, pos[real], sparse=True)
+                loss = loss + F.sum(ep * ep) * self.l2_emb
+            return loss
+        ep = F.embedding(net.E, pos, sparse=True)
+        en = F.embedding(net.E, neg, sparse=True)
+        lp = F.sum(Fs * ep, axis=-1)
+        ln = F.sum(Fs * en, axis=-1)
+        w = (pos > 0).astype(np.float32)
+        z = F.concat([lp, ln], axis=0)
+        y = xp.concatenate([xp.ones_like(w), xp.zeros_like(w)])
+        ww = xp.concatenate([w, w])
+        loss = F.bce_with_logits(z, y, ww) * (ww.size / xp.maximum(ww.sum(), 1.0))
+        if self.l2_emb:
+            loss = loss + (F.sum(ep * ep) + F.sum(en * en)) * self.l2_emb
+        return loss
 
     def _train(self, indptr, items, on_epoch):
         rng = as_rng(self.seed)
@@ -262,20 +354,7 @@ class SASRec(OnDevice, SequentialRecommender):
                 inp, pos, neg = self._batch(
                     order[a : a + self.batch_size], tables, erng
                 )
-                Fs = net(inp)
-                ep = F.embedding(net.E, pos, sparse=True)
-                en = F.embedding(net.E, neg, sparse=True)
-                lp = F.sum(Fs * ep, axis=-1)
-                ln = F.sum(Fs * en, axis=-1)
-                w = (pos > 0).astype(np.float32)
-                z = F.concat([lp, ln], axis=0)
-                y = xp.concatenate([xp.ones_like(w), xp.zeros_like(w)])
-                ww = xp.concatenate([w, w])
-                loss = F.bce_with_logits(z, y, ww) * (
-                    ww.size / xp.maximum(ww.sum(), 1.0)
-                )
-                if self.l2_emb:
-                    loss = loss + (F.sum(ep * ep) + F.sum(en * en)) * self.l2_emb
+                loss = self._loss(net, inp, pos, neg)
                 lv = loss.item()
                 if not np.isfinite(lv):
                     raise TrainingDivergedError(

@@ -186,3 +186,124 @@ def test_layout_and_lazy_are_checked():
         SASRec(layout="post-ln")
     with pytest.raises(ValueError, match="lazy="):
         SASRec(lazy="yes")
+
+
+# ---------------------------------------------------------------- loss="ce"
+def _ce_case(seed=0, N=13, d=5, n=8):
+    rng = np.random.default_rng(seed)
+    H = rng.normal(size=(N, d))
+    E = rng.normal(size=(n + 1, d))
+    tokens = rng.integers(1, n + 1, N)
+    return H, E, tokens
+
+
+@pytest.mark.parametrize("chunk", [16, 10_000])  # 2 rows per chunk, one chunk
+def test_softmax_ce_matches_torch_cross_entropy(chunk):
+    """_softmax_ce (value and both gradients, any chunking) equals torch's
+    cross_entropy over the logits H @ E[1:]ᵀ; the padding row gets no gradient."""
+    torch = pytest.importorskip("torch")
+    from minirec.autograd import Tensor
+    from minirec.models.sasrec import _softmax_ce
+
+    H, E, tokens = _ce_case()
+    h, e = Tensor(H, requires_grad=True), Tensor(E, requires_grad=True)
+    loss = _softmax_ce(h, e, tokens, chunk=chunk)
+    loss.backward()
+    ht = torch.tensor(H, requires_grad=True)
+    et = torch.tensor(E, requires_grad=True)
+    want = torch.nn.functional.cross_entropy(
+        ht @ et[1:].T, torch.tensor(tokens - 1, dtype=torch.long)
+    )
+    want.backward()
+    np.testing.assert_allclose(float(loss.item()), want.item(), rtol=1e-12)
+    np.testing.assert_allclose(h.grad, ht.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(e.grad, et.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert not np.any(e.grad[0])
+
+
+def test_softmax_ce_gradcheck():
+    from minirec.autograd.gradcheck import gradcheck
+    from minirec.models.sasrec import _softmax_ce
+
+    H, E, tokens = _ce_case(seed=1)
+    gradcheck(lambda h, e: _softmax_ce(h, e, tokens, chunk=24), H, E)
+
+
+def _tiny_ce_model():
+    """A fitted tiny SASRec(loss="ce") in eval mode with float64 weights, and a
+    padded batch of (input, positive) tokens."""
+    seqs = [np.array(s) for s in ([0, 1, 2, 3, 4], [5, 6, 2], [3, 1, 0, 6, 5, 4])]
+    m = SASRec(k=4, maxlen=5, n_blocks=1, heads=1, dropout=0.2, n_epochs=1, loss="ce")
+    m.fit(seqs)
+    net = m.net_
+    net.eval()
+    for p in net.parameters():
+        p.data = p.data.astype(np.float64)
+    inp, pos, _ = m._batch(
+        np.arange(3), m._tables(*_csr(seqs)), np.random.default_rng(0)
+    )
+    return m, net, np.asarray(inp), np.asarray(pos)
+
+
+def _csr(seqs):
+    from minirec.models.sequential import _to_csr
+
+    return _to_csr([s.astype(np.int32) for s in seqs])
+
+
+def test_ce_loss_of_the_model_matches_torch_on_its_states():
+    """SASRec._loss with loss="ce" is torch's cross_entropy of the states at the
+    real (non-padded) positions against every item, the targets the next items;
+    its gradient w.r.t. the final states and E's output use equal torch's."""
+    torch = pytest.importorskip("torch")
+    from minirec.autograd import Tensor
+    from minirec.autograd import ops as F
+    from minirec.models.sasrec import _softmax_ce
+
+    m, net, inp, pos = _tiny_ce_model()
+    assert (pos == 0).any() and (pos > 0).any()  # padding is exercised
+    loss = m._loss(net, inp, pos, None)
+    Fs = net(inp)
+    states = Tensor(Fs.data, requires_grad=True)
+    E = Tensor(net.E.data, requires_grad=True)
+    real = pos > 0
+    head = _softmax_ce(F.getitem(states, real), E, pos[real])
+    head.backward()
+    st = torch.tensor(Fs.data, requires_grad=True)
+    et = torch.tensor(net.E.data, requires_grad=True)
+    r = torch.tensor(real)
+    want = torch.nn.functional.cross_entropy(
+        st[r] @ et[1:].T, torch.tensor(pos[real] - 1, dtype=torch.long)
+    )
+    want.backward()
+    np.testing.assert_allclose(loss.item(), want.item(), rtol=1e-10)
+    np.testing.assert_allclose(states.grad, st.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(E.grad, et.grad.numpy(), atol=1e-12)
+
+
+def test_ce_loss_gradient_through_the_network_by_finite_differences():
+    """The gradient of the whole CE loss (item embeddings used at the input and
+    the output, attention, layer norms) w.r.t. E and a block weight, by central
+    differences in float64."""
+    from minirec.autograd.gradcheck import gradcheck
+
+    m, net, inp, pos = _tiny_ce_model()
+    W1 = net.blocks[0].W1
+
+    def f(E, W):
+        net.E, W1.W = E, W
+        return m._loss(net, inp, pos, None)
+
+    gradcheck(f, net.E.data.copy(), W1.W.data.copy(), atol=1e-7, rtol=1e-5)
+
+
+def test_ce_learns_planted_markov_and_loss_is_checked(planted_sessions):
+    with pytest.raises(ValueError, match="loss="):
+        SASRec(loss="bpr")
+    c = sasrec_cases(planted_sessions.to_interactions())
+    m = SASRec(**{**FAST, "n_epochs": 8, "loss": "ce"}).fit(c.train)
+    kw = dict(history=c.history, n_neg=20, ks=(3,))
+    r = evaluate_sampled_next(m, c.test_prefix, c.test, **kw).metrics
+    p = evaluate_sampled_next(SessionPop().fit(c.train), c.test_prefix, c.test, **kw)
+    assert r["HR@3"] > 0.6 and r["HR@3"] > p.metrics["HR@3"] + 0.2, r
+    assert m.history_[-1]["loss"] < m.history_[0]["loss"]
