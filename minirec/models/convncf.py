@@ -18,6 +18,27 @@ Gradients by the autograd (conv2d / max_pool2d backward); Adam. The paper starts
 from MF-BPR embeddings: ``ConvNCF(init_from=model)`` copies P and Q from a trained
 ``BPR`` (or MF, or GMF) with the same k.
 
+Keeping that start. A randomly initialised tower scores pairs by something
+unrelated to p_uᵀq_i, so its first gradients rewrite the trained embeddings: the
+options below are the remedies (module constants name nothing; each is a
+constructor parameter):
+
+* ``tower="conv"`` — the paper's tower: log2(k) conv layers down to a 1x1 map (no
+  max pooling), instead of log2(k) − 1 layers and a 2x2 max pool.
+* ``head_init="dot"`` (with ``tower="conv"``) — two channels of every layer start
+  as the positive and negative parts of the partial trace, so the network starts
+  *exactly* at the dot product (tr(p qᵀ) = pᵀq; channel 0 = ReLU(t), channel 1 =
+  ReLU(−t), t = the sum of the diagonal 2x2 cells of (channel 0 − channel 1) of
+  the layer below) and the output layer reads channel 0 − channel 1; the other
+  channels start random with zero output weight. The warm start is then scored
+  as epoch 0 and kept when no epoch beats it on validation.
+* ``lr_embed`` — the embeddings' own Adam learning rate (the paper's code trains
+  embeddings and network with separate optimizers); ``freeze_epochs`` — the
+  embeddings are not updated for the first epochs (the head warms up on fixed
+  pre-trained tables).
+* ``reg_net`` — L2 (Adam weight decay) on the conv and output weights and biases,
+  separate from ``reg`` on the embedding rows (the paper's split).
+
 Cost per epoch O(|R| · C · (k² + C k²/4 · 4/3)) ≈ O(|R| C² k²) — by far the most
 expensive model here; scoring all items of a user costs n_items forward passes.
 
@@ -64,6 +85,22 @@ class PatchConv(Module):
     def __init__(self, c_in: int, c_out: int, rng=None):
         self.lin = Linear(4 * c_in, c_out, init="he", rng=rng)  # rows: (di, dj, c)
 
+    def init_trace(self) -> None:
+        """Output channels 0 and 1 become ReLU(±t), t the sum over the two diagonal
+        cells (di = dj) of input channel 0 minus input channel 1 (of the one input
+        channel in the first layer); nothing else feeds them."""
+        W, b = self.lin.W.data, self.lin.b.data
+        c_in = W.shape[0] // 4
+        W[:, :2] = 0
+        b[:2] = 0
+        for cell in (0, 3):  # (di, dj) = (0, 0), (1, 1)
+            r = cell * c_in
+            if c_in == 1:
+                W[r, 0], W[r, 1] = 1, -1
+            else:
+                W[r, 0], W[r + 1, 0] = 1, -1
+                W[r, 1], W[r + 1, 1] = -1, 1
+
     def forward(self, x: Tensor) -> Tensor:
         N, H, W, C = x.shape
         if H % 2 or W % 2:
@@ -82,11 +119,22 @@ class PatchConv(Module):
 class ConvNCFNet(Module):
     """Scores (u, i) pairs through the outer-product CNN (see the module doc)."""
 
-    def __init__(self, n_users, n_items, k, channels, dropout, rng):
+    def __init__(
+        self,
+        n_users,
+        n_items,
+        k,
+        channels,
+        dropout,
+        rng,
+        tower: str = "maxpool",
+        head_init: str = "random",
+    ):
         rng = as_rng(rng)
         self.P = Embedding(n_users, k, std=0.1, sparse=True, rng=rng)
         self.Q = Embedding(n_items, k, std=0.1, sparse=True, rng=rng)
-        n_conv = int(math.log2(k)) - 1  # k → 2
+        # "maxpool": k → 2, then a 2x2 max pool; "conv": k → 1 (the paper's)
+        n_conv = int(math.log2(k)) - (tower == "maxpool")
         convs, c_in = [], 1
         for _ in range(n_conv):
             convs.append(PatchConv(c_in, channels, rng=rng))
@@ -94,6 +142,11 @@ class ConvNCFNet(Module):
         self.convs = convs
         self.drop = Dropout(dropout, rng=rng)
         self.fc = Linear(channels, 1, rng=rng)
+        if head_init == "dot":
+            for conv in convs:
+                conv.init_trace()
+            self.fc.W.data[...] = 0
+            self.fc.W.data[0, 0], self.fc.W.data[1, 0] = 1, -1
 
     def interaction_map(self, u, i) -> Tensor:
         """E = p_u ⊗ q_i, shape (B, k, k, 1) (channels last)."""
@@ -104,7 +157,7 @@ class ConvNCFNet(Module):
         x = self.interaction_map(u, i)
         for conv in self.convs:
             x = F.relu(conv(x))
-        g = F.max(x, axis=(1, 2))  # 2x2 max pooling -> (B, C)
+        g = F.max(x, axis=(1, 2))  # 2x2 max pooling (1x1: identity) -> (B, C)
         return F.reshape(self.fc(self.drop(g)), (-1,))
 
 
@@ -123,6 +176,20 @@ class ConvNCF(NeuralRecommender):
         L2 on the embedding rows of each batch.
     lr, n_epochs, batch_size : float, int, int
         Adam learning rate, epochs, triples per batch.
+    tower : {"maxpool", "conv"}
+        ``"maxpool"``: log2(k) − 1 conv layers to a 2x2 map, then max pooling;
+        ``"conv"``: log2(k) conv layers to 1x1 (the paper's tower).
+    head_init : {"random", "dot"}
+        ``"dot"`` (needs ``tower="conv"``, ``channels >= 2``): the network starts
+        as the dot product pᵀq of its embeddings (see the module doc), so a warm
+        start begins at its MF score; with ``valid`` that start is scored as epoch
+        0 and kept unless an epoch beats it.
+    lr_embed : float or None
+        Adam learning rate of the embedding tables (None: ``lr``).
+    freeze_epochs : int
+        The embeddings stay fixed for this many first epochs (0: none).
+    reg_net : float
+        L2 weight decay on the conv and output weights and biases (0: none).
     sample_fraction : float
         Share of the positives (drawn afresh each epoch) an epoch visits; < 1 makes
         CPU runs affordable (an "epoch" is then a partial pass).
@@ -166,6 +233,11 @@ class ConvNCF(NeuralRecommender):
         verbose: bool = False,
         init_from: Recommender | None = None,
         device: str = "cpu",
+        tower: str = "maxpool",
+        head_init: str = "random",
+        lr_embed: float | None = None,
+        freeze_epochs: int = 0,
+        reg_net: float = 0.0,
     ) -> None:
         self.device = check_device(device)
         if init_from is not None and not isinstance(init_from, Recommender):
@@ -191,9 +263,30 @@ class ConvNCF(NeuralRecommender):
         self.patience = check_positive_int("patience", patience)
         self.seed = int(seed)
         self.verbose = bool(verbose)
+        if tower not in ("maxpool", "conv"):
+            raise ValueError(f"tower={tower!r}: choose 'maxpool' or 'conv'")
+        self.tower = tower
+        if head_init not in ("random", "dot"):
+            raise ValueError(f"head_init={head_init!r}: choose 'random' or 'dot'")
+        if head_init == "dot" and (tower != "conv" or self.channels < 2):
+            raise ValueError(
+                "head_init='dot' needs tower='conv' (a 1x1 last map) and channels "
+                f">= 2; got tower={tower!r}, channels={channels!r}"
+            )
+        self.head_init = head_init
+        self.lr_embed = (
+            None if lr_embed is None else check_positive("lr_embed", lr_embed)
+        )
+        if isinstance(freeze_epochs, bool) or not isinstance(freeze_epochs, int):
+            raise TypeError(f"freeze_epochs={freeze_epochs!r}: must be an int >= 0")
+        self.freeze_epochs = int(check_nonnegative("freeze_epochs", freeze_epochs))
+        self.reg_net = check_nonnegative("reg_net", reg_net)
 
     def _build(self, n_users, n_items, rng) -> Module:
-        return ConvNCFNet(n_users, n_items, self.k, self.channels, self.dropout, rng)
+        return ConvNCFNet(
+            n_users, n_items, self.k, self.channels, self.dropout, rng,
+            tower=self.tower, head_init=self.head_init,
+        )  # fmt: skip
 
     def _fit(self, data: Interactions, valid=None, on_epoch=None) -> None:
         check_n_negatives(data, 1, "ConvNCF")
@@ -221,9 +314,14 @@ class ConvNCF(NeuralRecommender):
             # the start's tables, wherever they live, copied onto this device
             net.P.W.data[...] = self._dev(to_host(sp))
             net.Q.W.data[...] = self._dev(to_host(sq))
-        opt = make_optimizer("adam", net.parameters(), self.lr)
+        tables = [net.P.W, net.Q.W]
+        head = [p for p in net.parameters() if all(p is not t for t in tables)]
+        lr_embed = self.lr if self.lr_embed is None else self.lr_embed
+        opt_embed = make_optimizer("adam", tables, lr_embed)
+        opt = make_optimizer("adam", head, self.lr, weight_decay=self.reg_net)
         sampler = NegativeSampler(data, self.xp)
         xp = self.xp
+        epoch_now = [0]
 
         def step(batch) -> float:
             u, i, j = batch
@@ -234,9 +332,16 @@ class ConvNCF(NeuralRecommender):
                 terms = [net.P(u), net.Q(i), net.Q(j)]
                 loss = loss + losses.l2_penalty(terms, self.reg / B)
             opt.zero_grad()
+            opt_embed.zero_grad()
             loss.backward()
             opt.step()
+            if epoch_now[0] > self.freeze_epochs:
+                opt_embed.step()
             return loss.item()
+
+        def make_epoch(e, r):
+            epoch_now[0] = e
+            return self._epoch(data, r, sampler)
 
         self.history_ = train_loop(
             model="ConvNCF",
@@ -244,7 +349,7 @@ class ConvNCF(NeuralRecommender):
             opt=opt,
             n_epochs=self.n_epochs,
             batch_size=self.batch_size,
-            make_epoch=lambda e, r: self._epoch(data, r, sampler),
+            make_epoch=make_epoch,
             step=step,
             rng=self._epoch_rng(rng),
             valid=self._valid_fn(valid),
@@ -252,6 +357,7 @@ class ConvNCF(NeuralRecommender):
             advice="lower lr (e.g. 1e-4) or raise reg",
             verbose=self.verbose,
             on_epoch=epoch_hook(self, on_epoch),
+            score_start=self.head_init == "dot" and self.init_from is not None,
         )
 
     def _epoch(self, data, rng, sampler):
