@@ -12,7 +12,11 @@ Similarity between items (ItemKNN; rows of the item x user matrix) or users
 * ``"cosine"``: x_a·x_b / (‖x_a‖ ‖x_b‖) on the raw ratings (task "rating") or on
   the 0/1 interactions (task "ranking");
 * shrinkage sim · n_ab / (n_ab + shrink) against similarities backed by few
-  common ratings; only positive similarities are kept.
+  common ratings (``shrink_by="count"``), or Σ x_a x_b / (‖x_a‖ ‖x_b‖ + shrink)
+  (``"norm"``, Ferrari Dacrema et al. 2019's ItemKNN CF); only positive
+  similarities are kept;
+* ``alpha``: the asymmetric cosine x_a·x_b / (‖x_a‖^{2α} ‖x_b‖^{2(1−α)}) (Aiolli
+  2013; 0.5 is the cosine), a being the item whose neighbour list it is.
 
 Rating prediction (``task="rating"``), item-based (user-based swaps roles):
 
@@ -26,10 +30,17 @@ b_ui = μ + b_u + b_i (``baseline="bias"``, fitted as :class:`BiasedBaseline`),
 the item mean μ_i / user mean μ_u (``"mean"``) or 0 (``"none"``, KNNBasic); with no
 neighbour r̂ = b_ui. Predictions are clipped to the training rating range.
 
-Ranking scores (``task="ranking"``, the top-N form of Deshpande & Karypis 2004):
-item-based score(u, i) = Σ_{j ∈ I_u} s_ji 1[i ∈ N^k(j)] (each rated item votes
-for its k stored neighbours); user-based score(u, i) = Σ_{v ∈ N^k(u)} s_uv 1[v
-rated i].
+Ranking scores (``task="ranking"``), the user's row times the sparse top-k
+similarity matrix: item-based, ``neighbours_of="rated"`` (the top-N form of
+Deshpande & Karypis 2004), score(u, i) = Σ_{j ∈ I_u} x_uj s_ji 1[i ∈ N^k(j)]
+(each rated item votes for its k stored neighbours); ``"candidate"`` (Sarwar et
+al. 2001; Ferrari Dacrema et al.'s ItemKNN CF), score(u, i) = Σ_{j ∈ I_u ∩
+N^k(i)} x_uj s_ij (each candidate sums the user's items among its own k
+nearest); user-based score(u, i) = Σ_{v ∈ N^k(u)} s_uv 1[v rated i]. The values
+x are 1 or, with ``weighting`` "tfidf" / "bm25", the interaction matrix's
+feature weights with users as terms and items as documents (idf of a user =
+log(n_items / (1 + n_u)); BM25 with k1 = 1.2, b = 0.75), used both in the
+similarities and in the score.
 
 Agreement with Surprise: with ``shrink=0`` the predictions equal Surprise's
 ``KNNBaseline(sim_options={"name": "pearson_baseline", "shrinkage": 0})`` on every
@@ -77,6 +88,8 @@ import numpy as np
 from .._utils import check_nonnegative, check_positive_int
 from ..backends import get_kernels, resolve_backend
 from ..backends.numba_ops import knn_reverse
+from ..backends.numba_ops.knn import knn_vote_scores
+from ..backends.numpy_ops.knn import SHRINK_BY, check_similarity_options
 from ..data.interactions import CSR, Interactions
 from .base import Recommender
 from .baselines import BiasedBaseline
@@ -84,6 +97,12 @@ from .baselines import BiasedBaseline
 SIMILARITIES = ("pearson", "cosine")
 BASELINES = ("bias", "mean", "none")
 TASKS = ("rating", "ranking")
+#: feature weightings of the interaction matrix (task "ranking", ItemKNN)
+WEIGHTINGS = ("none", "tfidf", "bm25")
+#: whose k nearest neighbours a top-n score sums over (task "ranking", ItemKNN)
+NEIGHBOURS_OF = ("rated", "candidate")
+#: Okapi BM25's term-frequency saturation and length normalisation
+_BM25_K1, _BM25_B = 1.2, 0.75
 #: (user, item) scores computed per kernel call when scoring every item
 _SCORE_CELLS = 1 << 22
 _EMPTY_FOLD = {
@@ -139,6 +158,10 @@ class _KNN(Recommender):
         task: str = "rating",
         baseline: str = "bias",
         keep: int | None = None,
+        alpha: float = 0.5,
+        shrink_by: str = "count",
+        weighting: str = "none",
+        neighbours_of: str = "rated",
         backend: str | None = None,
     ) -> None:
         self.n_neighbors = check_positive_int("n_neighbors", n_neighbors)
@@ -165,9 +188,38 @@ class _KNN(Recommender):
                     f"keep={keep} must be >= n_neighbors={self.n_neighbors} (or None)"
                 )
         self.keep = keep
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+            raise ValueError(f"alpha={alpha!r}: must be a number in [0, 1]")
+        if shrink_by not in SHRINK_BY:
+            raise ValueError(f"shrink_by={shrink_by!r}; choose one of {SHRINK_BY}")
+        check_similarity_options(sim == "pearson", float(alpha), shrink_by)
+        self.alpha = float(alpha)
+        self.shrink_by = shrink_by
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting={weighting!r}; choose one of {WEIGHTINGS}")
+        if neighbours_of not in NEIGHBOURS_OF:
+            raise ValueError(
+                f"neighbours_of={neighbours_of!r}; choose one of {NEIGHBOURS_OF}"
+            )
+        for name, value, default in (
+            ("weighting", weighting, "none"),
+            ("neighbours_of", neighbours_of, "rated"),
+        ):
+            if value != default and (task != "ranking" or not self._item_based):
+                raise ValueError(
+                    f"{name}={value!r} is an option of ItemKNN(task='ranking'); "
+                    f"leave it at {default!r} here"
+                )
+        self.weighting = weighting
+        self.neighbours_of = neighbours_of
         self.backend = backend
         name = resolve_backend(backend)
         get_kernels(name)  # raises with the install command when missing
+        if name == "cuda" and (self.alpha != 0.5 or shrink_by != "count"):
+            raise ValueError(
+                "backend='cuda' computes the cosine / pearson with shrink_by='count'"
+                " only; use backend='numba' for alpha != 0.5 or shrink_by='norm'"
+            )
         self._backend_name = name
         self._sim = sim
         self.predicts_ratings = task == "rating"
@@ -199,7 +251,10 @@ class _KNN(Recommender):
             resid = self._residuals(data.users, data.items, r)
             sim_values = resid if self._sim == "pearson" else r
         else:
-            resid = np.ones(len(data))
+            resid = self._weights(
+                data.items, np.diff(data.by_user.indptr)[data.users],
+                np.diff(X.indptr) if ib else None,
+            )  # fmt: skip
             sim_values = resid
         keep = (
             self.keep
@@ -207,6 +262,7 @@ class _KNN(Recommender):
             else (self.n_neighbors if self.task == "ranking" else 0)
         )
         sim_fn = get_kernels(self._backend_name).knn_similarity
+        options = () if self._backend_name == "cuda" else (self.alpha, self.shrink_by)
         ptr, idx, sims = sim_fn(
             X.indptr,
             X.indices,
@@ -217,11 +273,30 @@ class _KNN(Recommender):
             self._sim == "pearson",
             self.shrink,
             keep,
+            *options,
         )
         self.nbr_indptr_, self.nbr_indices_, self.nbr_sims_ = ptr, idx, sims
         self.x_indptr_, self.x_indices_ = X.indptr, X.indices
         self.x_data_ = resid[X.rows].astype(np.float32)
         self._set_fold(_EMPTY_FOLD)
+
+    def _weights(self, items, n_user, item_len) -> np.ndarray:
+        """The value of each interaction (task "ranking", float64): 1, or its
+        feature weight with users as terms and items as documents (Ferrari
+        Dacrema et al. 2019's ItemKNN CF): TF-IDF idf_u = log(n_items / (1 + n_u));
+        BM25 (k1 + 1) / (k1 · L_i + 1) · idf_u with L_i = 1 − b + b · n_i / mean
+        n_i, for an item's n_i interactions (`item_len`, all items) and the
+        user's n_u (`n_user`, per interaction). The similarities and the user's
+        row in the top-n score both use these values."""
+        if self.weighting == "none":
+            return np.ones(len(items))
+        n_items = len(self.item_ids_)
+        w = np.log(n_items / (1.0 + np.asarray(n_user, np.float64)))
+        if self.weighting == "bm25":
+            n_i = np.asarray(item_len, np.float64)
+            norm = (1.0 - _BM25_B) + _BM25_B * n_i / max(n_i.mean(), 1e-12)
+            w *= (_BM25_K1 + 1.0) / (_BM25_K1 * norm[items] + 1.0)
+        return w
 
     def _residuals(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> np.ndarray:
         """r − b_ui in float64 (b_ui = 0 with baseline "none")."""
@@ -366,29 +441,50 @@ class _KNN(Recommender):
         _, pos = _segments(starts, lens)
         indptr = np.zeros(len(u) + 1, dtype=np.int64)
         np.cumsum(lens, out=indptr[1:])
-        items = np.concatenate([xt_items, self.fold_items_])[pos]
-        x = np.concatenate([xt_x, self.fold_x_])[pos]
+        if folded.any():
+            items = np.concatenate([xt_items, self.fold_items_])[pos]
+            x = np.concatenate([xt_x, self.fold_x_])[pos]
+        else:  # no copy of the whole history
+            items, x = xt_items[pos], xt_x[pos]
         return indptr, items.astype(np.int64), x.astype(np.float32)
 
     def _rank_scores(self, u: np.ndarray) -> np.ndarray:
-        n_items = self.n_items
-        seen = self._seen
+        """Top-n scores of every item for users `u` (task "ranking"): the users'
+        rows times the sparse neighbour matrix (:func:`knn_vote_scores`)."""
         if self._item_based:
-            # each rated item j votes sim(j, i) for its stored neighbours i
-            o1, p1 = _gather(seen.indptr, u)
-            js = seen.indices[p1].astype(np.int64)
-            o2, p2 = _gather(self.nbr_indptr_, js)
-            keys = o1[o2] * n_items + self.nbr_indices_[p2]
-            weights = self.nbr_sims_[p2]
-        else:
-            # each neighbour v votes sim(u, v) for every item it rated
-            o1, p1 = _gather(self.nbr_indptr_, u)
-            vs = self.nbr_indices_[p1].astype(np.int64)
-            o2, p2 = _gather(seen.indptr, vs)
-            keys = o1[o2] * n_items + seen.indices[p2]
-            weights = self.nbr_sims_[p1][o2]
-        out = np.bincount(keys, weights=weights, minlength=len(u) * n_items)
-        return out.reshape(len(u), n_items).astype(np.float32)
+            # each rated item j adds x_uj sim to the items its votes reach
+            query = self._user_entries(u)
+            return knn_vote_scores(*self._votes(), *query, self.n_items)
+        # each neighbour v adds sim(u, v) to every item it rated
+        seen = self._seen
+        owner, pos = _gather(self.nbr_indptr_, u)
+        q_indptr = np.zeros(len(u) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner, minlength=len(u)), out=q_indptr[1:])
+        ones = np.ones(len(seen.indices), dtype=np.float32)
+        return knn_vote_scores(
+            seen.indptr, seen.indices, ones,
+            q_indptr, self.nbr_indices_[pos], self.nbr_sims_[pos], self.n_items,
+        )  # fmt: skip
+
+    def _votes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The vote CSR of ItemKNN's top-n score, row j: the items a rated item j
+        adds to and by how much. ``neighbours_of="rated"``: j's own neighbour
+        list, score(u, i) = Σ_{j ∈ I_u, i ∈ N^k(j)} x_uj s_ji; ``"candidate"``:
+        the lists turned around, score(u, i) = Σ_{j ∈ I_u ∩ N^k(i)} x_uj s_ij.
+        Built once per model."""
+        if self.neighbours_of == "rated":
+            return self.nbr_indptr_, self.nbr_indices_, self.nbr_sims_
+        cached = getattr(self, "_vote_csr", None)
+        if cached is None or cached[0] is not self.nbr_indices_:
+            rev_indptr, rev_pos = self._reverse()
+            n_rows = len(self.nbr_indptr_) - 1
+            row_of = np.repeat(
+                np.arange(n_rows, dtype=np.int32), np.diff(self.nbr_indptr_)
+            )
+            votes = (rev_indptr, row_of[rev_pos], self.nbr_sims_[rev_pos])
+            cached = (self.nbr_indices_, votes)
+            self._vote_csr = cached
+        return cached[1]
 
     def _score(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=np.int64)
@@ -518,6 +614,20 @@ class ItemKNN(_KNN):
     keep : int or None
         Neighbours stored per item (None: every positive one for "rating",
         n_neighbors for "ranking"); must be >= n_neighbors.
+    alpha : float
+        Asymmetric cosine exponent in [0, 1]: denominator ‖x_i‖^{2α} ‖x_j‖^{2(1−α)}
+        for item i's neighbour j (0.5: the cosine; cosine only).
+    shrink_by : {"count", "norm"}
+        How ``shrink`` enters: sim · n / (n + shrink) with the n common users
+        (Koren 2010), or added to the denominator, dot / (norms + shrink)
+        (Ferrari Dacrema et al. 2019).
+    weighting : {"none", "tfidf", "bm25"}
+        Feature weighting of the interaction matrix (task "ranking"): each
+        interaction's value in the similarities and in the score.
+    neighbours_of : {"rated", "candidate"}
+        Task "ranking": whose k nearest neighbours the score sums over, each
+        rated item's (Deshpande & Karypis 2004) or each candidate item's
+        (Sarwar et al. 2001; Ferrari Dacrema et al. 2019's ItemKNN CF).
     backend : {"numpy", "numba", "cuda"} or None
         Kernel backend (None: MINIREC_BACKEND, then numba when installed).
 
@@ -549,8 +659,10 @@ class ItemKNN(_KNN):
             ) / (reg_u + rows.lengths())
             bu[u] = step.astype(np.float32)
         self.bu_ = bu
-        if self.task == "ranking":
-            x = np.ones(len(items), dtype=np.float32)
+        if self.task == "ranking":  # the fitted item counts, the given n_u
+            n_u = rows.lengths()[owner]
+            x = self._weights(items, n_u, np.diff(self.x_indptr_))
+            x = x.astype(np.float32)
         else:
             x = self._residuals(u[owner], items, r).astype(np.float32)
         # merge with the users folded in before (theirs replaced when given again)
@@ -579,7 +691,8 @@ class ItemKNN(_KNN):
 
 class UserKNN(_KNN):
     """User-based neighbourhood CF; parameters as :class:`ItemKNN` with users and
-    items swapped (``baseline="mean"`` uses the user means).
+    items swapped (``baseline="mean"`` uses the user means; ``weighting`` and
+    ``neighbours_of`` are ItemKNN's only).
 
     ``similar_users`` ranks the stored neighbours of each user, the query user
     left out unless ``include_self=True`` (``implicit`` lists it first)."""

@@ -13,6 +13,7 @@ import pytest
 from minirec.backends import numba_ops as NB
 from minirec.backends import numpy_ops as NP
 from minirec.backends.numba_ops import knn as numba_knn
+from minirec.backends.numpy_ops import knn as NP_knn
 from minirec.data import Interactions
 
 
@@ -251,3 +252,88 @@ def test_every_row_of_a_given_column_equals_the_pair_walk(k):
         np.testing.assert_array_equal(dev.ravel(), ref_dev)
         np.testing.assert_array_equal(used.ravel(), ref_used)
     assert ref_used.max() > 0 and (ref_used[3 * n_rows : 4 * n_rows] == 0).all()
+
+
+def _sim_def_options(dense, a, b, alpha, shrink, shrink_by):
+    """Cosine sim(a, b) with the asymmetric exponent and either shrinkage,
+    straight from the definitions (full row norms, a the listing row)."""
+    xa, xb = np.nan_to_num(dense[a]), np.nan_to_num(dense[b])
+    n_ab = int(((~np.isnan(dense[a])) & (~np.isnan(dense[b]))).sum())
+    na, nb = np.sqrt((xa**2).sum()), np.sqrt((xb**2).sum())
+    den = na ** (2 * alpha) * nb ** (2 * (1 - alpha))
+    if n_ab == 0 or den == 0:
+        return 0.0
+    if shrink_by == "norm":
+        return (xa @ xb) / (den + shrink)
+    return (xa @ xb) / den * n_ab / (n_ab + shrink)
+
+
+@pytest.mark.parametrize("alpha", [0.2, 0.5, 0.9])
+@pytest.mark.parametrize("shrink_by", ["count", "norm"])
+def test_asymmetric_cosine_and_shrink_by_match_definition(alpha, shrink_by):
+    csr, dense = _matrix(seed=9)
+    n = dense.shape[0]
+    for K in (NP, NB):
+        ptr, idx, sims = K.knn_similarity(*csr, False, 4.0, 0, alpha, shrink_by)
+        got = np.zeros((n, n))
+        for a in range(n):
+            got[a, idx[ptr[a] : ptr[a + 1]]] = sims[ptr[a] : ptr[a + 1]]
+        want = np.array(
+            [[0.0 if a == b else _sim_def_options(dense, a, b, alpha, 4.0, shrink_by)
+              for b in range(n)] for a in range(n)]
+        )  # fmt: skip
+        np.testing.assert_allclose(got, np.maximum(want, 0), rtol=1e-5, atol=1e-7)
+    if alpha != 0.5:  # asymmetric: sim(a, b) != sim(b, a) somewhere
+        assert not np.allclose(got, got.T)
+
+
+@pytest.mark.parametrize("keep", [0, 1, 3, 7])
+@pytest.mark.parametrize("options", [(0.5, "count"), (0.3, "norm"), (0.8, "count")])
+def test_numpy_and_numba_agree_with_options_and_many_ties(keep, options):
+    """0/1 data (the twin's count-only path) in few columns: many equal sims, so
+    the bounded selection must break ties by index exactly as the spec's sort."""
+    r = np.random.default_rng(10)
+    mask = r.random((60, 6)) < 0.5
+    a, c = np.nonzero(mask)
+    d = Interactions.from_arrays(a, c, user_ids=np.arange(60), item_ids=np.arange(6))
+    X, T = d.by_user, d.by_item
+    csr = (X.indptr, X.indices, np.ones(len(d)), T.indptr, T.indices, np.ones(len(d)))
+    want = NP.knn_similarity(*csr, False, 1.0, keep, *options)
+    got = NB.knn_similarity(*csr, False, 1.0, keep, *options)
+    for x, y in zip(want, got):
+        np.testing.assert_array_equal(x, y)
+    sims = want[2]
+    assert len(np.unique(sims)) < len(sims) / 4  # the case has many ties
+
+
+def test_similarity_options_are_checked():
+    csr, _ = _matrix(seed=11)
+    for K in (NP, NB):
+        with pytest.raises(ValueError, match="shrink_by"):
+            K.knn_similarity(*csr, False, 1.0, 0, 0.5, "both")
+        with pytest.raises(ValueError, match="alpha"):
+            K.knn_similarity(*csr, False, 1.0, 0, 1.5, "count")
+        with pytest.raises(ValueError, match="pearson"):
+            K.knn_similarity(*csr, True, 1.0, 0, 0.3, "count")
+
+
+def test_vote_scores_match_the_sparse_product():
+    """knn_vote_scores = the queries' rows times the vote matrix (scipy.sparse),
+    and the twin equals the spec bit for bit."""
+    sparse = pytest.importorskip("scipy.sparse", reason="scipy is not installed")
+    csr, _ = _matrix(seed=12, integer=False)
+    v = NB.knn_similarity(*csr, True, 2.0, 4)
+    n_rows = len(v[0]) - 1
+    r = np.random.default_rng(12)
+    lens = r.integers(0, 6, 9)
+    lens[2] = 0  # an empty query
+    q_ptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    q_rows = np.concatenate([np.sort(r.choice(n_rows, n, replace=False)) for n in lens])
+    q_data = r.normal(size=len(q_rows)).astype(np.float32)
+    a = NP_knn.knn_vote_scores(*v, q_ptr, q_rows, q_data, n_rows)
+    b = numba_knn.knn_vote_scores(*v, q_ptr, q_rows, q_data, n_rows)
+    np.testing.assert_array_equal(a, b)
+    V = sparse.csr_matrix((v[2].astype(np.float64), v[1], v[0]), (n_rows, n_rows))
+    Q = sparse.csr_matrix((q_data.astype(np.float64), q_rows, q_ptr), (9, n_rows))
+    np.testing.assert_allclose(b, (Q @ V).toarray(), rtol=1e-6, atol=1e-6)
+    assert (b[2] == 0).all() and np.abs(b).sum() > 0

@@ -224,3 +224,110 @@ def test_recommend_goes_in_bounded_blocks(cls, monkeypatch):
         monkeypatch.undo()
         b = m.recommend(np.arange(10_000, 10_040), 5, user_items=hist)
         np.testing.assert_array_equal(a[1], b[1])
+
+
+def _dense_sims(m):
+    """S[a, b] = the stored similarity of neighbour b in row a's list."""
+    n = len(m.nbr_indptr_) - 1
+    S = np.zeros((n, n))
+    owner = np.repeat(np.arange(n), np.diff(m.nbr_indptr_))
+    S[owner, m.nbr_indices_] = m.nbr_sims_
+    return S
+
+
+def _bincount_scores(m, u):
+    """ItemKNN(task="ranking", weighting="none", neighbours_of="rated") scores
+    as one np.bincount over (user, neighbour) keys: each rated item votes its
+    stored sims, float64 sums in history order then stored order."""
+    seen, n_items = m._seen, m.n_items
+    keys, weights = [], []
+    for r, uu in enumerate(u):
+        for j in seen.indices[seen.indptr[uu] : seen.indptr[uu + 1]]:
+            lo, hi = m.nbr_indptr_[j], m.nbr_indptr_[j + 1]
+            keys.append(r * n_items + m.nbr_indices_[lo:hi].astype(np.int64))
+            weights.append(m.nbr_sims_[lo:hi])
+    out = np.bincount(
+        np.concatenate(keys), np.concatenate(weights), minlength=len(u) * n_items
+    )
+    return out.reshape(len(u), n_items).astype(np.float32)
+
+
+def test_ranking_scores_are_the_vote_sums_bit_for_bit():
+    data = _planted(seed=3, n_users=80, n_items=40)
+    m = ItemKNN(task="ranking", n_neighbors=6, shrink=5.0).fit(data)
+    u = np.arange(data.n_users)
+    np.testing.assert_array_equal(m.score_items(u), _bincount_scores(m, u))
+
+
+@pytest.mark.parametrize("weighting", ["none", "tfidf", "bm25"])
+@pytest.mark.parametrize("neighbours_of", ["rated", "candidate"])
+def test_ranking_scores_are_the_rows_times_the_similarity_matrix(
+    weighting, neighbours_of
+):
+    """rated: X S (each rated item's list); candidate: X Sᵀ (each candidate's
+    list), X the weighted interactions; also for users scored in several
+    blocks and through the pair path."""
+    data = _planted(seed=4, n_users=70, n_items=35)
+    m = ItemKNN(
+        task="ranking", n_neighbors=5, shrink=2.0, shrink_by="norm", alpha=0.6,
+        weighting=weighting, neighbours_of=neighbours_of,
+    ).fit(data)  # fmt: skip
+    X = np.zeros((data.n_users, data.n_items))
+    X[m.x_indices_, np.repeat(np.arange(data.n_items), np.diff(m.x_indptr_))] = (
+        m.x_data_
+    )
+    S = _dense_sims(m)
+    want = X @ (S if neighbours_of == "rated" else S.T)
+    got = m.score_items(np.arange(data.n_users))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    u, i = np.nonzero(np.ones_like(want, bool))
+    np.testing.assert_array_equal(m.predict_pairs(u, i), got[u, i])
+    if neighbours_of == "candidate":  # different from the other form here
+        assert not np.allclose(X @ S, X @ S.T)
+
+
+def test_feature_weights_match_their_definitions():
+    data = _planted(seed=5)
+    n_u = np.bincount(data.users, minlength=data.n_users).astype(float)
+    n_i = np.bincount(data.items, minlength=data.n_items).astype(float)
+    idf = np.log(data.n_items / (1 + n_u))
+    bm25 = 2.2 / (1.2 * (0.25 + 0.75 * n_i / n_i.mean()) + 1)
+    for weighting, want in (
+        ("tfidf", idf[data.users]),
+        ("bm25", idf[data.users] * bm25[data.items]),
+    ):
+        m = ItemKNN(task="ranking", weighting=weighting).fit(data)
+        item = np.repeat(np.arange(data.n_items), np.diff(m.x_indptr_))
+        got = {(int(a), int(b)): x for a, b, x in zip(m.x_indices_, item, m.x_data_)}
+        for uu, ii, w in zip(data.users, data.items, want):
+            assert got[(int(uu), int(ii))] == pytest.approx(w, rel=1e-6)
+
+
+@pytest.mark.parametrize("weighting", ["tfidf", "bm25"])
+def test_fold_in_of_a_fitted_user_keeps_its_weighted_scores(weighting):
+    data = _planted(seed=6)
+    m = ItemKNN(
+        task="ranking", n_neighbors=5, weighting=weighting, neighbours_of="candidate"
+    ).fit(data)
+    raw = data.user_ids[7]
+    before = m.score_items(np.array([7]))
+    items = data.item_ids[data.items[data.users == 7]]
+    m.fold_in([raw] * len(items), items)
+    np.testing.assert_allclose(m.score_items(np.array([7])), before, rtol=1e-6)
+
+
+def test_ranking_options_are_checked():
+    with pytest.raises(ValueError, match="weighting"):
+        ItemKNN(task="ranking", weighting="idf")
+    with pytest.raises(ValueError, match="neighbours_of"):
+        ItemKNN(task="ranking", neighbours_of="both")
+    with pytest.raises(ValueError, match="task='ranking'"):
+        ItemKNN(task="rating", weighting="bm25")
+    with pytest.raises(ValueError, match="ItemKNN"):
+        UserKNN(task="ranking", neighbours_of="candidate")
+    with pytest.raises(ValueError, match="shrink_by"):
+        ItemKNN(shrink_by="both")
+    with pytest.raises(ValueError, match="alpha"):
+        ItemKNN(task="ranking", alpha=2.0)
+    with pytest.raises(ValueError, match="pearson"):
+        ItemKNN(task="rating", alpha=0.3)

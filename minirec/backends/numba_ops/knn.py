@@ -14,18 +14,78 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ..numpy_ops.knn import check_similarity_options, norm_powers
+
 __all__ = [
     "knn_similarity",
     "knn_predict",
     "knn_predict_rows",
     "knn_predict_cols",
     "knn_reverse",
+    "knn_vote_scores",
 ]
 
 _JIT = {"cache": True, "nogil": True}
 #: neighbours buffered per batch of rows by the similarity kernel (12 bytes each)
 #: before they are compacted into the result
 _SCRATCH_ENTRIES = 1 << 22
+
+
+@njit(inline="always", **_JIT)
+def _better(s1, b1, s2, b2):
+    """The spec's order: larger sim first, equal sims by the smaller index."""
+    return s1 > s2 or (s1 == s2 and b1 < b2)
+
+
+@njit(**_JIT)
+def _sift_down(hs, hb, n, i):
+    """Restore the heap below slot i: each slot is no better than its children,
+    so the root is the worst of the n kept."""
+    while True:
+        w = 2 * i + 1
+        if w >= n:
+            return
+        r = w + 1
+        if r < n and _better(hs[w], hb[w], hs[r], hb[r]):
+            w = r  # the worse child
+        if not _better(hs[i], hb[i], hs[w], hb[w]):
+            return
+        hs[i], hs[w] = hs[w], hs[i]
+        hb[i], hb[w] = hb[w], hb[i]
+        i = w
+
+
+@njit(**_JIT)
+def _heap_offer(hs, hb, n, cap, s, b):
+    """Offer (s, b) to a heap of n <= cap entries (root the worst); returns the
+    new size. A full heap takes it only when it beats the root."""
+    if n < cap:
+        i = n
+        hs[i] = s
+        hb[i] = b
+        while i > 0:  # sift up while the parent is better
+            par = (i - 1) // 2
+            if not _better(hs[par], hb[par], hs[i], hb[i]):
+                break
+            hs[i], hs[par] = hs[par], hs[i]
+            hb[i], hb[par] = hb[par], hb[i]
+            i = par
+        return n + 1
+    if _better(s, b, hs[0], hb[0]):
+        hs[0] = s
+        hb[0] = b
+        _sift_down(hs, hb, n, 0)
+    return n
+
+
+@njit(**_JIT)
+def _heap_sort(hs, hb, n):
+    """Sort the heap's n entries best first, in place (heapsort: the root, the
+    worst, goes to the end)."""
+    for end in range(n - 1, 0, -1):
+        hs[0], hs[end] = hs[end], hs[0]
+        hb[0], hb[end] = hb[end], hb[0]
+        _sift_down(hs, hb, end, 0)
 
 
 @njit(parallel=True, **_JIT)
@@ -38,9 +98,12 @@ def _sim_rows(
     t_indptr,
     t_indices,
     t_data,
-    norms,
+    pow_a,
+    pow_b,
     pearson,
+    binary,
     shrink,
+    shrink_norm,
     keep,
     n_threads,
     out_off,
@@ -53,14 +116,21 @@ def _sim_rows(
 
     Each of the `n_threads` workers takes every n_threads-th row and owns one
     dense scratch of n_rows accumulators, allocated once and reset only where a
-    row touched it, so the time is the co-occurrence walk, not n_rows per row."""
+    row touched it, so the time is the co-occurrence walk, not n_rows per row.
+    The `keep` best candidates are selected with a bounded heap, O(m log keep)
+    for a row with m candidates, and only those are sorted. With `binary` (0/1
+    data, cosine) the dot product is the common count and is not accumulated."""
     n_rows = len(indptr) - 1
+    n_acc = n_rows if (pearson or not binary) else 0
+    n_pear = n_rows if pearson else 0
     for w in prange(n_threads):
-        dot = np.zeros(n_rows)
-        na = np.zeros(n_rows)
-        nb = np.zeros(n_rows)
-        cnt = np.zeros(n_rows, dtype=np.int64)
-        touched = np.empty(n_rows, dtype=np.int64)
+        dot = np.zeros(n_acc)
+        na = np.zeros(n_pear)
+        nb = np.zeros(n_pear)
+        cnt = np.zeros(n_rows, dtype=np.int32)
+        touched = np.empty(n_rows, dtype=np.int32)
+        hs = np.empty(keep)
+        hb = np.empty(keep, dtype=np.int32)
         for a in range(start + w, stop, n_threads):
             m = 0
             for p in range(indptr[a], indptr[a + 1]):
@@ -70,45 +140,47 @@ def _sim_rows(
                     b = t_indices[q]
                     if b == a:
                         continue
-                    xb = np.float64(t_data[q])
                     if cnt[b] == 0:
                         touched[m] = b
                         m += 1
                     cnt[b] += 1
-                    dot[b] += xa * xb
-                    if pearson:
-                        na[b] += xa * xa
-                        nb[b] += xb * xb
-            cand = np.sort(touched[:m])
-            sims = np.empty(m)
+                    if n_acc:
+                        xb = np.float64(t_data[q])
+                        dot[b] += xa * xb
+                        if pearson:
+                            na[b] += xa * xa
+                            nb[b] += xb * xb
+            n_heap = 0
             for t in range(m):
-                b = cand[t]
+                b = touched[t]
+                n_ab = np.float64(cnt[b])
+                d = dot[b] if n_acc else n_ab
                 if pearson:
                     den = np.sqrt(na[b] * nb[b])
+                    na[b] = 0.0
+                    nb[b] = 0.0
                 else:
-                    den = norms[a] * norms[b]
+                    den = pow_a[a] * pow_b[b]
+                if n_acc:
+                    dot[b] = 0.0
+                cnt[b] = 0
                 s = 0.0
                 if den > 0:
-                    s = dot[b] / den
-                if shrink > 0:
-                    s *= cnt[b] / (cnt[b] + shrink)
-                sims[t] = s
-                dot[b] = 0.0
-                na[b] = 0.0
-                nb[b] = 0.0
-                cnt[b] = 0
-            order = np.argsort(-sims, kind="mergesort")  # stable: ties by index
+                    if shrink_norm:
+                        s = d / (den + shrink)
+                    else:
+                        s = d / den
+                        if shrink > 0:
+                            s *= n_ab / (n_ab + shrink)
+                if s > 0:
+                    n_heap = _heap_offer(hs, hb, n_heap, keep, s, b)
+            _heap_sort(hs, hb, n_heap)
             r = a - start
             o = out_off[r]
-            n_out = 0
-            for t in range(m):
-                s = sims[order[t]]
-                if s <= 0 or n_out == keep:
-                    break
-                out_idx[o + n_out] = cand[order[t]]
-                out_sim[o + n_out] = s
-                n_out += 1
-            out_cnt[r] = n_out
+            for t in range(n_heap):
+                out_idx[o + t] = hb[t]
+                out_sim[o + t] = hs[t]
+            out_cnt[r] = n_heap
 
 
 def _row_bounds(indptr, indices, t_indptr, width):
@@ -130,6 +202,8 @@ def knn_similarity(
     pearson: bool,
     shrink: float,
     keep: int,
+    alpha: float = 0.5,
+    shrink_by: str = "count",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numba twin of ``numpy_ops.knn_similarity`` (same arguments and result).
 
@@ -141,11 +215,14 @@ def knn_similarity(
     at most ``_SCRATCH_ENTRIES`` neighbours (or one row's bound, if larger): rows
     go in batches whose neighbour-count bounds, min(keep, co-occurrences), fit
     in it."""
+    check_similarity_options(pearson, alpha, shrink_by)
     n_rows = len(indptr) - 1
-    width = n_rows if keep <= 0 else min(int(keep), max(n_rows, 1))
+    width = max(n_rows, 1) if keep <= 0 else min(int(keep), max(n_rows, 1))
     d64 = np.asarray(data, dtype=np.float64)
     owner = np.repeat(np.arange(n_rows), np.diff(indptr))
     norms = np.sqrt(np.bincount(owner, weights=d64 * d64, minlength=n_rows))
+    pow_a, pow_b = norm_powers(norms, float(alpha))
+    binary = not pearson and bool(np.all(d64 == 1.0)) and bool(np.all(t_data == 1))
     bound = _row_bounds(indptr, indices, t_indptr, width)
     ends = np.cumsum(bound)
     n_threads = numba.get_num_threads()
@@ -170,9 +247,12 @@ def knn_similarity(
             t_indptr,
             t_indices,
             t_data,
-            norms,
+            pow_a,
+            pow_b,
             bool(pearson),
+            binary,
             float(shrink),
+            shrink_by == "norm",
             width,
             min(n_threads, stop - start),
             off,
@@ -344,3 +424,41 @@ def knn_reverse(nbr_indptr, nbr_indices) -> tuple[np.ndarray, np.ndarray]:
     rev_pos = np.empty(len(nbr_indices), dtype=dtype)
     _reverse(nbr_indices, n_rows, rev_indptr, rev_pos)
     return rev_indptr, rev_pos
+
+
+@njit(parallel=True, **_JIT)
+def _vote_rows(v_indptr, v_indices, v_sims, q_indptr, q_rows, q_data, n_threads, out):
+    n_q, n_cols = out.shape
+    for w in prange(n_threads):
+        acc = np.zeros(n_cols)  # float64, the spec's summation
+        for t in range(w, n_q, n_threads):
+            for e in range(q_indptr[t], q_indptr[t + 1]):
+                b = q_rows[e]
+                x = np.float64(q_data[e])
+                for q in range(v_indptr[b], v_indptr[b + 1]):
+                    acc[v_indices[q]] += x * np.float64(v_sims[q])
+            for c in range(n_cols):
+                out[t, c] = acc[c]
+                acc[c] = 0.0
+
+
+def knn_vote_scores(v_indptr, v_indices, v_sims, q_indptr, q_rows, q_data, n_cols):
+    """Numba twin of ``numpy_ops.knn.knn_vote_scores`` (same result, bit for
+    bit): queries in parallel, each worker accumulating one float64 row of
+    n_cols, so the cost is the query's entries times their rows' lengths plus
+    the n_cols of the output row."""
+    n_q = len(q_indptr) - 1
+    out = np.empty((n_q, int(n_cols)), dtype=np.float32)
+    if n_q == 0:
+        return out
+    _vote_rows(
+        np.asarray(v_indptr, np.int64),
+        v_indices,
+        v_sims,
+        np.asarray(q_indptr, np.int64),
+        q_rows,
+        q_data,
+        min(numba.get_num_threads(), n_q),
+        out,
+    )
+    return out

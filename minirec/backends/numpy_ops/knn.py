@@ -12,7 +12,12 @@ n_ab = number of columns where both rows a and b have an entry:
   sqrt(Σ_{c∈common} x_ac² · Σ_{c∈common} x_bc²), the norms over the *common*
   columns only (Surprise's definition); the caller centres X first (row means, or
   baseline residuals r − μ − b_u − b_i, which gives Surprise's pearson_baseline);
-* shrinkage: sim ← sim · n_ab / (n_ab + shrink) (Koren 2010, §2.2).
+* asymmetric cosine (Aiolli 2013), cosine only: the denominator
+  ‖x_a‖^{2α} ‖x_b‖^{2(1−α)}, α = ``alpha`` (0.5: the cosine; row a is the one
+  whose neighbour list it is);
+* shrinkage, ``shrink_by="count"``: sim ← sim · n_ab / (n_ab + shrink) (Koren
+  2010, §2.2); ``shrink_by="norm"``: the shrink added to the denominator,
+  sim = Σ x_ac x_bc / (den + shrink) (Ferrari Dacrema et al. 2019's ItemKNN CF).
 
 Only positive similarities are kept, at most ``keep`` per row (all when ``keep``
 ≤ 0), sorted by (−sim, column index): a sparse top-k neighbour list as CSR
@@ -39,11 +44,38 @@ from __future__ import annotations
 
 import numpy as np
 
+#: how the shrink constant enters a similarity (see the module docstring)
+SHRINK_BY = ("count", "norm")
 
-def _finish_sims(dot, cnt, den, shrink):
-    """sim = dot / den · n / (n + shrink), 0 where den or n is 0 (float64)."""
+
+def check_similarity_options(pearson, alpha, shrink_by) -> None:
+    """Raise for option values the similarity kernels do not define."""
+    if shrink_by not in SHRINK_BY:
+        raise ValueError(f"shrink_by={shrink_by!r}; choose one of {SHRINK_BY}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha={alpha!r}: must be in [0, 1] (0.5: the cosine)")
+    if pearson and alpha != 0.5:
+        raise ValueError(
+            f"alpha={alpha!r} is the asymmetric cosine; with pearson use alpha=0.5"
+        )
+
+
+def norm_powers(norms: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(‖x‖^{2α}, ‖x‖^{2(1−α)}) per row: the two factors of the asymmetric cosine's
+    denominator (both the norms themselves for α = 0.5)."""
+    if alpha == 0.5:
+        return norms, norms
+    return norms ** (2.0 * alpha), norms ** (2.0 * (1.0 - alpha))
+
+
+def _finish_sims(dot, cnt, den, shrink, shrink_by="count"):
+    """sim = dot / den · n / (n + shrink) ("count") or dot / (den + shrink)
+    ("norm"), 0 where den or n is 0 (float64)."""
     sim = np.zeros_like(dot)
     ok = (den > 0) & (cnt > 0)
+    if shrink_by == "norm":
+        sim[ok] = dot[ok] / (den[ok] + shrink)
+        return sim
     sim[ok] = dot[ok] / den[ok]
     if shrink > 0:
         sim *= cnt / (cnt + shrink)
@@ -60,6 +92,8 @@ def knn_similarity(
     pearson: bool,
     shrink: float,
     keep: int,
+    alpha: float = 0.5,
+    shrink_by: str = "count",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-`keep` positive similarities between the rows of X (the spec).
 
@@ -74,11 +108,16 @@ def knn_similarity(
         Shrinkage constant (0: none).
     keep : int
         Neighbours kept per row (≤ 0: every positive one).
+    alpha : float
+        Asymmetric cosine exponent in [0, 1] (0.5: the cosine; cosine only).
+    shrink_by : {"count", "norm"}
+        Shrinkage by common count, n / (n + shrink), or added to the denominator.
 
     Returns
     -------
     nbr_indptr (n_rows + 1,) int64, nbr_indices int32, nbr_sims float32
     """
+    check_similarity_options(pearson, alpha, shrink_by)
     n_rows = len(indptr) - 1
     n_cols = len(t_indptr) - 1
     rows = np.repeat(np.arange(n_rows), np.diff(indptr))
@@ -92,9 +131,12 @@ def knn_similarity(
         na = (X * X) @ B.T  # na[a, b] = Σ_{c common} x_ac²
         den = np.sqrt(na * na.T)
     else:
-        norms = np.sqrt((X * X).sum(axis=1))
-        den = np.outer(norms, norms)
-    sim = _finish_sims(dot, cnt, den, shrink)
+        # the row sums in the Numba twin's float64 order: bitwise-equal norms
+        d64 = np.asarray(data, dtype=np.float64)
+        norms = np.sqrt(np.bincount(rows, weights=d64 * d64, minlength=n_rows))
+        p_a, p_b = norm_powers(norms, alpha)
+        den = np.outer(p_a, p_b)
+    sim = _finish_sims(dot, cnt, den, shrink, shrink_by)
     np.fill_diagonal(sim, 0.0)
     out_ptr = np.zeros(n_rows + 1, dtype=np.int64)
     out_idx, out_sim = [], []
@@ -220,3 +262,33 @@ def knn_predict_cols(
         k,
     )
     return dev.reshape(n_q, n_rows), used.reshape(n_q, n_rows)
+
+
+# ----------------------------------------------------------------- top-n scores
+def knn_vote_scores(v_indptr, v_indices, v_sims, q_indptr, q_rows, q_data, n_cols):
+    """Scores of every column for each query: each entry (b, x) of query t adds
+    x · v_sims[q] to column v_indices[q] for every slot q of row b of the vote
+    CSR ``(v_indptr, v_indices, v_sims)``:
+
+        out[t, c] = Σ_{(b, x) ∈ query t} x Σ_{q ∈ row b, v_indices[q] = c} v_sims[q]
+
+    (ItemKNN's top-n score, the user's row times the sparse similarity matrix),
+    summed in float64 in query-entry order, then stored order, and returned as
+    float32. Not a contract kernel: the ranking models call the Numba twin.
+
+    Returns
+    -------
+    scores (n_queries, n_cols) float32
+    """
+    q_indptr = np.asarray(q_indptr, dtype=np.int64)
+    v_indptr = np.asarray(v_indptr, dtype=np.int64)
+    n_q = len(q_indptr) - 1
+    owner = np.repeat(np.arange(n_q), np.diff(q_indptr))
+    b = np.asarray(q_rows, dtype=np.int64)
+    lens = v_indptr[b + 1] - v_indptr[b]
+    entry = np.repeat(np.arange(len(b)), lens)
+    slot = np.repeat(v_indptr[b] - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+    keys = owner[entry] * n_cols + np.asarray(v_indices, dtype=np.int64)[slot]
+    w = np.asarray(q_data, np.float64)[entry] * np.asarray(v_sims, np.float64)[slot]
+    out = np.bincount(keys, weights=w, minlength=n_q * n_cols)
+    return out.reshape(n_q, n_cols).astype(np.float32)
