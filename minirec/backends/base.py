@@ -245,6 +245,8 @@ class KernelBackend(Protocol):
         pearson: bool,
         shrink: float,
         keep: int,
+        alpha: float = 0.5,
+        shrink_by: str = "count",
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
     def knn_predict(

@@ -262,6 +262,8 @@ class _KNN(Recommender):
             else (self.n_neighbors if self.task == "ranking" else 0)
         )
         sim_fn = get_kernels(self._backend_name).knn_similarity
+        # alpha and shrink_by are optional in the contract: the cuda kernel has
+        # the defaults only (checked in __init__)
         options = () if self._backend_name == "cuda" else (self.alpha, self.shrink_by)
         ptr, idx, sims = sim_fn(
             X.indptr,

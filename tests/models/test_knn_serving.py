@@ -331,3 +331,14 @@ def test_ranking_options_are_checked():
         ItemKNN(task="ranking", alpha=2.0)
     with pytest.raises(ValueError, match="pearson"):
         ItemKNN(task="rating", alpha=0.3)
+
+
+def test_userknn_ranking_scores_are_the_neighbour_sums():
+    """score(u, i) = Σ_{v ∈ N^k(u)} s_uv 1[v rated i] = (S X)[u, i]."""
+    data = _planted(seed=7, n_users=60, n_items=30)
+    m = UserKNN(task="ranking", n_neighbors=4, shrink=1.0).fit(data)
+    X = np.zeros((data.n_users, data.n_items))
+    X[data.users, data.items] = 1.0
+    got = m.score_items(np.arange(data.n_users))
+    np.testing.assert_allclose(got, _dense_sims(m) @ X, rtol=1e-6, atol=1e-7)
+    assert (got > 0).sum() > data.n_users
