@@ -56,7 +56,10 @@ search each). Rankings by predicted rating (``recommend``) score every item of a
 user from the user's own entries instead (:func:`knn_predict_cols` through the
 inverted neighbour lists for ItemKNN, :func:`knn_predict_rows` for UserKNN): the
 same neighbours summed in the same order, so the same floats as the pair walk, at
-the cost of the user's history. Users are scored in blocks of at most
+the cost of the user's history. Top-n scores (task "ranking") are the users'
+rows times the sparse vote matrix in one parallel Numba pass per block
+(:func:`~minirec.backends.numba_ops.knn.knn_vote_scores`), O(Σ_{j ∈ I_u}
+|votes of j|) per user plus its output row. Users are scored in blocks of at most
 ``_SCORE_CELLS`` (user, item) cells and ``recommend`` (the base class) goes in
 blocks of a bounded number of cells, so memory does not grow with the number of
 users asked.

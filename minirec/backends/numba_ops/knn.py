@@ -4,8 +4,13 @@ for the similarities and predictions).
 The similarity kernel walks the co-occurrences through the transposed CSR,
 O(Σ_c |column c|²), never forming the dense n_rows² product; it runs rows in
 parallel with one reused scratch per thread, in batches of rows whose output fits
-a bounded buffer, so memory is the stored neighbours plus that scratch. Compiled
-without ``fastmath``: the sims follow the spec's float64 formulas exactly.
+a bounded buffer, so memory is the stored neighbours plus that scratch. Each
+row's `keep` best candidates are selected by a bounded heap in the spec's order
+(−sim, then index), O(m log keep) for m candidates instead of sorting all m.
+Compiled without ``fastmath``: the sims follow the spec's float64 formulas exactly.
+
+:func:`knn_vote_scores` (not a contract kernel) gives the top-n scores of many
+users at once: their rows times a sparse vote matrix, one float64 row per worker.
 """
 
 from __future__ import annotations
