@@ -19,8 +19,11 @@ Sampling (LearnBPR, bootstrap): an epoch draws ``samples_per_epoch`` (default |R
 observed pairs (u, i) uniformly with replacement and, for each, a negative j uniformly
 among the items u has not interacted with (rejection sampling). Samples are drawn
 with a seeded NumPy Generator outside the kernel ``bpr_epoch``, so the numpy and numba
-backends see the same triples. Cost per epoch O(samples · k). ``hogwild=True`` runs
-the kernel lock-free on all Numba threads (nondeterministic).
+backends see the same triples; a candidate j is tested in a bit-packed users x items
+bitmap (up to 2^34 cells, 2 GiB) or else by a binary search in u's sorted row of
+``data.by_user`` (:mod:`minirec.models._sampling`, Numba, with a NumPy spec that
+draws the same triples). Cost per epoch O(samples · k).
+``hogwild=True`` runs the kernel lock-free on all Numba threads (nondeterministic).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from .._utils import (
 )
 from ..backends import get_kernels
 from ..data.interactions import CSR, Interactions
+from ._sampling import pack_bits, sample_triples_csr, sample_triples_numpy
 from .factor import (
     FactorModel,
     check_backend,
@@ -51,18 +55,22 @@ from .factor import (
 _ADVICE = "lower lr (e.g. divide it by 10) or raise reg"
 
 
-_BITMAP_MAX = 64_000_000  # n_users * n_items up to which membership is a bitmap
+#: n_users * n_items up to which BPR tests membership in a bit-packed bitmap
+#: (:func:`~minirec.models._sampling.pack_bits`, at most 2 GiB); above it, by a
+#: binary search in the user's CSR row
+_BITMAP_MAX = 2**34
+_BOOL_BITMAP_MAX = 64_000_000  # cells up to which seen_index adds a bool bitmap
 
 
 def seen_index(data: Interactions) -> tuple[np.ndarray, np.ndarray | None]:
-    """The sorted keys u * n_items + i of the observed pairs and, when the matrix has
-    at most 64M cells, a boolean bitmap over the keys (a gather per test instead of
-    a binary search)."""
+    """The NumPy spec's index: the sorted keys u * n_items + i of the observed pairs
+    and, when the matrix has at most 64M cells, a boolean bitmap over the keys (a
+    gather per test instead of a binary search)."""
     seen = data.by_user
     user_of = np.repeat(np.arange(data.n_users, dtype=np.int64), seen.lengths())
     keys = user_of * data.n_items + seen.indices  # sorted: CSR rows, sorted columns
     bitmap = None
-    if data.n_users * data.n_items <= _BITMAP_MAX:
+    if data.n_users * data.n_items <= _BOOL_BITMAP_MAX:
         bitmap = np.zeros(data.n_users * data.n_items, dtype=bool)
         bitmap[keys] = True
     return keys, bitmap
@@ -74,36 +82,45 @@ def sample_triples(
     items: np.ndarray,
     n_items: int,
     n_samples: int,
-    seen_keys: np.ndarray,
+    seen: CSR | np.ndarray,
     bitmap: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Uniform BPR triples (u, i, j): (u, i) drawn from the observed pairs, j uniform
-    over the items u has not seen (rejection sampling). `seen_keys` is the sorted
-    array u * n_items + i of all observed pairs; `bitmap` (optional, from
-    :func:`seen_index`) makes the membership test a gather. The draws do not depend
-    on which membership test is used. Raises ValueError if some sampled user has
-    seen every item."""
-    pick = rng.integers(0, len(users), size=n_samples)
-    u = users[pick]
-    i = items[pick]
-    j = rng.integers(0, n_items, size=n_samples).astype(np.int32)
-    todo = np.arange(n_samples)
-    for _ in range(100):
-        keys = u[todo].astype(np.int64) * n_items + j[todo]
-        if bitmap is not None:
-            bad = bitmap[keys]
-        else:
-            pos = np.searchsorted(seen_keys, keys)
-            pos[pos == len(seen_keys)] = 0
-            bad = seen_keys[pos] == keys
-        todo = todo[bad]
-        if len(todo) == 0:
-            return u, i, j
-        j[todo] = rng.integers(0, n_items, size=len(todo))
-    raise ValueError(
-        f"BPR: could not sample negatives for {len(todo)} triples (users who "
-        "interacted with (almost) every item); drop such users from the training data"
-    )
+    over the items u has not seen (rejection sampling).
+
+    `seen` says which items each user has seen: either a :class:`CSR` with one row
+    per user (its sorted items; e.g. ``data.by_user``), tested in Numba by a bit of
+    `bitmap` (``pack_bits(seen.indptr, seen.indices, n_items)``, optional) or else
+    by a binary search in the row; or the sorted array u * n_items + i of all
+    observed pairs, tested by the NumPy spec (``np.searchsorted``, or a gather in
+    `bitmap`, bool from :func:`seen_index` or bit-packed). The draws do not depend
+    on which test is used (:mod:`minirec.models._sampling`). Raises ValueError if
+    some sampled user has seen every item."""
+    if isinstance(seen, CSR):
+        return sample_triples_csr(
+            rng, users, items, n_items, n_samples, seen.indptr, seen.indices, bitmap
+        )
+    return sample_triples_numpy(rng, users, items, n_items, n_samples, seen, bitmap)
+
+
+def _check_negatives_exist(data: Interactions) -> None:
+    """A clear error up front if some user has interacted with every item: such a
+    user has no negative j to sample."""
+    seen = data.by_user
+    lengths = seen.lengths()
+    full = [
+        u
+        for u in np.flatnonzero(lengths >= data.n_items)
+        if len(np.unique(seen.row(u))) == data.n_items
+    ]
+    if full and len(full) == np.count_nonzero(lengths):
+        raise ValueError("BPR: every user has seen every item; nothing to rank")
+    if full:
+        raise ValueError(
+            f"BPR: {len(full)} user(s) interacted with all {data.n_items} items "
+            f"(e.g. user id {data.user_ids[full[0]]!r}), so no negative item can be "
+            "sampled for them; drop such users from the training data"
+        )
 
 
 class BPR(FactorModel):
@@ -182,9 +199,10 @@ class BPR(FactorModel):
         rng = as_rng(self.seed)
         n_items = data.n_items
         seen = data.by_user
-        keys, bitmap = seen_index(data)
-        if np.all(seen.lengths()[data.users] >= n_items):
-            raise ValueError("BPR: every user has seen every item; nothing to rank")
+        _check_negatives_exist(data)
+        bits = None
+        if data.n_users * n_items <= _BITMAP_MAX:
+            bits = pack_bits(seen.indptr, seen.indices, n_items)
         users = np.ascontiguousarray(data.users)
         items = np.ascontiguousarray(data.items)
         self.P_ = init_factors(rng, data.n_users, self.k, self.init_std)
@@ -195,7 +213,7 @@ class BPR(FactorModel):
         epoch_fn = K.bpr_epoch_hogwild if self.hogwild else K.bpr_epoch
         self.history_: list[dict] = []
         for epoch in progress(range(1, self.n_epochs + 1), desc="BPR", unit="epoch"):
-            u, i, j = sample_triples(rng, users, items, n_items, n_s, keys, bitmap)
+            u, i, j = sample_triples(rng, users, items, n_items, n_s, seen, bits)
             if self.item_bias:
                 loss = epoch_fn(
                     u, i, j, self.P_, self.Q_, self.bi_, self.lr, self.reg, rb
@@ -222,7 +240,6 @@ class BPR(FactorModel):
         B, n = rows.n_rows, len(self.item_ids_)
         P = np.zeros((B, self.k), dtype=np.float32)
         user = np.repeat(np.arange(B), rows.lengths())
-        keys = user * n + rows.indices  # sorted: CSR rows, sorted columns
         n_train = float(self.item_popularity_.sum())
         per_pair = self.samples_per_epoch / n_train if self.samples_per_epoch else 1.0
         n_s = max(1, int(round(per_pair * len(user))))
@@ -239,7 +256,7 @@ class BPR(FactorModel):
 
         def epochs():
             for _ in range(self.n_epochs):
-                u, i, j = sample_triples(rng, user, rows.indices, n, n_s, keys)
+                u, i, j = sample_triples(rng, user, rows.indices, n, n_s, rows)
                 yield (*shuffled_by_user(u, i, j, B, rng), self.lr)
 
         sgd_fold_in(epochs(), step)
