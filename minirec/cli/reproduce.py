@@ -1,7 +1,8 @@
 """``minirec reproduce TABLE``: run the configs of a published table.
 
     minirec reproduce --list                   the tables and their rows
-    minirec reproduce ncf --quick              every row on a small slice
+    minirec reproduce ncf --quick              every row with a [quick] table on a
+                                               small slice (recorded rows too)
     minirec reproduce rating --only ml1m-mf    one row (repeatable)
     minirec reproduce rating --rerun           run the recorded rows too
     minirec reproduce rating --out DIR         write DIR/runs/<table>/<row>.json
@@ -37,7 +38,7 @@ def _listing() -> tuple[dict, str]:
                 "title": c.title,
                 "model": c.model,
                 "runs": c.recorded is None,
-                "quick": c.recorded is None,
+                "quick": c.recorded is None or bool(c.quick),
             }
             for c in cfgs
         ]
@@ -111,7 +112,8 @@ def _run_rows(args, cfgs, out, records, lines) -> None:
     from ..experiments.runner import write_json
 
     for n, cfg in enumerate(cfgs, 1):
-        recorded = cfg.recorded is not None and not args.rerun
+        runs = args.rerun or (args.quick and bool(cfg.quick))
+        recorded = cfg.recorded is not None and not runs
         what = "recorded" if recorded else "running"
         _say(f"[{n}/{len(cfgs)}] {cfg.name} ({cfg.title}): {what}")
         path = None if out is None else out / "runs" / cfg.table / f"{cfg.row}.json"

@@ -7,10 +7,22 @@ A config lives in ``configs/<table>/<row>.toml`` (package data) and holds:
     dataset = "ml-1m"                  a ``--data`` value
     split = { how = "ncf" }            the CLI's split dict; ``how = "folds"`` with
                                        ``folds = ["u1", ...]`` averages GroupLens folds
-    protocol = "sampled"               rating | full | sampled (cli/protocols.py)
+    protocol = "sampled"               rating | full | sampled (cli/protocols.py) |
+                                       ctr (rating >= 4 is a click, AUC; the split
+                                       a ``random`` one)
     metrics = ["HR@10", "NDCG@10"]     reported, the first one is the headline
     implicit = true                    optional: every rating becomes a 1
-    [params]                           constructor arguments of the model
+    valid = "sampled"                  optional, models that select their epoch
+                                       (``fit(data, valid=...)``): one random
+                                       training interaction per user (seed 1) + 99
+                                       items the user never rated are held out, the
+                                       model is fitted on the rest, keeps its best
+                                       epoch on them and is scored once on the test
+                                       part; the record keeps the chosen epoch(s)
+    [params]                           constructor arguments of the model; a
+                                       sub-table with a ``model`` key (NeuMF's
+                                       ``gmf`` / ``mlp``) is an unfitted model of
+                                       that name, fitted with the same ``valid``
     [select]                           optional: ``metric``, ``grid = {name = [..]}``;
                                        each grid point is fitted on the validation
                                        split of the training part, the best one is
@@ -55,6 +67,7 @@ _OPTIONAL = {
     "split": dict,
     "metrics": list,
     "implicit": bool,
+    "valid": str,
     "seed": int,
     "params": dict,
     "select": dict,
@@ -76,6 +89,9 @@ _SUB = {
     },
     "quick": {"users": int, "params": dict, "grid": dict, "folds": list},
 }
+#: ``valid`` values: how the validation cases are built (``Holdout.validation``)
+VALID = ("sampled",)
+CTR_METRICS = ("AUC", "logloss")
 
 
 class ConfigError(MinirecError):
@@ -96,6 +112,7 @@ class Config:
     split: dict
     metrics: list[str]
     implicit: bool = False
+    valid: str | None = None
     seed: int = 0
     params: dict = field(default_factory=dict)
     select: dict | None = None
@@ -153,6 +170,14 @@ def _check_model(path: Path, cfg: dict) -> None:
     except ValueError as e:
         _fail(path, "model", str(e))
     known = [r["name"] for r in hyperparameters(cls)]
+    for where in ("params", "quick.params"):
+        d = cfg.get("params", {}) if where == "params" else cfg.get("quick", {})
+        d = d if where == "params" else d.get("params", {})
+        for k, v in d.items():
+            if isinstance(v, dict) and k in known:
+                _check_submodel(
+                    path, f"{where}.{k}", v, allow_partial=where != "params"
+                )
     groups = [("params", cfg.get("params", {}))]
     groups.append(("select.grid", cfg.get("select", {}).get("grid", {})))
     groups.append(("quick.params", cfg.get("quick", {}).get("params", {})))
@@ -167,6 +192,67 @@ def _check_model(path: Path, cfg: dict) -> None:
                 _fail(path, f"{where}.{k}", f"{name} has no hyperparameter {k!r}{hint}")
             if where.endswith("grid") and (not isinstance(v, list) or not v):
                 _fail(path, f"{where}.{k}", "a grid entry is a non-empty list")
+
+
+def _check_submodel(path: Path, where: str, d: dict, allow_partial: bool) -> None:
+    """A ``[params.NAME]`` table: ``model`` names a registered model, the other
+    keys are its hyperparameters (``quick.params`` may override some of them)."""
+    from ..cli.params import hyperparameters
+    from ..models import REGISTRY, get_model_class
+
+    name = d.get("model")
+    if name is None and allow_partial:
+        return
+    if name not in REGISTRY:
+        _fail(path, f"{where}.model", f"{name!r}: name the registered model to build")
+    known = [r["name"] for r in hyperparameters(get_model_class(name))]
+    for k in d:
+        if k != "model" and k not in known:
+            close = difflib.get_close_matches(k, known, n=2)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            _fail(path, f"{where}.{k}", f"{name} has no hyperparameter {k!r}{hint}")
+
+
+def _check_valid(path: Path, cfg: dict) -> None:
+    from ..models import get_model_class
+
+    valid = cfg.get("valid")
+    if valid is None:
+        return
+    if valid not in VALID:
+        _fail(path, "valid", f"{valid!r}: choose one of {', '.join(VALID)}")
+    if cfg.get("protocol") != "sampled" or cfg.get("split", {}).get("how") != "ncf":
+        _fail(
+            path,
+            "valid",
+            'valid = "sampled" holds out sampled cases of the NCF files: use it '
+            'with split = { how = "ncf" } and protocol = "sampled"',
+        )
+    if "select" in cfg:
+        _fail(path, "valid", "give either valid (epoch selection) or [select]")
+    cls = get_model_class(cfg["model"])
+    if not cls.accepts_valid:
+        _fail(
+            path,
+            "valid",
+            f"{cfg['model']} does not select its epoch on validation cases "
+            "(fit(data, valid=...)); drop the key",
+        )
+
+
+def _check_ctr(path: Path, cfg: dict) -> None:
+    if cfg["protocol"] != "ctr":
+        return
+    split = cfg.get("split")
+    if split is not None and split.get("how") != "random":
+        _fail(path, "split.how", "the ctr protocol splits the ratings at random: "
+              'split = { how = "random", test_fraction = 0.2, seed = 0 }')  # fmt: skip
+    bad = [m for m in cfg.get("metrics", []) if m not in CTR_METRICS]
+    if bad:
+        _fail(path, "metrics", f"{bad[0]!r}: the ctr protocol reports "
+              f"{', '.join(CTR_METRICS)}")  # fmt: skip
+    if cfg.get("implicit"):
+        _fail(path, "implicit", "the ctr protocol needs the ratings (to threshold)")
 
 
 def _check_split(path: Path, cfg: dict) -> None:
@@ -225,6 +311,8 @@ def parse(text: str, path: Path, table: str, row: str) -> Config:
             _fail(path, "peer", f"{lib}/{algo} is not a known peer ({choices})")
     _check_split(path, raw)
     _check_model(path, raw)
+    _check_valid(path, raw)
+    _check_ctr(path, raw)
     return Config(
         path=path,
         table=table,
@@ -236,6 +324,7 @@ def parse(text: str, path: Path, table: str, row: str) -> Config:
         split=raw.get("split") or {},
         metrics=list(raw["metrics"]),
         implicit=raw.get("implicit", False),
+        valid=raw.get("valid"),
         seed=raw.get("seed", 0),
         params=raw.get("params", {}),
         select=sel,

@@ -6,7 +6,10 @@ A row's record: the config name, its protocol label, the metrics, the fit second
 the hyperparameters used (and the validation grid that chose them), the reference,
 the peer library's figures from the same run, versions; ``status`` is
 ``"measured"`` or ``"recorded"`` (a row not re-run carries the figure of the file
-and commit its config names).
+and commit its config names). A row with ``valid`` adds ``"valid"``: the cases it
+selected on and the epoch (NeuMF: the blend alpha and the pre-trained models'
+epochs too) each fit kept. The ``sequential`` table is run by
+:mod:`minirec.experiments.sequential` (same record shape) when that module exists.
 """
 
 from __future__ import annotations
@@ -69,9 +72,15 @@ _CACHE: dict[tuple, Any] = {}
 
 def clear_cache() -> None:
     _CACHE.clear()
+    _FITTED.clear()
 
 
 def _data(cfg: Config):
+    if cfg.protocol == "ctr":  # the ratings, to threshold into clicks
+        key = ("data", cfg.dataset, False)
+        if key not in _CACHE:
+            _CACHE[key] = P.load_data(cfg.dataset)
+        return _CACHE[key]
     key = ("data", cfg.dataset, cfg.implicit)
     if key not in _CACHE:
         data = P.load_data(cfg.dataset)
@@ -88,9 +97,47 @@ def _holdouts(cfg: Config, quick: bool) -> list[P.Holdout]:
     return _CACHE[key]
 
 
-def _build_holdouts(cfg: Config, quick: bool, users: int | None) -> list[P.Holdout]:
+class CtrHoldout:
+    """The ctr protocol: ratings >= 4 are clicks (label 1), the rest 0; a random
+    split of the labelled ratings (:func:`minirec.data.ctr.ctr_task`); AUC and
+    logloss of the click probabilities on the test part."""
+
+    def __init__(self, data, split: dict):
+        from ..data.ctr import ctr_task
+
+        self.split = split
+        task = ctr_task(data, test_fraction=split["test_fraction"], seed=split["seed"])
+        self.train, self.test = task.train, task.test
+        self.cases = None
+
+    def keep_users(self, n: int) -> None:
+        self.train = self.train.subset(self.train.users < n)
+        self.test = self.test.subset(self.test.users < n)
+
+    def evaluate(self, model, protocol: str, seed: int = 0):
+        from types import SimpleNamespace
+
+        from ..data.ctr import evaluate_ctr
+
+        m = evaluate_ctr(model, self.test)
+        return SimpleNamespace(
+            metrics={k: float(m[k]) for k in ("AUC", "logloss")},
+            protocol=ctr_label(self.split),
+        )
+
+
+def ctr_label(split: dict) -> str:
+    return f"ctr(rating >= 4, {P.split_label(split)})"
+
+
+def _build_holdouts(cfg: Config, quick: bool, users: int | None) -> list:
     data = _data(cfg)
     split = cfg.split
+    if cfg.protocol == "ctr":
+        h = CtrHoldout(data, split)
+        if users is not None:
+            h.keep_users(users)
+        return [h]
     if split["how"] == "folds":
         folds = cfg.quick.get("folds", split["folds"]) if quick else split["folds"]
         splits = [{"how": "fold", "fold": f} for f in folds]
@@ -108,6 +155,8 @@ def _build_holdouts(cfg: Config, quick: bool, users: int | None) -> list[P.Holdo
 
 
 def _label(cfg: Config, holdouts: list[P.Holdout]) -> str:
+    if cfg.protocol == "ctr":
+        return ctr_label(cfg.split)
     if cfg.split["how"] == "folds":
         return _folds_label(cfg, [h.split["fold"] for h in holdouts])
     return P.protocol_label(cfg.protocol, holdouts[0].split)
@@ -118,13 +167,42 @@ def _folds_label(cfg: Config, names: list[str]) -> str:
     return P.protocol_label(cfg.protocol, {"how": "fold", "fold": where})
 
 
-def _model(cfg: Config, params: dict):
+def _model(cfg: Config, params: dict, h=None, valid=None):
+    """The model of `cfg` with `params`; a sub-table with a ``model`` key (NeuMF's
+    ``gmf`` / ``mlp``) becomes that model, unfitted (the model fits it with the
+    same `valid`), or the one a row of this run already fitted with the same
+    hyperparameters on the same training part (``_FITTED``)."""
     from ..models import get_model_class
 
+    built = {}
+    for k, v in params.items():
+        if isinstance(v, dict) and "model" in v:
+            sub = {a: b for a, b in v.items() if a != "model"}
+            try:
+                m = get_model_class(v["model"])(**sub)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"{cfg.path}: key 'params.{k}': {e}") from None
+            built[k] = _FITTED.get(_fitted_key(m, h, valid), m)
+        else:
+            built[k] = v
     try:
-        return get_model_class(cfg.model)(**params)
+        return get_model_class(cfg.model)(**built)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'params': {e}") from None
+
+
+#: models fitted by the rows of this run, by hyperparameters and training part:
+#: NeuMF's pre-trained GMF / MLP are the fitted ``ncf/gmf`` and ``ncf/ncf-mlp``
+#: rows when the hyperparameters agree (``clear_cache()`` frees them)
+_FITTED: dict[str, Any] = {}
+
+
+def _fitted_key(model, h, valid) -> str:
+    p = model.get_params(deep=False)
+    p = {k: v for k, v in p.items() if not hasattr(v, "get_params")}
+    return json.dumps(
+        [type(model).__name__, jsonable(p), id(h), id(valid)], sort_keys=True
+    )
 
 
 def _metrics(res, cfg: Config) -> dict[str, float]:
@@ -137,11 +215,88 @@ def _metrics(res, cfg: Config) -> dict[str, float]:
     return {m: float(res.metrics[m]) for m in cfg.metrics}
 
 
-def _fit_eval(cfg: Config, params: dict, h: P.Holdout) -> tuple[dict, float]:
+def _fit_eval(
+    cfg: Config, params: dict, h: P.Holdout, say=None, info: dict | None = None
+) -> tuple[dict, float]:
+    if cfg.valid is not None:
+        return _fit_valid(cfg, params, h, say or (lambda _: None), info)
     model = _model(cfg, params)
     secs = P.fit(model, h)
     res = h.evaluate(model, cfg.protocol, seed=cfg.seed)
     return _metrics(res, cfg), secs
+
+
+def _validation(h: P.Holdout) -> P.Holdout:
+    """The validation split of `h` (one random training interaction per user,
+    seed 1, + 99 items the user never rated), built once per holdout."""
+    key = ("validation", id(h))
+    if key not in _CACHE:
+        _CACHE[key] = (h, h.validation(seed=1))  # h kept: its id stays unique
+    return _CACHE[key][1]
+
+
+def _fit_valid(cfg: Config, params: dict, h: P.Holdout, say, info) -> tuple:
+    """Fit on the training part minus the validation cases, the model keeping its
+    best epoch on them (``fit(data, valid=...)``); score the test part once."""
+    val = _validation(h)
+    model = _model(cfg, params, val.train, val.cases)
+
+    def on_epoch(m, epoch, rec):
+        v = rec.get("valid")
+        best = " (best)" if rec.get("best") else ""
+        hr = f", validation HR@10 {v:.4f}{best}" if v is not None else ""
+        say(f"  {type(m).__name__} epoch {epoch}: loss {rec.get('loss', 0):.4f}{hr}")
+
+    t0 = time.perf_counter()
+    model.fit(val.train, valid=val.cases, on_epoch=on_epoch)
+    secs = time.perf_counter() - t0
+    _FITTED[_fitted_key(model, val.train, val.cases)] = model
+    res = h.evaluate(model, cfg.protocol, seed=cfg.seed)
+    if info is not None:
+        info.update(valid_record(model, val, params))
+    return _metrics(res, cfg), secs
+
+
+def _chosen(model) -> dict:
+    """The epoch `model` kept, its validation HR@10 and the epochs it ran."""
+    hist = getattr(model, "history_", None) or []
+    best = [h for h in hist if h.get("best")]
+    out = {"epoch": int(model.best_epoch_), "epochs_run": len(hist)}
+    if best and best[-1].get("valid") is not None:
+        out["valid HR@10"] = float(best[-1]["valid"])
+    return out
+
+
+def valid_record(model, val: P.Holdout, params: dict) -> dict:
+    """What a ``valid`` row records: where it selected and what each fit kept."""
+    out = {
+        "on": P.protocol_label("sampled", val.split),
+        "metric": "HR@10",
+        **_chosen(model),
+    }
+    if hasattr(model, "alpha_"):
+        out["alpha"] = float(model.alpha_)
+        scores = getattr(model, "alpha_scores_", None)
+        if scores:
+            out["alpha_scores"] = [[float(a), float(s)] for a, s in scores]
+    starts = {}
+    for name in getattr(model, "warm_start_params", ()):
+        given = getattr(model, name, None)
+        sub = params.get(name)
+        if given is not None and hasattr(given, "user_ids_"):
+            starts[name] = {"fitted by": "an earlier row of this run", **_chosen(given)}
+        elif isinstance(sub, dict) or given is not None:
+            hist = (getattr(model, "pretrain_history_", None) or {}).get(name, [])
+            best = [h for h in hist if h.get("best")]
+            rec = {"fitted by": "this row", "epochs_run": len(hist)}
+            if best:
+                rec.update(epoch=int(best[-1]["epoch"]))
+                if best[-1].get("valid") is not None:
+                    rec["valid HR@10"] = float(best[-1]["valid"])
+            starts[name] = rec
+    if starts:
+        out["pretrained"] = starts
+    return out
 
 
 def _select(cfg: Config, params: dict, h: P.Holdout, quick: bool, say) -> dict:
@@ -187,7 +342,17 @@ def run(
     rerun: bool = False,
 ) -> dict:
     """Run `cfg` and return its record (see the module docstring); a recorded row
-    returns its recorded figure unless `rerun`."""
+    returns its recorded figure unless `rerun`, or `quick` and the config has a
+    ``[quick]`` table (every such row runs on the small slice)."""
+    if cfg.table == "sequential":
+        try:
+            from . import sequential
+        except ImportError as e:
+            if e.name != f"{__package__}.sequential":
+                raise
+        else:
+            return sequential.run(cfg, quick=quick, say=say, rerun=rerun)
+    rerun = rerun or (quick and bool(cfg.quick))
     record: dict[str, Any] = {
         "config": cfg.name,
         "table": cfg.table,
@@ -211,14 +376,14 @@ def run(
         )
         return record
     t0 = time.perf_counter()
-    params = {**cfg.params, **(cfg.quick.get("params", {}) if quick else {})}
+    params = _merge(cfg.params, cfg.quick.get("params", {}) if quick else {})
     holdouts = _holdouts(cfg, quick)
     if cfg.select is not None:
         record["selected"] = _select(cfg, params, holdouts[0], quick, say)
         params = {**params, **record["selected"]["best"]}
-    per_fold, secs = [], 0.0
+    per_fold, secs, info = [], 0.0, {}
     for h in holdouts:
-        m, s = _fit_eval(cfg, params, h)
+        m, s = _fit_eval(cfg, params, h, say, info)
         per_fold.append(m)
         secs += s
     metrics = {k: float(np.mean([f[k] for f in per_fold])) for k in cfg.metrics}
@@ -229,6 +394,8 @@ def run(
         seconds=secs,
         params=params,
     )
+    if info:
+        record["valid"] = info
     if len(per_fold) > 1:
         record["folds"] = per_fold
     if cfg.peer is not None:
@@ -241,7 +408,21 @@ def run(
     return record
 
 
+def _merge(base: dict, over: dict) -> dict:
+    """`base` with the keys of `over`; a sub-table (``gmf``) merged key by key."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = (
+            {**out[k], **v}
+            if isinstance(v, dict) and isinstance(out.get(k), dict)
+            else v
+        )
+    return out
+
+
 def _recorded_label(cfg: Config) -> str:
+    if cfg.protocol == "ctr" and cfg.split.get("how") == "random":
+        return ctr_label(cfg.split)
     if cfg.split.get("how") == "folds":
         return _folds_label(cfg, cfg.split["folds"])
     if cfg.split.get("how") in P.SPLITS:

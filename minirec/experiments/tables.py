@@ -108,6 +108,28 @@ def peer_cell(cfg: Config, rec: dict | None) -> tuple[str, str]:
     return f"{peer['label']} {_fmt(peer['metrics'], names)}", _secs(peer["seconds"])
 
 
+def _epoch_text(v: dict) -> str:
+    text = f"epoch {v['epoch']} of {v['epochs_run']} run"
+    if v["epoch"] == 0:
+        text = f"epoch 0 (the fused start) of {v['epochs_run'] - 1} fine-tuned"
+    if "valid HR@10" in v:
+        text += f" (validation HR@10 {v['valid HR@10']:.4f})"
+    return text
+
+
+def valid_text(v: dict) -> str:
+    """One line for a ``valid`` record: the kept epoch, NeuMF's alpha and the
+    pre-trained models' epochs."""
+    parts = [_epoch_text(v)]
+    if "alpha" in v:
+        how = "chosen" if v.get("alpha_scores") else "fixed"
+        parts.append(f"alpha {v['alpha']:g} ({how})")
+    for name, p in (v.get("pretrained") or {}).items():
+        if "epoch" in p:
+            parts.append(f"{name} {_epoch_text(p)}, fitted by {p['fitted by']}")
+    return "; ".join(parts) + f"; on {v['on']}"
+
+
 def table_rows(table: str, out: Path) -> list[tuple[Config, dict | None]]:
     recs = load_records(table, out)
     return [(cfg, recs.get(cfg.row)) for cfg in table_configs(table)]
@@ -141,10 +163,13 @@ def render(table: str, out: Path, notes: str = "") -> str:
         for k, v in ((rec or {}).get("versions") or {}).items():
             if k != "load average":  # per run, in the JSON record
                 vers.setdefault(k, set()).add(str(v))
-    selected = [(c, r) for c, r in rows if r and r.get("selected")]
+    selected = [(c, r) for c, r in rows if r and (r.get("selected") or r.get("valid"))]
     if selected:
         lines += ["", "Chosen on validation (the test part never looked at):", ""]
         for cfg, rec in selected:
+            if rec.get("valid"):
+                lines.append(f"- `{cfg.name}`: {valid_text(rec['valid'])}")
+                continue
             sel = rec["selected"]
             best = next(p for p in sel["grid"] if p["params"] == sel["best"])
             if best["metrics"] is None:

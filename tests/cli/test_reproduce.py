@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from minirec.cli import protocols as P
@@ -192,6 +193,9 @@ def test_quick_ncf_runs_and_beats_popularity(
         assert set(r["metrics"]) == set(cfgs[name].metrics), name
         if r["status"] == "measured":
             assert r["quick"] and r["seconds"] > 0 and r["versions"]["minirec"]
+    for name in ("gmf", "ncf-mlp", "neumf", "neumf-alpha05"):  # recorded, run quick
+        r = rows[name]
+        assert r["status"] == "measured" and r["quick"] and r["valid"]["epoch"] >= 0
     sampled = rows["popularity"]["metrics"]
     full = rows["full-popularity"]["metrics"]
     assert rows["popularity"]["protocol"] == "sampled(1+99, ncf-files)"
@@ -220,3 +224,225 @@ def test_a_measured_record_outranks_the_recorded_figure(cli_json, tmp_path):
     assert code == 0 and rows["fm"]["metrics"] == {"AUC": 0.8123}
     assert rows["deepfm"]["status"] == "recorded"
     assert "| 0.8123 |" in (tmp_path / T.table_file("ctr")).read_text()
+
+
+# ------------------------------------------------------ valid selection, ctr, errors
+_HEAD = (
+    'title = "x"\nmodel = "{model}"\ndataset = "synthetic"\nprotocol = "sampled"\n'
+    'metrics = ["HR@10", "NDCG@10"]\nsplit = {{ how = "ncf" }}\nimplicit = true\n'
+)
+
+
+def _cfg(tmp_path, text: str, row: str = "row"):
+    path = tmp_path / f"{row}.toml"
+    path.write_text(text)
+    return C.load(path)
+
+
+@pytest.fixture(scope="module")
+def sampled_holdout():
+    """The synthetic data as the NCF files are built: one random interaction per
+    user held out as the test case against 99 items the user never rated."""
+    from minirec.data import sample_negatives
+    from minirec.experiments.runner import _binary
+
+    data = _binary(P.load_data("synthetic"))
+    rng = np.random.default_rng(0)
+    R = data.by_user
+    pick = R.indptr[:-1] + (rng.random(data.n_users) * R.lengths()).astype(np.int64)
+    rows = R.rows[pick]
+    keep = np.ones(len(data), bool)
+    keep[rows] = False
+    h = P.Holdout.__new__(P.Holdout)
+    h.data, h.test, h.split = data, None, {"how": "ncf"}
+    h.train = data.subset(keep)
+    tu, ti = data.users[rows], data.items[rows]
+    h.cases = (tu, ti, sample_negatives(data, tu, 99, seed=0))
+    return h
+
+
+@pytest.fixture
+def on_holdout(monkeypatch, sampled_holdout):
+    from minirec.experiments import runner
+
+    runner.clear_cache()
+    monkeypatch.setattr(runner, "_holdouts", lambda cfg, quick: [sampled_holdout])
+    yield sampled_holdout
+    runner.clear_cache()
+
+
+_GMF = "k = 8\nn_epochs = 6\npatience = 2\nbatch_size = 512\nlr = 0.01\nseed = 0\n"
+
+
+def test_valid_fits_without_the_validation_cases_and_keeps_the_best_epoch(
+    tmp_path, on_holdout
+):
+    from minirec.evaluation import evaluate_sampled
+    from minirec.experiments import runner
+    from minirec.models.ncf import GMF
+
+    cfg = _cfg(
+        tmp_path, _HEAD.format(model="gmf") + f'valid = "sampled"\n[params]\n{_GMF}'
+    )
+    rec = runner.run(cfg, say=lambda s: None)
+    # the reference: the same GMF fitted by hand on the validation split of the
+    # training part (one interaction per user, seed 1, + 99 unrated items)
+    val = on_holdout.validation(seed=1)
+    assert len(val.train) == len(on_holdout.train) - on_holdout.data.n_users
+    m = GMF(k=8, n_epochs=6, patience=2, batch_size=512, lr=0.01, seed=0)
+    m.fit(val.train, valid=val.cases)
+    ref = evaluate_sampled(m, *on_holdout.cases, ks=(10,)).metrics
+    assert rec["metrics"] == {k: pytest.approx(ref[k]) for k in cfg.metrics}
+    scores = [h["valid"] for h in m.history_]
+    first_best = int(np.argmax(scores)) + 1
+    v = rec["valid"]
+    assert v["epoch"] == m.best_epoch_ == first_best
+    assert v["epochs_run"] == len(m.history_) and 1 <= v["epochs_run"] <= 6
+    assert v["valid HR@10"] == pytest.approx(max(scores))
+    assert v["on"] == "sampled(1+99, validation 1 per user + 99, seed 1 of ncf-files)"
+    assert rec["status"] == "measured" and rec["protocol"] == "sampled(1+99, ncf-files)"
+
+
+def test_neumf_valid_alpha_and_pretraining_reuse_the_rows_fitted_models(
+    tmp_path, on_holdout
+):
+    from minirec.experiments import runner
+
+    gmf = _cfg(
+        tmp_path,
+        _HEAD.format(model="gmf") + f'valid = "sampled"\n[params]\n{_GMF}',
+        "gmf",
+    )
+    mlp_params = "layers = [16, 8]\nn_epochs = 3\npatience = 2\nbatch_size = 512\n"
+    neumf_text = (
+        _HEAD.format(model="neumf")
+        + 'valid = "sampled"\n[params]\nk = 8\nlayers = [16, 8]\nalpha = "valid"\n'
+        + 'optimizer = "sgd"\nlr = 0.01\nn_epochs = 2\nbatch_size = 512\n'
+        + f'[params.gmf]\nmodel = "gmf"\n{_GMF}'
+        + f'[params.mlp]\nmodel = "ncf-mlp"\n{mlp_params}'
+    )
+    neumf = _cfg(tmp_path, neumf_text, "neumf")
+    g = runner.run(gmf, say=lambda s: None)
+    rec = runner.run(neumf, say=lambda s: None)
+    v = rec["valid"]
+    alphas = [a for a, _ in v["alpha_scores"]]
+    assert alphas == pytest.approx([0.1 * i for i in range(11)])
+    best = max(s for _, s in v["alpha_scores"])
+    first = next(a for a, s in v["alpha_scores"] if s == best)
+    assert v["alpha"] == first
+    assert v["pretrained"]["gmf"]["fitted by"] == "an earlier row of this run"
+    assert v["pretrained"]["gmf"]["epoch"] == g["valid"]["epoch"]
+    assert v["pretrained"]["mlp"]["fitted by"] == "this row"
+    assert 1 <= v["pretrained"]["mlp"]["epoch"] <= 3
+    assert 0 <= v["epoch"] <= 2  # 0: the fused start kept
+    assert rec["params"]["gmf"]["model"] == "gmf"
+    json.dumps(rec)  # the record is plain JSON
+
+
+def test_ctr_protocol_labels_clicks_and_scores_auc_like_sklearn(tmp_path, monkeypatch):
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    from minirec.data import random_split
+    from minirec.experiments import runner
+    from minirec.models.fm import FM
+
+    text = (
+        'title = "x"\nmodel = "fm"\ndataset = "synthetic"\nprotocol = "ctr"\n'
+        'metrics = ["AUC", "logloss"]\n'
+        'split = { how = "random", test_fraction = 0.2, seed = 0 }\n'
+        '[params]\ntask = "classification"\nn_negatives = 0\nk = 4\nn_epochs = 3\n'
+    )
+    cfg = _cfg(tmp_path, text)
+    runner.clear_cache()
+    rec = runner.run(cfg, say=lambda s: None)
+    runner.clear_cache()
+    assert rec["protocol"] == "ctr(rating >= 4, random 80/20, seed 0)"
+    data = P.load_data("synthetic")
+    train, test = random_split(data, test_fraction=0.2, seed=0)
+    y_tr = (train.ratings >= 4).astype(np.float32)
+    y = (test.ratings >= 4).astype(int)
+    assert 0 < y.mean() < 1
+    from minirec.data.ctr import to_clicks
+
+    clicks_train, _ = random_split(to_clicks(data), test_fraction=0.2, seed=0)
+    assert np.array_equal(clicks_train.ratings, y_tr)
+    m = FM(task="classification", n_negatives=0, k=4, n_epochs=3).fit(clicks_train)
+    p = m.predict_pairs(test.users, test.items)
+    assert rec["metrics"]["AUC"] == pytest.approx(roc_auc_score(y, p), abs=1e-9)
+    assert rec["metrics"]["logloss"] == pytest.approx(log_loss(y, p), abs=1e-5)
+    assert rec["metrics"]["AUC"] > 0.6
+
+
+@pytest.mark.parametrize(
+    "extra, key",
+    [
+        ('valid = "sample"\n[params]\nn_epochs = 1\n', "valid"),
+        (
+            'valid = "sampled"\n[select]\nmetric = "HR@10"\ngrid = { k = [4, 8] }\n',
+            "valid",
+        ),
+        ('[params]\ngmf = { model = "gmff" }\n', "params.gmf.model"),
+        ('[params]\ngmf = { model = "gmf", kk = 3 }\n', "params.gmf.kk"),
+    ],
+)
+def test_bad_valid_or_submodel_is_an_error_naming_file_and_key(tmp_path, extra, key):
+    model = "neumf" if "gmf =" in extra else "gmf"
+    path = tmp_path / "row.toml"
+    path.write_text(_HEAD.format(model=model) + extra)
+    with pytest.raises(C.ConfigError) as e:
+        C.load(path)
+    assert str(path) in str(e.value) and f"key {key!r}" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (  # a model that does not select its epoch
+            _HEAD.format(model="ease") + 'valid = "sampled"\n',
+            "valid",
+        ),
+        (  # valid on a split without sampled cases
+            'title = "x"\nmodel = "gmf"\ndataset = "ml-1m"\nprotocol = "full"\n'
+            'metrics = ["NDCG@20"]\nsplit = { how = "random", test_fraction = 0.1,'
+            ' seed = 0 }\nvalid = "sampled"\n',
+            "valid",
+        ),
+        (
+            'title = "x"\nmodel = "fm"\ndataset = "ml-1m"\nprotocol = "ctr"\n'
+            'metrics = ["HR@10"]\nsplit = { how = "random", test_fraction = 0.2,'
+            " seed = 0 }\n",
+            "metrics",
+        ),
+        (
+            'title = "x"\nmodel = "fm"\ndataset = "ml-1m"\nprotocol = "ctr"\n'
+            'metrics = ["AUC"]\nsplit = { how = "per-user", test_fraction = 0.2,'
+            " seed = 0 }\n",
+            "split.how",
+        ),
+    ],
+)
+def test_bad_valid_or_ctr_config_through_the_cli(cli, monkeypatch, tmp_path, text, key):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "row.toml").write_text(text)
+    monkeypatch.setattr(C, "config_dir", lambda: tmp_path)
+    code, out, err = cli("reproduce mine")
+    assert code == 2 and out == ""
+    assert str(tmp_path / "mine" / "row.toml") in err and f"key {key!r}" in err
+    assert "Traceback" not in err
+
+
+def test_neural_configs_name_their_settings_and_select_on_validation():
+    cfgs = {c.row: c for c in C.table_configs("ncf")}
+    for row in ("gmf", "ncf-mlp", "neumf", "neumf-alpha05"):
+        c = cfgs[row]
+        assert c.valid == "sampled" and c.params and c.quick, row
+    for row in ("neumf", "neumf-alpha05"):
+        p = cfgs[row].params
+        assert {k: v for k, v in p["gmf"].items() if k != "model"} == cfgs["gmf"].params
+        assert {k: v for k, v in p["mlp"].items() if k != "model"} == cfgs[
+            "ncf-mlp"
+        ].params
+    assert cfgs["neumf"].params["alpha"] == "valid"
+    assert cfgs["neumf-alpha05"].params["alpha"] == 0.5
+    for c in C.table_configs("ctr"):
+        assert c.protocol == "ctr" and c.params and c.quick
