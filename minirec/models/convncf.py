@@ -18,10 +18,8 @@ Gradients by the autograd (conv2d / max_pool2d backward); Adam. The paper starts
 from MF-BPR embeddings: ``ConvNCF(init_from=model)`` copies P and Q from a trained
 ``BPR`` (or MF, or GMF) with the same k.
 
-Keeping that start. A randomly initialised tower scores pairs by something
-unrelated to p_uᵀq_i, so its first gradients rewrite the trained embeddings: the
-options below are the remedies (module constants name nothing; each is a
-constructor parameter):
+Keeping that start: a randomly initialised tower scores pairs by something
+unrelated to p_uᵀq_i, so the first epochs score below the start. Options:
 
 * ``tower="conv"`` — the paper's tower: log2(k) conv layers down to a 1x1 map (no
   max pooling), instead of log2(k) − 1 layers and a 2x2 max pool.
