@@ -58,7 +58,14 @@ from sklearn.metrics.pairwise import cosine_similarity
 from minirec.data import Interactions, load_movielens, sample_negatives
 from minirec.data.ncf import ncf_protocol
 from minirec.evaluation import evaluate_sampled
-from minirec.models import EASE, ImplicitALS, ItemKNN, Popularity, PureSVD
+from minirec.models import (
+    EASE,
+    ImplicitALS,
+    ItemKNN,
+    Popularity,
+    PureSVD,
+    get_model_class,
+)
 
 T0 = time.perf_counter()
 RUNS = _course.HERE.parent / "benchmarks" / "results" / "runs" / "ncf"
@@ -72,6 +79,10 @@ def recorded_rows(folder: Path) -> list[dict]:
     return sorted(rows, key=lambda r: -r["metrics"]["HR@10"])
 
 
+REGISTERED = {"ease": EASE, "puresvd": PureSVD, "itemknn": ItemKNN,
+              "implicit-als": ImplicitALS, "popularity": Popularity}  # fmt: skip
+for name, cls in REGISTERED.items():  # the names `minirec models` lists
+    assert get_model_class(name) is cls, name
 rows = recorded_rows(RUNS)
 assert rows, f"no record with protocol {NCF_FILES!r} under {RUNS}"
 for r in rows:
@@ -139,7 +150,8 @@ def ease_per_column(X, lam):
 
 
 def ease_kkt(X, lam):
-    """The constrained problem per column: [[G + λI, e_j], [e_jᵀ, 0]] [b; γ] = [g_j; 0]."""
+    """The constrained problem, one KKT system per column j:
+    [[G + λI, e_j], [e_jᵀ, 0]] [b; γ] = [g_j; 0]."""
     G = X.T @ X
     n = G.shape[0]
     B = np.zeros((n, n))
@@ -200,9 +212,8 @@ print(f"PureSVD k={k}: numpy.linalg.svd == scipy svds == minirec's scores "
 # %% [markdown]
 # ## 3. ItemKNN for ranking: cosine with shrinkage on 0/1 data
 #
-# For top-N (Deshpande & Karypis 2004; the "ItemKNN CF" of Ferrari Dacrema et al.)
-# the item vectors are the 0/1 columns of $X$. With $n_{ij}$ the number of users
-# who have both items,
+# For top-N (Deshpande & Karypis 2004) the item vectors are the 0/1 columns of
+# $X$. With $n_{ij}$ the number of users who have both items,
 #
 # $$s_{ij} = \frac{x_{\cdot i}^\top x_{\cdot j}}{\lVert x_{\cdot i}\rVert\,
 # \lVert x_{\cdot j}\rVert} \cdot \frac{n_{ij}}{n_{ij} + \text{shrink}},\qquad
@@ -214,6 +225,13 @@ print(f"PureSVD k={k}: numpy.linalg.svd == scipy svds == minirec's scores "
 # backed by few common users. The reference for the cosine is scikit-learn's
 # `cosine_similarity`; on 0/1 data $x_{\cdot i}^\top x_{\cdot j} = n_{ij}$, so the
 # shrink factor comes from the same Gram matrix.
+#
+# The "ItemKNN CF" of Ferrari Dacrema et al. is a variant of the same idea: the
+# shrink is added to the product of the norms ($\lVert x_{\cdot i}\rVert
+# \lVert x_{\cdot j}\rVert + \text{shrink}$), the columns may be re-weighted
+# first (TF-IDF, BM25), and the $n$ neighbours are kept around each candidate
+# item $i$ rather than around each item the user has; all of these are
+# hyperparameters to select on validation like $n$ and the shrink.
 
 # %%
 n_nb, shrink = 5, 2.0
@@ -270,8 +288,9 @@ for weighted in (False, True):
         A = (Pf.T * c) @ Pf + lam_i * np.eye(4)
         Q_ref[i] = np.linalg.solve(A, (Pf.T * c) @ X[:, i])
     np.testing.assert_allclose(Qf, Q_ref, atol=1e-5)
+    gap = np.abs(Qf - Q_ref).max()
     print(f"ImplicitALS(weighted={weighted}): item factors == the ridge solves "
-          f"given the user factors (max |Δ| {np.abs(Qf - Q_ref).max():.1e})")  # fmt: skip
+          f"given the user factors (max |Δ| {gap:.1e})")  # fmt: skip
 
 # %% [markdown]
 # ## 5. The four baselines on the NCF files, selected on validation
@@ -367,10 +386,10 @@ print(f"Popularity test HR@10 {test['Popularity'][0]:.4f}")
 # ### A small iALS sweep
 #
 # The two regularisation forms need different scales (`weighted=True` multiplies λ
-# by a row's number of entries, 100 to 165 on average for a MovieLens user), so each form gets its
-# own λ values; α is crossed with both. The initialisation is compared at the best
-# point afterwards: the default `init_std=0.01` against Rendle et al.'s
-# $0.1/\sqrt k$.
+# by a row's number of entries: 106 per user on average on ML-100k, 166 on
+# ML-1M), so each form gets its own λ values; α is crossed with both. The
+# initialisation is compared at the best point afterwards: the default
+# `init_std=0.01` against Rendle et al.'s $0.1/\sqrt k$.
 
 # %%
 k_als = 64 if FULL else 32
@@ -492,8 +511,10 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 # ## Exercises
 #
 # Each exercise is a function to complete; running its cell checks your answer
-# (solutions in `lessons/solutions/`). Open questions: EASE's λ chosen on
-# ML-100k is smaller than on ML-1M — why, given that λ competes with $X^\top X$? Fit EASE with `n_top_items=1000`: how much HR@10 is lost?
+# (solutions in `lessons/solutions/`). Open questions: how should EASE's best λ
+# move with the number of users, given that λ competes with $X^\top X$, whose
+# entries are counts (compare the choice here with the `ease` record's)? Fit
+# EASE with `n_top_items=1000`: how much HR@10 is lost?
 # Run `minirec reproduce ncf --only ease --quick` and compare its table with
 # section 5.
 
