@@ -37,8 +37,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit, prange
 
 from . import metrics as M
+from ._utils import progress
 from .data.interactions import Interactions
 from .errors import DataError
 
@@ -404,29 +406,160 @@ def _seen_csr(model: Any, train: Interactions | None):
     return seen.indptr, seen.indices
 
 
+#: scores held at once by evaluate_full (batch=None): 64 MiB of float32
+_FULL_CELLS = 1 << 24
+#: scores per block of a row whose maximum is tested first (evaluate_full's kernel)
+_BLOCK = 16
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _consider(x, j, rs, lo, K, cnt, top, topv, hist_ge, hist_gt):
+    """An unmasked irrelevant score x of item j: counted against the relevant
+    scores rs (ascending; lo = rs[0]) and offered to the top-K buffer; returns the
+    buffer's new count."""
+    if x >= lo:  # beats or ties at least one relevant score
+        hist_ge[np.searchsorted(rs, x, side="right")] += 1
+        hist_gt[np.searchsorted(rs, x, side="left")] += 1
+    return _offer(x, j, K, cnt, top, topv)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _offer(x, j, K, cnt, top, topv):
+    """Score x of item j into the top-K buffer (best first, ties to the earlier
+    item); returns the buffer's new count."""
+    if cnt == K:
+        if not x > topv[K - 1]:
+            return cnt
+        cnt = K - 1
+    p = cnt
+    while p > 0 and topv[p - 1] < x:
+        p -= 1
+    for q in range(cnt, p, -1):
+        topv[q] = topv[q - 1]
+        top[q] = top[q - 1]
+    topv[p] = x
+    top[p] = j
+    return cnt + 1
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _full_rows(S, rel_ptr, rel_items, seen_ptr, seen_items, K, pessimistic,
+               ranks, auc, top, n_top, has_nan):  # fmt: skip
+    """Per row r of S (in parallel): the ranks of its relevant items
+    ``rel_items[rel_ptr[r]:rel_ptr[r + 1]]`` (sorted, distinct; best first, into
+    the same slots of `ranks`), its AUC, and the top-K of its unmasked items (for
+    coverage). Masked: ``seen_items[seen_ptr[r]:seen_ptr[r + 1]]`` that are not
+    relevant. One pass over the row: each unmasked irrelevant score is compared
+    with the smallest relevant score and the K-th best so far, block by block."""
+    n_items = S.shape[1]
+    for r in prange(S.shape[0]):
+        row = S[r]
+        a, b = rel_ptr[r], rel_ptr[r + 1]
+        nr = b - a
+        rl = rel_items[a:b]
+        rs = np.empty(nr, dtype=S.dtype)
+        for t in range(nr):
+            rs[t] = row[rl[t]]
+        rs.sort()
+        lo = rs[0]
+        ms = np.sort(seen_items[seen_ptr[r] : seen_ptr[r + 1]])
+        hist_ge = np.zeros(nr + 1, dtype=np.int64)
+        hist_gt = np.zeros(nr + 1, dtype=np.int64)
+        topv = np.empty(K, dtype=S.dtype)
+        tr = top[r]
+        cnt = 0
+        m = 0  # unmasked irrelevant items
+        nan = False
+        pr = 0
+        pm = 0
+        j = 0
+        while j < n_items:
+            # the next relevant or masked item ends a run of plain items
+            nxt = n_items
+            if pr < nr:
+                nxt = rl[pr]
+            while pm < ms.shape[0] and ms[pm] < j:
+                pm += 1
+            if pm < ms.shape[0] and ms[pm] < nxt:
+                nxt = ms[pm]
+            m += nxt - j
+            while j < nxt:
+                if cnt == K and j + _BLOCK <= nxt:
+                    w = topv[K - 1]
+                    mx = -np.inf
+                    bad = False
+                    for q in range(j, j + _BLOCK):
+                        y = row[q]
+                        mx = y if y > mx else mx
+                        bad |= y != y
+                    nan |= bad
+                    if not (mx > w or mx >= lo):
+                        j += _BLOCK
+                        continue
+                    for q in range(j, j + _BLOCK):
+                        cnt = _consider(row[q], q, rs, lo, K, cnt, tr, topv,
+                                        hist_ge, hist_gt)  # fmt: skip
+                    j += _BLOCK
+                else:
+                    x = row[j]
+                    nan |= x != x
+                    cnt = _consider(x, j, rs, lo, K, cnt, tr, topv, hist_ge, hist_gt)
+                    j += 1
+            if j == n_items:
+                break
+            if pr < nr and rl[pr] == j:  # relevant: ranked, not counted
+                x = row[j]
+                nan |= x != x
+                cnt = _offer(x, j, K, cnt, tr, topv)
+                pr += 1
+            # else masked: skipped
+            j += 1
+        has_nan[r] = nan
+        n_top[r] = cnt
+        # irrelevant scores >= (ge) and > (gt) the i-th smallest relevant score
+        ge = 0
+        gt = 0
+        acc = 0.0
+        for i in range(nr - 1, -1, -1):
+            ge += hist_ge[i + 1]
+            gt += hist_gt[i + 1]
+            d = nr - 1 - i  # its place, best first
+            ranks[a + d] = d + (ge if pessimistic else gt)
+            acc += (m - ge) + 0.5 * (ge - gt)
+        auc[r] = acc / nr / m if m > 0 else np.nan
+
+
 def evaluate_full(
     model: Any,
     test: Interactions,
     train: Interactions | None = None,
     ks: Sequence[int] = (10, 20),
     exclude_train: bool = True,
-    batch: int = 1024,
+    batch: int | None = None,
     ties: str = "pessimistic",
     *,
     relevance_threshold: float | None = None,
     dataset: str | None = None,
+    show_progress: bool | None = None,
 ) -> EvalResult:
     """Rank every item for every test user; HR, Precision, Recall, NDCG, MAP at each
     k, plus MRR, AUC and catalog coverage (protocol ``"full"``).
 
     For each user with at least one relevant test item: the scores of all items come
-    from ``model.score_items(u)`` (in batches of `batch` users, so ML-1M fits in
-    memory); with `exclude_train` the user's training items (from `train`, else the
-    ones the model was fitted on) are removed from the ranking -- a training item
-    that is also a test item of that user stays rankable; a score of -inf from the
-    model is a score like any other (below every finite one, tied with other -inf).
-    Relevant = the user's test items (those with rating >= `relevance_threshold`
-    when given).
+    from ``model.score_items(u)``, in blocks of `batch` users (default: as many as
+    hold 2**24 scores, 64 MiB of float32); with `exclude_train` the user's training
+    items (from `train`, else the ones the model was fitted on) are removed from the
+    ranking -- a training item that is also a test item of that user stays
+    rankable; a score of -inf from the model is a score like any other (below every
+    finite one, tied with other -inf). Relevant = the user's test items (those with
+    rating >= `relevance_threshold` when given).
+
+    Memory: one block of scores (``batch x n_items`` of the model's dtype, plus
+    what the model's scorer allocates for it), the block's relevant and training
+    items, and the results, one int per relevant (user, item) pair and one float
+    per user: it does not grow with the number of users beyond the results.
+    `show_progress` shows a bar over the blocks (default: on a terminal,
+    ``MINIREC_PROGRESS``).
 
     Each relevant item's rank is computed exactly under the tie rule: with relevant
     items sorted by score, the j-th (0-based) is at rank j + #{irrelevant, unmasked
@@ -440,13 +573,15 @@ def evaluate_full(
     ks = _check_ks(ks)
     ties = _check_ties(ties)
     _check_same_space(model, test, "test")
+    n_items = model.n_items
+    if batch is None:
+        batch = max(1, _FULL_CELLS // max(n_items, 1))
     if (
         isinstance(batch, bool)
         or not isinstance(batch, (int, np.integer))
         or batch <= 0
     ):
-        raise ValueError(f"batch={batch!r}: must be a positive integer")
-    n_items = model.n_items
+        raise ValueError(f"batch={batch!r}: must be a positive integer or None")
     K = max(ks)
     if K > n_items:
         raise ValueError(f"ks={ks}: the largest cut-off exceeds n_items={n_items}")
@@ -473,68 +608,49 @@ def evaluate_full(
     if exclude_train:
         seen_ptr, seen_idx = _seen_csr(model, train)
 
-    all_ranks: list[np.ndarray] = []
-    n_rel_all: list[np.ndarray] = []
-    auc_all: list[np.ndarray] = []
+    # relevant (user, item) pairs, distinct, grouped by user in eval_users' order
+    key = np.unique(owner[rel_mask].astype(np.int64) * n_items + rel_items[rel_mask])
+    all_rel = key % n_items
+    n_rel = np.bincount(key // n_items, minlength=test.n_users)[eval_users]
+    indptr = np.concatenate([[0], np.cumsum(n_rel)])
+    ranks = np.empty(int(indptr[-1]), dtype=np.int64)
+    auc_arr = np.empty(len(eval_users), dtype=np.float64)
     covered = {k: np.zeros(n_items, dtype=bool) for k in ks}
-    from .models.base import top_k
-
-    for start in range(0, len(eval_users), batch):
+    starts = range(0, len(eval_users), batch)
+    for start in progress(starts, "evaluate_full", len(starts), show_progress, "block"):
         bu = eval_users[start : start + batch]
-        # a copy: the masking below must not write into the model's own arrays
-        S = np.array(model.score_items(bu), dtype=np.float64)
+        S = np.asarray(model.score_items(bu))  # read only: the model's arrays stay
         if S.shape != (len(bu), n_items):
             raise ValueError(
                 f"model.score_items returned shape {S.shape}, expected "
                 f"({len(bu)}, {n_items})"
             )
-        if np.isnan(S).any():
-            r = int(np.argwhere(np.isnan(S))[0, 0])
-            _check_no_nan(model, S[r], np.full(n_items, bu[r]), np.arange(n_items))
-        # relevant items of each batch user (distinct, sorted by row)
-        pos, rr = _gather(rel_csr.indptr, bu)
-        keep = rel_mask[pos]
-        key = np.unique(rr[keep] * n_items + rel_items[pos[keep]])
-        rr, rc = key // n_items, key % n_items
+        if S.dtype.kind != "f":  # integers compare exactly as float64 up to 2**53
+            S = S.astype(np.float64)
+        S = np.ascontiguousarray(S)
+        p0, p1 = indptr[start], indptr[start + len(bu)]
+        rel_ptr = indptr[start : start + len(bu) + 1] - p0
         if exclude_train:
-            spos, mr = _gather(seen_ptr, bu)
-            mc = seen_idx[spos]
-            rel_scores = S[rr, rc]
-            # NaN marks a masked item (the model's own -inf stays a rankable score)
-            S[mr, mc] = np.nan
-            S[rr, rc] = rel_scores  # a test item is never masked
-        # coverage: top-k of the unmasked items (top_k ranks NaN last)
-        top = top_k(S, K)
+            spos, sr = _gather(seen_ptr, bu)
+            s_ptr = np.searchsorted(sr, np.arange(len(bu) + 1))
+            s_idx = seen_idx[spos]
+        else:
+            s_ptr = np.zeros(len(bu) + 1, dtype=np.int64)
+            s_idx = np.zeros(0, dtype=np.int64)
+        top = np.empty((len(bu), K), dtype=np.int64)
+        n_top = np.empty(len(bu), dtype=np.int64)
+        has_nan = np.empty(len(bu), dtype=np.bool_)
+        auc_b = auc_arr[start : start + len(bu)]
+        _full_rows(S, rel_ptr, all_rel[p0:p1], s_ptr, s_idx, K,
+                   ties == "pessimistic", ranks[p0:p1], auc_b, top, n_top,
+                   has_nan)  # fmt: skip
+        if has_nan.any():
+            r = int(np.flatnonzero(has_nan)[0])
+            _check_no_nan(model, S[r], np.full(n_items, bu[r]), np.arange(n_items))
         for k in ks:
-            tk = top[:, :k]
-            ok = ~np.isnan(np.take_along_axis(S, tk, axis=1))
-            covered[k][tk[ok]] = True
-        # irrelevant unmasked scores, sorted ascending per row (NaN sorts last)
-        irr = S.copy()
-        irr[rr, rc] = np.nan
-        irr.sort(axis=1)
-        n_irr = n_items - np.isnan(irr).sum(axis=1)
-        side = "left" if ties == "pessimistic" else "right"
-        ptr = np.searchsorted(rr, np.arange(len(bu) + 1))  # rr is sorted
-        for r in range(len(bu)):
-            s = np.sort(S[r, rc[ptr[r] : ptr[r + 1]]])[::-1]
-            row = irr[r, : n_irr[r]]
-            m = len(row)
-            beat = m - np.searchsorted(row, s, side=side)
-            ranks = np.arange(len(s)) + beat
-            all_ranks.append(ranks)
-            n_rel_all.append(len(s))
-            if m > 0:
-                ge = m - np.searchsorted(row, s, side="left")
-                gt = m - np.searchsorted(row, s, side="right")
-                auc_u = ((m - ge) + 0.5 * (ge - gt)).mean() / m
-            else:
-                auc_u = np.nan
-            auc_all.append(auc_u)
+            ok = np.arange(k)[None, :] < n_top[:, None]
+            covered[k][top[:, :k][ok]] = True
 
-    n_rel = np.asarray(n_rel_all, dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(n_rel)])
-    ranks = np.concatenate(all_ranks)
     hits, _ = M.hits_from_ranks(ranks, indptr, K)
     first = np.minimum.reduceat(ranks, indptr[:-1])
     metrics: dict[str, float] = {}
@@ -545,7 +661,6 @@ def evaluate_full(
         metrics[f"NDCG@{k}"] = M.ndcg_at_k(hits, n_rel, k)
         metrics[f"MAP@{k}"] = M.map_at_k(hits, n_rel, k)
     metrics["MRR"] = float((1.0 / (first + 1.0)).mean())
-    auc_arr = np.asarray(auc_all)
     if np.isfinite(auc_arr).any():
         metrics["AUC"] = float(np.nanmean(auc_arr))
     for k in ks:

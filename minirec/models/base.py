@@ -41,8 +41,9 @@ FORMAT = "minirec-model"
 FORMAT_VERSION = 1
 #: the retired format of the sequence models' own files, still read
 LEGACY_SEQ_FORMAT = "minirec-seqmodel"
-#: (row, item) scores held at once by recommend() and similar_*(): 64 MiB of
-#: float32, so memory does not grow with the number of users asked
+#: (row, item) scores held at once by predict() and similar_*() (recommend():
+#: _serving.CHUNK_CELLS): 64 MiB of float32, so memory does not grow with the
+#: number of users asked
 _SCORE_CELLS = 1 << 24
 
 
@@ -389,26 +390,8 @@ class Recommender:
             )
         keep = self._item_mask(items, filter_items)
         u = self.user_index(users, "raise" if unknown == "raise" else "ignore")
-        idx = np.empty((len(u), n), dtype=np.int64)
-        scores = np.empty((len(u), n), dtype=np.float32)
-        step = max(1, _SCORE_CELLS // max(self.n_items, 1))
-        for start in range(0, len(u), step):
-            uu = u[start : start + step]
-            s = np.empty((len(uu), self.n_items), dtype=np.float32)
-            known = uu >= 0
-            if known.any():
-                s[known] = self.score_items(uu[known])
-            if (~known).any():
-                s[~known] = self.item_popularity_
-            if filter_seen:
-                for r, user in enumerate(uu):
-                    if user >= 0:
-                        s[r, self._seen.row(user)] = -np.inf
-            if keep is not None:
-                s[:, ~keep] = -np.inf
-            top = _serving.top_k(s, n)  # top_k's result, one compiled pass
-            idx[start : start + len(uu)] = top
-            scores[start : start + len(uu)] = np.take_along_axis(s, top, axis=1)
+        exclude = None if keep is None else np.flatnonzero(~keep)
+        idx, scores = _serving.rank(self, u, n, filter_seen, exclude)
         return self.item_ids_[idx], scores
 
     def _item_vectors(self) -> np.ndarray:
