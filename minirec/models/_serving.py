@@ -160,13 +160,19 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 def scores_concurrently(model: Any) -> bool:
     """Whether `model`'s scorer may run in several threads at once: a class that
-    says so (``concurrent_scoring = True``), or FactorModel's own ``_score`` (NumPy
-    reads of the fitted factors and biases)."""
+    says so (``concurrent_scoring = True``), or FactorModel's own ``_score`` behind
+    Recommender's ``score_items`` (NumPy reads of the fitted factors and biases)."""
     if getattr(type(model), "concurrent_scoring", False):
         return True
+    from .base import Recommender
     from .factor import FactorModel
 
-    return isinstance(model, FactorModel) and type(model)._score is FactorModel._score
+    cls = type(model)
+    return (
+        isinstance(model, FactorModel)
+        and cls._score is FactorModel._score
+        and cls.score_items is Recommender.score_items
+    )
 
 
 def _block_scores(model: Any, uu: np.ndarray) -> np.ndarray:
