@@ -369,11 +369,17 @@ def _run_session(cfg: Config, quick: bool, say) -> dict:
         "n_test_events": int(res.n_test),
         "peer": {
             "label": "minirec MarkovChain (first order)",
-            "version": "same run",
+            "version": _minirec_version(),
             "metrics": mk,
             "seconds": mk_s,
         },
     }
+
+
+def _minirec_version() -> str:
+    from .. import __version__
+
+    return __version__
 
 
 def _head(sessions, n: int):
