@@ -425,8 +425,9 @@ print(
     f"iALS chose {best_ials}: test HR@10 {test['iALS'][0]:.4f}  "
     f"NDCG@10 {test['iALS'][1]:.4f}  ({time.perf_counter() - t:.1f} s)"
 )
-for name in ("EASE", "PureSVD", "ItemKNN", "iALS"):  # every baseline ranks
-    assert test[name][0] > test["Popularity"][0], (name, test[name], test["Popularity"])
+if data.name in ("ml-100k", "ml-1m"):  # on MovieLens every baseline beats popularity
+    for name in ("EASE", "PureSVD", "ItemKNN", "iALS"):
+        assert test[name][0] > test["Popularity"][0], (name, test[name])
 
 # %% [markdown]
 # ## 6. Simple baselines vs neural models on the NCF files
