@@ -55,6 +55,17 @@ def test_sampler_draws_only_unseen_negatives_reproducibly():
     )
     for x, y in zip(a, c):
         np.testing.assert_array_equal(x, y)
+    # and so does the Numba test in the users' CSR rows (the one BPR uses)
+    d = sample_triples(
+        np.random.default_rng(5),
+        data.users,
+        data.items,
+        data.n_items,
+        5000,
+        data.by_user,
+    )
+    for x, y in zip(a, d):
+        np.testing.assert_array_equal(x, y)
     u, i, j = a
     assert np.isin(u.astype(np.int64) * data.n_items + i, keys).all()
     assert not np.isin(u.astype(np.int64) * data.n_items + j, keys).any()
