@@ -194,6 +194,8 @@ def record(path: str) -> None:
     from minirec.experiments.runner import write_json
 
     run = json.loads(Path(path).read_text())
+    val_split = {"how": "validation", "rule": "1 per user + 99, seed 1",
+                 "of": {"how": "ncf"}}  # fmt: skip
     cfg = load(config_dir() / "ncf" / "convncf.toml")
     mtime = _dt.datetime.fromtimestamp(Path(path).stat().st_mtime, _dt.timezone.utc)
     out = {
@@ -209,14 +211,29 @@ def record(path: str) -> None:
         "protocol": P.protocol_label("sampled", {"how": "ncf"}),
         "metrics": {m: run["test"][m] for m in cfg.metrics},
         "seconds": run["seconds"],
-        "params": run["params"],
+        "params": {
+            **run["params"],
+            "init_from": {"model": "bpr", **run["start"]["params"]},
+        },
+        "valid": {
+            "on": P.protocol_label("sampled", val_split),
+            "metric": "HR@10",
+            "epoch": run["selected_epoch"],
+            "epochs_run": len(run["curve"]),
+            "valid HR@10": max(r["valid"] for r in run["curve"]),
+            "start valid HR@10": run["start"]["valid"]["HR@10"],
+        },
         "start": run["start"],
         "starts": run["starts"],
-        "epochs": {
-            "on": "validation: 1 random training interaction per user (seed 1) + 99",
-            "selected": run["selected_epoch"],
-            "curve": run["curve"],
-        },
+        "curve": run["curve"],
+        "summary": (
+            f"start (MF-BPR) test HR@10 / NDCG@10 {run['start']['test']['HR@10']:.4f}"
+            f" / {run['start']['test']['NDCG@10']:.4f}; ConvNCF epoch "
+            f"{run['selected_epoch']} (validation HR@10 "
+            f"{max(r['valid'] for r in run['curve']):.4f} vs the start's "
+            f"{run['start']['valid']['HR@10']:.4f}) test HR@10 / NDCG@10 "
+            f"{run['test']['HR@10']:.4f} / {run['test']['NDCG@10']:.4f}"
+        ),
         "command": run.get("command", ""),
         "versions": run["versions"],
         "date": run.get("date", mtime.strftime("%Y-%m-%d %H:%M UTC")),

@@ -357,6 +357,10 @@ class ConvNCF(NeuralRecommender):
             on_epoch=epoch_hook(self, on_epoch),
             score_start=self.head_init == "dot" and self.init_from is not None,
         )
+        # the epoch whose weights the model holds: the best on `valid`, else the
+        # last (0: the warm start, kept when no epoch beat it)
+        best = [h["epoch"] for h in self.history_ if h.get("best")]
+        self.best_epoch_ = best[-1] if best else self.history_[-1]["epoch"]
 
     def _epoch(self, data, rng, sampler):
         u, i, j = pairwise_epoch(data, rng, sampler)  # already shuffled

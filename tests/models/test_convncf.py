@@ -160,6 +160,7 @@ def test_dot_start_is_scored_as_epoch_0_and_equals_bpr():
                 init_from=bpr).fit(data, valid=valid)  # fmt: skip
     h0 = m.history_[0]
     assert h0["epoch"] == 0 and "loss" not in h0
+    assert m.best_epoch_ in (0, 1) and m.history_[m.best_epoch_].get("best")
     # the start's validation HR@10 is BPR's own (ties pessimistic in both)
     s_pos = bpr.predict_pairs(users, pos)
     s_neg = bpr.predict_pairs(np.repeat(users, 20), neg.ravel()).reshape(30, 20)
