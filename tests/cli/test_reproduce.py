@@ -136,10 +136,11 @@ def test_recorded_rows_carry_their_source_without_running(cli_json, tmp_path):
         assert r["status"] == "recorded" and "@" in r["source"]
     text = (tmp_path / T.table_file("ctr")).read_text()
     assert (
-        "0.8141 (recorded, not re-run: benchmarks/results/accuracy_neural.md@" in text
+        "0.8141 / 0.5148 (recorded, not re-run: benchmarks/results/accuracy_neural.md@"
+        in text
     )
     on_disk = json.loads((tmp_path / "runs" / "ctr" / "fm.json").read_text())
-    assert on_disk["metrics"] == {"AUC": 0.8105}
+    assert on_disk["metrics"] == {"AUC": 0.8105, "logloss": 0.5208}
 
 
 def test_regenerating_a_table_keeps_its_notes(cli, tmp_path):
