@@ -340,10 +340,11 @@ def main() -> None:
     )
     body = "\n\n".join(
         [
-            "Command: `python benchmarks/bench_autograd.py` (threads 1 and 2, "
-            f"{args.repeats} interleaved repeats, medians). Ratios are minirec time / "
+            f"Command: `python benchmarks/bench_autograd.py --threads {args.threads} "
+            f"--repeats {args.repeats}` ({args.repeats} interleaved repeats, medians). "
+            "Ratios are minirec time / "
             "PyTorch time measured in the same run (< 1 means minirec is faster). "
-            "Targets from the issue: <= 1.5x at batch 4096 and <= 3x at batch 256 for "
+            "Targets: <= 1.5x at batch 4096 and <= 3x at batch 256 for "
             "NCF forward+backward. The machine is shared (2 cores): compare the "
             "load averages under Environment; when the load is above 2 the 2-thread "
             "rows are oversubscribed and their absolute times (and PyTorch's, whose "

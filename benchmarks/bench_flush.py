@@ -3,9 +3,9 @@
 L2-regularised embedding models let some factor columns die: p, q and the output
 weight of a column shrink towards 0 and, under Adam, hover near 1e-30. Every product
 of two such numbers (p ⊙ q, g²) is then a subnormal float, which x86 CPUs compute many
-times slower. Seen on the ML-1M GMF with reg 0.005 (section ``ncf-dense-gmf-reg0.005``
-of accuracy_neural.md): 3% of the embedding entries ended below 1e-30, and its epochs
-grew from 75 s to 184 s over ten epochs (the unregularised GMF's stayed at 40-55 s).
+times slower. Seen on the ML-1M GMF with reg 0.005: 3% of the embedding entries
+ended below 1e-30, and its epochs slowed from about 40 s to about 180 s over ten
+epochs.
 
 Here: a GMF (k=32) on the NCF training set of ML-1M, reg 0.005, dense Adam lr 0.001,
 batch 256, trained on the same batches in three variants, interleaved in rounds:

@@ -108,7 +108,7 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
         "Numba FM, ids only": lambda: fm_epoch(ids, st_ids, NF.sgd_fm_blocks_epoch),
     }
     if mf is not None:
-        variants["Numba sgd_mf_epoch (MF engineer's kernel)"] = lambda: mf(
+        variants["Numba sgd_mf_epoch (MF's kernel)"] = lambda: mf(
             *shuffled(),
             ident,
             P,
@@ -169,7 +169,7 @@ def _fm_speed_k(data, side, ids, mf, k, repeats, numpy_rows, rows, compile_rows)
     )
     np_epoch = (time.perf_counter() - t0) * n / numpy_rows
     ref_times = times.get(
-        "Numba sgd_mf_epoch (MF engineer's kernel)", times["Numba FM, ids only"]
+        "Numba sgd_mf_epoch (MF's kernel)", times["Numba FM, ids only"]
     )
     ref = statistics.median(ref_times)
     for name, ts in times.items():

@@ -688,7 +688,7 @@ def main() -> None:
     ]
     tgt = targets(rows, args.ks)
     body = (
-        "Targets of the issue, checked with this run's ratios (the load average "
+        "Targets, checked with this run's ratios (the load average "
         "in the environment below matters: other jobs slow the runs unevenly):\n\n"
         + markdown_table(tgt)
         + "\n\n"

@@ -1,5 +1,5 @@
 """ItemKNN at scale: fit time and peak memory on a 200k-item, 1M-rating matrix,
-and recommend() for 1024 users of the fitted model (issue 17 part 6).
+and recommend() for 1024 users of the fitted model .
 
 The synthetic matrix (seeded): 200,000 items, 30,000 users, 1,000,000 distinct
 (user, item) ratings in 1..5. Every item has at least one rating; the rest are
@@ -177,7 +177,7 @@ def write_md(rows: dict, path: Path) -> None:
         cells = [c[2].format(r[c[0]]) if c[0] in r else "" for c in cols]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     text = [
-        "# ItemKNN at scale (issue 17 part 6)",
+        "# ItemKNN at scale",
         "",
         __doc__.split("\n\n")[1].replace("\n", " "),
         "",

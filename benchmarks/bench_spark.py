@@ -248,7 +248,8 @@ def part_scale(a) -> tuple[str, str]:
         "ratings included), without moving the ratings in (a CSV file Spark reads: "
         "without pyarrow a pandas frame would be pickled row by row) or collecting "
         "the factors (both in the fit time and the notes).\n"
-        "- Both run on the same 2 shared cores (other engineers' jobs ran too)."
+        "- Both run on the same 2 shared cores (other jobs ran too: see the load "
+        "average)."
     )
     return title, f"{markdown_table(table)}\n\n### Notes\n\n{notes}"
 

@@ -1,13 +1,14 @@
 """The accuracy quick checks a refactor must leave unchanged, each with its protocol.
 
 * ``mf``: MF with its defaults (numba backend) on ML-1M, random 90/10 split, seed 0;
-  held-out RMSE (recorded: 0.8434, accuracy_classic.md).
+  held-out RMSE (recorded: 0.8434, config `rating/ml1m-mf`).
 * ``ranking-mf``: RankingMF with its defaults on the NCF ml-1m files, leave-one-out,
-  sampled 1 + 99 negatives (the files'); HR@10 / NDCG@10 (recorded: 0.7301 / 0.4517).
+  sampled 1 + 99 negatives (the files'); HR@10 / NDCG@10 (recorded: 0.7301 / 0.4517,
+  config `ncf/ranking-mf`).
 * ``gru4rec``: GRU4Rec (bpr-max, 5 epochs, seed 0, other defaults) on rsc15-100k,
   train_full -> test, every position of every test session ranked among all
   training items (full ranking); Recall@20 / MRR@20 (recorded: 0.6776 / 0.3608,
-  sequential.md).
+  config `sequential/gru4rec-rsc15`, sequential.md).
 
     MINIREC_DATA=../shared/data python benchmarks/quick_checks.py [CHECK ...]
 """
@@ -67,15 +68,15 @@ def check_gru4rec() -> tuple[str, dict]:
 NOTES = """\
 Notes:
 - gru4rec: 0.6775 / 0.3611 against the recorded 0.6776 / 0.3608 is one test event of
-  10,152. The recorded run predates commit 481f16c, which makes lazy Adam add eps
-  to sqrt(v) as torch.optim.SparseAdam does (tests/reference checks the equality)
-  instead of to sqrt(v_hat): on GRU4Rec's sparse rows the effective eps is larger
-  by 1/sqrt(1 - beta2^t) in the first steps. With only that eps restored (in the
-  lazy branch of `Adam.step`, minirec/optim.py, divide by
-  `xp.sqrt(vr) + self.eps * math.sqrt(1 - b2**t)`) `quick_checks.py gru4rec`
-  gives 0.677600 / 0.360829, the recorded figures; the run is
-  deterministic (the same weights epoch by epoch across runs), and putting the
-  models on a device (device=) does not move it."""
+  10,152. Lazy Adam adds eps to sqrt(v), as torch.optim.SparseAdam does
+  (tests/reference checks the equality); the recorded figures were measured with
+  eps added to sqrt(v_hat), which on GRU4Rec's sparse rows makes the effective eps
+  larger by 1/sqrt(1 - beta2^t) in the first steps. With only that eps restored (in
+  the lazy branch of `Adam.step`, minirec/optim.py, divide by
+  `xp.sqrt(vr) + self.eps * math.sqrt(1 - b2**t)`) `quick_checks.py gru4rec` gives
+  0.677600 / 0.360829, the recorded figures. The run is deterministic (the same
+  weights epoch by epoch across runs), and putting the models on a device
+  (device=) does not move it."""
 
 CHECKS = {"mf": check_mf, "ranking-mf": check_ranking_mf, "gru4rec": check_gru4rec}
 
