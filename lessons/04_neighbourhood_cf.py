@@ -132,8 +132,8 @@ print("ItemKNN.predict agrees")
 #
 # ML-100k u1.base -> u1.test when MINIREC_DATA is set (else a random 90/10 split
 # of the synthetic data). Defaults follow Surprise's KNNBaseline: k = 40,
-# pearson_baseline, shrinkage 100. benchmarks/accuracy_fm.py runs all five folds
-# next to Surprise itself (benchmarks/results/fm_knn.md).
+# pearson_baseline, shrinkage 100. `minirec reproduce rating --only ml100k-itemknn`
+# runs all five folds next to Surprise itself (benchmarks/results/rating.md).
 
 # %%
 if _course.has("ml-100k"):

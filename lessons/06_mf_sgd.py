@@ -121,8 +121,8 @@ print("hand loop == numpy spec (same order)")
 #
 # `MF(k, lr, reg, reg_bias, n_epochs, lr_decay, biased=True, early_stopping=...)`;
 # the defaults were tuned on a validation split of ML-1M and
-# `MF.from_preset("ml-100k")` on ML-100k (see `benchmarks/accuracy_classic.py
-# tune-ml1m` / `tune-ml100k`). Quick mode trains fewer epochs.
+# `MF.from_preset("ml-100k")` on ML-100k (the rows `rating/ml1m-mf` and
+# `rating/ml100k-mf` of `minirec reproduce rating`). Quick mode trains fewer epochs.
 
 # %%
 epochs = 60 if _course.FULL else 25
@@ -155,7 +155,7 @@ mean = evaluate_ratings(GlobalMean().fit(train), test).metrics["RMSE"]
 print(f"{'baseline mu+bu+bi':22s} test RMSE {base:.4f}")
 print(f"{'global mean':22s} test RMSE {mean:.4f}")
 # on ML-100k MF also beats mu+bu+bi (tuned, with enough epochs: 0.909 on u1..u5 in
-# benchmarks/results/accuracy_classic.md); on the synthetic fallback it roughly ties
+# benchmarks/results/rating.md); on the synthetic fallback it roughly ties
 assert rmse < mean
 
 # the first epoch starts from random factors (RMSE far above the rest): plot from

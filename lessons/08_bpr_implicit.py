@@ -120,8 +120,8 @@ print("hand step == numpy spec == numba kernel")
 # Each epoch draws |R| pairs (u, i) from the data and a uniform unseen j per pair
 # (`sample_triples`, rejection sampling, seeded outside the kernel). To evaluate, we
 # hold out each user's latest interaction and rank it against 99 items the user
-# never touched (the NCF protocol of lesson 01; ML-1M's NCF files are used in
-# `benchmarks/accuracy_classic.py`).
+# never touched (the NCF protocol of lesson 01; ML-1M's NCF files are used by
+# `minirec reproduce ncf`).
 
 # %%
 data = _course.load_ratings("ml-100k")
@@ -208,7 +208,7 @@ print("hand step == numpy spec == numba kernel (logistic MF)")
 # %% [markdown]
 # The paper's ML-1M settings are η = 0.002, λ = 0.005, 8 negatives, 256 epochs
 # (`FULL=1` runs them here); the quick mode takes a 10x larger η and 20 epochs.
-# Tuned on the NCF ML-1M files, see `benchmarks/results/accuracy_classic.md`.
+# Tuned on the NCF ML-1M files, see `benchmarks/results/ncf.md` (config `ncf/ranking-mf`).
 
 # %%
 if _course.FULL:
@@ -235,7 +235,7 @@ if _course.has("ml-100k"):  # the synthetic fallback's structure is too weak
 # * On ML-100k leave-one-out with sampled negatives both factor models beat
 #   popularity by a wide margin (on the small synthetic fallback data they do not:
 #   its planted structure is weak at that density); the tuned numbers on the NCF
-#   ML-1M files are in `benchmarks/results/accuracy_classic.md`.
+#   ML-1M files are in `benchmarks/results/ncf.md`.
 
 # %% [markdown]
 # ## Exercises

@@ -216,8 +216,8 @@ for f, fld in enumerate(fm.fields_.field_names):
 # * With only the id fields, FM *is* biased MF. Side features enter as more
 #   one-hot (or normalised multi-hot) fields; minirec's FM trains on them with a
 #   Numba SGD kernel whose per-rating cost is O(k·nnz). On ML-1M (random 90/10,
-#   seed 0) benchmarks/accuracy_fm.py reports its RMSE next to the ids-only FM:
-#   see benchmarks/results/fm_knn.md.
+#   seed 0) its RMSE next to the ids-only FM is in benchmarks/results/fm_knn.md;
+#   the FM row of `minirec reproduce rating` is in benchmarks/results/rating.md.
 #
 # ## Exercises
 #

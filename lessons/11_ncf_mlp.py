@@ -198,7 +198,8 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 # * The log loss is computed from the logit (softplus form); its gradient is
 #   $\hat y - y$.
 # * Implicit feedback needs sampled negatives, re-drawn each epoch.
-# * On ML-1M with the paper's protocol see `benchmarks/results/accuracy_neural.md`.
+# * On ML-1M with the paper's protocol see `benchmarks/results/ncf.md` (config
+#   `ncf/ncf-mlp`).
 
 
 # %% [markdown]

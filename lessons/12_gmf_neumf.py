@@ -124,7 +124,8 @@ print("GMF forward and NeuMF log-loss gradient check out")
 # ## 2. GMF, MLP, NeuMF with pre-training on the NCF protocol
 #
 # Leave-one-out by timestamp, 1 + 99 sampled, HR@10. Quick mode uses the 300 most
-# active ML-100k users; the ML-1M numbers are in `benchmarks/results/accuracy_neural.md`.
+# active ML-100k users; the ML-1M numbers are in `benchmarks/results/ncf.md`
+# (`minirec reproduce ncf --only gmf`, `ncf-mlp`, `neumf`).
 # 16 predictive factors: GMF k = 16; the MLP has the paper's three hidden layers
 # 64 → 32 → 16 on embeddings of 32 (§4.1), `layers=(64, 64, 32, 16)`.
 #
@@ -174,10 +175,10 @@ print("epochs kept (best on validation):",
       {"GMF": gmf.best_epoch_, "MLP": mlp.best_epoch_, "NeuMF": neumf.best_epoch_})  # fmt: skip
 # the fused start is α z_GMF + (1 − α) z_MLP (a test checks it exactly); with
 # `valid` it competes as epoch 0, and NeuMF's best_epoch_ == 0 means no fine-tuned
-# epoch beat it (the case in every ML-1M run of accuracy_neural.md). α is a
+# epoch beat it (the case in the ML-1M rows of benchmarks/results/ncf.md). α is a
 # hyperparameter like any other: `NeuMF(alpha="valid")` picks it on the validation
-# cases (on ML-1M: 0.6 for the best GMF and MLP, section `ncf-dense-best` of
-# accuracy_neural.md); the paper fixes 0.5.
+# cases (on ML-1M: 0.6 for the best GMF and MLP, config `ncf/neumf`); the paper
+# fixes 0.5 (config `ncf/neumf-alpha05`).
 
 # %% [markdown]
 # ## 3. Erratum E2: φ(p·q) is not an MLP on [p; q]

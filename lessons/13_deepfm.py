@@ -162,7 +162,7 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 # * $y_{DNN}$: an MLP on the per-field embeddings — the same $v_j$ as the FM.
 # * $\hat y = \sigma(y_{FM} + y_{DNN})$, cross-entropy from the logit.
 # * On ML-1M (800k training examples) DeepFM's AUC is above the FM's:
-#   `benchmarks/results/accuracy_neural.md`.
+#   `benchmarks/results/ctr.md` (`minirec reproduce ctr`).
 
 
 # %% [markdown]

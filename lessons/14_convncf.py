@@ -119,8 +119,8 @@ print("BPR loss gradient checked through conv, max pooling and FC")
 # The paper starts from MF-BPR embeddings, and so do we: `BPR` (the Numba kernel of
 # lesson 08) trains the tables in seconds, then `ConvNCF(init_from=bpr)` copies
 # them into ConvNCF, whose CNN starts random. Compared on the 1 + 99 sampled
-# protocol. (On the full ML-1M NCF files, see benchmarks/results/accuracy_neural.md,
-# section `convncf`.)
+# protocol. (On the full ML-1M NCF files, see benchmarks/results/ncf.md, config
+# `ncf/convncf`.)
 
 # %%
 data = _course.load_ratings("ml-100k")

@@ -193,7 +193,8 @@ print(f"lesson ran in {time.perf_counter() - T0:.1f} s")
 # * The net has ~2·500·m weights for n item rows: it overfits once the penalty stops
 #   holding it; a held-out part of the training ratings says when, and the best
 #   iteration's weights are kept.
-# * ML-1M 90/10 (the paper's protocol) is in `benchmarks/results/accuracy_neural.md`.
+# * ML-1M 90/10 (the paper's protocol) is in `benchmarks/results/rating.md`
+#   (`minirec reproduce rating --only ml1m-autorec`).
 
 
 # %% [markdown]

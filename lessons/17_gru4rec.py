@@ -367,7 +367,7 @@ _course.savefig(fig, "17_losses.png")
 # %% [markdown]
 # The full-data numbers (5 epochs, all of rsc15-100k; GRU4Rec beats all three
 # baselines on Recall@20 and MRR@20) are in `benchmarks/results/sequential.md`,
-# made by `benchmarks/accuracy_sequential.py rsc15`.
+# made by `minirec reproduce sequential --only gru4rec-rsc15`.
 #
 # ## Gradient clipping and the library call
 #

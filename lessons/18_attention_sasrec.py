@@ -322,8 +322,8 @@ _course.savefig(fig, "18_sasrec_attention.png")
 # The SASRec paper's Games row (Kang & McAuley, ICDM 2018, Table III; quoted from
 # paperswithcode.com/paper/180809781, "Results from the Paper"): **HR@10 = 0.7410,
 # NDCG@10 = 0.5360**. minirec's run on the same file (`sasrec/Video.txt`) and
-# protocol is in `benchmarks/results/sequential.md`, made by
-# `MINIREC_DATA=../shared/data python benchmarks/accuracy_sequential.py games`.
+# protocol is in `benchmarks/results/sequential_accuracy.md`, made by
+# `MINIREC_DATA=../shared/data minirec reproduce sequential`.
 #
 # The library call:
 #

@@ -247,7 +247,7 @@ class ALS(_ALSServing):
     verbose : bool
         Print the training RMSE after each iteration.
 
-    Defaults tuned for ML-1M on a validation split (benchmarks/accuracy_classic.py).
+    Defaults tuned for ML-1M on a validation split (config ``rating/ml1m-als``).
     """
 
     name = "als"
@@ -407,8 +407,8 @@ class ImplicitALS(_ALSServing):
         Print the observed-entry loss after each iteration.
 
     Scores are x_u · y_i: a ranking, not a rating (``predicts_ratings = False``).
-    Defaults tuned on a validation split of the NCF ML-1M training data
-    (benchmarks/accuracy_classic.py).
+    Defaults tuned on a validation split of the NCF ML-1M training data (config
+    ``ncf/implicit-als``).
     """
 
     name = "implicit-als"

@@ -30,12 +30,12 @@ Model selection (``early_stopping``, default on): ``validation_fraction`` of the
 training ratings (seeded) are held out of both the inputs and the targets; their
 RMSE after every iteration / epoch decides when to stop (``patience``) and which
 weights to keep (``best_epoch_``). With k = 500 the net has ~2·500·m weights for n
-item rows, so it overfits as training goes on (the learning curves are in
-benchmarks/results/accuracy_neural.md), and only the held-out ratings can say when.
+item rows, so it overfits as training goes on, and only the held-out ratings can
+say when.
 
 Defaults: k = 500, λ = 400, L-BFGS for at most 500 iterations, 5% validation,
 patience 30 (paper: ML-1M 90/10 RMSE 0.831; minirec's figure with these defaults is
-the ``autorec-lbfgs-reg400`` part of benchmarks/results/accuracy_neural.md).
+the row ``rating/ml1m-autorec`` of benchmarks/results/rating.md).
 
 Cost per epoch / iteration O(n m k) (dense products), memory O(n m) for the dense
 rating matrix. Paper: S. Sedhain, A. K. Menon, S. Sanner, L. Xie, "AutoRec:

@@ -148,7 +148,7 @@ class MF(FactorModel):
 
     The defaults are the ``"ml-1m"`` preset; ``MF.from_preset("ml-100k")`` gives
     the values tuned for ML-100k (both tuned on validation splits carved from the
-    training part, see benchmarks/accuracy_classic.py).
+    training part; configs ``rating/ml1m-mf`` and ``rating/ml100k-mf``).
     """
 
     name = "mf"
@@ -165,7 +165,7 @@ class MF(FactorModel):
     iterative = True
     renamed_params: ClassVar[dict[str, str]] = {"threads": "blocks"}
     #: hyperparameters tuned on a validation split carved from the training part
-    #: (benchmarks/accuracy_classic.py tune-ml1m / tune-ml100k); "ml-1m" = defaults
+    #: (configs rating/ml1m-mf, rating/ml100k-mf); "ml-1m" = defaults
     PRESETS: ClassVar[dict[str, dict]] = {
         "ml-1m": {
             "k": 128,

@@ -259,7 +259,7 @@ class GMF(_NCFBase):
         other rows are left alone, like ``torch.optim.SparseAdam``; the default,
         fast). ``False``: dense Adam over the whole tables, as the paper's Keras
         code (every row keeps moving with its momentum; slower per step; the two
-        are compared in benchmarks/results/accuracy_neural.md).
+        reach the figures in the notes of benchmarks/results/ncf.md).
     patience : int
         Early-stopping patience (with ``valid``).
     seed : int
@@ -392,7 +392,7 @@ class NeuMF(_NCFBase):
         Weight of the GMF branch in the initial output layer (paper: 0.5).
         ``"valid"``: the weight among 0, 0.1, ..., 1 whose fused start has the best
         HR@10 on `valid` (``fit(..., valid=...)`` is then required); the choice is
-        kept in ``alpha_`` (its choice on ML-1M: accuracy_neural.md).
+        kept in ``alpha_`` (its choice on ML-1M: config ``ncf/neumf``).
     pretrain_epochs, pretrain_lr : int, float
         Epochs (the most, with ``valid``) and Adam learning rate of the GMF and
         NCFMLP that pre-training trains.

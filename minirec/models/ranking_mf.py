@@ -141,10 +141,9 @@ class RankingMF(FactorModel):
         Print the mean logistic loss of each epoch.
 
     Defaults: the paper's ML-1M settings with its largest dimension, k = 192
-    (checked on a validation split of the NCF ML-1M training data, see
-    benchmarks/accuracy_classic.py ``tune-ranking-mf``). An epoch is 9M steps
-    there: about 2.3 s of one core at k = 192 (ranking-mf section of
-    benchmarks/results/accuracy_classic.md).
+    (checked on a validation split of the NCF ML-1M training data; config
+    ``ncf/ranking-mf``). An epoch is 9M steps there: a few seconds of one core at
+    k = 192.
     """
 
     name = "ranking-mf"
