@@ -453,13 +453,14 @@ class _KNN(Recommender):
             items, x = xt_items[pos], xt_x[pos]
         return indptr, items.astype(np.int64), x.astype(np.float32)
 
-    def _rank_scores(self, u: np.ndarray) -> np.ndarray:
+    def _rank_scores(self, u: np.ndarray, out: np.ndarray | None = None):
         """Top-n scores of every item for users `u` (task "ranking"): the users'
-        rows times the sparse neighbour matrix (:func:`knn_vote_scores`)."""
+        rows times the sparse neighbour matrix (:func:`knn_vote_scores`), into
+        `out` when given."""
         if self._item_based:
             # each rated item j adds x_uj sim to the items its votes reach
             query = self._user_entries(u)
-            return knn_vote_scores(*self._votes(), *query, self.n_items)
+            return knn_vote_scores(*self._votes(), *query, self.n_items, out)
         # each neighbour v adds sim(u, v) to every item it rated
         seen = self._seen
         owner, pos = _gather(self.nbr_indptr_, u)
@@ -469,6 +470,7 @@ class _KNN(Recommender):
         return knn_vote_scores(
             seen.indptr, seen.indices, ones,
             q_indptr, self.nbr_indices_[pos], self.nbr_sims_[pos], self.n_items,
+            out,
         )  # fmt: skip
 
     def _votes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -497,7 +499,7 @@ class _KNN(Recommender):
         if self.task == "ranking":
             step = self._block(_SCORE_CELLS)
             for s in range(0, len(u), step):
-                out[s : s + step] = self._rank_scores(u[s : s + step])
+                self._rank_scores(u[s : s + step], out[s : s + step])
             return out
         bi = self.bi_ if self.baseline != "none" else np.zeros_like(self.bi_)
         for s, dev, used in self._user_blocks(u):

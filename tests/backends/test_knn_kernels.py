@@ -337,3 +337,20 @@ def test_vote_scores_match_the_sparse_product():
     Q = sparse.csr_matrix((q_data.astype(np.float64), q_rows, q_ptr), (9, n_rows))
     np.testing.assert_allclose(b, (Q @ V).toarray(), rtol=1e-6, atol=1e-6)
     assert (b[2] == 0).all() and np.abs(b).sum() > 0
+
+
+def test_vote_scores_write_into_a_given_block():
+    csr, _ = _matrix(seed=13)
+    v = NB.knn_similarity(*csr, False, 0.0, 3)
+    n = len(v[0]) - 1
+    q_ptr = np.array([0, 2, 2, 5], np.int64)
+    q_rows = np.array([1, 4, 0, 2, 9], np.int64)
+    q_data = np.ones(5, np.float32)
+    want = NP_knn.knn_vote_scores(*v, q_ptr, q_rows, q_data, n)
+    block = np.full((5, n), 7.0, np.float32)  # stale values must be overwritten
+    got = numba_knn.knn_vote_scores(*v, q_ptr, q_rows, q_data, n, block[1:4])
+    assert got.base is block or got is block[1:4] or np.shares_memory(got, block)
+    np.testing.assert_array_equal(block[1:4], want)
+    assert (block[0] == 7).all() and (block[4] == 7).all()
+    with pytest.raises(ValueError, match="out must be float32"):
+        numba_knn.knn_vote_scores(*v, q_ptr, q_rows, q_data, n, block[:2])
