@@ -43,6 +43,7 @@ from . import metrics as M
 from ._utils import progress
 from .data.interactions import Interactions
 from .errors import DataError
+from .models._serving import _top_row
 
 __all__ = [
     "EvalResult",
@@ -408,125 +409,82 @@ def _seen_csr(model: Any, train: Interactions | None):
 
 #: scores held at once by evaluate_full (batch=None): 64 MiB of float32
 _FULL_CELLS = 1 << 24
-#: scores per block of a row whose maximum is tested first (evaluate_full's kernel)
-_BLOCK = 16
+#: relevant items of a user up to which a score is counted against all of them
+#: (compares without branches) rather than by binary search
+_LINEAR = 64
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _consider(x, j, rs, lo, K, cnt, top, topv, hist_ge, hist_gt):
-    """An unmasked irrelevant score x of item j: counted against the relevant
-    scores rs (ascending; lo = rs[0]) and offered to the top-K buffer; returns the
-    buffer's new count."""
-    if x >= lo:  # beats or ties at least one relevant score
-        hist_ge[np.searchsorted(rs, x, side="right")] += 1
-        hist_gt[np.searchsorted(rs, x, side="left")] += 1
-    return _offer(x, j, K, cnt, top, topv)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _offer(x, j, K, cnt, top, topv):
-    """Score x of item j into the top-K buffer (best first, ties to the earlier
-    item); returns the buffer's new count."""
-    if cnt == K:
-        if not x > topv[K - 1]:
-            return cnt
-        cnt = K - 1
-    p = cnt
-    while p > 0 and topv[p - 1] < x:
-        p -= 1
-    for q in range(cnt, p, -1):
-        topv[q] = topv[q - 1]
-        top[q] = top[q - 1]
-    topv[p] = x
-    top[p] = j
-    return cnt + 1
+@njit(cache=True, nogil=True)
+def _count_at_least(buf, s):
+    """#{j: buf[j] >= s} and #{j: buf[j] > s} (NaN counts in neither): one
+    branch-free pass the compiler vectorizes."""
+    ge = np.int32(0)
+    gt = np.int32(0)
+    for j in range(buf.shape[0]):
+        x = buf[j]
+        ge += np.int32(x >= s)
+        gt += np.int32(x > s)
+    return ge, gt
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def _full_rows(S, rel_ptr, rel_items, seen_ptr, seen_items, K, pessimistic,
                ranks, auc, top, n_top, has_nan):  # fmt: skip
-    """Per row r of S (in parallel): the ranks of its relevant items
-    ``rel_items[rel_ptr[r]:rel_ptr[r + 1]]`` (sorted, distinct; best first, into
-    the same slots of `ranks`), its AUC, and the top-K of its unmasked items (for
+    """Per row r of S (rows in parallel): the ranks of its relevant items
+    ``rel_items[rel_ptr[r]:rel_ptr[r + 1]]`` (distinct; best first, into the same
+    slots of `ranks`), its AUC, and the top-K of its unmasked items (for
     coverage). Masked: ``seen_items[seen_ptr[r]:seen_ptr[r + 1]]`` that are not
-    relevant. One pass over the row: each unmasked irrelevant score is compared
-    with the smallest relevant score and the K-th best so far, block by block."""
-    n_items = S.shape[1]
-    for r in prange(S.shape[0]):
-        row = S[r]
-        a, b = rel_ptr[r], rel_ptr[r + 1]
-        nr = b - a
-        rl = rel_items[a:b]
-        rs = np.empty(nr, dtype=S.dtype)
-        for t in range(nr):
-            rs[t] = row[rl[t]]
-        rs.sort()
-        lo = rs[0]
-        ms = np.sort(seen_items[seen_ptr[r] : seen_ptr[r + 1]])
-        hist_ge = np.zeros(nr + 1, dtype=np.int64)
-        hist_gt = np.zeros(nr + 1, dtype=np.int64)
+    relevant. The row is copied with the masked items set to NaN (so they count
+    nowhere and rank last); each relevant score is counted against the copy in
+    one vectorized pass (a sort of the copy for users with more than _LINEAR
+    relevant items), and its relevant items' own counts are taken off."""
+    n_rows, n_items = S.shape
+    n_chunks = (n_rows + 7) // 8
+    for c in prange(n_chunks):
+        buf = np.empty(n_items, dtype=S.dtype)
         topv = np.empty(K, dtype=S.dtype)
-        tr = top[r]
-        cnt = 0
-        m = 0  # unmasked irrelevant items
-        nan = False
-        pr = 0
-        pm = 0
-        j = 0
-        while j < n_items:
-            # the next relevant or masked item ends a run of plain items
-            nxt = n_items
-            if pr < nr:
-                nxt = rl[pr]
-            while pm < ms.shape[0] and ms[pm] < j:
-                pm += 1
-            if pm < ms.shape[0] and ms[pm] < nxt:
-                nxt = ms[pm]
-            m += nxt - j
-            while j < nxt:
-                if cnt == K and j + _BLOCK <= nxt:
-                    w = topv[K - 1]
-                    mx = -np.inf
-                    bad = False
-                    for q in range(j, j + _BLOCK):
-                        y = row[q]
-                        mx = y if y > mx else mx
-                        bad |= y != y
-                    nan |= bad
-                    if not (mx > w or mx >= lo):
-                        j += _BLOCK
-                        continue
-                    for q in range(j, j + _BLOCK):
-                        cnt = _consider(row[q], q, rs, lo, K, cnt, tr, topv,
-                                        hist_ge, hist_gt)  # fmt: skip
-                    j += _BLOCK
-                else:
-                    x = row[j]
-                    nan |= x != x
-                    cnt = _consider(x, j, rs, lo, K, cnt, tr, topv, hist_ge, hist_gt)
-                    j += 1
-            if j == n_items:
-                break
-            if pr < nr and rl[pr] == j:  # relevant: ranked, not counted
+        for r in range(c * 8, min(n_rows, c * 8 + 8)):
+            row = S[r]
+            nan = False
+            for j in range(n_items):
                 x = row[j]
+                buf[j] = x
                 nan |= x != x
-                cnt = _offer(x, j, K, cnt, tr, topv)
-                pr += 1
-            # else masked: skipped
-            j += 1
-        has_nan[r] = nan
-        n_top[r] = cnt
-        # irrelevant scores >= (ge) and > (gt) the i-th smallest relevant score
-        ge = 0
-        gt = 0
-        acc = 0.0
-        for i in range(nr - 1, -1, -1):
-            ge += hist_ge[i + 1]
-            gt += hist_gt[i + 1]
-            d = nr - 1 - i  # its place, best first
-            ranks[a + d] = d + (ge if pessimistic else gt)
-            acc += (m - ge) + 0.5 * (ge - gt)
-        auc[r] = acc / nr / m if m > 0 else np.nan
+            has_nan[r] = nan
+            for p in range(seen_ptr[r], seen_ptr[r + 1]):
+                buf[seen_items[p]] = np.nan
+            a, b = rel_ptr[r], rel_ptr[r + 1]
+            nr = b - a
+            rs = np.empty(nr, dtype=S.dtype)
+            for t in range(nr):
+                j = rel_items[a + t]
+                rs[t] = row[j]
+                buf[j] = row[j]  # a relevant item is never masked
+            rs.sort()
+            cnt = _top_row(buf, K, top[r], topv)
+            while cnt > 0 and np.isnan(topv[cnt - 1]):
+                cnt -= 1
+            n_top[r] = cnt
+            n_valid = 0
+            for j in range(n_items):
+                n_valid += np.int32(buf[j] == buf[j])
+            m = n_valid - nr  # unmasked irrelevant items
+            srt = np.sort(buf)[:n_valid] if nr > _LINEAR else buf[:0]
+            acc = 0.0
+            for i in range(nr):
+                s = rs[i]
+                if nr > _LINEAR:
+                    ge = n_valid - np.searchsorted(srt, s, side="left")
+                    gt = n_valid - np.searchsorted(srt, s, side="right")
+                else:
+                    ge, gt = _count_at_least(buf, s)
+                # the relevant items' own scores >= / > s (rs is sorted)
+                ge -= nr - np.searchsorted(rs, s, side="left")
+                gt -= nr - np.searchsorted(rs, s, side="right")
+                d = nr - 1 - i  # its place, best first
+                ranks[a + d] = d + (ge if pessimistic else gt)
+                acc += (m - ge) + 0.5 * (ge - gt)
+            auc[r] = acc / nr / m if m > 0 else np.nan
 
 
 def evaluate_full(

@@ -185,6 +185,40 @@ def test_full_protocol_matches_brute_force(case):
     assert ("AUC" in res.metrics) == ("AUC" in want)
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["pessimistic", "optimistic"]))
+def test_full_protocol_on_rows_longer_than_a_block(seed, ties):
+    """Rows of several of the kernel's blocks (ties, -inf, training items and
+    test items anywhere in them) against the brute force, coverage included."""
+    rng = np.random.default_rng(seed)
+    n_users, n_items = int(rng.integers(2, 6)), int(rng.integers(17, 90))
+    cells = rng.permutation(n_users * n_items)
+    n_train = int(rng.integers(1, len(cells) // 2))
+    n_test = int(rng.integers(1, len(cells) // 3))
+    overlap = min(n_train, n_test // 3)  # test items that are training items too
+    tr, te = cells[:n_train], cells[n_train - overlap : n_train + n_test]
+    train_rows = [(int(c // n_items), int(c % n_items), 5.0) for c in tr]
+    test_rows = [(int(c // n_items), int(c % n_items), 5.0) for c in te]
+    S = rng.choice(np.array([-np.inf, 0.0, 1.0, 2.0, 3.0], np.float32),
+                   (n_users, n_items), p=[0.1, 0.5, 0.2, 0.1, 0.1])  # fmt: skip
+    train = build(train_rows, n_users, n_items)
+    test = build(test_rows, n_users, n_items)
+    ks = (1, 5)
+    want = brute_full(S, train_rows, test_rows, n_users, n_items, ks, ties, True, None)
+    res = ev.evaluate_full(table_model(train, S), test, train, ks=ks, ties=ties,
+                           batch=int(rng.integers(1, 4)))  # fmt: skip
+    for k, v in want.items():
+        assert res.metrics[k] == pytest.approx(v, abs=1e-9), k
+    seen = {(u, i) for u, i, _ in train_rows}
+    rel = {(u, i) for u, i, _ in test_rows}
+    for k in ks:
+        covered = set()
+        for u in {u for u, _ in rel}:
+            cand = [i for i in range(n_items) if (u, i) not in seen or (u, i) in rel]
+            covered |= set(sorted(cand, key=lambda i: (-float(S[u, i]), i))[:k])
+        assert res.metrics[f"Coverage@{k}"] == pytest.approx(len(covered) / n_items)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.tuples(st.integers(1, 6), st.integers(1, 6)).flatmap(
