@@ -21,20 +21,24 @@ so no JIT time is counted. Steps:
   against ``implicit``'s ``BayesianPersonalizedRanking(factors=64)`` iteration 2;
 * ``itemknn``: ``ItemKNN(task="ranking")`` fit (cosine, 20 neighbours per item);
 * ``recommend-<model>``: the saved mf / ials / itemknn model loaded, top-10 unseen
-  items for every user by ``minirec.models._serving.recommend_all`` (chunked
-  scores, seen items masked and top-10 taken in one Numba kernel per chunk);
-  ``recommend-mf-base``: the same through ``MF.recommend`` (models/base.py's
-  chunked path with ``np.argpartition``);
+  items for every user by ``minirec.models._serving.recommend_all`` (blocks of
+  16 MiB of scores; factor models scored on NUMBA_NUM_THREADS threads with one
+  BLAS thread each; seen items masked and top-10 taken in one Numba pass per
+  row); ``recommend-mf-base``: the same users through ``MF.recommend`` (raw ids,
+  the same ``_serving.rank``); ``cpu s`` is the CPU time of all threads;
 * ``ease-pruned``: ``EASE(reg=500, n_top_items=--ease-items)`` fit (the item-pruned
   variant: the full 59k-item Gram matrix is 28 GB in float64);
-* ``evaluate``: ``per_user_split(0.2)``, ImplicitALS fitted on train (not timed),
-  then ``evaluate_full(model, test, train, ks=(10,))`` over every test user (the
-  time of the evaluation alone).
+* ``evaluate``: ``per_user_split(0.2)`` and ImplicitALS fitted on train (``split
+  s`` and ``fit s``), then ``evaluate_full(model, test, train, ks=(10,))`` over
+  every test user: ``seconds`` is the evaluation alone;
+* ``profile-mf`` / ``profile-bpr`` / ``profile-itemknn`` / ``profile-recommend``:
+  the misses taken apart (:func:`_profile`; not in the default ``--steps``).
 
 A step that runs past ``--cap`` seconds is killed and recorded as capped. Rows go to
 ``--rows`` (JSON, one entry per shape and step); ``--write`` renders all stored
-rows into benchmarks/results/scale.md and the log-log plot scale.png. Progress bars
-(MINIREC_PROGRESS=1) show on the terminal for the steps and the models' epochs.
+rows into scale.md and the log-log plot scale.png in ``--out`` (default
+benchmarks/results). Progress bars (MINIREC_PROGRESS=1) show on the terminal for
+the steps, the models' epochs and the ranking / evaluation blocks.
 
     NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py \\
         --shapes ml-1m,ml-20m,ml-25m --write
@@ -58,15 +62,16 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _env import environment, markdown_table, write_result  # noqa: E402
+from _env import env_block, environment, markdown_table  # noqa: E402
 
 PROFILE_CMD = (
     "NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py "
-    "--shapes ml-1m,ml-25m --steps profile-mf,profile-bpr,profile-itemknn --write"
+    "--shapes ml-1m,ml-25m --steps "
+    "profile-mf,profile-bpr,profile-itemknn,profile-recommend --write"
 )
 CMD = (
     "NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py "
-    "--shapes ml-1m,ml-25m --cap 420 --ease-items 5000 --write"
+    "--shapes ml-1m,ml-20m,ml-25m --cap 420 --ease-items 5000 --write"
 )
 SHAPES = ("ml-1m", "ml-20m", "ml-25m")
 STEPS = (
@@ -93,6 +98,12 @@ SEED = 0
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process, all threads (user + system)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _rss_mb() -> float:
@@ -255,12 +266,13 @@ def worker(step: str, shape: str, cache: Path) -> dict:
         m.recommend(users[:2], 10)  # compile the kernels
         recommend_all(m, np.arange(2), 10)
         out = {"data MB": _rss_mb()}
-        t = time.perf_counter()
+        c, t = _cpu_s(), time.perf_counter()
         if step.endswith("-base"):
             ids, _ = m.recommend(users, 10)
         else:
-            ids, _ = recommend_all(m, None, 10)
+            ids, _ = recommend_all(m, None, 10, show_progress=True)
         out["seconds"] = time.perf_counter() - t
+        out["cpu s"] = _cpu_s() - c
         out["peak MB"] = _peak_mb()
         out["users"] = int(len(ids))
         return out
@@ -268,13 +280,21 @@ def worker(step: str, shape: str, cache: Path) -> dict:
         from minirec.data.split import per_user_split
         from minirec.evaluation import evaluate_full
 
+        tiny = _tiny()
+        evaluate_full(ImplicitALS(k=4, n_epochs=1).fit(tiny), tiny, ks=(10,))
         data = _load(cache)
-        train, test = per_user_split(data, 0.2, seed=SEED)
-        m = ImplicitALS(k=K, n_epochs=2, seed=SEED).fit(train)
         out = {"data MB": _rss_mb()}
         t = time.perf_counter()
-        res = evaluate_full(m, test, train, ks=(10,))
+        train, test = per_user_split(data, 0.2, seed=SEED)
+        out["split s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        m = ImplicitALS(k=K, n_epochs=2, seed=SEED).fit(train)
+        out["fit s"] = time.perf_counter() - t
+        del data
+        c, t = _cpu_s(), time.perf_counter()
+        res = evaluate_full(m, test, train, ks=(10,), show_progress=True)
         out["seconds"] = time.perf_counter() - t
+        out["cpu s"] = _cpu_s() - c
         out["peak MB"] = _peak_mb()
         out["NDCG@10"] = float(res.metrics["NDCG@10"])
         out["users"] = int(res.n_users)
@@ -315,7 +335,9 @@ def _profile(which: str, cache: Path) -> dict:
     * ``itemknn``: the work of ItemKNN's similarity kernel, counted: the
       co-occurrence walk sum_u d_u^2, and the candidates it sorts, sum_i m_i log2
       m_i with m_i the items co-rated with i (two full sorts per item), estimated
-      from 300 seeded items."""
+      from 300 seeded items;
+    * ``recommend``: CPU seconds of the parts of recommend-all
+      (:func:`_profile_recommend`)."""
     from minirec.data import Interactions
     from minirec.models import BPR, MF
 
@@ -371,7 +393,54 @@ def _profile(which: str, cache: Path) -> dict:
             ),
             "mean m_i": float(m.mean()),
         }
+    if which == "recommend":
+        return _profile_recommend(cache)
     raise SystemExit(f"unknown profile {which!r}")
+
+
+def _profile_recommend(cache: Path, n_users: int = 8192) -> dict:
+    """CPU seconds of the parts of recommend-all for the saved MF model (one
+    thread, so the figures do not depend on how the cores are shared), on the
+    first `n_users` users in the serving path's blocks, extrapolated to all
+    users: the factor product, the model's bias terms added to it, and the
+    Numba pass (seen items masked, top-10, masked scores put back); the rest of
+    ``recommend_all``'s time is Python and the threads' hand-offs."""
+    from threadpoolctl import threadpool_limits
+
+    from minirec.models import _serving
+    from minirec.models.base import Recommender
+
+    m = Recommender.load(cache / "mf.npz")
+    _serving.recommend_all(m, np.arange(2), 10)  # compile the kernels
+    seen = m._seen
+    u = np.arange(min(n_users, m.n_users))
+    step = max(1, _serving.CHUNK_CELLS // m.n_items)
+    max_seen = int(np.diff(seen.indptr).max())
+    parts = dict.fromkeys(("product", "biases", "mask + top-10"), 0.0)
+    none = np.zeros(0, np.int64)
+    with threadpool_limits(1, "blas"):
+        for a in range(0, len(u), step):
+            uu = u[a : a + step]
+            c = time.process_time()
+            s = m.P_[uu] @ m.Q_.T
+            parts["product"] += time.process_time() - c
+            c = time.process_time()
+            user, item = m._offsets(uu)
+            if user is not None:
+                s += user[:, None] + item[None, :]  # as FactorModel._score
+            parts["biases"] += time.process_time() - c
+            idx = np.empty((len(uu), 10), np.int64)
+            out = np.empty((len(uu), 10), np.float32)
+            saved = np.empty((len(uu), max_seen), np.float32)
+            c = time.process_time()
+            _serving._rank_rows(s, 10, uu, seen.indptr, seen.indices, True, none,
+                                saved, idx, out)  # fmt: skip
+            parts["mask + top-10"] += time.process_time() - c
+    f = m.n_users / len(u)
+    out = {f"{k} cpu s": v * f for k, v in parts.items()}
+    out["flops"] = 2.0 * m.n_users * m.n_items * m.P_.shape[1]
+    out["seconds"] = sum(out[f"{k} cpu s"] for k in parts)
+    return out
 
 
 # ----------------------------------------------------------------------- driver
@@ -429,6 +498,9 @@ def render(rows: dict, env: dict) -> str:
                     "blocks",
                     "n_top_items",
                     "ratings on kept items",
+                    "cpu s",
+                    "split s",
+                    "fit s",
                 )
             }
             row["notes"] = ", ".join(
@@ -502,25 +574,27 @@ def plot(rows: dict, path: Path) -> None:
 
 NOTES = """\
 Notes:
-- The machine is shared: other engineers' tests, lessons and book builds ran on the
-  same 2 cores during the run (load average about 10; the one below is the
-  rendering's), so absolute times are
-  noisy by a factor of several (the same serial MF epoch at ML-25M took 30.8 s in
-  the `mf` step and 8.6 s in `profile-mf`), and so are the ratios to ML-1M; the
-  profiles below compare two variants measured back to back in one process.
+- One run per shape on a machine whose 2 cores are shared with other work; the
+  load average during the run is in the environment block. Absolute times vary
+  with the load by a factor of several, and so do the ratios to ML-1M; `cpu s`
+  (the CPU time of all of a step's threads) varies less, and on 2 free cores a
+  step that keeps both busy takes about half of it. The profiles compare variants
+  measured back to back in one process.
 - Data: `movielens_shaped` (ML-1M's user-activity and item-popularity quantiles,
   planted rank-10 ordinal ratings; docstring of `minirec/data/scale.py`), not the
-  real ML-20M / ML-25M; the CSV loaders read those when a user has them. The
-  ML-20M shape was not rerun in this run (out of time); its earlier figures are in
-  the git history of this file.
+  real ML-20M / ML-25M; the CSV loaders read those when a user has them.
 - Peak MB is the step's whole process (Python, NumPy, Numba, the data); data MB is
   its RSS once the data was loaded.
-- Capped at ML-25M (420 s a step): `bpr` (its profile below times one epoch),
-  `itemknn` (so `recommend-itemknn` had no model), and `evaluate`, whose cap also
-  covers the split and the ImplicitALS fit before the timed `evaluate_full`: its
-  time at ML-25M is not measured in this run.
-- recommend-* rank through `minirec.models._serving.recommend_all`; models/base.py's
-  `recommend` switches to the same top-k with one line (the report of issue 20).
+- recommend-*: `minirec.models._serving.rank`, the path of `Recommender.recommend`
+  too, in blocks of 2^22 scores (16 MiB of float32) per thread: the memory does
+  not grow with the number of users beyond the (users, 10) result. Factor models
+  are scored on the Numba threads, each with one BLAS thread and its own blocks
+  (a block stays in the cache from the product to the top-10 pass); OpenBLAS's
+  own threads are not used, as they spin after each call and take the cores from
+  the Numba pass that follows. ItemKNN's scores come from its own kernel.
+- evaluate: `evaluate_full` in blocks of 2^24 scores (64 MiB of float32, 284
+  users at the ML-25M shape): one block of scores, the block's relevant and
+  training items and the per-pair ranks are held, whatever the number of users.
 - EASE: the full Gram matrix at ML-25M is 59,047^2 float64 = 27.9 GB (its inverse
   overwrites it), beyond this 24 GB machine; `ease-pruned` learns B over the
   `--ease-items` most popular items (their share of the ratings in the notes), and
@@ -533,39 +607,34 @@ Notes:
 
 PROFILE_NOTES = """\
 What the profiles show:
-- **MF epoch (4.35x linear before).** With the ids folded onto ML-1M's rows, the
-  same 25M updates in the same order run in 0.44x the time: the superlinear part is
-  the factor rows' cache misses (41 + 15 MB of P and Q at k=64, against 2.4 MB at
-  ML-1M); per rating the folded epoch is no slower than ML-1M's. The cache-blocked
-  DSGD order (`mf-dsgd-blocked`: blocks with about 1 MiB of factor rows, 55 blocks
-  at ML-25M) takes that miss away: its 25M / 1M ratio is in the table. (No
-  hardware counters in this VM, so the working set is varied instead.)
-- **BPR epoch (5.9x implicit's before).** At ML-25M the users x items matrix has
-  9.6e9 cells, over `models/bpr.py`'s 64M-cell bitmap limit, so `sample_triples`
-  tests every sampled negative by `np.searchsorted` over the 25M sorted pair keys:
-  of one 148.5 s epoch (set-up included) the sampler took 109.4 s (74%), the
-  kernel and the rest 39 s, against implicit's 10.4 s. At ML-1M the bitmap is
-  used. A bit-packed bitmap (9.6e9 bits = 1.2 GB) or a binary search inside
-  each user's sorted CSR row (in cache) would remove it; `models/bpr.py` belongs
-  to another engineer.
-- **ItemKNN fit (killed after 240 s before).** The similarity kernel walks every
-  co-occurrence (sum_u d_u^2) and then sorts all m_i candidates of every item twice
-  (np.sort of the touched items, a stable argsort of their sims) to keep 20: the
-  sorted work grows with n_items x m_i: from ML-1M to ML-25M the walk grows 23x
-  (3.9e8 to 8.9e9), the sorted candidates 174x (1.2e8 to 2.2e10 comparisons; an
-  item now has 24,661 co-rated items on average, not 2,911), so at ML-25M the sorts
-  are most of the fit. A partial selection of the top `n_neighbors` (as in
-  `minirec.models._serving.top_k`) would replace the sorts; the kernel is in
-  `minirec/backends/` (another engineer's).
-- **recommend top-10 for all users (182.8 s for MF before).** The ranking is now
-  the model's BLAS product plus one Numba pass per row: measured back to back on
-  1,024 users x 59,047 items, the product took 0.31 s, the Numba top-10 0.28 s and
-  `models.base.top_k` (argpartition plus the tie pass) 6.47 s; for all 162,541
-  users `recommend-mf` (this path) and `recommend-mf-base` (base.py's) are in the
-  table. What is left is the product (6.1e11 flops for MF at k=64, one BLAS thread
-  here) and one pass over the scores: on this loaded machine above the 30 s
-  target; ItemKNN's scores come from its own kernel (`knn_predict_rows`), whose
-  time the top-k does not change.
+- **MF epoch.** With the ids folded onto ML-1M's rows, the same 25M updates in
+  the same order run faster: the superlinear part is the factor rows' cache misses
+  (41 + 15 MB of P and Q at k=64, against 2.4 MB at ML-1M). The cache-blocked
+  DSGD order (`mf-dsgd-blocked`: blocks with about 1 MiB of factor rows) takes
+  that miss away. (No hardware counters in this VM, so the working set is varied
+  instead.)
+- **BPR epoch.** At ML-25M the users x items matrix has 9.6e9 cells, over
+  `models/bpr.py`'s bitmap limit, so `sample_triples` tests every sampled
+  negative by a binary search over the 25M sorted pair keys: `sample_triples s`
+  is the sampler's share of the epoch, against implicit's whole epoch in the
+  table. At ML-1M the bitmap is used.
+- **ItemKNN fit.** The similarity kernel walks every co-occurrence (sum_u d_u^2)
+  and then sorts all m_i candidates of every item to keep 20: from ML-1M to ML-25M
+  the walk grows 23x, the sorted candidates 174x (an item has about 24,700
+  co-rated items, not 2,900), so at ML-25M the sorts are most of the fit; a
+  partial selection of the top `n_neighbors` would replace them.
+- **recommend top-10 for all users.** `profile-recommend` splits MF's CPU time:
+  the product is 2 x 162,541 x 59,047 x 64 = 1.2e12 flops (float32 BLAS, one
+  thread), the bias terms one more pass over the scores (`FactorModel._score`
+  adds a (users, items) temporary), and the Numba pass one read of the scores.
+  Their sum over 2 cores is the floor of `recommend-mf` on this machine; the
+  30 s target needs both cores free for the step.
+- **evaluate.** Per user the kernel copies the row with the training items as
+  NaN, takes the top-10 for coverage, and counts the scores at or above each
+  relevant item's in one vectorized pass each (n_items x n_relevant compares, 32
+  relevant items per user on average at ML-25M), so it costs about 32 reads of
+  each row on top of the product; users with more than 64 relevant items sort
+  their row instead.
 """
 
 SPARK = "## Spark MLlib ALS\n"
@@ -580,11 +649,19 @@ SPARK_TEXT = (
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shapes", default=",".join(SHAPES))
-    ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"comma-separated, of: {', '.join(STEPS)}, profile-mf, profile-bpr, "
+        "profile-itemknn, profile-recommend",
+    )
     ap.add_argument("--cache", default="/tmp/minirec_scale")
     ap.add_argument("--rows", default=None, help="JSON rows (default: in --cache)")
     ap.add_argument("--cap", type=float, default=300.0, help="seconds per step")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument(
+        "--out", default=str(HERE / "results"), help="folder of scale.md / scale.png"
+    )
     ap.add_argument("--ease-items", type=int, default=10_000)
     ap.add_argument("--worker", default=None)
     ap.add_argument("--shape", default=None)
@@ -624,17 +701,18 @@ def main() -> None:
             f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}; implicit on "
             "all cores"
         )
-        plot(rows, HERE / "results" / "scale.png")
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        plot(rows, out / "scale.png")
         body = (
             f"Command: `{CMD}`\n\n{render(rows, env)}\n\n![time vs ratings](scale.png)"
             f"\n\n{NOTES}\n\n## Profiles of the misses\n\nCommand: `{PROFILE_CMD}`"
             f"\n\n{render_profiles(rows)}\n\n{PROFILE_NOTES}"
         )
-        md = HERE / "results" / "scale.md"
-        spark = f"{SPARK}{SPARK_TEXT}"
-        write_result("scale", "MovieLens-25M-sized work on one machine", body, env)
-        with open(md, "a") as f:  # the Spark section stays last, as it was
-            f.write(f"\n{spark}")
+        title = "MovieLens-25M-sized work on one machine"
+        text = f"# {title}\n\n{body}\n\n## Environment\n\n{env_block(env)}\n"
+        (out / "scale.md").write_text(f"{text}\n{SPARK}{SPARK_TEXT}")
+        print(f"written to {out / 'scale.md'}")
 
 
 if __name__ == "__main__":
