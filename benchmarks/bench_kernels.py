@@ -50,7 +50,8 @@ from minirec._utils import aligned_empty  # noqa: E402
 from minirec.backends import numba_fast as NB  # noqa: E402  (what models train with)
 from minirec.backends import numpy_ops as NP  # noqa: E402
 from minirec.data.movielens import load_movielens  # noqa: E402
-from minirec.models.bpr import sample_triples, seen_index  # noqa: E402
+from minirec.models._sampling import pack_bits  # noqa: E402
+from minirec.models.bpr import sample_triples  # noqa: E402
 from minirec.models.factor import init_factors  # noqa: E402
 
 CMD = "MINIREC_DATA=../shared/data python benchmarks/bench_kernels.py"
@@ -396,14 +397,16 @@ def ials_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
 
 def bpr_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
     n_items = data.n_items
-    keys, bitmap = seen_index(data)
+    # what BPR.fit samples with: the users' CSR rows and their bit-packed bitmap
+    seen = data.by_user
+    bitmap = pack_bits(seen.indptr, seen.indices, n_items)
     g = np.random.default_rng(0)
     P = init_factors(g, data.n_users, k, 0.1)
     Q = init_factors(g, n_items, k, 0.1)
     bi = np.zeros(n_items, np.float32)
     rng = np.random.default_rng(1)
     n = len(data)
-    t3 = sample_triples(rng, data.users, data.items, n_items, 100, keys, bitmap)
+    t3 = sample_triples(rng, data.users, data.items, n_items, 100, seen, bitmap)
     jit = {
         "bpr_epoch": first_call(lambda: NB.bpr_epoch(*t3, P, Q, bi, 0.05, 0.01, 0.01)),
         "bpr_epoch_hogwild": first_call(
@@ -412,14 +415,14 @@ def bpr_rows(data, k: int, repeat: int) -> tuple[list[dict], dict]:
     }
 
     def sampling():
-        sample_triples(rng, data.users, data.items, n_items, n, keys, bitmap)
+        sample_triples(rng, data.users, data.items, n_items, n, seen, bitmap)
 
     def serial():
-        t = sample_triples(rng, data.users, data.items, n_items, n, keys, bitmap)
+        t = sample_triples(rng, data.users, data.items, n_items, n, seen, bitmap)
         NB.bpr_epoch(*t, P, Q, bi, 0.05, 0.01, 0.01)
 
     def hog():
-        t = sample_triples(rng, data.users, data.items, n_items, n, keys, bitmap)
+        t = sample_triples(rng, data.users, data.items, n_items, n, seen, bitmap)
         NB.bpr_epoch_hogwild(*t, P, Q, bi, 0.05, 0.01, 0.01)
 
     t_samp = median_time(sampling, repeat)
