@@ -433,27 +433,19 @@ def knn_reverse(nbr_indptr, nbr_indices) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(parallel=True, **_JIT)
 def _vote_rows(v_indptr, v_indices, v_sims, q_indptr, q_rows, q_data, n_threads, out):
-    """Rows of `out` (zeros on entry): each worker accumulates a query in one
-    float64 row and copies back, then resets, only the columns it touched."""
+    """Every row of `out`: each worker accumulates a query in one float64 row,
+    then writes the whole row and resets it (one pass, in parallel; cheaper than
+    zeroing the output first and tracking the touched columns)."""
     n_q, n_cols = out.shape
     for w in prange(n_threads):
         acc = np.zeros(n_cols)  # float64, the spec's summation
-        mark = np.zeros(n_cols, dtype=np.int64)  # 1 + the last query touching c
-        touched = np.empty(n_cols, dtype=np.int32)
         for t in range(w, n_q, n_threads):
-            m = 0
             for e in range(q_indptr[t], q_indptr[t + 1]):
                 b = q_rows[e]
                 x = np.float64(q_data[e])
                 for q in range(v_indptr[b], v_indptr[b + 1]):
-                    c = v_indices[q]
-                    if mark[c] != t + 1:
-                        mark[c] = t + 1
-                        touched[m] = c
-                        m += 1
-                    acc[c] += x * np.float64(v_sims[q])
-            for j in range(m):
-                c = touched[j]
+                    acc[v_indices[q]] += x * np.float64(v_sims[q])
+            for c in range(n_cols):
                 out[t, c] = acc[c]
                 acc[c] = 0.0
 
@@ -462,20 +454,17 @@ def knn_vote_scores(
     v_indptr, v_indices, v_sims, q_indptr, q_rows, q_data, n_cols, out=None
 ):
     """Numba twin of ``numpy_ops.knn.knn_vote_scores`` (same result, bit for
-    bit): queries in parallel, each worker accumulating one float64 row and
-    writing the columns the query reached, so the cost is the query's entries
-    times their rows' lengths plus zeroing the output row. ``out``: a float32
-    (n_queries, n_cols) array to write into (e.g. a slice of a larger block)."""
+    bit): queries in parallel, each worker accumulating one float64 row, so the
+    cost is the query's entries times their rows' lengths plus the n_cols of
+    the output row. ``out``: a float32 (n_queries, n_cols) array to write every
+    entry of (e.g. a slice of a larger block)."""
     n_q = len(q_indptr) - 1
     if out is None:
-        out = np.zeros((n_q, int(n_cols)), dtype=np.float32)
-    else:
-        if out.shape != (n_q, n_cols) or out.dtype != np.float32:
-            raise ValueError(
-                f"out must be float32 of shape {(n_q, n_cols)}, got {out.dtype} "
-                f"{out.shape}"
-            )
-        out[...] = 0.0
+        out = np.empty((n_q, int(n_cols)), dtype=np.float32)
+    elif out.shape != (n_q, n_cols) or out.dtype != np.float32:
+        raise ValueError(
+            f"out must be float32 of shape {(n_q, n_cols)}, got {out.dtype} {out.shape}"
+        )
     if n_q == 0:
         return out
     _vote_rows(
