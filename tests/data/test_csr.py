@@ -107,3 +107,20 @@ def test_bad_values_and_types():
     empty = Interactions.from_csr(sp.csr_matrix((2, 3)))
     assert len(empty) == 0 and empty.shape == (2, 3)
     assert empty.to_csr().shape == (2, 3)
+
+
+def test_row_major_order_equals_lexsort():
+    """The one-key stable sort gives lexsort's order, duplicates in input order,
+    and the lexsort fallback where row * n_cols would overflow."""
+    from minirec.data.interactions import _row_major_order
+
+    rng = np.random.default_rng(3)
+    row = rng.integers(0, 50, 4000).astype(np.int32)
+    col = rng.integers(0, 30, 4000).astype(np.int32)  # many duplicate pairs
+    np.testing.assert_array_equal(
+        _row_major_order(row, col, 50), np.lexsort((col, row))
+    )
+    big = np.array([2**40, 5, 2**40, 0], dtype=np.int64)
+    r = np.array([1, 1, 0, 0], dtype=np.int64)
+    np.testing.assert_array_equal(_row_major_order(r, big, 2**30), np.lexsort((big, r)))
+    assert len(_row_major_order(r[:0], big[:0], 0)) == 0
