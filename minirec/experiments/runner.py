@@ -261,7 +261,11 @@ def _chosen(model) -> dict:
     """The epoch `model` kept, its validation HR@10 and the epochs it ran."""
     hist = getattr(model, "history_", None) or []
     best = [h for h in hist if h.get("best")]
-    out = {"epoch": int(model.best_epoch_), "epochs_run": len(hist)}
+    # epochs trained (NeuMF's history starts with its fused start as epoch 0)
+    out = {
+        "epoch": int(model.best_epoch_),
+        "epochs_run": sum(h["epoch"] > 0 for h in hist),
+    }
     if best and best[-1].get("valid") is not None:
         out["valid HR@10"] = float(best[-1]["valid"])
     return out
@@ -288,7 +292,7 @@ def valid_record(model, val: P.Holdout, params: dict) -> dict:
         elif isinstance(sub, dict) or given is not None:
             hist = (getattr(model, "pretrain_history_", None) or {}).get(name, [])
             best = [h for h in hist if h.get("best")]
-            rec = {"fitted by": "this row", "epochs_run": len(hist)}
+            rec = {"fitted by": "this row", "epochs_run": len(hist)}  # from epoch 1
             if best:
                 rec.update(epoch=int(best[-1]["epoch"]))
                 if best[-1].get("valid") is not None:

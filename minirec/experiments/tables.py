@@ -111,7 +111,7 @@ def peer_cell(cfg: Config, rec: dict | None) -> tuple[str, str]:
 def _epoch_text(v: dict) -> str:
     text = f"epoch {v['epoch']} of {v['epochs_run']} run"
     if v["epoch"] == 0:
-        text = f"epoch 0 (the fused start) of {v['epochs_run'] - 1} fine-tuned"
+        text = f"epoch 0 (the fused start; {v['epochs_run']} fine-tuned epochs run)"
     if "valid HR@10" in v:
         text += f" (validation HR@10 {v['valid HR@10']:.4f})"
     return text
