@@ -35,7 +35,8 @@ A config lives in ``configs/<table>/<row>.toml`` (package data) and holds:
                                        ``protocol``, ``note``; ``metrics = {}`` and
                                        a ``note``: a config not measured yet
     [quick]                            overrides for ``--quick``: ``users`` (keep the
-                                       first N users), ``params``, ``grid``, ``folds``
+                                       first N users), ``params``, ``grid``, ``folds``;
+                                       a recorded row with one runs under --quick
 
 A key that is missing, unknown or of the wrong type is an error naming the file
 and the key.
