@@ -204,6 +204,7 @@ def rank(
     exclude: np.ndarray | None = None,
     show_progress: bool | None = None,
     threads: int | None = None,
+    cells: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-`n` items of internal users `u` (-1: a user unknown to the model, who
     gets the most popular items) as ``(internal item indices, float32 scores)``,
@@ -211,7 +212,8 @@ def rank(
     `filter_seen` each user's training items are left out, and `exclude`
     (internal item indices) for every user; a user with fewer than `n` items
     left gets -inf scores at the tail. `threads` (default
-    ``numba.get_num_threads()``) bounds the threads; memory and threads are as the
+    ``numba.get_num_threads()``) bounds the threads and `cells` (default
+    :data:`CHUNK_CELLS`) the scores of one block; memory and threads are as the
     module docstring says. The arguments are not checked (the callers do)."""
     u = np.asarray(u, dtype=np.int64)
     n_items = model.n_items
@@ -221,7 +223,7 @@ def rank(
     max_seen = int(np.diff(indptr).max(initial=0)) if filter_seen else 0
     idx = np.empty((len(u), n), dtype=np.int64)
     out = np.empty((len(u), n), dtype=np.float32)
-    step = max(1, CHUNK_CELLS // max(n_items, 1))
+    step = max(1, (CHUNK_CELLS if cells is None else cells) // max(n_items, 1))
     starts = range(0, len(u), step)
     if show_progress is None and len(u) * n_items < _PROGRESS_CELLS:
         show_progress = False

@@ -41,9 +41,9 @@ FORMAT = "minirec-model"
 FORMAT_VERSION = 1
 #: the retired format of the sequence models' own files, still read
 LEGACY_SEQ_FORMAT = "minirec-seqmodel"
-#: (row, item) scores held at once by predict() and similar_*() (recommend():
-#: _serving.CHUNK_CELLS): 64 MiB of float32, so memory does not grow with the
-#: number of users asked
+#: (row, item) scores held at once by predict() and similar_*(), and the bound
+#: of recommend()'s blocks (with _serving.CHUNK_CELLS): 64 MiB of float32, so
+#: memory does not grow with the number of users asked
 _SCORE_CELLS = 1 << 24
 
 
@@ -391,7 +391,8 @@ class Recommender:
         keep = self._item_mask(items, filter_items)
         u = self.user_index(users, "raise" if unknown == "raise" else "ignore")
         exclude = None if keep is None else np.flatnonzero(~keep)
-        idx, scores = _serving.rank(self, u, n, filter_seen, exclude)
+        cells = min(_SCORE_CELLS, _serving.CHUNK_CELLS)
+        idx, scores = _serving.rank(self, u, n, filter_seen, exclude, cells=cells)
         return self.item_ids_[idx], scores
 
     def _item_vectors(self) -> np.ndarray:
