@@ -541,7 +541,20 @@ def render_profiles(rows: dict) -> str:
     return "| profile | shape | figures |\n|---|---|---|\n" + "\n".join(lines)
 
 
+#: the plot's panels: one per model, its steps
+PANELS = {
+    "MF": ("mf", "mf-hogwild-grid", "mf-dsgd-blocked", "recommend-mf",
+           "recommend-mf-base"),
+    "ImplicitALS": ("ials", "implicit-als", "recommend-ials", "evaluate"),
+    "BPR": ("bpr", "implicit-bpr"),
+    "ItemKNN": ("itemknn", "recommend-itemknn"),
+    "EASE / data": ("ease-pruned", "generate"),
+}  # fmt: skip
+
+
 def plot(rows: dict, path: Path) -> None:
+    """Log-log seconds against ratings, one panel per model (PANELS), a line per
+    step with at least two shapes, and the linear slope through 1 s at 1M."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -549,27 +562,29 @@ def plot(rows: dict, path: Path) -> None:
 
     from minirec.data.scale import SHAPES as SIZES
 
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for step in STEPS:
-        pts = [
-            (SIZES[s][2], rows[s][step]["seconds"])
-            for s in SHAPES
-            if s in rows and "seconds" in rows[s].get(step, {})
-        ]
-        if len(pts) >= 2:
-            x, y = zip(*pts)
-            ax.plot(x, y, "o-", label=step)
+    fig, axes = plt.subplots(2, 3, figsize=(12, 7), sharex=True)
     x = np.array([1e6, 2.5e7])
-    ax.plot(x, x / 1e6, "k:", label="linear (1 s at 1M)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("ratings")
-    ax.set_ylabel("seconds")
+    for ax, (model, steps) in zip(axes.flat, PANELS.items()):
+        for step in steps:
+            pts = [
+                (SIZES[s][2], rows[s][step]["seconds"])
+                for s in SHAPES
+                if s in rows and "seconds" in rows[s].get(step, {})
+            ]
+            if len(pts) >= 2:
+                ax.plot(*zip(*pts), "o-", label=step)
+        ax.plot(x, x / 1e6, "k:", label="linear (1 s at 1M)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(model)
+        ax.set_xlabel("ratings")
+        ax.set_ylabel("seconds")
+        ax.legend(fontsize=7)
+    axes.flat[-1].axis("off")
     shown = " / ".join(s.upper() for s in SHAPES if s in rows)
-    ax.set_title(f"minirec at the {shown} shapes (2 shared cores)")
-    ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(f"minirec at the {shown} shapes (2 shared cores)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 NOTES = """\
