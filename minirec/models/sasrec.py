@@ -29,9 +29,11 @@ averaged over real (non-padded) positions. ``loss="ce"`` (Klenitskiy & Vasilev
 2023, "SASRec+"): full-softmax cross-entropy over every item at every real position,
     L = mean_t [log Σ_j exp(r_{t,j}) - r_{t, s_{t+1}}],
 the logits F_t · E_j with the tied item embeddings; no negatives are sampled. Its
-logits are B x T x n_items, so they are formed in row chunks (``_softmax_ce``) and
-recomputed in the backward instead of kept. Adam, β = (0.9, 0.98). ``lazy=True``
-(the default) updates only the rows of E a batch touches (``torch.optim.SparseAdam``);
+logits are B x T x n_items, so they are formed in row chunks (``_softmax_ce``),
+kept for the backward up to 4 chunks and recomputed chunk by chunk beyond.
+
+Adam, β = (0.9, 0.98). ``lazy=True`` (the default) updates only the rows of E a
+batch touches (``torch.optim.SparseAdam``);
 ``lazy=False`` is dense Adam as the paper's TF1 ``AdamOptimizer``: every row keeps
 moving with its momentum, so a rarely seen item moves in every step, not only in the
 steps that touch it.
@@ -80,8 +82,9 @@ def _softmax_ce(H: Tensor, E: Tensor, tokens, chunk: int = CE_CHUNK) -> Tensor:
     """Mean full-softmax cross-entropy of states `H` (N, d) against the items of `E`
     ((n_items + 1, d), row 0 the padding token, which is no item): the logits are
     H @ E[1:]ᵀ and row r's target is item tokens[r] - 1. The logits are made
-    `chunk` elements at a time (forward and backward), so memory is O(chunk), not
-    O(N n_items)."""
+    `chunk` elements at a time; their softmax is kept for the backward when it is
+    at most 4 chunks and recomputed chunk by chunk otherwise, so memory is
+    O(chunk) beyond that size, not O(N n_items)."""
     xp = H.xp
     tokens = xp.asarray(tokens).reshape(-1)
     N, n = H.shape[0], E.shape[0] - 1
@@ -90,18 +93,24 @@ def _softmax_ce(H: Tensor, E: Tensor, tokens, chunk: int = CE_CHUNK) -> Tensor:
     rows = max(1, chunk // max(n, 1))
     E1 = E.data[1:]
     spans = [(a, min(a + rows, N)) for a in range(0, N, rows)]
+    # the softmax of up to 4 chunks is kept for the backward, beyond that recomputed
+    kept: list | None = [] if N * n <= 4 * chunk else None
 
     def probs(a, b):
         """Softmax of the logits of rows a:b, and their log-sum-exp."""
-        z = H.data[a:b] @ E1.T
-        mx = z.max(axis=1, keepdims=True)
-        p = xp.exp(z - mx)
+        p = H.data[a:b] @ E1.T
+        mx = p.max(axis=1, keepdims=True)
+        p -= mx
+        xp.exp(p, out=p)
         s = p.sum(axis=1, keepdims=True)
-        return p / s, (mx + xp.log(s))[:, 0]
+        p /= s
+        return p, (mx + xp.log(s))[:, 0]
 
     total = 0.0
     for a, b in spans:
-        _, lse = probs(a, b)
+        p, lse = probs(a, b)
+        if kept is not None:
+            kept.append(p)
         tgt = xp.sum(H.data[a:b] * E1[tokens[a:b] - 1], axis=1)
         total = total + xp.sum(lse - tgt)
     out = xp.asarray(total / N, dtype=H.dtype)
@@ -109,8 +118,12 @@ def _softmax_ce(H: Tensor, E: Tensor, tokens, chunk: int = CE_CHUNK) -> Tensor:
     def backward(g):  # dL/dz = (softmax(z) - onehot(target)) / N, z = H E1ᵀ
         dH = xp.zeros_like(H.data) if H.requires_grad else None
         dE = xp.zeros_like(E.data) if E.requires_grad else None
-        for a, b in spans:
-            p, _ = probs(a, b)
+        for c, (a, b) in enumerate(spans):
+            p = kept[c] if kept is not None and kept[c] is not None else None
+            if p is None:
+                p = probs(a, b)[0]
+            else:
+                kept[c] = None  # used in place below, and freed
             p[xp.arange(b - a), tokens[a:b] - 1] -= 1.0
             p *= g / N
             if dH is not None:
