@@ -418,6 +418,11 @@ def _profile_recommend(cache: Path, n_users: int = 8192) -> dict:
     max_seen = int(np.diff(seen.indptr).max())
     parts = dict.fromkeys(("product", "biases", "mask + top-10"), 0.0)
     none = np.zeros(0, np.int64)
+    s = m.score_items(u[:2])  # compile the serial kernel
+    saved = np.empty((2, max_seen), np.float32)
+    i2, o2 = np.empty((2, 10), np.int64), np.empty((2, 10), np.float32)
+    _serving._rank_rows(s, 10, u[:2], seen.indptr, seen.indices, True, none, saved,
+                        i2, o2)  # fmt: skip
     with threadpool_limits(1, "blas"):
         for a in range(0, len(u), step):
             uu = u[a : a + step]
