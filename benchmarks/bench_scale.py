@@ -71,7 +71,7 @@ PROFILE_CMD = (
 )
 CMD = (
     "NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_scale.py "
-    "--shapes ml-1m,ml-20m,ml-25m --cap 420 --ease-items 5000 --write"
+    "--shapes ml-1m,ml-20m,ml-25m --cap 900 --ease-items 5000 --write"
 )
 SHAPES = ("ml-1m", "ml-20m", "ml-25m")
 STEPS = (
