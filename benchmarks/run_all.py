@@ -32,7 +32,6 @@ SPEED = [
     "bench_flush",
 ]
 ACCURACY = [
-    "accuracy_baselines",
     "accuracy_classic",
     "accuracy_fm",
     "accuracy_neural",

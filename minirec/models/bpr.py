@@ -153,8 +153,8 @@ class BPR(FactorModel):
     verbose : bool
         Print the mean BPR loss of each epoch.
 
-    Defaults tuned on a validation split of the NCF ML-1M training data
-    (benchmarks/accuracy_classic.py).
+    Defaults tuned on a validation split of the NCF ML-1M training data (config
+    ``ncf/bpr``).
     """
 
     name = "bpr"
