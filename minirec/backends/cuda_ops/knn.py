@@ -74,6 +74,8 @@ def knn_similarity(
     pearson: bool,
     shrink: float,
     keep: int,
+    alpha: float = 0.5,
+    shrink_by: str = "count",
 ):
     """Top-`keep` positive similarities between the rows of X (spec:
     :func:`minirec.backends.numpy_ops.knn_similarity`): returns the CSR
@@ -85,8 +87,15 @@ def knn_similarity(
     (``[b, a]``, coalesced); rows go in chunks that keep the device scratch under
     :data:`._launch.SCRATCH_BYTES`. Each chunk's sims come back to the host (an
     explicit copy), where the per-row selection is one stable vectorised sort, so
-    ties break exactly as the spec's. Deterministic.
+    ties break exactly as the spec's. Deterministic. Only the spec's defaults
+    ``alpha=0.5`` (the plain cosine) and ``shrink_by="count"`` run here.
     """
+    if alpha != 0.5 or shrink_by != "count":
+        raise NotImplementedError(
+            f"knn_similarity on cuda: alpha={alpha!r}, shrink_by={shrink_by!r}; the "
+            "CUDA kernel has only alpha=0.5 and shrink_by='count': use "
+            "backend='numba' or 'numpy' for the asymmetric cosine or norm shrink"
+        )
     n_rows = len(indptr) - 1
     ptr = np.zeros(n_rows + 1, dtype=np.int64)
     if n_rows == 0:
