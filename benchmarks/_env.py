@@ -72,3 +72,15 @@ def write_result(name: str, title: str, body: str, env: dict) -> Path:
     print(text)
     print(f"written to {path}")
     return path
+
+
+def reproduce_tables(tables: tuple[str, ...], argv: list[str] | None = None) -> int:
+    """``minirec reproduce TABLE`` for each of `tables` with the script's arguments
+    (the accuracy scripts are pointers to it); the worst exit status."""
+    from minirec.cli import main as cli
+
+    args = sys.argv[1:] if argv is None else argv
+    rc = 0
+    for table in tables:
+        rc = max(rc, cli(["reproduce", table, *args]) or 0)
+    return rc

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _env import env_block  # noqa: E402
+from _env import env_block, reproduce_tables  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CMD = "MINIREC_DATA=../shared/data python benchmarks/bench_fm_knn.py"
@@ -54,13 +54,7 @@ TABLES = ("rating",)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from minirec.cli import main as cli
-
-    args = sys.argv[1:] if argv is None else argv
-    rc = 0
-    for table in TABLES:
-        rc = max(rc, cli(["reproduce", table, *args]) or 0)
-    return rc
+    return reproduce_tables(TABLES, argv)
 
 
 if __name__ == "__main__":

@@ -12,18 +12,16 @@ named in it); this script only runs those tables, so ``benchmarks/run_all.py
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _env import reproduce_tables  # noqa: E402
 
 TABLES = ("ncf", "ctr")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from minirec.cli import main as cli
-
-    args = sys.argv[1:] if argv is None else argv
-    rc = 0
-    for table in TABLES:
-        rc = max(rc, cli(["reproduce", table, *args]) or 0)
-    return rc
+    return reproduce_tables(TABLES, argv)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import time
 
 from minirec.cli import protocols as P
 from minirec.evaluation import evaluate_sampled
-from minirec.experiments.runner import _binary, versions
+from minirec.experiments.runner import _binary, record_head, versions
 from minirec.models.bpr import BPR
 from minirec.models.convncf import ConvNCF
 
@@ -199,14 +199,7 @@ def record(path: str) -> None:
     cfg = load(config_dir() / "ncf" / "convncf.toml")
     mtime = _dt.datetime.fromtimestamp(Path(path).stat().st_mtime, _dt.timezone.utc)
     out = {
-        "config": cfg.name,
-        "table": cfg.table,
-        "row": cfg.row,
-        "title": cfg.title,
-        "model": cfg.model,
-        "dataset": cfg.dataset,
-        "reference": cfg.reference,
-        "quick": False,
+        **record_head(cfg, quick=False),
         "status": "measured",
         "protocol": P.protocol_label("sampled", {"how": "ncf"}),
         "metrics": {m: run["test"][m] for m in cfg.metrics},

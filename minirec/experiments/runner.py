@@ -339,6 +339,20 @@ def _n_points(grid: dict) -> int:
     return int(np.prod([len(v) for v in grid.values()]))
 
 
+def record_head(cfg: Config, quick: bool) -> dict[str, Any]:
+    """The fields every row record starts with: the config and what it names."""
+    return {
+        "config": cfg.name,
+        "table": cfg.table,
+        "row": cfg.row,
+        "title": cfg.title,
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "reference": cfg.reference,
+        "quick": quick,
+    }
+
+
 def run(
     cfg: Config,
     quick: bool = False,
@@ -357,16 +371,7 @@ def run(
         else:
             return sequential.run(cfg, quick=quick, say=say, rerun=rerun)
     rerun = rerun or (quick and bool(cfg.quick))
-    record: dict[str, Any] = {
-        "config": cfg.name,
-        "table": cfg.table,
-        "row": cfg.row,
-        "title": cfg.title,
-        "model": cfg.model,
-        "dataset": cfg.dataset,
-        "reference": cfg.reference,
-        "quick": quick and (cfg.recorded is None or rerun),
-    }
+    record = record_head(cfg, quick and (cfg.recorded is None or rerun))
     if cfg.recorded is not None and not rerun:
         rec = cfg.recorded
         record.update(

@@ -42,7 +42,6 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -411,7 +410,7 @@ def run_many(
     vs full, the same model, data, params and n_epochs grid) share one fit, each
     choosing its epoch on its own protocol's validation: the same records as
     separate runs (same seed), for the cost of one."""
-    from .runner import versions
+    from .runner import record_head, versions
 
     records, todo = [], []
     for cfg in cfgs:
@@ -420,16 +419,9 @@ def run_many(
                 f"{cfg.path}: key 'protocol': {cfg.protocol!r}: the sequential "
                 f"table runs {', '.join(LABELS)}"
             )
-        record: dict[str, Any] = {
-            "config": cfg.name,
-            "table": cfg.table,
-            "row": cfg.row,
-            "title": cfg.title,
-            "model": cfg.model,
-            "dataset": cfg.dataset,
-            "reference": cfg.reference,
-            "quick": quick and (cfg.recorded is None or rerun or bool(cfg.quick)),
-        }
+        record = record_head(
+            cfg, quick and (cfg.recorded is None or rerun or bool(cfg.quick))
+        )
         records.append(record)
         # as runner.run: with `quick`, a row that has a [quick] table runs
         if cfg.recorded is not None and not (rerun or (quick and cfg.quick)):
