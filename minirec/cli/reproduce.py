@@ -21,6 +21,9 @@ from pathlib import Path
 
 from ._io import CliError, emit
 
+#: where a full run writes its records and tables (from the repository root)
+_DEFAULT_OUT = Path("benchmarks") / "results"
+
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
@@ -44,11 +47,15 @@ def _listing() -> tuple[dict, str]:
         ]
         lines.append(f"{t} ({len(cfgs)} rows)")
         width = max(len(c.row) for c in cfgs)
-        for c in cfgs:
+        for c, row in zip(cfgs, obj["tables"][t]):
             how = "runs"
             if c.recorded is not None:
                 rec = c.recorded["metrics"]
                 how = "recorded, not re-run" if rec else "not measured"
+                got = _measured(_DEFAULT_OUT / "runs" / t / f"{c.row}.json")
+                if got is not None:
+                    row["measured"] = got.get("date")
+                    how = f"measured by --rerun, {got.get('date')}"
             lines.append(f"  {c.row:<{width}}  {c.title}  [{how}]")
     lines.append("\n`minirec reproduce TABLE [--quick] [--only ROW]` runs a table.")
     return obj, "\n".join(lines)
@@ -72,8 +79,7 @@ def _pick(cfgs: list, only: list[str] | None, table: str) -> list:
 def _out_dir(args: argparse.Namespace) -> Path | None:
     if args.out:
         return Path(args.out)
-    default = Path("benchmarks") / "results"
-    return default if not args.quick and default.is_dir() else None
+    return _DEFAULT_OUT if not args.quick and _DEFAULT_OUT.is_dir() else None
 
 
 def _line(cfg, rec: dict) -> str:
@@ -107,19 +113,48 @@ def _measured(path: Path | None) -> dict | None:
     return rec if ok else None
 
 
-def _run_rows(args, cfgs, out, records, lines) -> None:
+def _runner(args, cfgs):
+    """`run` for one row of `cfgs`; sequential rows that share a fit
+    (:func:`~minirec.experiments.sequential.fit_groups`) are fitted once, when
+    the first of them comes."""
     from ..experiments import run
+
+    if not cfgs or cfgs[0].table != "sequential":
+        return lambda cfg: run(cfg, quick=args.quick, say=_say, rerun=args.rerun)
+    from ..experiments.sequential import fit_groups, run_many
+
+    group = {c.row: g for g in fit_groups(cfgs, args.quick) for c in g}
+    done: dict[str, dict] = {}
+
+    def one(cfg) -> dict:
+        if cfg.row not in done:
+            g = group[cfg.row]
+            recs = run_many(g, quick=args.quick, say=_say, rerun=args.rerun)
+            done.update(zip((c.row for c in g), recs))
+        return done.pop(cfg.row)
+
+    return one
+
+
+def _run_rows(args, cfgs, out, records, lines) -> None:
     from ..experiments.runner import write_json
 
+    def path_of(cfg):
+        return None if out is None else out / "runs" / cfg.table / f"{cfg.row}.json"
+
+    def served(cfg) -> bool:  # a recorded row: its figure, not a fit
+        return cfg.recorded is not None and not (
+            args.rerun or (args.quick and bool(cfg.quick))
+        )
+
+    # a measured record (from --rerun) outranks a recorded figure
+    kept = {c.row: _measured(path_of(c)) for c in cfgs if served(c)}
+    run = _runner(args, [c for c in cfgs if kept.get(c.row) is None])
     for n, cfg in enumerate(cfgs, 1):
-        runs = args.rerun or (args.quick and bool(cfg.quick))
-        recorded = cfg.recorded is not None and not runs
-        what = "recorded" if recorded else "running"
+        what = "recorded" if served(cfg) else "running"
         _say(f"[{n}/{len(cfgs)}] {cfg.name} ({cfg.title}): {what}")
-        path = None if out is None else out / "runs" / cfg.table / f"{cfg.row}.json"
-        rec = _measured(path) if recorded else None
-        if rec is None:  # a measured record (--rerun) outranks the recorded figure
-            rec = run(cfg, quick=args.quick, say=_say, rerun=args.rerun)
+        path = path_of(cfg)
+        rec = kept.get(cfg.row) or run(cfg)
         records.append(rec)
         line = _line(cfg, rec)
         lines.append(line)

@@ -25,8 +25,8 @@ run of E epochs is the first E epochs of a longer one (same seed, no schedule), 
 this equals fitting each grid point. The weights of the best epoch (first best)
 are kept and only they see the test item. A grid over other names fits each
 point. Rows that differ only in their protocol share one such fit
-(:func:`run_many`; ``python -m minirec.experiments.sequential ROW ROW``), each
-choosing its epoch on its own protocol's validation.
+(:func:`run_many`, :func:`fit_groups`; ``minirec reproduce sequential --only
+ROW --only ROW``), each choosing its epoch on its own protocol's validation.
 
 ``[quick]``: ``users`` keeps the first N users (sampled, full) or the first N
 training sessions (session); ``params`` and ``grid`` override as in any config.
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import json
 import os
 import time
 from collections.abc import Callable
@@ -386,6 +387,21 @@ def _head(sessions, n: int):
     from ..data.sequences import as_sequences
 
     return as_sequences(sessions, "sessions")[:n]
+
+
+def fit_groups(cfgs: list[Config], quick: bool = False) -> list[list[Config]]:
+    """`cfgs` in the groups :func:`run_many` fits once each: rows of the
+    sampled / full protocols with the same model, dataset, params, quick table
+    and n_epochs grid share a group; every other row is a group of its own."""
+    groups: dict[str, list[Config]] = {}
+    for c in cfgs:
+        grid = _grid(c, quick)
+        key = c.row
+        if c.protocol != "session" and grid is not None and list(grid) == ["n_epochs"]:
+            what = [c.model, c.dataset, c.params, c.quick, grid, c.select["metric"]]
+            key = json.dumps(what, sort_keys=True, default=str)
+        groups.setdefault(key, []).append(c)
+    return list(groups.values())
 
 
 def run(

@@ -447,3 +447,19 @@ def test_neural_configs_name_their_settings_and_select_on_validation():
     assert cfgs["neumf-alpha05"].params["alpha"] == 0.5
     for c in C.table_configs("ctr"):
         assert c.protocol == "ctr" and c.params and c.quick
+
+
+def test_list_says_which_recorded_rows_a_rerun_measured(cli, monkeypatch, tmp_path):
+    """--list reads the run records where a full run writes them: a recorded row
+    with a measured record is listed as measured, with its date."""
+    runs = tmp_path / "benchmarks" / "results" / "runs" / "ctr"
+    runs.mkdir(parents=True)
+    rec = {"status": "measured", "quick": False, "date": "2026-01-02 03:04 UTC"}
+    (runs / "fm.json").write_text(json.dumps(rec))
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli("reproduce --list")
+    assert code == 0
+    assert re.search(
+        r"^  fm .*\[measured by --rerun, 2026-01-02 03:04 UTC\]$", out, re.M
+    )
+    assert re.search(r"^  deepfm .*\[recorded, not re-run\]$", out, re.M)

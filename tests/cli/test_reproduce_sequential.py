@@ -141,3 +141,33 @@ def test_rows_that_differ_in_protocol_share_one_fit():
     other = dataclasses.replace(b, params={**b.params, "lr": 0.01})
     with pytest.raises(C.ConfigError, match="share one fit"):
         S.run_many([a, other], quick=True, say=lambda s: None)
+
+
+def test_fit_groups_put_protocol_twins_together_and_the_rest_alone():
+    cfgs = _configs()
+    groups = S.fit_groups(list(cfgs.values()))
+    rows = [[c.row for c in g] for g in groups]
+    assert ["sasrec-games-paper", "sasrec-games-paper-full"] in rows
+    assert ["gru4rec-rsc15"] in rows  # a session row is never shared
+    assert sorted(r for g in rows for r in g) == sorted(cfgs)
+    a = cfgs["sasrec-games-paper-full"]
+    other = dataclasses.replace(a, params={**a.params, "lr": 0.01})
+    assert len(S.fit_groups([cfgs["sasrec-games-paper"], other])) == 2
+
+
+def test_cli_fits_protocol_twins_once(cli_json, tmp_path):
+    """`minirec reproduce sequential --only A --only B` of two rows that differ in
+    their protocol fits once: both records carry the one fit's seconds."""
+    _need(_configs()["sasrec-games-paper"])
+    code, obj = cli_json(
+        "reproduce sequential --quick --only sasrec-games-paper "
+        f"--only sasrec-games-paper-full --out {tmp_path}"
+    )
+    assert code == 0
+    a, b = obj["rows"]
+    assert a["protocol"].startswith("sampled(1+100") and b["protocol"].startswith(
+        "full("
+    )
+    assert a["seconds"] == b["seconds"] and a["wall_seconds"] == b["wall_seconds"]
+    for row in ("sasrec-games-paper", "sasrec-games-paper-full"):
+        assert (tmp_path / "runs" / "sequential" / f"{row}.json").exists()
