@@ -198,7 +198,8 @@ class _NCFBase(NeuralRecommender):
         # the epoch whose weights the model holds: the best on `valid`, else the
         # last (0: the starting weights, NeuMF's fused pre-trained models)
         best = [h["epoch"] for h in self.history_ if h.get("best")]
-        self.best_epoch_ = best[-1] if best else self.history_[-1]["epoch"]
+        last = self.history_[-1]["epoch"] if self.history_ else 0
+        self.best_epoch_ = best[-1] if best else last
 
     def _reg_term(self, u, i) -> Tensor:
         """½ Σ ‖embedding rows used in the batch‖² (user tables are named P)."""
@@ -393,6 +394,9 @@ class NeuMF(_NCFBase):
         ``"valid"``: the weight among 0, 0.1, ..., 1 whose fused start has the best
         HR@10 on `valid` (``fit(..., valid=...)`` is then required); the choice is
         kept in ``alpha_`` (its choice on ML-1M: config ``ncf/neumf``).
+    n_epochs : int
+        Fine-tuning epochs after the fused start (the most, with ``valid``); 0
+        keeps the fused start itself (needs pre-training or `gmf` / `mlp`).
     pretrain_epochs, pretrain_lr : int, float
         Epochs (the most, with ``valid``) and Adam learning rate of the GMF and
         NCFMLP that pre-training trains.
@@ -462,9 +466,19 @@ class NeuMF(_NCFBase):
         self.pretrain_epochs = check_positive_int("pretrain_epochs", pretrain_epochs)
         self.pretrain_lr = check_positive("pretrain_lr", pretrain_lr)
         self.dropout = check_nonnegative("dropout", dropout)
+        # n_epochs=0: the fused start is the model (no fine-tuning)
+        keep_start = not isinstance(n_epochs, bool) and n_epochs == 0
+        if keep_start and not (pretrain or gmf is not None or mlp is not None):
+            raise ValueError(
+                "NeuMF(n_epochs=0) keeps the fused pre-trained start: it needs "
+                "pretrain=True or a gmf / mlp to start from"
+            )
         self._check_common(
-            n_negatives, lr, reg, n_epochs, batch_size, optimizer, lr_schedule, lr_decay
-        )
+            n_negatives, lr, reg, 1 if keep_start else n_epochs, batch_size,
+            optimizer, lr_schedule, lr_decay,
+        )  # fmt: skip
+        if keep_start:
+            self.n_epochs = 0
         self.lazy = bool(lazy)
         self.patience = check_positive_int("patience", patience)
         self.seed = int(seed)

@@ -105,6 +105,26 @@ def test_neumf_pretraining_fuses_the_two_models(planted):
         NeuMF(k=8, layers=(8, 4), n_epochs=1, gmf=gmf, mlp=mlp).fit(data)
 
 
+def test_neumf_zero_epochs_is_the_fused_start_exactly(planted):
+    """n_epochs=0: no fine-tuning step at all; unfitted starts are fitted first
+    with their own hyperparameters, and the score is α z_GMF + (1 − α) z_MLP."""
+    data = planted[0]
+    gmf = GMF(k=4, n_epochs=2, batch_size=64, lr=0.01)
+    mlp = NCFMLP(layers=(8, 4), n_epochs=2, batch_size=64, lr=0.01)
+    neu = NeuMF(k=4, layers=(8, 4), alpha=0.6, n_epochs=0, gmf=gmf, mlp=mlp)
+    seen = []
+    neu.fit(data, on_epoch=lambda m, e, r: seen.append(e))
+    assert seen == [] and neu.history_ == [] and neu.best_epoch_ == 0
+    g, m = GMF(**gmf.get_params()).fit(data), NCFMLP(**mlp.get_params()).fit(data)
+    u, i = data.users[:20], data.items[:20]
+    want = 0.6 * g.predict_pairs(u, i) + 0.4 * m.predict_pairs(u, i)
+    np.testing.assert_allclose(neu.predict_pairs(u, i), want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"n_epochs=0\) keeps the fused"):
+        NeuMF(pretrain=False, n_epochs=0)
+    with pytest.raises(ValueError, match="n_epochs"):
+        NeuMF(n_epochs=-1)
+
+
 def test_neumf_with_own_pretraining_learns(planted):
     data, tu, ti, negs = planted
     m = NeuMF(k=8, layers=(16, 8), pretrain_epochs=20, pretrain_lr=0.01,
