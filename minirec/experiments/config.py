@@ -28,8 +28,9 @@ A config lives in ``configs/<table>/<row>.toml`` (package data) and holds:
                                        split of the training part, the best one is
                                        refitted on all of it
     [reference]                        ``metrics = {..}`` or ``text``, and ``source``
-    [peer]                             optional: ``library`` (surprise | implicit),
-                                       ``algo``, ``params``: measured in the same run
+    [peer]                             optional: ``library`` (surprise, implicit or
+                                       torch), ``algo``, ``params``: measured in
+                                       the same run
     [recorded]                         a row not re-run: ``metrics``, ``source``
                                        ("file@commit"), optional ``seconds``,
                                        ``protocol``, ``note``; ``metrics = {}`` and
@@ -60,7 +61,11 @@ from ..errors import MinirecError
 #: the tables ``minirec reproduce`` knows, in display order
 TABLES = ("rating", "ncf", "sequential", "ctr")
 PROTOCOLS = ("rating", "full", "sampled", "session", "ctr")
-PEERS = {"surprise": ("BaselineOnly", "SVD", "KNNBaseline"), "implicit": ("ALS", "BPR")}
+PEERS = {
+    "surprise": ("BaselineOnly", "SVD", "KNNBaseline"),
+    "implicit": ("ALS", "BPR"),
+    "torch": ("DeepFM",),
+}
 LOWER_IS_BETTER = ("RMSE", "MAE")
 
 _REQUIRED = {"title": str, "model": str, "dataset": str, "protocol": str}

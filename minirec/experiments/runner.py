@@ -408,7 +408,7 @@ def run(
     if len(per_fold) > 1:
         record["folds"] = per_fold
     if cfg.peer is not None:
-        record["peer"] = run_peer(cfg, holdouts)
+        record["peer"] = run_peer(cfg, holdouts, quick)
     record.update(
         wall_seconds=time.perf_counter() - t0,
         versions=versions(),
@@ -445,16 +445,24 @@ def _peer_label(peer: dict) -> str:
     return peer.get("label") or f"{peer['library']} {peer['algo']}({args})"
 
 
-def run_peer(cfg: Config, holdouts: list[P.Holdout]) -> dict:
+def run_peer(cfg: Config, holdouts: list[P.Holdout], quick: bool = False) -> dict:
     """The peer library of `cfg` on the same holdouts; ``{"skipped": why}`` when
-    it is not installed."""
+    it is not installed. With `quick`, the ``[quick]`` params that the peer's
+    params also name (e.g. ``n_epochs``) apply to the peer too."""
     peer = cfg.peer
+    if quick and peer.get("params"):
+        over = cfg.quick.get("params", {})
+        params = {k: over.get(k, v) for k, v in peer["params"].items()}
+        peer = {**peer, "params": params}
     lib = peer["library"]
     try:
         mod = __import__(lib)
     except ImportError:
         return {"label": _peer_label(peer), "skipped": f"{lib} not installed"}
-    fn = _surprise if lib == "surprise" else _implicit
+    if lib == "torch":
+        from .torch_peers import deepfm as fn
+    else:
+        fn = _surprise if lib == "surprise" else _implicit
     per_fold, secs = [], 0.0
     for h in holdouts:
         m, s = fn(peer, h, cfg)
