@@ -2,8 +2,9 @@
 on the same split with the same fields and hyperparameters, in the same run.
 
 Only the input encoding is minirec's (:func:`minirec.data.features.build_fm_fields`,
-so both models see the same feature slots); the network, its initialisation
-(PyTorch's defaults), the optimizer and the loss are PyTorch's own.
+so both models see the same feature slots); the network, its initialisation (the
+same distributions, drawn by ``torch.nn.init``), the optimizer and the loss are
+PyTorch's own.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def _deepfm_net(torch, n_features: int, slot_field: np.ndarray, k: int, hidden):
     class DeepFM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.w = nn.Embedding(n_features, 1)
-            self.v = nn.Embedding(n_features, k)
+            self.w = nn.Embedding(n_features, 1, sparse=True)
+            self.v = nn.Embedding(n_features, k, sparse=True)
             nn.init.normal_(self.v.weight, std=0.01)
             nn.init.zeros_(self.w.weight)
             self.b = nn.Parameter(torch.zeros(1))
@@ -35,6 +36,15 @@ def _deepfm_net(torch, n_features: int, slot_field: np.ndarray, k: int, hidden):
             for a, b in zip(sizes[:-1], sizes[1:]):
                 layers += [nn.Linear(a, b), nn.ReLU()]
             self.dnn = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
+            # the DeepFM of minirec.models.deepfm: He-normal ReLU layers, a Glorot
+            # output layer, zero biases (torch.nn.init's own functions)
+            for m in self.dnn:
+                if isinstance(m, nn.Linear):
+                    nn.init.zeros_(m.bias)
+                    if m.out_features == 1:
+                        nn.init.xavier_uniform_(m.weight)
+                    else:
+                        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
 
         def forward(self, idx, val):
             x = val.unsqueeze(-1)
@@ -49,8 +59,9 @@ def _deepfm_net(torch, n_features: int, slot_field: np.ndarray, k: int, hidden):
 
 def deepfm(peer: dict, h, cfg: Config) -> tuple[dict, float]:
     """DeepFM (Guo et al. 2017) in PyTorch on a ctr holdout: logit = b + Σ w x +
-    FM pairwise term + DNN over the field embeddings; Adam on the log loss, the
-    last epoch kept. Returns (AUC / logloss on the test part, fit seconds)."""
+    FM pairwise term + DNN over the field embeddings; Adam (SparseAdam on the
+    embeddings) on the log loss, the last epoch kept. Returns (AUC / logloss on
+    the test part, fit seconds)."""
     import torch
 
     from ..data.ctr import evaluate_ctr
@@ -65,7 +76,14 @@ def deepfm(peer: dict, h, cfg: Config) -> tuple[dict, float]:
     torch.manual_seed(cfg.seed)
     fields = build_fm_fields(h.train)
     net = _deepfm_net(torch, fields.n_features, fields.slot_field, p["k"], p["hidden"])
-    opt = torch.optim.Adam(net.parameters(), lr=p["lr"])
+    # Adam on the dense weights, lazy (sparse) Adam on the embedding rows a batch
+    # touches: minirec's DeepFM optimizer
+    sparse = [net.w.weight, net.v.weight]
+    dense = [q for q in net.parameters() if all(q is not t for t in sparse)]
+    opts = [
+        torch.optim.SparseAdam(sparse, lr=p["lr"]),
+        torch.optim.Adam(dense, lr=p["lr"]),
+    ]
     idx, val = fields.rows(h.train.users, h.train.items)
     idx, val = torch.from_numpy(idx.astype(np.int64)), torch.from_numpy(val)
     y = torch.from_numpy(h.train.ratings.astype(np.float32))
@@ -77,9 +95,11 @@ def deepfm(peer: dict, h, cfg: Config) -> tuple[dict, float]:
             loss = torch.nn.functional.binary_cross_entropy_with_logits(
                 net(idx[rows], val[rows]), y[rows]
             )
-            opt.zero_grad()
+            for opt in opts:
+                opt.zero_grad()
             loss.backward()
-            opt.step()
+            for opt in opts:
+                opt.step()
     secs = time.perf_counter() - t0
     net.eval()
 
