@@ -445,6 +445,19 @@ def test_neural_configs_name_their_settings_and_select_on_validation():
         ].params
     assert cfgs["neumf"].params["alpha"] == "valid"
     assert cfgs["neumf-alpha05"].params["alpha"] == 0.5
+    # the refit row: the GMF / MLP rows' settings with the epochs (and NeuMF's
+    # alpha) those rows' measured runs chose, no selection of its own
+    refit = cfgs["neumf-refit"]
+    assert refit.valid is None and refit.params["n_epochs"] == 0 and refit.quick
+    runs = ROOT / "benchmarks" / "results" / "runs" / "ncf"
+    for sub, row in (("gmf", "gmf"), ("mlp", "ncf-mlp")):
+        got = {k: v for k, v in refit.params[sub].items() if k != "model"}
+        want = {k: v for k, v in cfgs[row].params.items() if k != "patience"}
+        assert {**got, "n_epochs": want["n_epochs"]} == want, sub
+        rec = json.loads((runs / f"{row}.json").read_text())
+        assert got["n_epochs"] == rec["valid"]["epoch"], row
+    rec = json.loads((runs / "neumf.json").read_text())
+    assert refit.params["alpha"] == rec["valid"]["alpha"]
     for c in C.table_configs("ctr"):
         assert c.protocol == "ctr" and c.params and c.quick
 
